@@ -1,0 +1,172 @@
+"""The ``workbench`` command: run a period, verify a run, size and evaluate samples, run the demo.
+
+Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences;
+2 the input could not be used (parameter file, source file, arguments), with a message saying what
+and where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from workbench import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _rate(text: str) -> float:
+    """A rate given as 0.05, 5% or 5 %."""
+    value = text.strip().rstrip("%").strip()
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a rate (write 0.05 or 5%)") from None
+    return number / 100 if text.strip().endswith("%") else number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with help written for auditors."""
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="Audit Workbench: test identity and access controls for SOC 2 and SOX, with workpapers "
+                    "and evidence anyone can re-perform.",
+    )
+    parser.add_argument("--version", action="version", version=f"Audit Workbench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="test every control of a period and write its workpapers",
+                              description="Validate the period's parameter file, freeze its source files, test each "
+                                          "control and write workpapers, the exception register and the manifest "
+                                          "into a new run folder (earlier runs are never overwritten).")
+    run.add_argument("parameters", type=Path, help="the period's YAML parameter file, e.g. parameters/2026-Q3.yaml")
+    run.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
+    run.add_argument("--jobs", type=int, default=None, help="controls tested at once (default: number of cores)")
+    run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
+
+    verify = commands.add_parser("verify", help="re-hash a run's inputs and outputs against its manifest",
+                                 description="Check that every file of a run still has the SHA-256 its manifest "
+                                             "recorded. Exit 0 only if everything matches.")
+    verify.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+
+    size = commands.add_parser("size", help="statistical sample size for a test of controls",
+                               description="Attribute sample size from confidence, tolerable and expected deviation "
+                                           "rates (AICPA Audit Sampling guide method).")
+    size.add_argument("--confidence", type=_rate, default=0.95, help="confidence level (default 95%%)")
+    size.add_argument("--tolerable", type=_rate, required=True, help="tolerable deviation rate, e.g. 5%%")
+    size.add_argument("--expected", type=_rate, default=0.0, help="expected deviation rate (default 0%%)")
+    size.add_argument("--population", type=int, default=None, help="population size (needed for hypergeometric)")
+    size.add_argument("--method", choices=["binomial", "hypergeometric", "poisson"], default="binomial")
+
+    evaluate = commands.add_parser("evaluate", help="upper deviation limit and conclusion for a tested sample",
+                                   description="Evaluate a tested attribute sample: sample deviation rate, upper "
+                                               "deviation limit, allowance for sampling risk and whether the sample "
+                                               "supports reliance on the control.")
+    evaluate.add_argument("--sample-size", type=int, required=True, help="items tested")
+    evaluate.add_argument("--deviations", type=int, required=True, help="deviations found")
+    evaluate.add_argument("--confidence", type=_rate, default=0.95, help="confidence level (default 95%%)")
+    evaluate.add_argument("--tolerable", type=_rate, required=True, help="tolerable deviation rate, e.g. 5%%")
+    evaluate.add_argument("--population", type=int, default=None, help="population size (needed for hypergeometric)")
+    evaluate.add_argument("--method", choices=["binomial", "hypergeometric", "poisson"], default="binomial")
+
+    demo = commands.add_parser("demo", help="build the demo company's data and run its period end to end",
+                               description="Generate the fictional Harbor Lane Payments, Inc. exports (with planted "
+                                           "exceptions and their answer key) and run its Q3 2026 period.")
+    demo.add_argument("--employees", type=int, default=300, help="size of the demo company (default 300)")
+    demo.add_argument("--seed", type=int, default=20260930, help="seed of the generated data (default 20260930)")
+    demo.add_argument("--data", type=Path, default=None, help="where to write the exports (default: data/demo/)")
+    demo.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
+    demo.add_argument("--jobs", type=int, default=None, help="controls tested at once (default: number of cores)")
+    demo.add_argument("--data-only", action="store_true", help="only generate the exports; do not run the period")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from workbench import runner
+
+    result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only)
+    print()
+    print(runner.summary_table(result.outcomes))
+    print()
+    print(f"Period index: {result.index_html}")
+    if result.failed:
+        print(f"Failed workpaper(s): {', '.join(result.failed)} — see their workpaper.html for the error.", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from workbench import runner
+
+    problems = runner.verify_run(args.run_dir)
+    if problems:
+        print(f"Run {args.run_dir} does NOT match its manifest ({len(problems)} difference(s)):")
+        for problem in problems:
+            print(f"  - {problem}")
+        return EXIT_FAILED
+    print(f"Run {args.run_dir}: every input and output matches the SHA-256 recorded in its manifest.")
+    return EXIT_OK
+
+
+def _cmd_size(args: argparse.Namespace) -> int:
+    from workbench import sampling
+
+    plan = sampling.plan_sample(confidence=args.confidence, tolerable_rate=args.tolerable,
+                                expected_rate=args.expected, population_size=args.population, method=args.method)
+    print(sampling.format_size_report(plan))
+    return EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from workbench import sampling
+
+    evaluation = sampling.evaluate(args.sample_size, args.deviations, args.confidence, args.tolerable,
+                                   method=args.method, population_size=args.population)
+    print(sampling.format_evaluation_report(evaluation))
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from workbench import demo, runner
+
+    root = runner.project_root()
+    data_dir = args.data or root / "data" / "demo"
+    print(f"Building the demo company ({args.employees} employees, seed {args.seed}) in {data_dir} ...")
+    company = demo.generate_demo_company(data_dir, employees=args.employees, seed=args.seed)
+    print(f"  {len(company.files)} export files written; planted exceptions listed in {data_dir / 'ground_truth.csv'}")
+    if args.data_only:
+        return EXIT_OK
+    if args.data is not None:
+        print("Note: the demo parameter file reads data/demo/; with --data elsewhere use --data-only and your own file.")
+        return EXIT_OK
+    args.parameters = root / "parameters" / runner.DEMO_PARAMETER_FILE
+    args.only = None
+    return _cmd_run(args)
+
+
+HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "size": _cmd_size, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script."""
+    args = build_parser().parse_args(argv)
+    from workbench.parameters import ParameterError
+
+    try:
+        return HANDLERS[args.command](args)
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: the run folder is incomplete and has no manifest; start the run again.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,295 @@
+"""The period's parameter file: one YAML file per period, validated before anything runs.
+
+Why strict: papermill writes parameter names verbatim into notebooks and only warns on a misspelt
+name, so a typo would silently keep a default. Every key is declared here (unknown keys are refused),
+values are plain YAML (``yaml.safe_load``), and every error names the file, the key path and the line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SOC2_CRITERION = re.compile(r"^(CC[1-9]\.[0-9]{1,2}|A1\.[1-3]|C1\.[1-2]|PI1\.[1-5]|P[1-8]\.[1-9])$")
+SOX_ITGC_DOMAINS = (
+    "access_to_programs_and_data",
+    "program_change",
+    "program_development",
+    "computer_operations",
+)
+FREQUENCIES = ("annual", "semi_annual", "quarterly", "monthly", "weekly", "daily", "multiple_daily")
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
+class ParameterError(ValueError):
+    """A parameter file that cannot be used, with every problem found (file, key path, line)."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"The period parameter file {path} has {len(problems)} problem(s):\n{listing}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Period(_Strict):
+    """The audit period under test."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> "Period":
+        if self.start > self.end:
+            raise ValueError(f"period start {self.start} is after period end {self.end}")
+        return self
+
+
+class System(_Strict):
+    """An application or platform whose access is tested, with its scope under each framework."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    name: str
+    sox_financially_significant: bool = False
+    soc2_in_boundary: bool = False
+    owner: str | None = None
+
+
+class Source(_Strict):
+    """One export file of the period: what it is, where it came from and when it was extracted."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    kind: str
+    path: str
+    source_system: str
+    extracted_at: dt.datetime
+    timezone: str = "UTC"
+    system: str | None = None
+    description: str | None = None
+
+    @field_validator("extracted_at")
+    @classmethod
+    def _extraction_time_has_zone(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise ValueError("extracted_at needs a time zone, e.g. 2026-10-01T06:00:00Z")
+        return value
+
+
+class Sox(_Strict):
+    """The SOX ITGC mapping of a control."""
+
+    itgc_domain: Literal[SOX_ITGC_DOMAINS]  # type: ignore[valid-type]
+    objective: str
+
+
+class Frameworks(_Strict):
+    """Framework mappings of a control: SOC 2 criteria and/or a SOX ITGC objective."""
+
+    soc2: list[str] = Field(default_factory=list)
+    sox: Sox | None = None
+
+    @field_validator("soc2")
+    @classmethod
+    def _known_criteria(cls, criteria: list[str]) -> list[str]:
+        bad = [c for c in criteria if not SOC2_CRITERION.match(c)]
+        if bad:
+            raise ValueError(f"not Trust Services Criteria identifiers: {', '.join(bad)} (e.g. CC6.1, CC6.2)")
+        return criteria
+
+    @model_validator(mode="after")
+    def _at_least_one(self) -> "Frameworks":
+        if not self.soc2 and self.sox is None:
+            raise ValueError("a control must map to SOC 2 criteria, a SOX objective, or both")
+        return self
+
+
+class Sampling(_Strict):
+    """How the control's sample is sized: statistical attribute sampling or the frequency policy."""
+
+    approach: Literal["statistical", "frequency"] = "statistical"
+    method: Literal["binomial", "hypergeometric", "poisson"] = "binomial"
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
+    tolerable_rate: Annotated[float, Field(gt=0, lt=1)] = 0.05
+    expected_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    risk: Literal["lower", "higher"] = "lower"
+
+    @model_validator(mode="after")
+    def _expected_below_tolerable(self) -> "Sampling":
+        if self.expected_rate >= self.tolerable_rate:
+            raise ValueError("expected_rate must be below tolerable_rate, or no sample size can support reliance")
+        return self
+
+
+class Control(_Strict):
+    """One control tested in the period, and the procedure (notebook) that tests it."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER)]
+    procedure: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    title: str
+    description: str
+    owner: str
+    frequency: Literal[FREQUENCIES]  # type: ignore[valid-type]
+    frameworks: Frameworks
+    systems: list[str]
+    sources: dict[str, str | list[str]]
+    sampling: Sampling = Field(default_factory=Sampling)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class PeriodParameters(_Strict):
+    """Everything one period run needs: entity, period, people, systems, sources and controls."""
+
+    entity: str
+    period: Period
+    preparer: str
+    reviewer: str
+    seed: Annotated[int, Field(ge=0)]
+    systems: list[System]
+    sources: list[Source]
+    controls: Annotated[list[Control], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "PeriodParameters":
+        problems: list[str] = []
+        for label, items in (("systems", self.systems), ("sources", self.sources), ("controls", self.controls)):
+            ids = [item.id for item in items]
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                problems.append(f"{label}: duplicate id(s) {', '.join(dupes)}")
+        system_ids = {s.id for s in self.systems}
+        source_ids = {s.id for s in self.sources}
+        for i, source in enumerate(self.sources):
+            if source.system is not None and source.system not in system_ids:
+                problems.append(f"sources[{i}].system: unknown system '{source.system}'")
+        for i, control in enumerate(self.controls):
+            for system in control.systems:
+                if system not in system_ids:
+                    problems.append(f"controls[{i}].systems: unknown system '{system}'")
+            for role, ref in control.sources.items():
+                for source_id in [ref] if isinstance(ref, str) else ref:
+                    if source_id not in source_ids:
+                        problems.append(f"controls[{i}].sources.{role}: unknown source '{source_id}'")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def control(self, control_id: str) -> Control:
+        """The control with this id, or a KeyError naming the ids that exist."""
+        for control in self.controls:
+            if control.id == control_id:
+                return control
+        raise KeyError(f"no control '{control_id}' in this period; controls are {', '.join(c.id for c in self.controls)}")
+
+    def source(self, source_id: str) -> Source:
+        """The source with this id."""
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        raise KeyError(f"no source '{source_id}' in this period")
+
+    def system(self, system_id: str) -> System:
+        """The system with this id."""
+        for system in self.systems:
+            if system.id == system_id:
+                return system
+        raise KeyError(f"no system '{system_id}' in this period")
+
+
+def _key_lines(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each key path of a composed YAML document to its 1-based line, for error messages."""
+    lines: dict[tuple[Any, ...], int] = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            child = path + (key_node.value,)
+            lines.update(_key_lines(value_node, child))
+            lines[child] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            lines.update(_key_lines(item, path + (index,)))
+    return lines
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    """Render a pydantic error location as a YAML key path such as ``controls[0].sampling.confidence``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """An auditor-readable sentence for one pydantic error."""
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return "is not a known key (check the spelling)"
+    if kind == "missing":
+        return "is required but missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return message
+
+
+def _is_plain_json(value: Any) -> bool:
+    """True when the value is made only of YAML's plain scalar types, lists and string-keyed maps."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_plain_json(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_plain_json(v) for v in value)
+    return value is None or isinstance(value, (str, int, float, bool, dt.date, dt.datetime))
+
+
+def load_period(path: str | Path) -> PeriodParameters:
+    """Read and validate a period parameter file; raise ParameterError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ParameterError(path, ["the file does not exist"]) from None
+    except UnicodeDecodeError as exc:
+        raise ParameterError(path, [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+    try:
+        document = yaml.safe_load(text)
+        lines = _key_lines(yaml.compose(text)) if document is not None else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ParameterError(path, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+    if not isinstance(document, dict):
+        raise ParameterError(path, ["the file must be a YAML mapping of keys (entity, period, controls, ...)"])
+    if not _is_plain_json(document):
+        raise ParameterError(path, ["values must be plain text, numbers, dates, lists and mappings (no YAML tags)"])
+    try:
+        return PeriodParameters.model_validate(document)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
+            where = f"line {line}, " if line else ""
+            problems.append(f"{where}{_format_location(loc)}: {_describe(error)}")
+        raise ParameterError(path, problems) from None
+
+
+def resolve_source_paths(params: PeriodParameters, parameter_file: Path) -> dict[str, Path]:
+    """Absolute path of every source (relative paths are relative to the parameter file's folder).
+
+    Raises ParameterError naming each source whose file is missing.
+    """
+    base = parameter_file.resolve().parent
+    resolved = {s.id: (base / s.path).resolve() for s in params.sources}
+    missing = [
+        f"sources[{i}] ({s.id}).path: file not found: {resolved[s.id]}"
+        for i, s in enumerate(params.sources)
+        if not resolved[s.id].is_file()
+    ]
+    if missing:
+        raise ParameterError(parameter_file, missing)
+    return resolved
