@@ -29,6 +29,12 @@ def _evidence(file_label: str, line: object) -> str:
     return f"{file_label} line {int(line)}" if pd.notna(line) else file_label
 
 
+def _listing_label(row: object, default: str) -> str:
+    """The listing file a grant row came from (its ``listing`` column), else the default label."""
+    label = getattr(row, "listing", None)
+    return label if isinstance(label, str) and label else default
+
+
 def business_days_between(start: pd.Series, end: pd.Series) -> pd.Series:
     """Whole business days (Mon-Fri) from each start date to each end date; NA where either is missing.
 
@@ -187,12 +193,13 @@ def rubber_stamping(decisions: pd.DataFrame, file_label: str,
         & (stats["approval_rate"] >= thresholds.min_approval_rate)
         & (stats["median_seconds_between_decisions"] <= thresholds.max_median_seconds)
     ]
+    systems = decisions.groupby("reviewer_email")["system"].agg(lambda s: sorted(set(s.dropna())))
     return _hits([
         {
             "rule": "rubber_stamping",
             "subject": row.reviewer_email,
-            "system": "",
-            "detail_key": "",
+            "system": system,
+            "detail_key": system,
             "description": f"{row.reviewer_name} approved {row.approved} of {row.decided} lines "
                            f"({row.approval_rate:.0%}) with a median of {row.median_seconds_between_decisions:.0f} s "
                            f"between decisions ({row.first_decision:%Y-%m-%d %H:%M}–{row.last_decision:%H:%M} UTC).",
@@ -200,6 +207,7 @@ def rubber_stamping(decisions: pd.DataFrame, file_label: str,
             "severity": "high",
         }
         for row in flagged.itertuples()
+        for system in systems[row.reviewer_email]
     ])
 
 
@@ -211,7 +219,8 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
     listing counts as removed; a removal date, where the listing has one, is checked against the SLA.
     """
     revokes = decisions[decisions["decision"] == "revoke"]
-    listing = grants[["system", "person_email", "entitlement", "removed_at", "line"]].rename(columns={"line": "listing_line"})
+    keep = ["system", "person_email", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
+    listing = grants[keep].rename(columns={"line": "listing_line"})
     joined = revokes.merge(
         listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "person_email", "entitlement"],
         how="left",
@@ -231,7 +240,8 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
             "description": f"{row.reviewer_name} decided to revoke {row.subject_name}'s {row.application} "
                            f"'{row.entitlement}' on {row.decided_at:%Y-%m-%d}; the access was {what} "
                            f"(SLA: {sla_business_days} business days).",
-            "evidence_reference": f"{_evidence(file_label, row.line)}; {_evidence(listing_label, row.listing_line)}",
+            "evidence_reference": f"{_evidence(file_label, row.line)}; "
+                                  f"{_evidence(_listing_label(row, listing_label), row.listing_line)}",
             "severity": "high",
         })
     return _hits(rows)
@@ -264,7 +274,7 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
             "detail_key": f"{row.system}|{row.entitlement}",
             "description": f"{row.system} access '{row.entitlement}' of {row.login_original} was held at the snapshot "
                            f"{snapshot:%Y-%m-%d} but is not in the review campaign.{reason}",
-            "evidence_reference": _evidence(listing_label, row.line),
+            "evidence_reference": _evidence(_listing_label(row, listing_label), row.line),
             "severity": "high",
         })
     return _hits(rows)

@@ -90,7 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print()
     print(runner.summary_table(result.outcomes))
     print()
-    print(f"Period index: {result.index_html}")
+    print(f"Period index: {result.index_html.resolve()}")
     if result.failed:
         print(f"Failed workpaper(s): {', '.join(result.failed)} — see their workpaper.html for the error.", file=sys.stderr)
         return EXIT_FAILED

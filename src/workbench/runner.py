@@ -194,6 +194,9 @@ def execute_control(run_dir: Path, control_id: str, notebook: Path) -> ControlOu
             parameters={"run_dir": str(context.run_dir), "control_id": control_id},
             kernel_name="python3", cwd=str(out_dir), progress_bar=False,
             execution_timeout=CELL_TIMEOUT_SECONDS, report_mode=False,
+            # The kernel talks to this process over loopback with HMAC-signed messages; its
+            # "TCP without encryption" warning would only confuse an auditor's terminal.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     except Exception as exc:  # every failure (cell error, dead kernel, timeout) fails the workpaper
         error = f"{type(exc).__name__}: {str(exc).strip()[:2000]}"

@@ -60,6 +60,7 @@ def escape(value: Any) -> str:
 def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
     """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
+    shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
     markup = shown.to_html(index=False, escape=True, na_rep="", classes="wp-table", border=0)
     if caption:
         markup = markup.replace('class="dataframe wp-table">', f'class="dataframe wp-table">\n  <caption>{escape(caption)}</caption>', 1)

@@ -171,7 +171,10 @@ class UserAccessReviewTest:
         blocks = []
         for source_id, population in self.loaded.items():
             caption = f"{self.params.source(source_id).source_system}: {self._label(source_id)}"
-            blocks.append(workpapers.key_values(population.evidence.as_rows(), caption))
+            frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
+            rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
+                    for label, value in population.evidence.as_rows()]
+            blocks.append(workpapers.key_values(rows, caption))
         blocks.append(workpapers.table(self.reconciliation(), "Reconciliation of the campaign population (A1)"))
         return blocks
 
@@ -343,6 +346,7 @@ class UserAccessReviewTest:
 
     # --- 6. exceptions --------------------------------------------------------------------------
     def _frameworks_of(self, system: str) -> tuple[str, ...]:
+        """The frameworks whose conclusion an exception in this system feeds (all mapped, if no system)."""
         scope = self._scope_of_system(system) if system else " + ".join(
             (["SOX"] if self.control.frameworks.sox else []) + (["SOC 2"] if self.control.frameworks.soc2 else []))
         return tuple(part for part in scope.split(" + ") if part in ("SOX", "SOC 2"))
@@ -358,7 +362,10 @@ class UserAccessReviewTest:
         ]
         sample = self.sample if self.sample is not None else self.select_sample()
         label = self._label(self._source_ids("review_decisions")[0])
+        already = set(zip(hits["subject"], hits["system"], hits["detail_key"]))
         for item in sample[sample["deviation"]].itertuples():
+            if (item.subject_email, item.system, f"{item.system}|{item.entitlement}") in already:
+                continue  # the same line is already an analytics exception: one finding, not two
             failed = [ATTRIBUTES[a] for a in ATTRIBUTES if getattr(item, a) == "fail"]
             found.append(exceptions.Finding(
                 rule="sample_attribute_failed", subject=item.subject_email, system=item.system,
@@ -410,17 +417,17 @@ class UserAccessReviewTest:
         mine = register[register["framework"].str.contains(framework, regex=False)]
         analytics_hits = mine[mine["origin"] == "analytics"]
         ev = self.evaluations.get(framework)
-        n = int(self.sample["selection_basis"].str.contains("statistical").sum()) if ev is None else None
-        sample_text = (f"{ev.deviations if hasattr(ev, 'deviations') else int(round(ev.sample_deviation_rate * ev.sample_size))} "
-                       f"of {ev.sample_size} sampled review lines deviated" if ev else f"{n} items tested")
+        sample_text = (f"{ev.deviations} of {ev.sample_size} sampled review lines deviated" if ev
+                       else "no statistical sample in this framework's scope")
         effective = mine.empty and (ev is None or ev.supports_reliance)
         by_rule = analytics_hits.groupby("rule").size()
         rule_text = ", ".join(f"{count} {rule.replace('_', ' ')}" for rule, count in by_rule.items())
         if framework == "SOC 2":
             headline = "No exceptions noted" if effective else f"Exception noted ({len(mine)})"
-            body = [f"{label}: No exceptions noted." if effective else
-                    f"{label}: Exception noted: {sample_text}; full-population analytics identified "
-                    f"{len(analytics_hits)} exception(s){': ' + rule_text if rule_text else ''}."]
+            body = [f"{label}: No exceptions noted ({sample_text}; no full-population analytics exceptions)."
+                    if effective else
+                    f"{label}: Exception noted: full-population analytics identified {len(analytics_hits)} exception(s)"
+                    f"{' (' + rule_text + ')' if rule_text else ''}; {sample_text}."]
             body.append("Management's response is recorded separately and is not part of this result.")
         else:
             headline = "Effective" if effective else "Deficiency identified"
