@@ -67,6 +67,7 @@ class UserAccessReviewTest:
     sample: pd.DataFrame | None = None
     plan: dict[str, sampling.SamplePlan] = field(default_factory=dict)
     evaluations: dict[str, sampling.Evaluation] = field(default_factory=dict)
+    selection: sampling.Selection | None = None
 
     # --- set-up --------------------------------------------------------------------------------
     @classmethod
@@ -263,8 +264,9 @@ class UserAccessReviewTest:
             self.plan_sample()
         decisions = self.decisions
         allocation = {stratum: min(plan.n, int((decisions["scope"] == stratum).sum())) for stratum, plan in self.plan.items()}
-        statistical = sampling.select(decisions, sum(allocation.values()), method="stratified", seed=self.params.seed,
-                                      key="item_key", strata="scope", allocation=allocation)
+        statistical, self.selection = sampling.select_with_record(
+            decisions, sum(allocation.values()), method="stratified", seed=self.params.seed,
+            key="item_key", strata="scope", allocation=allocation)
         hits = self.hits if self.hits is not None else self.run_analytics()
         line_hits = hits[hits["detail_key"] != ""]
         targeted_keys = sorted(set(
@@ -437,6 +439,10 @@ class UserAccessReviewTest:
                     f"{': ' + rule_text if rule_text else ''}."]
             if ev:
                 body.append(ev.conclusion())
+        if ev and not ev.supports_reliance:
+            cfg = self.control.sampling
+            body.append("Sample extension: " + sampling.extension_size(
+                ev.sample_size, ev.deviations, cfg.confidence, cfg.tolerable_rate).statement)
             if not effective:
                 body.append("Deficiency evaluation inputs for the auditor (AS 2201): likelihood and magnitude of a "
                             "misstatement, compensating controls tested and their precision, aggregation by application; "
@@ -463,7 +469,8 @@ class UserAccessReviewTest:
             "exception_count": len(register),
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),
                        "targeted": int(sample["selection_basis"].str.contains("targeted").sum()),
-                       "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM},
+                       "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM,
+                       "selection_record": self.selection.to_dict() if self.selection else None},
         }
         (out / CONTROL_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return result

@@ -1,0 +1,63 @@
+"""The `workbench` command's sampling calculators, help and argument errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from workbench import cli, sampling
+
+
+def test_size_prints_the_aicpa_size(capsys):
+    assert cli.main(["size", "--confidence", "95%", "--tolerable", "5%", "--expected", "0%"]) == 0
+    out = capsys.readouterr().out
+    assert "Sample size: 59 items" in out and "Acceptance number: 0" in out
+
+
+def test_size_uses_exact_decimal_arithmetic(capsys):
+    assert cli.main(["size", "--confidence", "0.90", "--tolerable", "0.05", "--expected", "0.035"]) == 0
+    assert "Sample size: 400 items" in capsys.readouterr().out
+
+
+def test_size_matches_the_api_for_a_finite_population(capsys):
+    assert cli.main(["size", "--tolerable", "5%", "--population", "200", "--method", "hypergeometric"]) == 0
+    expected = sampling.sample_size(0.95, 0.05, population_size=200, method="hypergeometric")
+    assert f"Sample size: {expected} items" in capsys.readouterr().out
+
+
+def test_evaluate_prints_limit_and_conclusion(capsys):
+    assert cli.main(["evaluate", "--sample-size", "59", "--deviations", "1", "--tolerable", "5%"]) == 0
+    out = capsys.readouterr().out
+    limit = sampling.upper_deviation_limit(59, 1, 0.95)
+    assert f"{sampling.round_up_pct(limit):.1%}".replace("%", " %") in out
+    assert "Supports reliance:" in out and "No" in out
+
+
+def test_impossible_plan_is_a_clear_error_with_exit_2(capsys):
+    assert cli.main(["size", "--tolerable", "5%", "--expected", "6%"]) == 2
+    assert "must be below tolerable_rate" in capsys.readouterr().err
+
+
+def test_bad_rate_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["size", "--tolerable", "abc"])
+    assert caught.value.code == 2
+    assert "'abc' is not a rate" in capsys.readouterr().err
+
+
+def test_verify_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert cli.main(["verify", str(tmp_path)]) == 2
+    assert "not a workbench run" in capsys.readouterr().err
+
+
+def test_demo_data_only_writes_the_company(tmp_path, capsys):
+    assert cli.main(["demo", "--data", str(tmp_path / "demo"), "--data-only", "--employees", "80"]) == 0
+    assert (tmp_path / "demo" / "ground_truth.csv").is_file()
+
+
+def test_console_script_help_speaks_the_auditors_language():
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    for word in ("period", "control", "workpapers", "sample"):
+        assert word in out
