@@ -75,6 +75,9 @@ class Source(_Strict):
     timezone: str = "UTC"
     system: str | None = None
     description: str | None = None
+    # Reader options for this export (e.g. delimiter, preamble lines, a declared date format, or a
+    # column mapping for a generic CSV/XLSX/Parquet file); each reader validates its own keys.
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("extracted_at")
     @classmethod

@@ -1,0 +1,374 @@
+"""What every control test procedure shares: one execution over one frozen population, concluded
+once per framework.
+
+A procedure subclasses ``ControlTest`` and supplies its population, analytics and attributes. The
+base class does the rest the same way for every control, so workpapers read alike and evidence is
+recorded alike:
+
+- sources are loaded from the run's frozen inputs, with their IPE evidence;
+- the sampling frame (``population``) has one row per item with the columns ``item_key``, ``scope``
+  (framework scope stratum), ``subject``, ``system``, ``detail_key`` and ``line``;
+- the sample is stratified by framework scope (each framework's conclusion rests on a sample sized
+  for it) plus targeted items from the analytics, kept apart;
+- analytics hits and failed attributes become findings with stable ids (one per line: a failed
+  attribute already reported by an analytic is not reported twice);
+- SOC 2 is concluded per criterion ("No exceptions noted" / "Exception noted: ..."), SOX as
+  effective / deficiency with the deficiency-evaluation inputs left to the auditor;
+- ``record()`` writes sample.csv, population.csv (for re-derivation), exceptions.csv and result.json.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+from pydantic import BaseModel
+
+from workbench import exceptions, populations, sampling, workpapers
+from workbench.analytics import HIT_COLUMNS
+from workbench.parameters import Control, PeriodParameters
+from workbench.runner import CONTROL_EXCEPTIONS, CONTROL_RESULT, RunContext, open_run, prepare_standalone_run
+
+FRAMEWORKS = ("SOX", "SOC 2")
+POPULATION_FILE = "population.csv"
+
+
+@dataclass
+class ControlTest:
+    """One execution of a procedure over one frozen population; notebook cells call its steps."""
+
+    Settings: ClassVar[type[BaseModel]]
+    ATTRIBUTES: ClassVar[dict[str, str]] = {}
+    ITEM_NOUN: ClassVar[str] = "items"  # e.g. "review lines": how the workpaper names a sample item
+    SAMPLE_COLUMNS: ClassVar[list[str]] = []  # population columns shown and kept in sample.csv
+
+    context: RunContext
+    control: Control
+    settings: BaseModel
+    loaded: dict[str, populations.Population] = field(default_factory=dict)
+    hits: pd.DataFrame | None = None
+    sample: pd.DataFrame | None = None
+    plan: dict[str, sampling.SamplePlan] = field(default_factory=dict)
+    evaluations: dict[str, sampling.Evaluation] = field(default_factory=dict)
+    selection: sampling.Selection | None = None
+
+    # --- set-up --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, run_dir: str, control_id: str) -> "ControlTest":
+        """Open the control in a prepared run; with no run folder, in a throw-away demo run."""
+        context = open_run(run_dir) if run_dir else prepare_standalone_run()
+        control = context.parameters.control(control_id)
+        return cls(context, control, cls.Settings.model_validate(control.settings))
+
+    @property
+    def params(self) -> PeriodParameters:
+        return self.context.parameters
+
+    def source_ids(self, role: str) -> list[str]:
+        """The source ids the control's ``sources:`` block gives for a role."""
+        ref = self.control.sources.get(role)
+        if ref is None:
+            raise KeyError(f"control {self.control.id} needs a source for '{role}' under sources:")
+        return [ref] if isinstance(ref, str) else list(ref)
+
+    def load(self, source_id: str) -> populations.Population:
+        """A source's canonical table and evidence, read once from its frozen copy."""
+        if source_id not in self.loaded:
+            source = self.params.source(source_id)
+            self.loaded[source_id] = populations.load_source(
+                source.kind, self.context.inputs[source_id], system=source.system, timezone=source.timezone,
+                extracted_at=source.extracted_at.isoformat(), source_system=source.source_system,
+                display_names={s.name: s.id for s in self.params.systems},
+                **({"options": source.options} if source.options else {}),
+            )
+        return self.loaded[source_id]
+
+    def frame(self, role: str) -> pd.DataFrame:
+        """The canonical table of a single-source role."""
+        return self.load(self.source_ids(role)[0]).frame
+
+    def frames(self, role: str) -> pd.DataFrame:
+        """The canonical tables of a multi-source role, concatenated, each row naming its file."""
+        parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids(role)]
+        return pd.concat(parts, ignore_index=True)
+
+    def label(self, source_id: str) -> str:
+        """How evidence refers to a source: its file name."""
+        return Path(self.params.source(source_id).path).name
+
+    def load_sources(self) -> None:
+        """Load every source the control names, so the evidence section lists them all."""
+        for ref in self.control.sources.values():
+            for source_id in [ref] if isinstance(ref, str) else ref:
+                self.load(source_id)
+
+    # --- scope ----------------------------------------------------------------------------------
+    def scope_of_system(self, system_id: str) -> str:
+        """The framework scope stratum of a system: which frameworks' conclusions its items feed."""
+        system = self.params.system(system_id)
+        parts = []
+        if system.sox_financially_significant and self.control.frameworks.sox:
+            parts.append("SOX")
+        if system.soc2_in_boundary and self.control.frameworks.soc2:
+            parts.append("SOC 2")
+        return " + ".join(parts) or "out of scope"
+
+    def mapped_frameworks(self) -> tuple[str, ...]:
+        """The frameworks this control maps to, SOX first."""
+        return tuple(f for f, on in (("SOX", bool(self.control.frameworks.sox)),
+                                     ("SOC 2", bool(self.control.frameworks.soc2))) if on)
+
+    def frameworks_of(self, system: str) -> tuple[str, ...]:
+        """The frameworks whose conclusion an exception in this system feeds (all mapped, if no system)."""
+        if not system:
+            return self.mapped_frameworks()
+        return tuple(part for part in self.scope_of_system(system).split(" + ") if part in FRAMEWORKS)
+
+    # --- what a procedure supplies --------------------------------------------------------------
+    def population(self) -> pd.DataFrame:
+        """The sampling frame: one row per item (see the module docstring for its columns)."""
+        raise NotImplementedError
+
+    def run_analytics(self) -> pd.DataFrame:
+        """Full-population analytics; sets and returns ``self.hits`` (columns of ``HIT_COLUMNS``)."""
+        raise NotImplementedError
+
+    def test_attributes(self, items: pd.DataFrame) -> pd.DataFrame:
+        """Per-item attribute results ('pass' / 'fail' / 'n/a') for every key of ``ATTRIBUTES``."""
+        raise NotImplementedError
+
+    # --- evidence ---------------------------------------------------------------------------------
+    def population_evidence(self) -> list[workpapers.HtmlBlock]:
+        """IPE evidence of every source loaded, with the frozen copy's path inside the run."""
+        blocks = []
+        for source_id, population in self.loaded.items():
+            caption = f"{self.params.source(source_id).source_system}: {self.label(source_id)}"
+            frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
+            rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
+                    for label, value in population.evidence.as_rows()]
+            blocks.append(workpapers.key_values(rows, caption))
+        return blocks
+
+    def all_hits(self) -> pd.DataFrame:
+        """The analytics hits, running the analytics first if needed."""
+        return self.hits if self.hits is not None else self.run_analytics()
+
+    @staticmethod
+    def combine_hits(parts: list[pd.DataFrame]) -> pd.DataFrame:
+        """One hit table from several analytics (empty with the right columns if none hit)."""
+        non_empty = [p for p in parts if len(p)]
+        return pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HIT_COLUMNS)
+
+    def analytics_summary(self) -> pd.DataFrame:
+        """Hits per rule, for the workpaper."""
+        return self.all_hits().groupby("rule").size().rename("exceptions").reset_index()
+
+    def hits_table(self) -> pd.DataFrame:
+        """The hits as shown in the workpaper."""
+        return self.all_hits()[["rule", "subject", "system", "description", "evidence_reference"]]
+
+    # --- sample ---------------------------------------------------------------------------------
+    def plan_sample(self) -> pd.DataFrame:
+        """Size the sample of each framework scope stratum and say why."""
+        cfg = self.control.sampling
+        rows = []
+        for stratum, size in self.population().groupby("scope").size().items():
+            if cfg.approach == "frequency":
+                plan = sampling.frequency_sample_size(self.control.frequency, cfg.risk, population_size=int(size))
+            else:
+                plan = sampling.plan_sample(confidence=cfg.confidence, tolerable_rate=cfg.tolerable_rate,
+                                            expected_rate=cfg.expected_rate, population_size=int(size), method=cfg.method)
+            self.plan[stratum] = plan
+            rows.append({"scope stratum": stratum, self.ITEM_NOUN: int(size), "sample size": min(plan.n, int(size)),
+                         "rationale": plan.rationale()})
+        return pd.DataFrame(rows)
+
+    def select_sample(self) -> pd.DataFrame:
+        """Stratified statistical selection (seeded) plus targeted items from the analytics, kept apart."""
+        if not self.plan:
+            self.plan_sample()
+        population = self.population()
+        sizes = population["scope"].value_counts()
+        allocation = {stratum: min(plan.n, int(sizes[stratum])) for stratum, plan in self.plan.items()}
+        statistical, self.selection = sampling.select_with_record(
+            population, sum(allocation.values()), method="stratified", seed=self.params.seed,
+            key="item_key", strata="scope", allocation=allocation)
+        hits = self.all_hits()
+        hit_keys = set(zip(hits["subject"], hits["system"], hits["detail_key"]))
+        targeted_keys = sorted(key for key, subject, system, detail in
+                               zip(population["item_key"], population["subject"], population["system"],
+                                   population["detail_key"])
+                               if (subject, system, detail) in hit_keys)
+        targeted = sampling.select_targeted(population, targeted_keys, key="item_key",
+                                            reason="hit of a full-population analytic")
+        combined = sampling.combine_selections(statistical, targeted)
+        self.sample = self.with_deviations(self.test_attributes(combined))
+        return self.sample
+
+    def with_deviations(self, items: pd.DataFrame) -> pd.DataFrame:
+        """Add the ``deviation`` flag: any attribute failed."""
+        items = items.copy()
+        items["deviation"] = (items[list(self.ATTRIBUTES)] == "fail").any(axis=1) if self.ATTRIBUTES else False
+        return items
+
+    def tested_sample(self) -> pd.DataFrame:
+        """The selected items with their attribute results, selecting them first if needed."""
+        return self.sample if self.sample is not None else self.select_sample()
+
+    def selection_method(self) -> list[tuple[str, str]]:
+        """Method, seed and algorithm, so anyone can re-derive the same items."""
+        return [
+            ("Method", "stratified simple random selection by framework scope, plus targeted items (kept apart)"),
+            ("Seed", str(self.params.seed)),
+            ("Algorithm", f"{sampling.SELECTION_ALGORITHM}: items ranked by SHA-256 of 'seed|key' within each stratum"),
+            ("Population fingerprint", self.selection.population_fingerprint if self.selection else ""),
+            ("Re-derivation", f"{POPULATION_FILE} and the selection record in result.json (workbench verify)"),
+        ]
+
+    def attribute_results(self) -> pd.DataFrame:
+        """The per-item results with tickmarks, as shown in the workpaper."""
+        sample = self.tested_sample()
+        marks = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
+        shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
+        for column in self.ATTRIBUTES:
+            shown[column] = shown[column].map(marks)
+        shown["deviation"] = sample["deviation"].map({True: "yes", False: ""})
+        return shown.rename(columns={k: k.split("_")[0] for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
+
+    def attribute_legend(self) -> pd.DataFrame:
+        """What each attribute column means."""
+        return pd.DataFrame([(k.split("_")[0], v) for k, v in self.ATTRIBUTES.items()], columns=["column", "attribute"])
+
+    # --- exceptions -----------------------------------------------------------------------------
+    def findings(self) -> list[exceptions.Finding]:
+        """Analytics hits and failed sample attributes as findings (one per line) for the register."""
+        hits = self.all_hits()
+        found = [
+            exceptions.Finding(rule=h.rule, subject=h.subject, system=h.system, description=h.description,
+                               evidence_reference=h.evidence_reference, severity=h.severity, origin="analytics",
+                               detail_key=h.detail_key, frameworks=self.frameworks_of(h.system))
+            for h in hits.itertuples()
+        ]
+        already = set(zip(hits["subject"], hits["system"], hits["detail_key"]))
+        sample = self.tested_sample()
+        for item in sample[sample["deviation"]].itertuples():
+            if (item.subject, item.system, item.detail_key) in already:
+                continue  # the same line is already an analytics exception: one finding, not two
+            failed = [self.ATTRIBUTES[a] for a in self.ATTRIBUTES if getattr(item, a) == "fail"]
+            found.append(exceptions.Finding(
+                rule="sample_attribute_failed", subject=item.subject, system=item.system,
+                description=f"Sample item {item.item_key} failed: " + "; ".join(failed) + ".",
+                evidence_reference=item.evidence_reference, severity="medium", origin="sample",
+                detail_key=item.detail_key, frameworks=self.frameworks_of(item.system)))
+        return found
+
+    def register(self) -> pd.DataFrame:
+        """This control's exception register (stable ids)."""
+        return exceptions.build_register(self.params.period.id, self.control.id, self.findings())
+
+    def register_table(self) -> pd.DataFrame:
+        """The register as shown in the workpaper."""
+        return self.register()[["exception_id", "rule", "subject", "system", "framework", "severity", "origin",
+                                "description"]]
+
+    # --- evaluation and conclusion --------------------------------------------------------------
+    def evaluate(self) -> pd.DataFrame:
+        """Deviations, upper deviation limit and tolerable rate for each framework's sample."""
+        sample = self.tested_sample()
+        cfg = self.control.sampling
+        statistical = sample[sample["selection_basis"].str.contains("statistical")]
+        rows = []
+        for framework in self.mapped_frameworks():
+            items = statistical[statistical["scope"].str.contains(framework, regex=False)]
+            n, k = len(items), int(items["deviation"].sum())
+            if n == 0:
+                continue
+            population_size = int(self.population()["scope"].str.contains(framework, regex=False).sum())
+            ev = sampling.evaluate(n, k, cfg.confidence, cfg.tolerable_rate, method=cfg.method,
+                                   population_size=population_size if cfg.method == "hypergeometric" else None)
+            self.evaluations[framework] = ev
+            rows.append({"framework": framework, "items tested": n, "deviations": k,
+                         "sample deviation rate": f"{ev.sample_deviation_rate:.1%}",
+                         "upper deviation limit": f"{sampling.round_up_pct(ev.upper_deviation_limit):.1%}",
+                         "tolerable rate": f"{cfg.tolerable_rate:.1%}",
+                         "supports reliance": "yes" if ev.supports_reliance else "no"})
+        return pd.DataFrame(rows)
+
+    def conclusions(self) -> list[tuple[str, str, list[str], bool]]:
+        """One conclusion per mapped framework: (framework, headline, sentences, effective)."""
+        if not self.evaluations:
+            self.evaluate()
+        register = self.register()
+        labels = {"SOC 2": f"SOC 2 {', '.join(self.control.frameworks.soc2)}",
+                  "SOX": f"SOX ITGC {self.control.frameworks.sox.itgc_domain.replace('_', ' ')}"
+                  if self.control.frameworks.sox else ""}
+        return [self._conclude(fw, labels[fw], register) for fw in ("SOC 2", "SOX") if fw in self.mapped_frameworks()]
+
+    def _conclude(self, framework: str, label: str, register: pd.DataFrame) -> tuple[str, str, list[str], bool]:
+        """A framework's conclusion in its own language, from its exceptions and its sample."""
+        mine = register[register["framework"].str.contains(framework, regex=False)]
+        analytics_hits = mine[mine["origin"] == "analytics"]
+        ev = self.evaluations.get(framework)
+        sample_text = (f"{ev.deviations} of {ev.sample_size} sampled {self.ITEM_NOUN} deviated" if ev
+                       else f"no {self.ITEM_NOUN} in this framework's scope")
+        effective = mine.empty and (ev is None or ev.supports_reliance)
+        rule_text = ", ".join(f"{count} {rule.replace('_', ' ')}" for rule, count in analytics_hits.groupby("rule").size().items())
+        detail = f"{len(analytics_hits)} exception(s){' (' + rule_text + ')' if rule_text else ''}"
+        if framework == "SOC 2":
+            headline = "No exceptions noted" if effective else f"Exception noted ({len(mine)})"
+            body = [f"{label}: No exceptions noted ({sample_text}; no full-population analytics exceptions)." if effective
+                    else f"{label}: Exception noted: full-population analytics identified {detail}; {sample_text}.",
+                    "Management's response is recorded separately and is not part of this result."]
+        else:
+            headline = "Effective" if effective else "Deficiency identified"
+            body = [f"{label}: the control operated effectively in financially significant applications ({sample_text})."
+                    if effective else
+                    f"{label}: control deficiency identified in financially significant applications: "
+                    f"full-population analytics identified {detail}; {sample_text}."]
+            if not effective:
+                body.append("Deficiency evaluation inputs for the auditor (AS 2201): likelihood and magnitude of a "
+                            "misstatement, compensating controls tested and their precision, aggregation by application; "
+                            "the classification (deficiency, significant deficiency, material weakness) is the auditor's judgment.")
+        if ev:
+            body.append(ev.conclusion())
+            if not ev.supports_reliance:
+                cfg = self.control.sampling
+                body.append("Sample extension: " + sampling.extension_size(
+                    ev.sample_size, ev.deviations, cfg.confidence, cfg.tolerable_rate).statement)
+        return framework, headline, body, effective
+
+    def conclusion_blocks(self) -> list[workpapers.HtmlBlock]:
+        """The conclusions as workpaper blocks, one per framework."""
+        return [workpapers.conclusion_block(fw, headline, body, effective)
+                for fw, headline, body, effective in self.conclusions()]
+
+    # --- record ---------------------------------------------------------------------------------
+    def record(self) -> dict:
+        """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder."""
+        out = self.context.control_dir(self.control.id)
+        out.mkdir(parents=True, exist_ok=True)
+        sample = self.tested_sample()
+        columns = ["selection_order", "selection_basis", "scope", "item_key", "selection_hash", *self.SAMPLE_COLUMNS,
+                   "evidence_reference", *self.ATTRIBUTES, "deviation"]
+        sample[[c for c in dict.fromkeys(columns) if c in sample.columns]].to_csv(
+            out / "sample.csv", index=False, lineterminator="\n")
+        self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort").to_csv(
+            out / POPULATION_FILE, index=False, lineterminator="\n")
+        register = self.register()
+        exceptions.write_register(register, out / CONTROL_EXCEPTIONS)
+        conclusions = self.conclusions()
+        result = {
+            "control_id": self.control.id,
+            "conclusions": [f"{fw}: {headline}" for fw, headline, _, _ in conclusions],
+            "effective": {fw: effective for fw, _, _, effective in conclusions},
+            "exception_count": len(register),
+            "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),
+                       "targeted": int(sample["selection_basis"].str.contains("targeted").sum()),
+                       "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM,
+                       "selection_record": self.selection.to_dict() if self.selection else None},
+        }
+        (out / CONTROL_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return result

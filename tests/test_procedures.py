@@ -1,0 +1,101 @@
+"""Control procedures run in-process (no Jupyter) on the demo company."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT
+from workbench import demo, procedures, sampling
+from workbench.procedures.base import POPULATION_FILE
+from workbench.procedures.user_access_review import ATTRIBUTES, UserAccessReviewTest
+from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
+
+
+@pytest.fixture(scope="module")
+def uar(tmp_path_factory) -> UserAccessReviewTest:
+    base = tmp_path_factory.mktemp("proc")
+    demo.generate_demo_company(base / "data" / "demo")
+    (base / "parameters").mkdir()
+    shutil.copyfile(ROOT / "parameters" / DEMO_PARAMETER_FILE, base / "parameters" / DEMO_PARAMETER_FILE)
+    context = prepare_run(base / "parameters" / DEMO_PARAMETER_FILE, base / "outputs")
+    test = UserAccessReviewTest.open(str(context.run_dir), "UAR-01")
+    test.load_sources()
+    test.run_analytics()
+    test.select_sample()
+    test.record()
+    return test
+
+
+def test_every_procedure_has_a_settings_model_and_a_notebook():
+    for name in procedures.PROCEDURES:
+        assert procedures.settings_model(name) is not None
+        assert (ROOT / "notebooks" / f"{name}.ipynb").is_file()
+
+
+def test_population_has_the_sampling_frame_columns(uar):
+    population = uar.population()
+    assert {"item_key", "scope", "subject", "system", "detail_key", "evidence_reference"} <= set(population.columns)
+    assert population["item_key"].is_unique
+    assert set(population["scope"]) == {"SOX", "SOC 2"}
+
+
+def test_each_framework_stratum_gets_its_own_statistical_sample(uar):
+    statistical = uar.sample[uar.sample["selection_basis"].str.contains("statistical")]
+    counts = statistical["scope"].value_counts().to_dict()
+    assert counts == {"SOX": 59, "SOC 2": 59}
+
+
+def test_sample_re_derives_from_the_recorded_population_and_selection(uar):
+    out = uar.context.control_dir("UAR-01")
+    result = json.loads((out / "result.json").read_text())
+    record = sampling.Selection.from_dict(result["sample"]["selection_record"])
+    population = pd.read_csv(out / POPULATION_FILE, dtype=str, keep_default_na=False)
+    rederived = sampling.reselect(population, record)
+    sample = pd.read_csv(out / "sample.csv", dtype=str, keep_default_na=False)
+    recorded = sample[sample["selection_basis"].str.contains("statistical")]
+    assert list(rederived["item_key"]) == list(recorded["item_key"])
+
+
+def test_targeted_items_are_the_analytics_hits_on_lines(uar):
+    targeted = uar.sample[uar.sample["selection_basis"].str.contains("targeted")]
+    lines = set(zip(uar.population()["subject"], uar.population()["detail_key"]))
+    hits_on_lines = {key for key in zip(uar.hits["subject"], uar.hits["detail_key"]) if key in lines}
+    assert len(hits_on_lines) >= 8
+    assert set(zip(targeted["subject"], targeted["detail_key"])) == hits_on_lines
+    gaps = uar.hits[uar.hits["rule"] == "review_population_gap"]
+    assert not set(zip(gaps["subject"], gaps["detail_key"])) & lines, "a gap is access the campaign lacks"
+
+
+def test_attribute_results_are_tickable(uar):
+    for attribute in ATTRIBUTES:
+        assert set(uar.sample[attribute]) <= {"pass", "fail", "n/a"}
+    assert (uar.sample["A6_revocation_executed"] == "n/a").sum() == (uar.sample["decision"] != "revoke").sum()
+
+
+def test_a_line_is_one_finding_even_when_sampled(uar):
+    findings = uar.findings()
+    analytics_lines = {(f.subject, f.system, f.detail_key) for f in findings if f.origin == "analytics"}
+    sample_lines = {(f.subject, f.system, f.detail_key) for f in findings if f.origin == "sample"}
+    deviating = uar.sample[uar.sample["deviation"]]
+    assert len(deviating) > len(sample_lines), "some deviating items are analytics hits and must not repeat"
+    assert not analytics_lines & sample_lines
+    assert uar.register()["exception_id"].is_unique
+
+
+def test_exceptions_feed_only_the_frameworks_of_their_system(uar):
+    register = uar.register().set_index("system")
+    assert set(register.loc[["ledgerline_erp"], "framework"]) == {"SOX"}
+    assert set(register.loc[register.index.isin(["github", "aws_prod"]), "framework"]) == {"SOC 2"}
+
+
+def test_one_conclusion_per_framework_in_its_own_language(uar):
+    conclusions = {fw: (headline, body) for fw, headline, body, _ in uar.conclusions()}
+    assert set(conclusions) == {"SOC 2", "SOX"}
+    assert conclusions["SOC 2"][0].startswith("Exception noted")
+    assert "CC6.2, CC6.3" in conclusions["SOC 2"][1][0]
+    assert conclusions["SOX"][0] == "Deficiency identified"
+    assert any("material weakness" in line for line in conclusions["SOX"][1])
