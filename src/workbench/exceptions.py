@@ -1,24 +1,44 @@
-"""The exception register: every analytics hit and failed attribute, with a stable id.
+"""The exception register and its lifecycle: stable ids, remediation records, Excel export.
 
 Why stable ids: auditors record root cause, remediation and management responses against an
 exception id, so the same finding must get the same id when a period is re-run. The id is a hash of
 what identifies the finding (period, control, rule, system, subject, detail key), never of row order
-or run time.
+or run time. ``finding_key`` is the same hash without the period: it links one finding across
+periods (roll-forward, retests, history).
+
+Auditors' records live in a remediation file beside the period's parameters (YAML or CSV, keyed by
+exception id). A re-run merges them in and never loses them; a record whose id no longer matches a
+finding is reported and kept, never dropped.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
+import openpyxl
 import pandas as pd
+import yaml
+from openpyxl.styles import Alignment, Font
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 REGISTER_COLUMNS = [
-    "exception_id", "period", "control_id", "rule", "subject", "system", "framework",
+    "exception_id", "finding_key", "period", "control_id", "rule", "subject", "system", "framework",
     "description", "evidence_reference", "severity", "origin",
 ]
+LIFECYCLE_COLUMNS = [
+    "status", "first_seen", "age_days", "root_cause", "owner", "remediation_action", "due_date",
+    "management_response", "accepted_risk_approver", "accepted_risk_expiry", "retest", "history",
+    "in_current_run",
+]
 SEVERITIES = ("high", "medium", "low")
+STATUSES = ("open", "remediated", "retested-pass", "retested-fail", "accepted")
+OPEN_STATUSES = ("open", "remediated", "retested-fail")  # still to be closed: carried into the next period
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,12 @@ def exception_id(period: str, control_id: str, finding: Finding) -> str:
     return f"EX-{short_control}-{digest}"
 
 
+def finding_key(control_id: str, finding: Finding) -> str:
+    """The finding's identity without the period, to follow it across periods (``FK-`` + 16 hex)."""
+    identity = "|".join([control_id, finding.rule, finding.system, finding.subject, finding.detail_key])
+    return "FK-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16].upper()
+
+
 def build_register(period: str, control_id: str, findings: list[Finding]) -> pd.DataFrame:
     """The control's exception register as a DataFrame in a stable order (by rule, subject, id).
 
@@ -65,6 +91,7 @@ def build_register(period: str, control_id: str, findings: list[Finding]) -> pd.
         record = asdict(finding)
         rows[ex_id] = {
             "exception_id": ex_id,
+            "finding_key": finding_key(control_id, finding),
             "period": period,
             "control_id": control_id,
             "rule": finding.rule,
@@ -98,3 +125,198 @@ def combine_registers(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=REGISTER_COLUMNS)
     combined = pd.concat(frames, ignore_index=True)
     return combined.sort_values(["control_id", "rule", "subject", "exception_id"], kind="mergesort").reset_index(drop=True)
+
+
+# --- auditors' records: root cause, remediation, management response --------------------------
+
+class RemediationError(ValueError):
+    """A remediation file that cannot be used, naming the file, the exception id and the key."""
+
+
+class HistoryEntry(BaseModel):
+    """One dated note in an exception's history (what happened, who recorded it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    date: dt.date
+    by: str
+    note: str
+
+
+class Retest(BaseModel):
+    """A retest scheduled for a remediated exception (set by roll-forward, completed by the auditor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    period: str
+    sample_size: int = Field(ge=1)
+    basis: str
+    result: Literal["pending", "pass", "fail"] = "pending"
+
+
+class RemediationRecord(BaseModel):
+    """What the auditor records against one exception id."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    status: Literal[STATUSES] = "open"  # type: ignore[valid-type]
+    root_cause: str | None = None
+    owner: str | None = None
+    remediation_action: str | None = None
+    due_date: dt.date | None = None
+    management_response: str | None = None
+    accepted_risk_approver: str | None = None
+    accepted_risk_expiry: dt.date | None = None
+    first_seen: dt.date | None = None
+    finding_key: str | None = None
+    control_id: str | None = None
+    rule: str | None = None
+    subject: str | None = None
+    prior_exception_ids: list[str] = Field(default_factory=list)
+    retest: Retest | None = None
+    history: list[HistoryEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _accepted_risk_is_approved(self) -> "RemediationRecord":
+        if self.status == "accepted" and not (self.accepted_risk_approver and self.accepted_risk_expiry):
+            raise ValueError("status 'accepted' needs accepted_risk_approver and accepted_risk_expiry")
+        return self
+
+
+def _validation_problems(path: Path, exception: str, error: ValidationError) -> list[str]:
+    """Each pydantic problem as 'file: exception id, key: what is wrong'."""
+    out = []
+    for problem in error.errors():
+        key = ".".join(str(p) for p in problem["loc"]) or "(record)"
+        what = ("is not a known key (check the spelling)" if problem["type"] == "extra_forbidden"
+                else str(problem["msg"]).removeprefix("Value error, "))
+        out.append(f"{path.name}: {exception}, {key}: {what}")
+    return out
+
+
+def read_remediation(path: Path) -> dict[str, RemediationRecord]:
+    """Read the auditors' records (YAML mapping of exception id -> record, or CSV with exception_id).
+
+    A missing file means no records yet. Every problem is reported at once, naming the id and key.
+    """
+    if not path.is_file():
+        return {}
+    if path.suffix.lower() == ".csv":
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            raw = {row.pop("exception_id"): {k: v for k, v in row.items() if v not in ("", None)}
+                   for row in csv.DictReader(handle) if row.get("exception_id")}
+    else:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise RemediationError(f"{path}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from None
+        if not isinstance(raw, dict):
+            raise RemediationError(f"{path}: expected a mapping of exception id to its record")
+    records, problems = {}, []
+    for exception, fields in raw.items():
+        try:
+            records[str(exception)] = RemediationRecord.model_validate(fields or {})
+        except ValidationError as exc:
+            problems += _validation_problems(path, str(exception), exc)
+    if problems:
+        raise RemediationError("The remediation file has problems:\n" + "\n".join(f"  - {p}" for p in problems))
+    return records
+
+
+def write_remediation(records: dict[str, RemediationRecord], path: Path, header: str = "") -> Path:
+    """Write records as YAML (sorted by id) through a temporary file, so nothing is half-written."""
+    document = {k: v.model_dump(mode="json", exclude_none=True, exclude_defaults=False) for k, v in sorted(records.items())}
+    for record in document.values():
+        for empty in [k for k, v in record.items() if v == [] or v is None]:
+            record.pop(empty)
+    text = (header + "\n" if header else "") + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def merge_records(register: pd.DataFrame, records: dict[str, RemediationRecord], as_of: dt.date) -> pd.DataFrame:
+    """The register with every record merged in; records with no current finding are kept and flagged.
+
+    ``as_of`` (the period end) dates new findings (``first_seen``) and measures ``age_days``.
+    """
+    rows = []
+    seen = set()
+    for row in register.to_dict("records"):
+        record = records.get(row["exception_id"], RemediationRecord())
+        seen.add(row["exception_id"])
+        rows.append(row | _lifecycle(record, as_of, in_current_run=True))
+    for exception, record in sorted(records.items()):
+        if exception in seen:
+            continue
+        orphan = {column: "" for column in REGISTER_COLUMNS} | {
+            "exception_id": exception, "finding_key": record.finding_key or "", "control_id": record.control_id or "",
+            "rule": record.rule or "", "subject": record.subject or "",
+            "description": "Record in the remediation file whose exception this run did not find "
+                           "(remediated, out of scope, or a mistyped id): review it.",
+        }
+        rows.append(orphan | _lifecycle(record, as_of, in_current_run=False))
+    return pd.DataFrame(rows, columns=REGISTER_COLUMNS + LIFECYCLE_COLUMNS)
+
+
+def _lifecycle(record: RemediationRecord, as_of: dt.date, in_current_run: bool) -> dict[str, Any]:
+    """The lifecycle columns of one exception, as text for the register."""
+    first_seen = record.first_seen or as_of
+    return {
+        "status": record.status,
+        "first_seen": first_seen.isoformat(),
+        "age_days": (as_of - first_seen).days,
+        "root_cause": record.root_cause or "",
+        "owner": record.owner or "",
+        "remediation_action": record.remediation_action or "",
+        "due_date": record.due_date.isoformat() if record.due_date else "",
+        "management_response": record.management_response or "",
+        "accepted_risk_approver": record.accepted_risk_approver or "",
+        "accepted_risk_expiry": record.accepted_risk_expiry.isoformat() if record.accepted_risk_expiry else "",
+        "retest": (f"{record.retest.period}: {record.retest.sample_size} item(s), {record.retest.result}"
+                   if record.retest else ""),
+        "history": " | ".join(f"{h.date} {h.by}: {h.note}" for h in record.history),
+        "in_current_run": "yes" if in_current_run else "no",
+    }
+
+
+def unmatched_records(merged: pd.DataFrame) -> list[str]:
+    """Ids of records that match no finding of this run (to be reported, never dropped)."""
+    return merged.loc[merged["in_current_run"] == "no", "exception_id"].tolist()
+
+
+# --- Excel ------------------------------------------------------------------------------------
+
+def neutralised(value: Any) -> bool:
+    """True when a text value would be read as a formula by a spreadsheet (=, +, -, @, tab, CR)."""
+    return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
+
+
+def write_excel(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
+    """Write DataFrames as an Excel workbook in which every value is data, never a formula.
+
+    Text is stored as text (with Excel's quote prefix where it begins with =, +, -, @), so a value
+    such as ``=HYPERLINK(...)`` planted in an export shows as text and never runs.
+    """
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, frame in sheets.items():
+        sheet = workbook.create_sheet(title[:31])
+        sheet.append(list(frame.columns))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for values in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+            sheet.append([None if v is None else str(v) if not isinstance(v, (int, float)) else v for v in values])
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
+                    cell.quotePrefix = neutralised(cell.value)
+                    cell.alignment = Alignment(wrap_text=len(cell.value) > 60, vertical="top")
+        sheet.freeze_panes = "A2"
+        for column in sheet.columns:
+            width = max((len(str(c.value)) for c in column if c.value is not None), default=8)
+            sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
+    temporary = path.with_name(f".{path.name}.tmp")
+    workbook.save(temporary)
+    temporary.replace(path)
+    return path
