@@ -234,28 +234,74 @@ def write_remediation(records: dict[str, RemediationRecord], path: Path, header:
     return path
 
 
-def merge_records(register: pd.DataFrame, records: dict[str, RemediationRecord], as_of: dt.date) -> pd.DataFrame:
-    """The register with every record merged in; records with no current finding are kept and flagged.
+def resolve_records(register: pd.DataFrame, records: dict[str, RemediationRecord],
+                    period: str = "") -> list[tuple[dict[str, Any], RemediationRecord, bool]]:
+    """Each register row with the record that applies to it, then each record that matched no row.
+
+    A record matches a finding by exception id, or, for a record carried forward from an earlier
+    period, by ``finding_key``. A carried record with a scheduled retest is retested here against
+    this period's full population: the finding recurred (retest fail) or it did not (retest pass).
+    Returns (register row, record, in current run) triples; unmatched records get a row of their own.
+    """
+    current_ids = set(register["exception_id"])
+    carried = {r.finding_key: (i, r) for i, r in records.items() if r.finding_key and i not in current_ids}
+    resolved, used = [], set()
+    for row in register.to_dict("records"):
+        if row["exception_id"] in records:
+            record = records[row["exception_id"]]
+            used.add(row["exception_id"])
+        elif row["finding_key"] in carried:
+            prior_id, prior = carried[row["finding_key"]]
+            used.add(prior_id)
+            record = _retested(prior, prior_id, period, recurred=row["exception_id"])
+        else:
+            record = RemediationRecord()
+        resolved.append((row, record, True))
+    for exception, record in sorted(records.items()):
+        if exception in used:
+            continue
+        if record.finding_key in carried and record.retest is not None:
+            record = _retested(record, exception, period, recurred=None)
+        row = {column: "" for column in REGISTER_COLUMNS} | {
+            "exception_id": exception, "finding_key": record.finding_key or "", "control_id": record.control_id or "",
+            "rule": record.rule or "", "subject": record.subject or "",
+            "description": ("Carried forward from an earlier period; not found in this period's full-population "
+                            "analytics." if record.retest or any(h.by == "workbench rollforward" for h in record.history)
+                            else "Record in the remediation file whose exception this run did not find "
+                                 "(remediated, out of scope, or a mistyped id): review it."),
+        }
+        resolved.append((row, record, False))
+    return resolved
+
+
+def merge_records(register: pd.DataFrame, records: dict[str, RemediationRecord], as_of: dt.date,
+                  period: str = "") -> pd.DataFrame:
+    """The register with every record merged in (see ``resolve_records``), as text columns.
 
     ``as_of`` (the period end) dates new findings (``first_seen``) and measures ``age_days``.
     """
-    rows = []
-    seen = set()
-    for row in register.to_dict("records"):
-        record = records.get(row["exception_id"], RemediationRecord())
-        seen.add(row["exception_id"])
-        rows.append(row | _lifecycle(record, as_of, in_current_run=True))
-    for exception, record in sorted(records.items()):
-        if exception in seen:
-            continue
-        orphan = {column: "" for column in REGISTER_COLUMNS} | {
-            "exception_id": exception, "finding_key": record.finding_key or "", "control_id": record.control_id or "",
-            "rule": record.rule or "", "subject": record.subject or "",
-            "description": "Record in the remediation file whose exception this run did not find "
-                           "(remediated, out of scope, or a mistyped id): review it.",
-        }
-        rows.append(orphan | _lifecycle(record, as_of, in_current_run=False))
+    rows = [row | _lifecycle(record, as_of, current) for row, record, current in resolve_records(register, records, period)]
     return pd.DataFrame(rows, columns=REGISTER_COLUMNS + LIFECYCLE_COLUMNS)
+
+
+def _retested(record: RemediationRecord, record_id: str, period: str, recurred: str | None) -> RemediationRecord:
+    """A carried record after this period's full-population retest (status changes only if remediated)."""
+    if record.retest is None:
+        return record.model_copy(update={"prior_exception_ids": [*record.prior_exception_ids, record_id]}) \
+            if recurred and record_id not in record.prior_exception_ids else record
+    result = "fail" if recurred else "pass"
+    status = record.status
+    if status == "remediated":
+        status = "retested-fail" if recurred else "retested-pass"
+    return record.model_copy(update={
+        "status": status,
+        "retest": record.retest.model_copy(update={
+            "result": result,
+            "basis": record.retest.basis + (f"; recurred as {recurred}" if recurred
+                                            else f"; not found in the {period or 'current'} population"),
+        }),
+        "prior_exception_ids": sorted({*record.prior_exception_ids, record_id}) if recurred else record.prior_exception_ids,
+    })
 
 
 def _lifecycle(record: RemediationRecord, as_of: dt.date, in_current_run: bool) -> dict[str, Any]:
