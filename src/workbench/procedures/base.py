@@ -365,6 +365,12 @@ class ControlTest:
             "conclusions": [f"{fw}: {headline}" for fw, headline, _, _ in conclusions],
             "effective": {fw: effective for fw, _, _, effective in conclusions},
             "exception_count": len(register),
+            "evaluations": {fw: {"sample_size": ev.sample_size, "deviations": ev.deviations,
+                                 "upper_deviation_limit": ev.upper_deviation_limit, "tolerable_rate": ev.tolerable_rate,
+                                 "confidence": ev.confidence, "supports_reliance": ev.supports_reliance}
+                            for fw, ev in sorted(self.evaluations.items())},
+            "systems": {fw: sorted(s for s in self.control.systems if fw in self.frameworks_of(s))
+                        for fw in self.mapped_frameworks()},
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),
                        "targeted": int(sample["selection_basis"].str.contains("targeted").sum()),
                        "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM,
