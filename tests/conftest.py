@@ -14,3 +14,19 @@ SHARED = ROOT.parent / "shared"
 def root() -> Path:
     """The checkout's root folder."""
     return ROOT
+
+
+def make_demo_project(base: Path) -> Path:
+    """A copy of the project layout (parameters/ and generated data/demo/) under ``base``.
+
+    The demo parameter file's relative source paths resolve there exactly as in the checkout.
+    """
+    import shutil
+
+    from workbench import demo
+    from workbench.runner import DEMO_PARAMETER_FILE
+
+    demo.generate_demo_company(base / "data" / "demo")
+    (base / "parameters").mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "parameters" / DEMO_PARAMETER_FILE, base / "parameters" / DEMO_PARAMETER_FILE)
+    return base

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT
-from workbench import demo, procedures, sampling
+from conftest import ROOT, make_demo_project
+from workbench import procedures, sampling
 from workbench.procedures.base import POPULATION_FILE
 from workbench.procedures.user_access_review import ATTRIBUTES, UserAccessReviewTest
 from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
@@ -17,10 +16,7 @@ from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
 
 @pytest.fixture(scope="module")
 def uar(tmp_path_factory) -> UserAccessReviewTest:
-    base = tmp_path_factory.mktemp("proc")
-    demo.generate_demo_company(base / "data" / "demo")
-    (base / "parameters").mkdir()
-    shutil.copyfile(ROOT / "parameters" / DEMO_PARAMETER_FILE, base / "parameters" / DEMO_PARAMETER_FILE)
+    base = make_demo_project(tmp_path_factory.mktemp("proc"))
     context = prepare_run(base / "parameters" / DEMO_PARAMETER_FILE, base / "outputs")
     test = UserAccessReviewTest.open(str(context.run_dir), "UAR-01")
     test.load_sources()

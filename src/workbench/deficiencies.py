@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
+
+from workbench.parameters import read_keyed_records
 
 LIKELIHOODS = ("remote", "reasonably_possible", "probable")
 MAGNITUDES = ("inconsequential", "more_than_inconsequential", "material")
@@ -50,26 +51,7 @@ def evaluation_file_for(parameter_file: Path) -> Path:
 
 def read_inputs(path: Path) -> dict[str, DeficiencyInputs]:
     """Read the evaluations (YAML: control id -> inputs); a missing file means none entered yet."""
-    if not path.is_file():
-        return {}
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise DeficiencyError(f"{path}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(raw, dict):
-        raise DeficiencyError(f"{path}: expected a mapping of control id to its evaluation")
-    inputs, problems = {}, []
-    for control_id, fields in raw.items():
-        try:
-            inputs[str(control_id)] = DeficiencyInputs.model_validate(fields or {})
-        except ValidationError as exc:
-            for e in exc.errors():
-                key = ".".join(str(p) for p in e["loc"])
-                what = "is not a known key" if e["type"] == "extra_forbidden" else str(e["msg"])
-                problems.append(f"{path.name}: {control_id}, {key}: {what}")
-    if problems:
-        raise DeficiencyError("The deficiency evaluation file has problems:\n" + "\n".join(f"  - {p}" for p in problems))
-    return inputs
+    return read_keyed_records(path, DeficiencyInputs, "control id", DeficiencyError)
 
 
 def _sox_effective(result: dict[str, Any]) -> bool | None:

@@ -24,7 +24,9 @@ import openpyxl
 import pandas as pd
 import yaml
 from openpyxl.styles import Alignment, Font
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from workbench.parameters import read_keyed_records, validate_keyed_records
 
 REGISTER_COLUMNS = [
     "exception_id", "finding_key", "period", "control_id", "rule", "subject", "system", "framework",
@@ -180,45 +182,19 @@ class RemediationRecord(BaseModel):
         return self
 
 
-def _validation_problems(path: Path, exception: str, error: ValidationError) -> list[str]:
-    """Each pydantic problem as 'file: exception id, key: what is wrong'."""
-    out = []
-    for problem in error.errors():
-        key = ".".join(str(p) for p in problem["loc"]) or "(record)"
-        what = ("is not a known key (check the spelling)" if problem["type"] == "extra_forbidden"
-                else str(problem["msg"]).removeprefix("Value error, "))
-        out.append(f"{path.name}: {exception}, {key}: {what}")
-    return out
-
-
 def read_remediation(path: Path) -> dict[str, RemediationRecord]:
     """Read the auditors' records (YAML mapping of exception id -> record, or CSV with exception_id).
 
     A missing file means no records yet. Every problem is reported at once, naming the id and key.
     """
+    if path.suffix.lower() != ".csv":
+        return read_keyed_records(path, RemediationRecord, "exception id", RemediationError)
     if not path.is_file():
         return {}
-    if path.suffix.lower() == ".csv":
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            raw = {row.pop("exception_id"): {k: v for k, v in row.items() if v not in ("", None)}
-                   for row in csv.DictReader(handle) if row.get("exception_id")}
-    else:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise RemediationError(f"{path}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from None
-        if not isinstance(raw, dict):
-            raise RemediationError(f"{path}: expected a mapping of exception id to its record")
-    records, problems = {}, []
-    for exception, fields in raw.items():
-        try:
-            records[str(exception)] = RemediationRecord.model_validate(fields or {})
-        except ValidationError as exc:
-            problems += _validation_problems(path, str(exception), exc)
-    if problems:
-        raise RemediationError("The remediation file has problems:\n" + "\n".join(f"  - {p}" for p in problems))
-    return records
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        raw = {row.pop("exception_id"): {k: v for k, v in row.items() if v not in ("", None)}
+               for row in csv.DictReader(handle) if row.get("exception_id")}
+    return validate_keyed_records(raw, path, RemediationRecord, RemediationError)
 
 
 def write_remediation(records: dict[str, RemediationRecord], path: Path, header: str = "") -> Path:

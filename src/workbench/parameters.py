@@ -296,3 +296,37 @@ def resolve_source_paths(params: PeriodParameters, parameter_file: Path) -> dict
     if missing:
         raise ParameterError(parameter_file, missing)
     return resolved
+
+
+def read_keyed_records(path: Path, model: type[BaseModel], what: str, error: type[ValueError]) -> dict[str, Any]:
+    """Read a YAML file mapping ids to records of ``model`` (auditors' remediation or evaluation files).
+
+    A missing file means no records yet. Every problem is reported at once as ``error``, naming the
+    file, the id and the key, so an auditor can fix them all in one pass.
+    """
+    if not path.is_file():
+        return {}
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise error(f"{path}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from None
+    if not isinstance(raw, dict):
+        raise error(f"{path}: expected a mapping of {what} to its record")
+    return validate_keyed_records(raw, path, model, error)
+
+
+def validate_keyed_records(raw: dict[Any, Any], path: Path, model: type[BaseModel],
+                           error: type[ValueError]) -> dict[str, Any]:
+    """Validate each record of an id -> fields mapping; raise ``error`` listing every problem."""
+    records, problems = {}, []
+    for key, fields in raw.items():
+        try:
+            records[str(key)] = model.model_validate(fields or {})
+        except ValidationError as exc:
+            for problem in exc.errors():
+                where = ".".join(str(p) for p in problem["loc"]) or "(record)"
+                problems.append(f"{path.name}: {key}, {where}: {_describe(problem)}")
+    if problems:
+        raise error(f"{path} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+    return records
