@@ -135,3 +135,352 @@ def test_campaign_timeliness():
 @pytest.mark.parametrize("rule_fn", [analytics.self_reviews, analytics.undecided_lines])
 def test_clean_population_has_no_hits(rule_fn):
     assert rule_fn(decisions([{}, {"subject_email": "lea@x.example"}]), "uar.csv").empty
+
+
+# --- the control families' rules (provisioning, SoD, privileged access, termination, authentication) ---
+
+PEOPLE = pd.DataFrame({
+    "employee_id": ["000001", "000002", "000003", "000004"],
+    "email": ["rita@x.example", "sam@x.example", "lea@x.example", "hugo@x.example"],
+    "full_name": ["Rita", "Sam", "Lea", "Hugo"],
+    "department": ["Finance", "Accounts Payable", "People", "IT"],
+    "manager_employee_id": [pd.NA, "000001", "000001", "000001"],
+    "hire_date": pd.to_datetime(["2020-01-01", "2021-01-01", "2022-01-01", "2026-09-01"]),
+    "termination_date": pd.to_datetime([None, None, "2026-08-14", None]),   # Friday
+    "status": ["active", "active", "terminated", "active"],
+})
+
+
+def listing(rows: list[dict]) -> pd.DataFrame:
+    """Correlated grants of the canonical shape, one per row (defaults: Sam's ERP role)."""
+    base = {"system": "erp", "account_id": "SAM", "login": "sam", "login_original": "SAM", "email": "sam@x.example",
+            "entitlement": "AP Clerk", "privileged": False, "granted_at": ts("2026-01-01"), "removed_at": pd.NaT,
+            "account_status": "active", "last_login_at": ts("2026-09-20"), "last_login_state": "used",
+            "created_at": ts("2021-01-04")}
+    frame = pd.DataFrame([base | r | {"line": i + 2} for i, r in enumerate(rows)])
+    for column in ("granted_at", "removed_at", "last_login_at", "created_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return analytics.correlate_grants(frame, PEOPLE)
+
+
+def requests(rows: list[dict]) -> pd.DataFrame:
+    base = {"ticket": "RITM1", "requested_for": "sam@x.example", "opened_by": "sam@x.example", "system": "erp",
+            "entitlement": "AP Clerk", "action": "grant", "approval": "approved", "approver": "rita@x.example",
+            "approved_at": ts("2026-07-09 09:00")}
+    frame = pd.DataFrame([base | {"ticket": f"RITM{i + 1}"} | r | {"line": i + 2} for i, r in enumerate(rows)])
+    frame["approved_at"] = pd.to_datetime(frame["approved_at"], utc=True)
+    return frame
+
+
+def provisioning_rules(matched: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([rule(matched, "erp.csv", "req.csv") for rule in (
+        analytics.grants_without_approval, analytics.approvals_after_grant, analytics.self_approved_grants,
+        analytics.approvers_not_manager)], ignore_index=True)
+
+
+def test_new_grants_are_the_grants_made_in_the_period():
+    frame = listing([{"granted_at": ts("2026-06-30 23:59")}, {"granted_at": ts("2026-07-01 00:00")},
+                     {"granted_at": ts("2026-09-30 23:59")}, {"granted_at": ts("2026-10-01 00:00")}])
+    new = analytics.new_grants(frame, ts("2026-07-01"), ts("2026-10-01"))
+    assert new["line"].tolist() == [3, 4]
+
+
+def test_each_provisioning_rule_hits_its_own_grant_and_a_clean_grant_is_clean():
+    grants = listing([
+        {"entitlement": "Clean", "granted_at": ts("2026-07-10 10:00")},
+        {"entitlement": "NoTicket", "granted_at": ts("2026-07-10 10:00")},
+        {"entitlement": "Late", "granted_at": ts("2026-07-10 10:00")},
+        {"entitlement": "Self", "granted_at": ts("2026-07-10 10:00")},
+        {"entitlement": "Peer", "granted_at": ts("2026-07-10 10:00")},
+    ]).assign(entitlement_level=True)
+    tickets = requests([
+        {"entitlement": "Clean"},
+        {"entitlement": "NoTicket", "approval": "rejected"},                     # a rejected request is no approval
+        {"entitlement": "Late", "approved_at": ts("2026-07-10 11:00")},
+        {"entitlement": "Self", "approver": "sam@x.example"},
+        {"entitlement": "Peer", "approver": "lea@x.example"},
+    ])
+    hits = provisioning_rules(analytics.match_approvals(grants, tickets, PEOPLE))
+    found = sorted(zip(hits["rule"], hits["detail_key"].str.split("|").str[1]))
+    assert found == [("access_without_approval", "NoTicket"), ("approval_after_grant", "Late"),
+                     ("approver_not_manager", "Peer"), ("self_approval", "Self")]
+    assert set(hits["subject"]) == {"sam@x.example"} and set(hits["severity"]) <= {"high", "medium"}
+    assert "req.csv line" in hits.set_index("rule").loc["approval_after_grant", "evidence_reference"]
+
+
+def test_the_best_request_supports_a_grant_and_app_assignments_match_any_entitlement():
+    grants = listing([
+        {"entitlement": "AP Clerk", "granted_at": ts("2026-07-10 10:00")},
+        {"system": "aws", "login": "sam@x.example", "entitlement": "AWS Production", "granted_at": ts("2026-07-10 10:00")},
+    ]).assign(entitlement_level=[True, False])
+    tickets = requests([
+        {"approved_at": ts("2026-07-11 09:00")},                                   # late
+        {"approved_at": ts("2026-07-09 09:00")},                                   # good: chosen
+        {"system": "aws", "entitlement": "Developers"},                            # any AWS entitlement
+    ])
+    matched = analytics.match_approvals(grants, tickets, PEOPLE)
+    assert matched["ticket"].tolist() == ["RITM2", "RITM3"]
+    assert provisioning_rules(matched).empty
+    lead = analytics.match_approvals(grants.iloc[:1], tickets, PEOPLE, min_lead=pd.Timedelta(days=2))
+    assert provisioning_rules(lead)["rule"].tolist() == ["approval_after_grant"]
+
+
+def test_uncorrelated_new_access_is_without_approval_under_its_login():
+    grants = listing([{"login": "temp01", "login_original": "TEMP01", "email": pd.NA,
+                       "granted_at": ts("2026-07-10")}]).assign(entitlement_level=True)
+    hits = analytics.grants_without_approval(analytics.match_approvals(grants, requests([{}]), PEOPLE), "erp", "req")
+    assert hits["subject"].tolist() == ["temp01"]
+
+
+RULES = pd.DataFrame({
+    "rule_id": ["R1", "R2"], "system": ["erp", "erp"], "function_a": ["Vendors", "Create PO"],
+    "function_b": ["Pay", "Approve PO"], "entitlements_a": [("Vendor Master",), ("Create PO",)],
+    "entitlements_b": [("Pay Approve", "Pay Run"), ("Approve PO",)], "risk_level": ["High", "High"],
+    "description": ["", ""], "line": [2, 3],
+})
+
+
+def test_sod_rule_conflicts_need_both_sides_and_ignore_case():
+    held = listing([
+        {"entitlement": "Vendor Master"}, {"entitlement": "PAY RUN"}, {"entitlement": "Create PO"},          # sam: R1
+        {"login": "lea", "email": "lea@x.example", "entitlement": "Create PO"},                             # one side
+    ])
+    conflicts = analytics.sod_rule_conflicts(held, RULES)
+    assert conflicts[["login", "rule_id", "held_a", "held_b", "lines"]].values.tolist() == \
+        [["sam", "R1", "Vendor Master", "PAY RUN", "2, 3"]]
+    assert analytics.sod_rule_conflicts(listing([{"entitlement": "Other"}]), RULES).empty
+
+
+def mitigation_register(rows: list[dict]) -> pd.DataFrame:
+    base = {"mitigation_id": "M1", "rule_id": "R1", "login": "sam", "mitigating_control": "review",
+            "approved_by": "rita@x.example", "valid_from": pd.Timestamp("2026-01-01"), "valid_to": pd.Timestamp("2026-12-31")}
+    frame = pd.DataFrame([base | r | {"line": i + 2} for i, r in enumerate(rows)])
+    frame["valid_from"], frame["valid_to"] = pd.to_datetime(frame["valid_from"]), pd.to_datetime(frame["valid_to"])
+    return frame
+
+
+@pytest.mark.parametrize("mitigation, status", [
+    ({}, "valid"),
+    ({"login": "sam@x.example"}, "valid"),                                   # named by e-mail
+    ({"valid_to": pd.NaT}, "valid"),                                         # open-ended
+    ({"valid_to": pd.Timestamp("2026-09-30")}, "valid"),                     # last day counts
+    ({"valid_to": pd.Timestamp("2026-09-29")}, "expired"),
+    ({"valid_from": pd.Timestamp("2026-10-01")}, "not yet valid"),
+    ({"rule_id": "R2"}, "none"),                                             # another rule
+])
+def test_only_a_mitigation_valid_at_the_period_end_mitigates(mitigation, status):
+    held = listing([{"entitlement": "Vendor Master"}, {"entitlement": "Pay Run"}])
+    conflicts = analytics.apply_mitigations(analytics.sod_rule_conflicts(held, RULES), mitigation_register([mitigation]),
+                                            "2026-09-30")
+    assert conflicts["mitigation_status"].tolist() == [status]
+    hits = analytics.sod_conflicts(conflicts, "erp.csv", "mitigations.csv")
+    assert len(hits) == (0 if status == "valid" else 1)
+    if status in ("expired", "not yet valid"):
+        assert "does not mitigate" in hits.loc[0, "description"] and "mitigations.csv line 2" in hits.loc[0, "evidence_reference"]
+
+
+def test_attribute_rule_hits_holders_outside_the_allowed_departments_and_orphans():
+    held = listing([
+        {"entitlement": "Pay Approve"},                                                                   # AP: allowed
+        {"login": "lea", "email": "lea@x.example", "entitlement": "Pay Approve"},                         # People
+        {"login": "tmp", "email": pd.NA, "entitlement": "pay approve"},                                   # no person
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Vendor Master"},                     # not restricted
+    ])
+    rule = analytics.AttributeRule("A1", "payments", ("erp",), ("Pay Approve",), "department", ("Accounts Payable", "Finance"))
+    hits = analytics.sod_attribute_conflicts(held, PEOPLE, [rule], "erp.csv")
+    assert sorted(hits["subject"]) == ["lea@x.example", "tmp"]
+    assert set(hits["rule"]) == {"sod_attribute_conflict"} and "People" in " ".join(hits["description"])
+
+
+def test_sod_conflicts_created_by_a_new_grant():
+    history = listing([{"entitlement": "Vendor Master", "granted_at": ts("2026-01-01")},
+                       {"entitlement": "Pay Run", "granted_at": ts("2026-08-01")},
+                       {"entitlement": "Create PO", "granted_at": ts("2026-01-01"), "removed_at": ts("2026-07-01")}])
+    new = listing([{"entitlement": "Pay Run", "granted_at": ts("2026-08-01")},
+                   {"entitlement": "Approve PO", "granted_at": ts("2026-08-01")},      # Create PO was removed before
+                   {"entitlement": "Other", "granted_at": ts("2026-08-01")}])
+    assert analytics.sod_conflicts_created(new, history, RULES) == [["R1"], [], []]
+
+
+APPROVED = pd.DataFrame({
+    "system": ["erp", "erp"], "account": ["sam", "lea"], "entitlement": ["Sys Admin", "Sys Admin"],
+    "approved_by": ["rita@x.example", "rita@x.example"], "approved_on": pd.to_datetime(["2025-01-01", "2025-01-01"]),
+    "expires_on": pd.to_datetime(["2027-01-01", "2026-09-29"]), "line": [2, 3]})
+
+
+def test_privileged_drift_and_expired_approvals():
+    members = analytics.privileged_memberships(listing([
+        {"entitlement": "SYS ADMIN", "privileged": True},                                          # listed (case)
+        {"login": "lea", "email": "lea@x.example", "entitlement": "Sys Admin", "privileged": True},  # expired
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Sys Admin", "privileged": True},  # not listed
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Sys Admin", "privileged": True,
+         "removed_at": ts("2026-08-01")},                                                           # removed: ignored
+        {"entitlement": "AP Clerk"},                                                                # not privileged
+    ]))
+    status = analytics.approval_status(members, APPROVED, "2026-09-30")
+    assert status["approval"].tolist() == ["current", "expired", "missing"]
+    hits = analytics.privileged_drift(status, "erp.csv", "approved.csv")
+    assert sorted(zip(hits["rule"], hits["subject"])) == [("privileged_approval_expired", "lea@x.example"),
+                                                          ("privileged_drift", "hugo@x.example")]
+
+
+def test_privileged_access_not_reviewed_in_the_campaign():
+    members = listing([
+        {"entitlement": "Sys Admin", "privileged": True},                                            # reviewed
+        {"login": "lea", "email": "lea@x.example", "entitlement": "Sys Admin", "privileged": True},   # undecided
+        {"login": "rita", "email": "rita@x.example", "entitlement": "Sys Admin", "privileged": True},  # absent
+        {"login": "rita", "email": "rita@x.example", "entitlement": "DBA", "privileged": True,
+         "granted_at": ts("2026-09-01")},                                                             # after snapshot
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Sys Admin", "privileged": True,
+         "granted_at": pd.NaT},                                                                       # hired after it
+    ])
+    lines = decisions([{"entitlement": "sys admin", "privileged": True},
+                       {"subject_email": "lea@x.example", "entitlement": "Sys Admin", "decision": "undecided",
+                        "privileged": True}])
+    hits = analytics.privileged_not_reviewed(members, lines, PEOPLE, ts("2026-08-14 23:59"), "erp.csv")
+    assert sorted(hits["subject"]) == ["lea@x.example", "rita@x.example"]
+    assert "without a decision" in hits.set_index("subject").loc["lea@x.example", "description"]
+    unflagged = analytics.privileged_not_reviewed(members.iloc[:1], lines.assign(privileged=False), PEOPLE,
+                                                  ts("2026-08-14 23:59"), "erp.csv")
+    assert "not flagged privileged" in unflagged.loc[0, "description"]
+    assert analytics.held_at_snapshot(members, PEOPLE, ts("2026-08-14 23:59")).tolist() == [True, True, True, False, False]
+
+
+def okta_users(rows: list[dict]) -> pd.DataFrame:
+    base = {"system": "okta", "login": "sam@x.example", "login_original": "sam@x.example", "employee_id": "000002",
+            "status": "active", "created_at": ts("2021-01-01"), "status_changed_at": ts("2021-01-01"),
+            "last_login_at": ts("2026-09-20"), "last_login_state": "used"}
+    frame = pd.DataFrame([base | r | {"line": i + 2} for i, r in enumerate(rows)])
+    for column in ("created_at", "status_changed_at", "last_login_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def test_inventory_of_idp_users_and_listings():
+    idp = analytics.idp_accounts(okta_users([
+        {}, {"login": "lea@x.example", "employee_id": "000003", "status": "deprovisioned",
+             "status_changed_at": ts("2026-08-14 19:00")},
+        {"login": "old.login@x.example", "employee_id": "000004"},                  # correlated by employee id
+        {"login": "ghost@x.example", "employee_id": pd.NA}]), PEOPLE, "okta.csv")
+    assert idp["active"].tolist() == [True, False, True, True]
+    assert idp["person_email"].tolist()[:3] == ["sam@x.example", "lea@x.example", "hugo@x.example"]
+    assert not idp["correlated"].iloc[3] and pd.notna(idp["removed_at"].iloc[1]) and idp["removed_at"].isna().iloc[0]
+    accounts = analytics.listing_accounts(listing([
+        {"entitlement": "A"}, {"entitlement": "B", "removed_at": ts("2026-08-01")},                    # sam: active
+        {"login": "lea", "email": "lea@x.example", "removed_at": ts("2026-08-14 20:00"), "account_status": "disabled"},
+        {"login": "lea", "email": "lea@x.example", "entitlement": "B", "removed_at": ts("2026-08-15 09:00"),
+         "account_status": "disabled"},
+    ]), "erp.csv")
+    assert accounts[["login", "active"]].values.tolist() == [["lea", False], ["sam", True]]
+    assert accounts.set_index("login").loc["lea", "removed_at"] == ts("2026-08-15 09:00")
+
+
+def leaver_inventory() -> pd.DataFrame:
+    idp = analytics.idp_accounts(okta_users([
+        {"login": "lea@x.example", "employee_id": "000003", "status": "deprovisioned",
+         "status_changed_at": ts("2026-08-17 15:00"), "last_login_at": ts("2026-08-14 16:00")},      # next business day
+    ]), PEOPLE, "okta.csv")
+    erp = analytics.listing_accounts(listing([
+        {"login": "lea", "email": "lea@x.example", "removed_at": ts("2026-08-19 10:00"), "account_status": "disabled",
+         "last_login_at": ts("2026-08-15 08:00")},                                                   # late and used
+        {"system": "gh", "login": "lea-gh", "email": "lea@x.example", "last_login_at": ts("2026-08-10")},  # still active
+        {"system": "gh", "login": "tmp", "email": pd.NA},                                             # orphan
+        {"system": "gh", "login": "svc-bot", "email": pd.NA},                                         # service
+    ]), "erp.csv")
+    return pd.concat([idp, erp], ignore_index=True)
+
+
+def test_termination_rules():
+    inventory = leaver_inventory()
+    leavers = analytics.leaver_accounts(inventory, PEOPLE, "2026-07-01", "2026-09-30")
+    assert sorted(leavers["system"]) == ["erp", "gh", "okta"]
+    assert leavers.set_index("system")["removal_business_days"].to_dict()["okta"] == 1
+    active = analytics.terminated_with_active_access(inventory, PEOPLE, "2026-10-01")
+    assert active[["subject", "system"]].values.tolist() == [["lea@x.example", "gh"]]
+    late = analytics.late_deprovisioning(leavers, sla_business_days=1)
+    assert late["system"].tolist() == ["erp"] and "3 business days" in late.loc[0, "description"]
+    assert analytics.late_deprovisioning(leavers, sla_business_days=3).empty
+    used = analytics.access_after_termination(leavers)
+    assert used["system"].tolist() == ["erp"], "a sign-in on the termination day itself is not after termination"
+    orphans = analytics.orphan_accounts(inventory)
+    assert orphans[["subject", "system"]].values.tolist() == [["tmp", "gh"]]
+
+
+def test_an_account_removed_before_termination_is_not_a_leaver_account():
+    inventory = analytics.listing_accounts(listing([
+        {"login": "lea", "email": "lea@x.example", "removed_at": ts("2026-08-01"), "account_status": "disabled"}]), "x")
+    assert analytics.leaver_accounts(inventory, PEOPLE, "2026-07-01", "2026-09-30").empty
+
+
+def credential_report(rows: list[dict]) -> pd.DataFrame:
+    base = {"system": "aws", "login": "sam", "login_original": "Sam", "email": pd.NA, "is_root": False,
+            "created_at": ts("2021-01-01"), "password_enabled": True, "mfa_enabled": True,
+            "last_login_at": ts("2026-09-20"), "last_login_state": "used", "password_last_changed": ts("2026-06-01"),
+            "access_key_1_active": False, "access_key_1_last_rotated": pd.NaT, "access_key_1_last_used_at": pd.NaT,
+            "access_key_1_last_used_state": "not_applicable", "access_key_2_active": False,
+            "access_key_2_last_rotated": pd.NaT, "access_key_2_last_used_at": pd.NaT,
+            "access_key_2_last_used_state": "not_applicable"}
+    frame = pd.DataFrame([base | r | {"line": i + 2} for i, r in enumerate(rows)])
+    for column in [c for c in frame if c.endswith(("_at", "_rotated", "_changed"))]:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    for column in ("password_enabled", "mfa_enabled", "access_key_1_active", "access_key_2_active"):
+        frame[column] = frame[column].astype("boolean")
+    assignments = pd.DataFrame({"system": ["aws"], "application_login": ["sam"], "login": ["sam@x.example"]})
+    return analytics.correlate_grants(frame, PEOPLE, assignments)
+
+
+def test_credential_accounts_take_the_latest_use_and_keep_sentinel_states():
+    report = credential_report([
+        {"last_login_at": ts("2026-05-01"), "access_key_1_active": True, "access_key_1_last_rotated": ts("2026-08-01"),
+         "access_key_1_last_used_at": ts("2026-09-25"), "access_key_1_last_used_state": "used"},
+        {"login": "new", "login_original": "new", "created_at": ts("2026-09-20"), "last_login_at": pd.NaT,
+         "last_login_state": "no_information"},
+        {"login": "svc-ci", "login_original": "svc-ci", "password_enabled": False, "mfa_enabled": False,
+         "last_login_at": pd.NaT, "last_login_state": "not_applicable", "access_key_1_active": True,
+         "access_key_1_last_rotated": ts("2026-09-01"), "access_key_1_last_used_state": "never"},
+        {"login": "<root_account>", "login_original": "<root_account>", "is_root": True, "password_enabled": pd.NA},
+    ])
+    accounts = analytics.credential_accounts(report, "cred.csv").set_index("login")
+    assert list(accounts.index) == ["sam", "new", "svc-ci"], "the root credential is not a user account"
+    assert accounts.loc["sam", "last_used_at"] == ts("2026-09-25") and accounts.loc["sam", "person_email"] == "sam@x.example"
+    assert accounts["last_used_state"].tolist() == ["used", "no_information", "never"]
+    assert accounts["mfa_applicable"].tolist() == [True, True, False]
+
+
+def test_dormant_accounts():
+    report = credential_report([
+        {"last_login_at": ts("2026-07-01 23:00")},                                         # 91 days before: dormant
+        {"login": "recent", "last_login_at": ts("2026-07-02 00:00")},                      # 90 days: not dormant
+        {"login": "new", "created_at": ts("2026-08-01"), "last_login_at": pd.NaT, "last_login_state": "no_information"},
+        {"login": "stale-new", "created_at": ts("2026-06-01"), "last_login_at": pd.NaT,
+         "last_login_state": "no_information"},
+    ])
+    inventory = analytics.credential_accounts(report, "cred.csv")
+    hits = analytics.dormant_accounts(inventory, "2026-09-30", dormant_days=90, grace_days=90)
+    assert sorted(hits["subject"]) == ["sam", "stale-new"], "subject: the account login"
+    assert sorted(analytics.dormant_accounts(inventory, "2026-09-30", 90, grace_days=30)["subject"]) == \
+        ["new", "sam", "stale-new"]
+    assert analytics.dormant_accounts(inventory.assign(active=False), "2026-09-30").empty
+
+
+def test_mfa_keys_passwords_and_the_root_credential():
+    report = credential_report([
+        {"mfa_enabled": False},                                                                   # console, no MFA
+        {"login": "key", "password_enabled": False, "mfa_enabled": False, "access_key_1_active": True,
+         "access_key_1_last_rotated": ts("2026-06-01"), "access_key_2_active": False,
+         "access_key_2_last_rotated": ts("2025-01-01"), "password_last_changed": pd.NaT},         # key 1 too old
+        {"login": "fresh", "access_key_2_active": True, "access_key_2_last_rotated": ts("2026-07-03")},
+        {"login": "<root_account>", "login_original": "<root_account>", "is_root": True, "mfa_enabled": False,
+         "password_enabled": pd.NA, "access_key_1_active": True, "access_key_1_last_rotated": ts("2026-09-01")},
+    ])
+    inventory = analytics.credential_accounts(report, "cred.csv")
+    mfa = analytics.mfa_not_enabled(inventory)
+    assert mfa["subject"].tolist() == ["sam@x.example"], "subject: the person; service users without password need no MFA"
+    keys = analytics.access_keys_not_rotated(report, "2026-09-30", 90)
+    assert keys["subject"].tolist() == ["key"] and "Access key 1" in keys.loc[0, "description"]
+    passwords = analytics.passwords_not_rotated(report, "2026-09-30", 90)
+    assert sorted(passwords["subject"]) == ["fresh", "sam@x.example"], "no password (key-only user): nothing to rotate"
+    assert set(passwords["rule"]) == {"password_not_rotated"}
+    root = analytics.root_account_exceptions(report)
+    assert sorted(root["rule"]) == ["mfa_not_enabled", "root_access_key_active"]
+    assert set(root["subject"]) == {"<root_account>"}

@@ -63,6 +63,8 @@ EXPECTED_HEADERS = {
         "description"],
     "policy/privileged_access_approved.csv": [
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"],
+    "policy/sod_mitigations.csv": [
+        "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from", "valid_to"],
     "ground_truth.csv": ["rule", "subject", "system", "control_family", "detail"],
 }
 
@@ -71,7 +73,9 @@ PLANTED = {
     "undecided_review_line": 3, "revocation_not_executed": 2, "rubber_stamping": 1,
     "approved_terminated_user": 1, "sod_conflict": 2, "orphan_account": 2, "dormant_account": 2,
     "access_without_approval": 2, "privileged_drift": 1, "mfa_not_enabled": 1,
+    "access_after_termination": 2, "sod_attribute_conflict": 1,
 }
+PAYMENT_APPROVAL_DEPARTMENTS = {"Accounts Payable", "Finance"}     # attribute rule SOD-ATTR-01
 SYSTEM_OF_SOURCE = {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod", "GitHub Enterprise": "github"}
 PRIVILEGED = {("ledgerline_erp", "System Administrator"), ("ledgerline_erp", "Security Administrator"),
               ("aws_prod", "Administrators"), ("aws_prod", "PowerUsers"), ("aws_prod", "BillingAdmins"),
@@ -180,6 +184,17 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
     for login in gone.loc[late, "login"]:
         found.add(("late_deprovisioning", login, "okta"))
 
+    # termination: accounts used after the termination day (last use later than the termination date)
+    leavers_in_period = hr[hr["term"].notna() & (hr["term"] >= PERIOD_START)].set_index("email")["term"]
+    used = okta.assign(last=ts(okta["lastLogin"]))
+    for r in used[used["login"].isin(leavers_in_period.index)].itertuples():
+        if pd.notna(r.last) and r.last.normalize() > leavers_in_period[r.login]:
+            found.add(("access_after_termination", r.login, "okta"))
+    erp_used = erp.drop_duplicates("USER_ID").assign(last=lambda e: ts(e["LAST_LOGON"]))
+    for r in erp_used[erp_used["person"].isin(leavers_in_period.index)].itertuples():
+        if pd.notna(r.last) and r.last.normalize() > leavers_in_period[r.person]:
+            found.add(("access_after_termination", r.person, "ledgerline_erp"))
+
     # termination: accounts without an HR person (service accounts: svc- prefix)
     for uid in held.loc[held["person"].isna(), "USER_ID"].str.casefold():
         found.add(("orphan_account", uid, "ledgerline_erp"))
@@ -214,14 +229,25 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
         if stats.decided >= 20 and stats.approval_rate >= 0.95 and stats.median_gap <= 60:
             found.add(("rubber_stamping", reviewer, "ledgerline_erp"))
 
-    # segregation of duties at extraction
+    # segregation of duties at extraction; a mitigation valid at the period end removes the conflict
     rules = f["policy/sod_rules.csv"]
+    mitigations = f["policy/sod_mitigations.csv"]
+    mitigated = {(m.rule_id, m.login.casefold()) for m in mitigations.itertuples()
+                 if m.valid_from <= "2026-09-30" and (m.valid_to == "" or m.valid_to >= "2026-09-30")}
     for uid, roles in held.groupby("USER_ID")["ROLE_NAME"]:
         roles = set(roles)
         for rule in rules.itertuples():
             if roles & set(rule.entitlements_a.split(";")) and roles & set(rule.entitlements_b.split(";")):
+                if (rule.rule_id, uid.casefold()) in mitigated:
+                    continue
                 who = held.loc[held["USER_ID"] == uid, "person"].iloc[0]
                 found.add(("sod_conflict", who if isinstance(who, str) else uid.casefold(), "ledgerline_erp"))
+    # attribute rule: payment approval only for Accounts Payable and Finance (HR department)
+    department = dict(zip(hr["email"], hr["Supervisory Organization"]))
+    approvers = held[held["ROLE_NAME"] == "AP Manager - Payment Approval"]
+    for r in approvers.itertuples():
+        if department.get(r.person) not in PAYMENT_APPROVAL_DEPARTMENTS:
+            found.add(("sod_attribute_conflict", r.person or r.USER_ID.casefold(), "ledgerline_erp"))
 
     # authentication: dormant accounts (no use in 90 days; never used and older than 30 days)
     def dormant(last: pd.Series, created: pd.Series) -> pd.Series:
@@ -535,3 +561,30 @@ def test_employee_count_is_validated(tmp_path, employees):
     with pytest.raises((ValueError, TypeError)):
         demo.generate_demo_company(tmp_path / "x", employees=employees)
     assert not (tmp_path / "x").exists()
+
+
+def test_mitigation_register_has_one_valid_and_one_expired_mitigation(frames):
+    mitigations = frames["policy/sod_mitigations.csv"]
+    assert len(mitigations) == 2 and mitigations["mitigation_id"].is_unique
+    valid = mitigations[(mitigations["valid_from"] <= "2026-09-30") & (mitigations["valid_to"] >= "2026-09-30")]
+    expired = mitigations[mitigations["valid_to"] < "2026-09-30"]
+    assert len(valid) == 1 and len(expired) == 1
+    erp = frames["apps/ledgerline_erp_user_roles.csv"]
+    held = erp[erp["END_DATE"] == ""]
+    rules = frames["policy/sod_rules.csv"].set_index("rule_id")
+    gt = frames["ground_truth.csv"]
+    email_of = dict(zip(erp["USER_ID"], erp["EMAIL"].str.casefold()))
+    for m in mitigations.itertuples():   # each mitigation covers a conflict the user really holds
+        roles = set(held.loc[held["USER_ID"] == m.login, "ROLE_NAME"])
+        rule = rules.loc[m.rule_id]
+        assert roles & set(rule.entitlements_a.split(";")) and roles & set(rule.entitlements_b.split(";"))
+    assert email_of[valid["login"].iloc[0]] not in set(gt["subject"]), "the mitigated person must be clean"
+    assert email_of[expired["login"].iloc[0]] in set(gt.query("rule == 'sod_conflict'")["subject"])
+
+
+def test_access_after_termination_is_the_later_leaver_with_active_access(frames):
+    gt = frames["ground_truth.csv"]
+    after = gt.query("rule == 'access_after_termination'")
+    assert set(after["system"]) == {"okta", "ledgerline_erp"} and after["subject"].nunique() == 1
+    active = set(gt.query("rule == 'terminated_with_active_access'")["subject"])
+    assert after["subject"].iloc[0] in active

@@ -95,3 +95,40 @@ def test_one_conclusion_per_framework_in_its_own_language(uar):
     assert "CC6.2, CC6.3" in conclusions["SOC 2"][1][0]
     assert conclusions["SOX"][0] == "Deficiency identified"
     assert any("material weakness" in line for line in conclusions["SOX"][1])
+
+
+# --- what the base class gives every family --------------------------------------------------------
+
+def test_every_family_is_a_registered_procedure_with_its_notebook():
+    assert set(procedures.PROCEDURES) == {"user_access_review", "provisioning", "termination", "privileged_access",
+                                          "segregation_of_duties", "authentication"}
+    from workbench.parameters import load_period
+    params = load_period(ROOT / "parameters" / DEMO_PARAMETER_FILE)
+    assert sorted(c.procedure for c in params.controls) == sorted(procedures.PROCEDURES)
+
+
+def test_verdict_marks_pass_fail_and_not_applicable():
+    from workbench.procedures.base import ControlTest
+    ok = pd.Series([True, False, True, pd.NA], dtype="boolean")
+    assert ControlTest.verdict(ok).tolist() == ["pass", "fail", "pass", "fail"]
+    applies = pd.Series([True, True, False, True])
+    assert ControlTest.verdict(ok, applies).tolist() == ["pass", "fail", "n/a", "fail"]
+
+
+def test_checks_table_says_whether_a_control_total_agrees():
+    from workbench.procedures.base import ControlTest
+    table = ControlTest.checks_table([("rows", 10, 10), ("lines", 9, 10), ("informational", 3, None)])
+    assert table["result"].tolist() == ["agrees", "DIFFERS", "—"]
+
+
+def test_a_sampled_stratum_keeps_its_sampling_risk(uar):
+    uar.evaluate()
+    for framework, ev in uar.evaluations.items():
+        assert ev.sample_size < len(uar.population().query("scope == @framework")), framework
+        assert ev.method == "binomial" and ev.upper_deviation_limit > ev.sample_deviation_rate
+
+
+def test_hits_are_tied_to_lines_by_subject_system_and_detail(uar):
+    assert uar.HIT_MATCH == ("subject", "system", "detail_key")
+    identities = uar.hit_identities(uar.hits)
+    assert identities == list(zip(uar.hits["subject"], uar.hits["system"], uar.hits["detail_key"]))

@@ -334,3 +334,810 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
             "severity": "medium",
         })
     return _hits(rows)
+
+
+# =============================================================================================
+# Shared helpers of the control families (provisioning, termination, privileged access,
+# segregation of duties, authentication). Everything below is vectorised: a million grants
+# take seconds, not minutes (benchmarks/bench_analytics.py).
+# =============================================================================================
+
+def _utc_day(values: pd.Series) -> pd.Series:
+    """Calendar day (naive midnight, UTC for aware timestamps) of each value; NaT stays NaT."""
+    series = pd.to_datetime(values)
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.dt.normalize()
+
+
+def _as_utc(moment: object) -> pd.Timestamp:
+    """A timestamp in UTC (naive values and dates are read as UTC)."""
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def _text(value: object, fmt: str = "%Y-%m-%d") -> str:
+    """A date or timestamp for a description; 'unknown' when missing."""
+    return "unknown" if value is None or pd.isna(value) else f"{pd.Timestamp(value):{fmt}}"
+
+
+def _subject(frame: pd.DataFrame) -> pd.Series:
+    """The register subject of each row: the HR e-mail where correlated, else the account login."""
+    person = frame["person_email"].astype("string") if "person_email" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    return person.fillna(frame["login"].astype("string").str.casefold())
+
+
+def manager_emails(identities: pd.DataFrame) -> pd.Series:
+    """Each person's HR manager's e-mail, indexed by the person's (casefolded) e-mail."""
+    by_id = identities.dropna(subset=["employee_id"]).drop_duplicates("employee_id").set_index("employee_id")["email"]
+    people = identities.dropna(subset=["email"]).drop_duplicates("email")
+    return pd.Series(people["manager_employee_id"].map(by_id).to_numpy(), index=people["email"].to_numpy(), dtype="string")
+
+
+def person_attribute(identities: pd.DataFrame, column: str) -> pd.Series:
+    """An HR attribute (department, title, ...) indexed by the person's e-mail."""
+    people = identities.dropna(subset=["email"]).drop_duplicates("email")
+    return pd.Series(people[column].to_numpy(), index=people["email"].to_numpy())
+
+
+def held_at_extraction(grants: pd.DataFrame) -> pd.Series:
+    """Grants held in the period-end listing: not removed and not on a disabled account."""
+    not_removed = grants["removed_at"].isna()
+    if "account_status" in grants:
+        not_removed &= grants["account_status"].astype("string").fillna("active") != "disabled"
+    return not_removed
+
+
+def _with_label(frame: pd.DataFrame, label: str) -> pd.Series:
+    """Each row's listing file (its ``listing`` column) or ``label``."""
+    if "listing" in frame:
+        return frame["listing"].astype("string").fillna(label)
+    return pd.Series(label, index=frame.index, dtype="string")
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+def new_grants(grants: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Grants made in the period: ``granted_at`` on or after ``start`` and before ``end`` (exclusive)."""
+    start, end = _as_utc(start), _as_utc(end)
+    made = grants["granted_at"].notna() & (grants["granted_at"] >= start) & (grants["granted_at"] < end)
+    return grants[made].reset_index(drop=True)
+
+
+MATCH_COLUMNS = ["ticket", "request_line", "requested_for", "opened_by", "approver", "approved_at",
+                 "request_entitlement", "manager_email", "has_request", "approved_before",
+                 "approver_independent", "approver_is_manager"]
+
+
+def match_approvals(grants: pd.DataFrame, requests: pd.DataFrame, identities: pd.DataFrame,
+                    min_lead: pd.Timedelta = pd.Timedelta(0)) -> pd.DataFrame:
+    """Each new grant with its best supporting access request and the checks that request passes.
+
+    ``grants`` needs ``person_email``, ``login``, ``system``, ``entitlement``, ``granted_at`` and
+    ``entitlement_level`` (True: the request must name the entitlement, e.g. an ERP role; False:
+    any request for the application supports it, e.g. an IdP application assignment). A candidate
+    is an approved ``grant`` request for the same person and system. Among candidates the best one
+    is approved before the grant (by at least ``min_lead``), by someone other than the recipient
+    and the requester, who is the recipient's HR manager; the earliest approval breaks ties.
+    Adds :data:`MATCH_COLUMNS` (``has_request`` False and NA details where there is no candidate).
+    """
+    frame = grants.reset_index(drop=True).copy()
+    frame["_gid"] = np.arange(len(frame))
+    approved = requests[(requests["action"] == "grant") & (requests["approval"] == "approved")
+                        & requests["requested_for"].notna()]
+    req = approved[["ticket", "line", "requested_for", "opened_by", "approver", "approved_at", "system",
+                    "entitlement"]].rename(columns={"line": "request_line", "entitlement": "request_entitlement"})
+    people = frame[frame["person_email"].notna()]
+    level = people["entitlement_level"].astype(bool)
+    exact = people[level].merge(req, left_on=["person_email", "system", "entitlement"],
+                                right_on=["requested_for", "system", "request_entitlement"], how="inner")
+    by_app = people[~level].merge(req, left_on=["person_email", "system"], right_on=["requested_for", "system"],
+                                  how="inner")
+    candidates = pd.concat([exact, by_app], ignore_index=True)
+    managers = manager_emails(identities)
+    candidates["manager_email"] = candidates["person_email"].map(managers).astype("string")
+    candidates["approved_before"] = (candidates["approved_at"].notna()
+                                     & (candidates["approved_at"] <= candidates["granted_at"] - min_lead)).astype(bool)
+    approver = candidates["approver"].astype("string")
+    candidates["approver_independent"] = (approver.notna() & (approver != candidates["requested_for"].astype("string"))
+                                          & (approver != candidates["opened_by"].astype("string"))).fillna(False).astype(bool)
+    candidates["approver_is_manager"] = (approver == candidates["manager_email"]).fillna(False).astype(bool)
+    candidates["_score"] = (candidates["approved_before"].astype(int) * 4 + candidates["approver_independent"].astype(int) * 2
+                            + candidates["approver_is_manager"].astype(int))
+    best = (candidates.sort_values(["_gid", "_score", "approved_at", "ticket"], ascending=[True, False, True, True],
+                                   kind="mergesort")
+            .drop_duplicates("_gid"))
+    keep = ["_gid", *[c for c in MATCH_COLUMNS if c in best.columns and c not in ("has_request", "manager_email")]]
+    result = frame.merge(best[keep], on="_gid", how="left")
+    result["has_request"] = result["ticket"].notna()
+    for column in ("approved_before", "approver_independent", "approver_is_manager"):
+        result[column] = result[column].astype("boolean").fillna(False).astype(bool)
+    result["manager_email"] = result["person_email"].map(managers).astype("string")
+    return result.drop(columns="_gid")
+
+
+def grant_detail_key(grants: pd.DataFrame) -> pd.Series:
+    """The stable key of a grant event: system, entitlement and the moment it was granted."""
+    when = grants["granted_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S").fillna("undated")
+    return grants["system"].astype("string") + "|" + grants["entitlement"].astype("string") + "|" + when
+
+
+def _provisioning_hits(matched: pd.DataFrame, mask: pd.Series, rule: str, severity: str, listing_label: str,
+                       request_label: str, describe) -> pd.DataFrame:
+    rows = matched[mask.to_numpy()]
+    if rows.empty:
+        return _hits([])
+    subjects = _subject(rows)
+    keys = grant_detail_key(rows)
+    labels = _with_label(rows, listing_label)
+    out = []
+    for (i, row), subject, key, label in zip(rows.iterrows(), subjects, keys, labels):
+        evidence = _evidence(label, row["line"])
+        if pd.notna(row.get("ticket")):
+            evidence += f"; {_evidence(request_label, row['request_line'])} ({row['ticket']})"
+        out.append({"rule": rule, "subject": subject, "system": row["system"], "detail_key": key,
+                    "description": describe(row), "evidence_reference": evidence, "severity": severity})
+    return _hits(out)
+
+
+def _account(row: pd.Series) -> str:
+    original = row.get("login_original")
+    return str(original) if isinstance(original, str) and original else str(row["login"])
+
+
+def grants_without_approval(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
+    """New grants with no approved access request at all for that person, system (and entitlement)."""
+    return _provisioning_hits(
+        matched, ~matched["has_request"], "access_without_approval", "high", listing_label, request_label,
+        lambda r: f"{r['system']} '{r['entitlement']}' was granted to {_account(r)} on "
+                  f"{_text(r['granted_at'], '%Y-%m-%d %H:%M')} UTC with no approved access request.")
+
+
+def approvals_after_grant(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
+    """New grants whose best request was approved only after the access was granted."""
+    return _provisioning_hits(
+        matched, matched["has_request"] & ~matched["approved_before"], "approval_after_grant", "high",
+        listing_label, request_label,
+        lambda r: f"{r['system']} '{r['entitlement']}' was granted to {_account(r)} on "
+                  f"{_text(r['granted_at'], '%Y-%m-%d %H:%M')} UTC; request {r['ticket']} was approved only on "
+                  f"{_text(r['approved_at'], '%Y-%m-%d %H:%M')} UTC.")
+
+
+def self_approved_grants(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
+    """New grants whose request was approved by the recipient or by the person who requested it."""
+    return _provisioning_hits(
+        matched, matched["has_request"] & ~matched["approver_independent"], "self_approval", "high",
+        listing_label, request_label,
+        lambda r: f"Request {r['ticket']} for {r['system']} '{r['entitlement']}' was approved by {r['approver']}, "
+                  f"who is the recipient ({r['requested_for']}) or the requester ({r['opened_by']}).")
+
+
+def approvers_not_manager(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
+    """New grants whose (independent) approver is not the recipient's HR manager."""
+    mask = matched["has_request"] & matched["approver_independent"] & ~matched["approver_is_manager"]
+    return _provisioning_hits(
+        matched, mask, "approver_not_manager", "medium", listing_label, request_label,
+        lambda r: f"Request {r['ticket']} for {r['system']} '{r['entitlement']}' was approved by {r['approver']}; "
+                  f"the recipient's HR manager is {r['manager_email'] if pd.notna(r['manager_email']) else 'unknown'}.")
+
+
+# --- segregation of duties ----------------------------------------------------------------------
+
+SOD_CONFLICT_COLUMNS = ["system", "login", "login_original", "person_email", "rule_id", "risk_level", "function_a",
+                        "function_b", "held_a", "held_b", "lines", "listing"]
+
+
+def sod_rule_conflicts(held: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
+    """Every (account, rule) where the account holds at least one entitlement of each side of the rule.
+
+    ``held`` are the grants held at the time tested (e.g. the period-end listing); entitlement names
+    are compared ignoring case. One row per conflict with the entitlements held on each side and
+    the listing lines that show them.
+    """
+    sides = []
+    for side in ("a", "b"):
+        part = rules[["rule_id", "system", f"entitlements_{side}"]].explode(f"entitlements_{side}")
+        part = part.rename(columns={f"entitlements_{side}": "rule_entitlement"}).dropna(subset=["rule_entitlement"])
+        part["side"] = side
+        sides.append(part)
+    long = pd.concat(sides, ignore_index=True)
+    long["_ent"] = long["rule_entitlement"].astype("string").str.strip().str.casefold()
+    long = long.drop_duplicates(["rule_id", "side", "_ent"])
+    grants = held[["system", "login", "entitlement", "line"]].copy()
+    grants["_ent"] = grants["entitlement"].astype("string").str.casefold()
+    hits = grants.merge(long[["rule_id", "system", "side", "_ent"]], on=["system", "_ent"], how="inner")
+    if hits.empty:
+        return pd.DataFrame(columns=SOD_CONFLICT_COLUMNS)
+    both = hits.groupby(["system", "login", "rule_id"], sort=True)["side"].transform("nunique") == 2
+    hits = hits[both]
+    if hits.empty:
+        return pd.DataFrame(columns=SOD_CONFLICT_COLUMNS)
+    keys = ["system", "login", "rule_id"]
+    hits = hits.sort_values([*keys, "side", "entitlement", "line"], kind="mergesort")
+    names = hits.drop_duplicates([*keys, "side", "entitlement"]).groupby([*keys, "side"], sort=True)["entitlement"] \
+        .agg(" + ".join).unstack("side")
+    held_a, held_b = names["a"], names["b"]
+    numbered = hits.drop_duplicates([*keys, "line"]).sort_values([*keys, "line"], kind="mergesort")
+    lines = numbered.assign(line=numbered["line"].astype("int64").astype(str)).groupby(keys, sort=True)["line"] \
+        .agg(", ".join)
+    conflicts = pd.DataFrame({"held_a": held_a, "held_b": held_b, "lines": lines}).reset_index()
+    info = rules.drop_duplicates("rule_id").set_index("rule_id")
+    conflicts["risk_level"] = conflicts["rule_id"].map(info["risk_level"])
+    conflicts["function_a"] = conflicts["rule_id"].map(info["function_a"])
+    conflicts["function_b"] = conflicts["rule_id"].map(info["function_b"])
+    accounts = held.drop_duplicates(["system", "login"]).set_index(["system", "login"])
+    index = pd.MultiIndex.from_frame(conflicts[["system", "login"]])
+    for column in ("login_original", "person_email", "listing"):
+        conflicts[column] = accounts[column].reindex(index).to_numpy() if column in accounts else pd.NA
+    return conflicts[SOD_CONFLICT_COLUMNS]
+
+
+def apply_mitigations(conflicts: pd.DataFrame, mitigations: pd.DataFrame | None, as_of: object) -> pd.DataFrame:
+    """Attach the mitigation of each conflict and whether it is valid on ``as_of`` (e.g. the period end).
+
+    A mitigation names the rule and the user (the account login, or the person's e-mail). It is
+    valid when ``valid_from`` <= ``as_of`` <= ``valid_to`` (an empty ``valid_to`` never expires).
+    An expired or not-yet-valid mitigation does not mitigate. Adds ``mitigation_id``,
+    ``mitigation_status`` (valid, expired, not yet valid, none), ``mitigating_control``,
+    ``mitigation_approved_by``, ``valid_from``, ``valid_to`` and ``mitigation_line``.
+    """
+    result = conflicts.reset_index(drop=True).copy()
+    columns = ["mitigation_id", "mitigating_control", "mitigation_approved_by", "valid_from", "valid_to", "mitigation_line"]
+    for column in columns:
+        result[column] = pd.NA
+    result["mitigation_status"] = "none"
+    if mitigations is None or mitigations.empty or result.empty:
+        return result
+    day = pd.Timestamp(pd.Timestamp(as_of).date())
+    register = mitigations.rename(columns={"approved_by": "mitigation_approved_by", "line": "mitigation_line"}).copy()
+    register["_who"] = register["login"].astype("string").str.casefold()
+    status = np.where(register["valid_from"].notna() & (register["valid_from"] > day), "not yet valid",
+                      np.where(register["valid_to"].notna() & (register["valid_to"] < day), "expired", "valid"))
+    register["_status"] = status
+    register["_rank"] = register["_status"].map({"valid": 0, "expired": 1, "not yet valid": 2})
+    keep = ["rule_id", "_who", "_status", "_rank", *columns]
+    frames = []
+    for who in ("login", "person_email"):
+        left = result[["rule_id", who]].assign(_row=np.arange(len(result)), _who=result[who].astype("string").str.casefold())
+        frames.append(left.dropna(subset=["_who"]).merge(register[keep], on=["rule_id", "_who"], how="inner"))
+    matches = pd.concat(frames, ignore_index=True)
+    if matches.empty:
+        return result
+    best = matches.sort_values(["_row", "_rank", "valid_to"], ascending=[True, True, False], kind="mergesort") \
+        .drop_duplicates("_row").set_index("_row")
+    rows = best.index.to_numpy()
+    for column in columns:
+        result.loc[rows, column] = best[column].to_numpy()
+    result.loc[rows, "mitigation_status"] = best["_status"].to_numpy()
+    return result
+
+
+def sod_conflicts(conflicts: pd.DataFrame, listing_label: str, mitigation_label: str = "sod_mitigations") -> pd.DataFrame:
+    """SoD rule conflicts that no valid mitigation covers (rule ``sod_conflict``), one per account and rule."""
+    if "mitigation_status" not in conflicts:
+        conflicts = apply_mitigations(conflicts, None, pd.Timestamp(0))
+    open_ = conflicts[conflicts["mitigation_status"] != "valid"]
+    rows = []
+    for row in open_.itertuples():
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        note = ""
+        if row.mitigation_status in ("expired", "not yet valid"):
+            note = (f" Mitigation {row.mitigation_id} is {row.mitigation_status} "
+                    f"(valid {_text(row.valid_from)} to {_text(row.valid_to)}), so it does not mitigate.")
+        label = row.listing if isinstance(row.listing, str) and row.listing else listing_label
+        evidence = f"{label} {'lines' if ',' in str(row.lines) else 'line'} {row.lines}"
+        if pd.notna(row.mitigation_line):
+            evidence += f"; {_evidence(mitigation_label, row.mitigation_line)}"
+        rows.append({
+            "rule": "sod_conflict",
+            "subject": row.person_email if isinstance(row.person_email, str) else str(row.login).casefold(),
+            "system": row.system,
+            "detail_key": f"{row.system}|{row.login}|{row.rule_id}",
+            "description": f"{row.system} account {account} holds {row.held_a} ({row.function_a}) and {row.held_b} "
+                           f"({row.function_b}): rule {row.rule_id}, risk {row.risk_level}.{note}",
+            "evidence_reference": evidence,
+            "severity": "high",
+        })
+    return _hits(rows)
+
+
+@dataclass(frozen=True)
+class AttributeRule:
+    """An attribute-based SoD rule: entitlements only people with certain HR attribute values may hold.
+
+    E.g. payment approval may be held only by people whose HR department is Accounts Payable or
+    Finance. An account without an HR person (no attribute) breaks the rule.
+    """
+
+    rule_id: str
+    description: str
+    systems: tuple[str, ...]
+    entitlements: tuple[str, ...]
+    attribute: str
+    allowed: tuple[str, ...]
+    risk_level: str = "High"
+
+
+def sod_attribute_conflicts(held: pd.DataFrame, identities: pd.DataFrame, rules: list[AttributeRule],
+                            listing_label: str) -> pd.DataFrame:
+    """Accounts holding an entitlement of an attribute rule whose holder's HR attribute is not allowed."""
+    rows = []
+    for rule in rules:
+        values = person_attribute(identities, rule.attribute)
+        wanted = {e.casefold() for e in rule.entitlements}
+        allowed = {a.casefold() for a in rule.allowed}
+        mine = held[held["system"].isin(rule.systems) & held["entitlement"].astype("string").str.casefold().isin(wanted)]
+        if mine.empty:
+            continue
+        attribute = mine["person_email"].map(values).astype("string")
+        bad = mine[~attribute.str.casefold().isin(allowed).fillna(False).to_numpy()].assign(_attr=attribute)
+        for (system, login), group in bad.groupby(["system", "login"], sort=True):
+            first = group.iloc[0]
+            value = first["_attr"] if pd.notna(first["_attr"]) else "no HR person"
+            entitlements = " + ".join(dict.fromkeys(group["entitlement"]))
+            label = first["listing"] if "listing" in group and isinstance(first["listing"], str) else listing_label
+            rows.append({
+                "rule": "sod_attribute_conflict",
+                "subject": first["person_email"] if isinstance(first["person_email"], str) else str(login).casefold(),
+                "system": system,
+                "detail_key": f"{system}|{login}|{rule.rule_id}",
+                "description": f"{system} account {_account(first)} holds {entitlements} but its holder's {rule.attribute} "
+                               f"is {value}; rule {rule.rule_id} allows only {', '.join(rule.allowed)} "
+                               f"({rule.description}).",
+                "evidence_reference": f"{label} {'lines' if len(group) > 1 else 'line'} "
+                                      f"{', '.join(str(int(x)) for x in sorted(group['line']))}",
+                "severity": "high",
+            })
+    return _hits(rows)
+
+
+# --- privileged access --------------------------------------------------------------------------
+
+def privileged_memberships(grants: pd.DataFrame) -> pd.DataFrame:
+    """Privileged grants held in the period-end listings."""
+    return grants[held_at_extraction(grants) & grants["privileged"].astype(bool)].reset_index(drop=True)
+
+
+def approval_status(memberships: pd.DataFrame, approvals: pd.DataFrame, as_of: object) -> pd.DataFrame:
+    """Each privileged membership with its approved-list row: ``approval`` current, expired or missing.
+
+    The list matches on system, account (ignoring case) and entitlement; an approval is current when
+    ``expires_on`` is empty or on or after ``as_of`` (the period end).
+    """
+    day = pd.Timestamp(pd.Timestamp(as_of).date())
+    approved = approvals.rename(columns={"account": "_account", "line": "approval_line"})[
+        ["system", "_account", "entitlement", "approved_by", "approved_on", "expires_on", "approval_line"]].copy()
+    approved["_ent"] = approved["entitlement"].astype("string").str.casefold()
+    frame = memberships.reset_index(drop=True).copy()
+    frame["_account"] = frame["login"].astype("string").str.casefold()
+    frame["_ent"] = frame["entitlement"].astype("string").str.casefold()
+    approved = approved.sort_values(["expires_on"], ascending=False, na_position="first").drop_duplicates(
+        ["system", "_account", "_ent"])
+    merged = frame.merge(approved.drop(columns="entitlement"), on=["system", "_account", "_ent"], how="left")
+    current = merged["approval_line"].notna() & (merged["expires_on"].isna() | (merged["expires_on"] >= day))
+    merged["approval"] = np.where(merged["approval_line"].isna(), "missing", np.where(current, "current", "expired"))
+    return merged.drop(columns=["_account", "_ent"])
+
+
+def privileged_drift(status: pd.DataFrame, listing_label: str, approved_label: str) -> pd.DataFrame:
+    """Privileged memberships with no row on the approved list (``privileged_drift``) or only an
+    expired one (``privileged_approval_expired``)."""
+    rows = []
+    for row, subject, label in zip(status[status["approval"] != "current"].itertuples(),
+                                   _subject(status[status["approval"] != "current"]),
+                                   _with_label(status[status["approval"] != "current"], listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        if row.approval == "missing":
+            rule, text = "privileged_drift", "is not on the approved privileged access list"
+            evidence = _evidence(label, row.line)
+        else:
+            rule = "privileged_approval_expired"
+            text = f"was approved by {row.approved_by} but the approval expired on {_text(row.expires_on)}"
+            evidence = f"{_evidence(label, row.line)}; {_evidence(approved_label, row.approval_line)}"
+        rows.append({"rule": rule, "subject": subject, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}|{row.entitlement}",
+                     "description": f"{row.system} account {account} holds privileged '{row.entitlement}' and {text}.",
+                     "evidence_reference": evidence, "severity": "high"})
+    return _hits(rows)
+
+
+def held_at_snapshot(grants: pd.DataFrame, identities: pd.DataFrame, snapshot: pd.Timestamp) -> pd.Series:
+    """Whether each grant held at extraction was already held at a review snapshot.
+
+    Dated grants: granted by the snapshot. Undated (point-in-time) grants: held then when the
+    person was hired by the snapshot, or when the account has no HR person (nothing says otherwise).
+    """
+    snapshot = _as_utc(snapshot)
+    hires = person_attribute(identities, "hire_date")
+    hired_by = (grants["person_email"].map(hires) <= snapshot.tz_localize(None).normalize()).fillna(False).astype(bool)
+    dated = grants["granted_at"].notna()
+    return (dated & (grants["granted_at"] <= snapshot)) | (~dated & (hired_by | grants["person_email"].isna()))
+
+
+def privileged_not_reviewed(memberships: pd.DataFrame, decisions: pd.DataFrame, identities: pd.DataFrame,
+                            snapshot: pd.Timestamp, listing_label: str) -> pd.DataFrame:
+    """Privileged access held at the review snapshot with no decided, privileged line in the campaign.
+
+    Undated memberships count as held at the snapshot for people hired by then and for accounts
+    without an HR person. A line must exist for the same person, system and entitlement, carry a
+    decision, and be flagged privileged (so the reviewer saw it highlighted) where the export has
+    the flag.
+    """
+    snapshot = _as_utc(snapshot)
+    expected = memberships[held_at_snapshot(memberships, identities, snapshot).to_numpy()].copy()
+    expected["_ent"] = expected["entitlement"].astype("string").str.casefold()
+    lines = decisions[["system", "subject_email", "entitlement", "decision"]].copy()
+    lines["_ent"] = lines["entitlement"].astype("string").str.casefold()
+    lines["decided_line"] = lines["decision"] != "undecided"
+    lines["flagged"] = decisions["privileged"].astype(bool) if "privileged" in decisions else True
+    per_key = lines.dropna(subset=["subject_email"]).groupby(["system", "subject_email", "_ent"], sort=False)[
+        ["decided_line", "flagged"]].max().reset_index()
+    joined = expected.merge(per_key, left_on=["system", "person_email", "_ent"],
+                            right_on=["system", "subject_email", "_ent"], how="left")
+    ok = (joined["decided_line"].astype("boolean").fillna(False) & joined["flagged"].astype("boolean").fillna(False))
+    missing = joined[~ok.to_numpy(dtype=bool)]
+    rows = []
+    for row, subject, label in zip(missing.itertuples(), _subject(missing), _with_label(missing, listing_label)):
+        what = ("is not in the review campaign" if pd.isna(row.decided_line)
+                else "has a review line without a decision" if not row.decided_line
+                else "was reviewed on a line not flagged privileged")
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "privileged_not_reviewed", "subject": subject, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}|{row.entitlement}",
+                     "description": f"Privileged '{row.entitlement}' of {row.system} account {account}, held at the "
+                                    f"review snapshot {snapshot:%Y-%m-%d}, {what}.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+# --- account inventory (termination, authentication) ------------------------------------------
+
+NO_INFORMATION_STATE = "no_information"   # populations.NO_INFORMATION: a sentinel state, not a date
+
+INVENTORY_COLUMNS = ["system", "login", "login_original", "person_email", "correlated", "service_account", "active",
+                     "granted_at", "removed_at", "last_used_at", "last_used_state", "created_at", "mfa_applicable",
+                     "mfa_enabled", "line", "listing"]
+
+
+def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
+    """The inventory columns with one dtype each, so inventories of several systems concatenate cleanly."""
+    frame = frame.reset_index(drop=True)
+    for column in INVENTORY_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.NA
+    for column in ("granted_at", "removed_at", "last_used_at", "created_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
+    for column in ("system", "login", "login_original", "person_email", "last_used_state", "listing"):
+        frame[column] = frame[column].astype("string")
+    for column in ("correlated", "service_account", "active", "mfa_applicable"):
+        frame[column] = frame[column].astype("boolean").fillna(False).astype(bool)
+    frame["mfa_enabled"] = frame["mfa_enabled"].astype("boolean")
+    frame["line"] = frame["line"].astype("Int64")
+    return frame[INVENTORY_COLUMNS]
+
+
+def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Accounts of the identity provider (Okta users): active unless deprovisioned.
+
+    The person is the HR worker whose e-mail is the login, or whose employee id the user carries.
+    A deprovisioned user's removal time is its ``status_changed_at``. The export has no MFA flag.
+    """
+    hr_emails = set(identities["email"].dropna())
+    by_id = identities.dropna(subset=["employee_id"]).drop_duplicates("employee_id").set_index("employee_id")["email"]
+    login = users["login"].astype("string")
+    person = login.where(login.isin(hr_emails)).fillna(users["employee_id"].map(by_id).astype("string"))
+    deprovisioned = users["status"] == "deprovisioned"
+    frame = pd.DataFrame({
+        "system": users["system"], "login": login, "login_original": users["login_original"], "person_email": person,
+        "service_account": False, "active": ~deprovisioned,
+        "granted_at": users["created_at"], "removed_at": users["status_changed_at"].where(deprovisioned),
+        "last_used_at": users["last_login_at"], "last_used_state": users["last_login_state"],
+        "created_at": users["created_at"], "mfa_applicable": False, "mfa_enabled": pd.NA,
+        "line": users["line"], "listing": label,
+    })
+    frame["correlated"] = frame["person_email"].notna()
+    return _inventory(frame)
+
+
+def listing_accounts(grants: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Accounts of an application listing (user x entitlement rows, correlated): one row per account.
+
+    Active when the account still holds an entitlement (not removed, account not disabled); a
+    removed account's removal time is its latest entitlement removal. Last use, creation and MFA
+    come from the listing where it has them.
+    """
+    frame = grants.copy()
+    frame["_held"] = held_at_extraction(frame)
+    frame["listing"] = _with_label(frame, label)
+    for column in ("last_login_at", "created_at"):
+        if column not in frame:
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    if "last_login_state" not in frame:
+        frame["last_login_state"] = pd.NA
+    if "mfa_enabled" not in frame:
+        frame["mfa_enabled"] = pd.NA
+    frame = frame.sort_values("line", kind="mergesort")
+    grouped = frame.groupby(["system", "login"], sort=True, dropna=False)
+    accounts = grouped.agg(
+        login_original=("login_original", "first"), person_email=("person_email", "first"),
+        correlated=("correlated", "max"), service_account=("service_account", "max"), active=("_held", "max"),
+        granted_at=("granted_at", "min"), removed_at=("removed_at", "max"), last_used_at=("last_login_at", "max"),
+        last_used_state=("last_login_state", "first"), created_at=("created_at", "min"),
+        mfa_enabled=("mfa_enabled", "first"), line=("line", "min"), listing=("listing", "first"),
+    ).reset_index()
+    accounts["active"] = accounts["active"].astype(bool)
+    accounts["removed_at"] = accounts["removed_at"].where(~accounts["active"])
+    accounts["mfa_applicable"] = accounts["mfa_enabled"].notna()
+    accounts["last_used_state"] = accounts["last_used_state"].where(accounts["last_used_at"].isna(), "used")
+    return _inventory(accounts)
+
+
+def credential_accounts(report: pd.DataFrame, label: str) -> pd.DataFrame:
+    """IAM users of a credential report (correlated; the root row excluded): every listed user is active.
+
+    Last use is the latest of the console password and both access keys. Without any use the
+    state says why: ``no_information`` (password never used), ``never`` (a key never used) or
+    ``not_applicable`` (no credential). MFA is required for console (password) users.
+    """
+    users = report[~report["is_root"].astype(bool)].copy()
+    used = pd.concat([users["last_login_at"], users["access_key_1_last_used_at"], users["access_key_2_last_used_at"]],
+                     axis=1).max(axis=1)
+    states = pd.concat([users["last_login_state"], users["access_key_1_last_used_state"],
+                        users["access_key_2_last_used_state"]], axis=1).astype("string")
+    fallback = np.where((states == NO_INFORMATION_STATE).any(axis=1), NO_INFORMATION_STATE,
+                        np.where((states == "never").any(axis=1), "never", "not_applicable"))
+    frame = pd.DataFrame({
+        "system": users["system"], "login": users["login"], "login_original": users["login_original"],
+        "person_email": users["person_email"], "correlated": users["correlated"],
+        "service_account": users["service_account"], "active": True, "granted_at": users["created_at"],
+        "removed_at": pd.NaT, "last_used_at": used, "last_used_state": np.where(used.notna(), "used", fallback),
+        "created_at": users["created_at"], "mfa_applicable": users["password_enabled"].fillna(False).astype(bool),
+        "mfa_enabled": users["mfa_enabled"], "line": users["line"], "listing": _with_label(users, label),
+    })
+    return _inventory(frame)
+
+
+def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: pd.DataFrame,
+                        identities: pd.DataFrame, label: str) -> pd.DataFrame:
+    """Accounts the IdP assigned in ``systems`` that the system's own listing no longer shows.
+
+    Point-in-time listings (IAM users, GitHub members) drop removed accounts; the IdP's assignment
+    report still shows them with their ``Unassigned on`` time, which is their removal time. Each
+    such account is inactive; ``present`` is the inventory of those systems' listings.
+    """
+    hr_emails = set(identities["email"].dropna())
+    mine = assignments[assignments["system"].isin(systems)].copy()
+    mine["person_email"] = mine["login"].astype("string").where(mine["login"].astype("string").isin(hr_emails))
+    shown = set(zip(present["system"], present["person_email"].dropna())) | set(zip(present["system"], present["login"]))
+    keep = [not ((s, p) in shown or (s, a) in shown)
+            for s, p, a in zip(mine["system"], mine["person_email"], mine["application_login"])]
+    mine = mine[keep]
+    frame = pd.DataFrame({
+        "system": mine["system"], "login": mine["application_login"],
+        "login_original": mine["application_login_original"], "person_email": mine["person_email"],
+        "correlated": mine["person_email"].notna(), "service_account": False, "active": False,
+        "granted_at": mine["granted_at"], "removed_at": mine["removed_at"], "last_used_at": mine["last_login_at"],
+        "last_used_state": mine["last_login_state"], "created_at": mine["granted_at"], "mfa_applicable": False,
+        "mfa_enabled": pd.NA, "line": mine["line"], "listing": label,
+    })
+    return _inventory(frame)
+
+
+# --- termination ---------------------------------------------------------------------------------
+
+def leaver_accounts(inventory: pd.DataFrame, identities: pd.DataFrame, start: object, end: object) -> pd.DataFrame:
+    """Accounts of people terminated from ``start`` to ``end`` (dates, inclusive) that existed when they left.
+
+    An account existed at termination when it was created (granted) by the end of the termination
+    day and not removed before that day. Adds ``termination_date``, ``full_name`` and the business
+    days from termination to removal (``removal_business_days``).
+    """
+    start_day, end_day = pd.Timestamp(pd.Timestamp(start).date()), pd.Timestamp(pd.Timestamp(end).date())
+    leavers = identities[identities["termination_date"].notna() & (identities["termination_date"] >= start_day)
+                         & (identities["termination_date"] <= end_day)].drop_duplicates("email")
+    frame = inventory.merge(leavers[["email", "termination_date", "full_name"]], left_on="person_email",
+                            right_on="email", how="inner").drop(columns="email")
+    term = frame["termination_date"]
+    created = _utc_day(frame["granted_at"])
+    removed = _utc_day(frame["removed_at"])
+    existed = (created.isna() | (created <= term)) & (removed.isna() | (removed >= term))
+    frame = frame[existed.to_numpy()].reset_index(drop=True)
+    frame["removal_business_days"] = business_days_between(frame["termination_date"], frame["removed_at"])
+    return frame
+
+
+def terminated_with_active_access(inventory: pd.DataFrame, identities: pd.DataFrame, as_of: object,
+                                  listing_label: str = "listing") -> pd.DataFrame:
+    """Accounts still active in the period-end listings of people HR terminated on or before ``as_of``."""
+    day = pd.Timestamp(pd.Timestamp(as_of).date())
+    leavers = identities[identities["termination_date"].notna() & (identities["termination_date"] <= day)] \
+        .drop_duplicates("email").set_index("email")["termination_date"]
+    active = inventory[inventory["active"].astype(bool) & inventory["person_email"].isin(leavers.index)]
+    rows = []
+    for row, label in zip(active.itertuples(), _with_label(active, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "terminated_with_active_access", "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"Terminated {_text(leavers[row.person_email])}; {row.system} account {account} is "
+                                    f"still active at extraction (last use {_text(row.last_used_at)}).",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+def late_deprovisioning(leavers: pd.DataFrame, sla_business_days: int = 1, listing_label: str = "listing") -> pd.DataFrame:
+    """Leavers' accounts removed more than ``sla_business_days`` business days after termination."""
+    late = leavers[leavers["removal_business_days"].notna()
+                   & (leavers["removal_business_days"].fillna(0) > sla_business_days)]
+    rows = []
+    for row, label in zip(late.itertuples(), _with_label(late, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "late_deprovisioning", "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
+                                    f"removed on {_text(row.removed_at)}, {int(row.removal_business_days)} business "
+                                    f"days later (SLA: {sla_business_days}).",
+                     "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def access_after_termination(leavers: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
+    """Leavers' accounts used after the termination day (last use later than the termination date)."""
+    used_after = leavers[leavers["last_used_at"].notna()
+                         & (_utc_day(leavers["last_used_at"]) > leavers["termination_date"]).fillna(False)]
+    rows = []
+    for row, label in zip(used_after.itertuples(), _with_label(used_after, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "access_after_termination", "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
+                                    f"used on {_text(row.last_used_at, '%Y-%m-%d %H:%M')} UTC, after termination.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+def orphan_accounts(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
+    """Active accounts that map to no HR person (service accounts excluded). Subject: the login."""
+    orphans = inventory[inventory["active"].astype(bool) & ~inventory["correlated"].fillna(False).astype(bool)
+                        & ~inventory["service_account"].fillna(False).astype(bool)]
+    rows = []
+    for row, label in zip(orphans.itertuples(), _with_label(orphans, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "orphan_account", "subject": str(row.login).casefold(), "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"{row.system} account {account} is active but maps to no HR worker "
+                                    f"(last use {_text(row.last_used_at)}).",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+# --- authentication ------------------------------------------------------------------------------
+
+def dormant_accounts(inventory: pd.DataFrame, as_of: object, dormant_days: int = 90, grace_days: int = 90,
+                     listing_label: str = "listing") -> pd.DataFrame:
+    """Active accounts with no use in the ``dormant_days`` before ``as_of``, or never used although
+    created more than ``grace_days`` before it (new joiners who have not signed in yet are not
+    dormant). Sentinel states (never, no_information) count as no use; an account whose creation
+    date the export does not give cannot be shown to be new. Subject: the account login."""
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    active = inventory[inventory["active"].astype(bool)]
+    last, created = active["last_used_at"], active["created_at"]
+    stale = last.notna() & (last < day - pd.Timedelta(days=dormant_days))
+    never = last.isna() & (created.isna() | (created < day - pd.Timedelta(days=grace_days)))
+    dormant = active[(stale | never).fillna(False).to_numpy()]
+    rows = []
+    for row, label in zip(dormant.itertuples(), _with_label(dormant, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        use = (f"last used {_text(row.last_used_at)}" if pd.notna(row.last_used_at)
+               else f"never used (state {row.last_used_state}; created {_text(row.created_at)})")
+        rows.append({"rule": "dormant_account", "subject": str(row.login).casefold(), "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"{row.system} account {account} is active but {use}: no use in the "
+                                    f"{dormant_days} days before {day:%Y-%m-%d}.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def mfa_not_enabled(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
+    """Active accounts that need MFA (console password, organisation membership) and do not have it."""
+    needs = inventory["active"].astype(bool) & inventory["mfa_applicable"].fillna(False).astype(bool)
+    off = inventory[needs & (inventory["mfa_enabled"].astype("boolean") == False).fillna(False)]  # noqa: E712
+    rows = []
+    for row, subject, label in zip(off.itertuples(), _subject(off), _with_label(off, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "mfa_not_enabled", "subject": subject, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"{row.system} account {account} signs in without MFA (last use {_text(row.last_used_at)}).",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+def access_keys_not_rotated(report: pd.DataFrame, as_of: object, max_age_days: int = 90,
+                            file_label: str = "credential report") -> pd.DataFrame:
+    """Active access keys last rotated more than ``max_age_days`` before ``as_of`` (root included)."""
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    rows = []
+    for k in (1, 2):
+        active = report[f"access_key_{k}_active"].fillna(False).astype(bool)
+        rotated = report[f"access_key_{k}_last_rotated"]
+        old = report[active & (rotated.isna() | (rotated < day - pd.Timedelta(days=max_age_days))).to_numpy()]
+        subjects = _subject(old) if "person_email" in old else old["login"].astype("string")
+        for row, subject, label in zip(old.itertuples(), subjects, _with_label(old, file_label)):
+            when = getattr(row, f"access_key_{k}_last_rotated")
+            rows.append({"rule": "access_key_not_rotated", "subject": subject, "system": row.system,
+                         "detail_key": f"{row.system}|{row.login}",
+                         "description": f"Access key {k} of {row.login_original} is active and was last rotated "
+                                        f"{_text(when)} (more than {max_age_days} days before {day:%Y-%m-%d}).",
+                         "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def passwords_not_rotated(report: pd.DataFrame, as_of: object, max_age_days: int,
+                          file_label: str = "credential report") -> pd.DataFrame:
+    """Console passwords last changed more than ``max_age_days`` before ``as_of`` (where policy requires rotation)."""
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    users = report[~report["is_root"].astype(bool) & report["password_enabled"].fillna(False).astype(bool)]
+    old = users[(users["password_last_changed"].notna()
+                 & (users["password_last_changed"] < day - pd.Timedelta(days=max_age_days))).to_numpy()]
+    subjects = _subject(old) if "person_email" in old else old["login"].astype("string")
+    return _hits([{"rule": "password_not_rotated", "subject": subject, "system": row.system,
+                   "detail_key": f"{row.system}|{row.login}",
+                   "description": f"The console password of {row.login_original} was last changed "
+                                  f"{_text(row.password_last_changed)} (more than {max_age_days} days before {day:%Y-%m-%d}).",
+                   "evidence_reference": _evidence(label, row.line), "severity": "low"}
+                  for row, subject, label in zip(old.itertuples(), subjects, _with_label(old, file_label))])
+
+
+def root_account_exceptions(report: pd.DataFrame, file_label: str = "credential report") -> pd.DataFrame:
+    """The root (break-glass) credential: MFA must be on and it must have no active access key."""
+    rows = []
+    root = report[report["is_root"].astype(bool)]
+    for row, label in zip(root.itertuples(), _with_label(root, file_label)):
+        if not (pd.notna(row.mfa_enabled) and bool(row.mfa_enabled)):
+            rows.append({"rule": "mfa_not_enabled", "subject": str(row.login), "system": row.system,
+                         "detail_key": f"{row.system}|{row.login}",
+                         "description": "The root account has no MFA device.",
+                         "evidence_reference": _evidence(label, row.line), "severity": "high"})
+        if any(pd.notna(k) and bool(k) for k in (row.access_key_1_active, row.access_key_2_active)):
+            rows.append({"rule": "root_access_key_active", "subject": str(row.login), "system": row.system,
+                         "detail_key": f"{row.system}|{row.login}",
+                         "description": "The root account has an active access key.",
+                         "evidence_reference": _evidence(label, row.line), "severity": "high"})
+    return _hits(rows)
+
+
+def subject_of(frame: pd.DataFrame) -> pd.Series:
+    """The register subject of each row: the HR e-mail where correlated, else the account login (casefolded)."""
+    return _subject(frame)
+
+
+def evidence_reference(file_label: str, line: object) -> str:
+    """Evidence reference of a source row, e.g. ``ledgerline_erp_user_roles.csv line 14``."""
+    return _evidence(file_label, line)
+
+
+def sod_conflicts_created(new: pd.DataFrame, listing: pd.DataFrame, rules: pd.DataFrame) -> list[list[str]]:
+    """For each new grant, the SoD rules it completes (empty list when none).
+
+    A grant completes a rule of its system when its entitlement is on one side of the rule and the
+    account held an entitlement of the other side at the moment of the grant (names ignoring case).
+    """
+    by_system: dict[str, list[tuple[str, set[str], set[str]]]] = {}
+    for rule in rules.itertuples():
+        by_system.setdefault(rule.system, []).append(
+            (rule.rule_id, {str(e).casefold() for e in rule.entitlements_a}, {str(e).casefold() for e in rule.entitlements_b}))
+    relevant_listing = listing[listing["login"].isin(set(new["login"]))]
+    accounts = {key: group for key, group in relevant_listing.groupby(["system", "login"], sort=False)}
+    created = []
+    for row in new.itertuples():
+        entitlement = str(row.entitlement).casefold()
+        candidates = [r for r in by_system.get(row.system, []) if entitlement in r[1] or entitlement in r[2]]
+        if not candidates:
+            created.append([])
+            continue
+        group = accounts.get((row.system, row.login))
+        held = {entitlement}
+        if group is not None:
+            held |= {str(e).casefold() for e in group.loc[held_at(group, row.granted_at), "entitlement"]}
+        created.append([rule_id for rule_id, a, b in candidates
+                        if (entitlement in a and held & b) or (entitlement in b and held & a)])
+    return created

@@ -113,6 +113,8 @@ FILE_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "risk_level", "description"),
     "policy/privileged_access_approved.csv": (
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"),
+    "policy/sod_mitigations.csv": (
+        "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from", "valid_to"),
     "ground_truth.csv": ("rule", "subject", "system", "control_family", "detail"),
 })
 
@@ -121,12 +123,14 @@ GROUND_TRUTH_RULES: Mapping[str, tuple[str, int]] = MappingProxyType({
     "terminated_with_active_access": ("termination", 4),
     "late_deprovisioning": ("termination", 2),
     "orphan_account": ("termination", 2),
+    "access_after_termination": ("termination", 2),
     "self_review": ("user_access_review", 1),
     "undecided_review_line": ("user_access_review", 3),
     "revocation_not_executed": ("user_access_review", 2),
     "rubber_stamping": ("user_access_review", 1),
     "approved_terminated_user": ("user_access_review", 1),
     "sod_conflict": ("segregation_of_duties", 2),
+    "sod_attribute_conflict": ("segregation_of_duties", 1),
     "dormant_account": ("authentication", 2),
     "mfa_not_enabled": ("authentication", 1),
     "access_without_approval": ("provisioning", 2),
@@ -675,6 +679,8 @@ class _Company:
         self._pick(self.rs_team, "S1")
         self._pick(self.rs_team, "W1")
         self._pick(self.leaves("Procurement"), "S2")
+        self._pick(self.leaves("People"), "X1")          # HR person holding ERP payment approval
+        self._pick(self.leaves("Accounting"), "V1")      # SoD pair covered by a valid mitigation
         ff = [p for d in _FINANCE_FAMILY for p in self.leaves(d) if p not in self.rs_team]
         for tag in ("T2", "W2", "R1", "R2", "U2"):
             self._pick(ff, tag)
@@ -812,6 +818,8 @@ class _Company:
         """(ERP roles, AWS groups, GitHub role) a person holds by department and position."""
         rng = self.rng
         dept, lead = p.dept, bool(p.reports) and not p.is_head
+        if p.has("X1"):
+            return [PAY_APPROVE, RO], [], ""
         if p is self.ceo or dept in _NO_SCOPE:
             return [], [], ""
         if dept == "Finance":
@@ -829,6 +837,8 @@ class _Company:
                 return [VENDOR, PO_CREATE, RO], [], ""
             return [PAY_RUN, JE, RO], [], ""
         if dept == "Accounting":
+            if p.has("V1"):
+                return [GL_MASTER, JE, RO], [], ""
             if p.is_head or lead:
                 return [JE_APPROVE, RO], [], ""
             x = rng.random()
@@ -1006,8 +1016,10 @@ class _Company:
                     line.early = True          # decided before the person leaves
                 if p.has("T2"):
                     line.protected = True
-                if p.has("S1") or p.has("S2"):
+                if p.has("S1") or p.has("S2") or p.has("V1"):
                     line.protected = line.protected or g.name != RO
+                if p.has("X1"):
+                    line.protected = line.protected or g.name == PAY_APPROVE
                 if any(t.startswith(("W1:", "W2:")) and t.endswith(":" + g.name) for t in p.tags):
                     line.protected = True
                 if g.name in _PRIVILEGED[g.system]:
@@ -1170,6 +1182,8 @@ class _Company:
                 if not g.ticketed:
                     continue
                 assigned = g.start
+                if g.system == "aws_prod":
+                    assigned = min(assigned, p.iam_created)   # approved before the IdP assigned the app
                 opened_day = assigned.date() - timedelta(days=rng.randrange(2, 8))
                 while opened_day.weekday() >= 5:
                     opened_day -= timedelta(days=1)
@@ -1232,6 +1246,8 @@ class _Company:
                 p.okta_last_login = self._between(floor, _at(last_day) + timedelta(hours=17))
                 if p.okta_last_login < p.okta_activated:
                     p.okta_last_login = p.okta_activated + timedelta(minutes=3)
+                if p.has("T2"):                # still signs in two business days after leaving
+                    p.okta_last_login = self._time(_next_business_day(_next_business_day(p.term)), 8, 18)
             elif p.has("D1"):
                 p.okta_last_login = _DORMANT_OKTA_LOGIN
             elif never:
@@ -1287,6 +1303,11 @@ class _Company:
             roles = ", ".join(g.name for g in p.erp if g.end is None)
             self._truth("terminated_with_active_access", p.email, "ledgerline_erp",
                         f"Terminated {p.term}; ERP user {p.erp_id} ACTIVE with role(s) still held: {roles}.")
+        self._truth("access_after_termination", t2.email, "okta",
+                    f"Terminated {t2.term}; Okta user {t2.okta_id} signed in on {_okta(t2.okta_last_login)}, "
+                    "after termination.")
+        self._truth("access_after_termination", t2.email, "ledgerline_erp",
+                    f"Terminated {t2.term}; ERP user {t2.erp_id} last logged on {_local(t2.erp_last)}, after termination.")
         for tag in ("L1", "L2"):
             p = s[tag]
             days = (p.deact.date() - p.term).days
@@ -1324,6 +1345,10 @@ class _Company:
             self._truth("sod_conflict", p.email, "ledgerline_erp",
                         f"ERP user {p.erp_id} holds {' + '.join(r for r in held if r != RO)} "
                         f"(rule {', '.join(rules)}).")
+        x1 = s["X1"]
+        self._truth("sod_attribute_conflict", x1.email, "ledgerline_erp",
+                    f"ERP user {x1.erp_id} ({x1.dept}, {x1.title}) holds '{PAY_APPROVE}'; payment approval is reserved "
+                    "to Accounts Payable and Finance (attribute rule SOD-ATTR-01).")
         self._truth("orphan_account", "TEMPFIN01", "ledgerline_erp",
                     "ERP user TEMPFIN01 (no e-mail, no HR person) holds 'AP Payment Run'; not in the campaign.")
         self._truth("orphan_account", self.gh_orphan, "github",
@@ -1379,6 +1404,7 @@ class _Company:
             "tickets/servicenow_access_requests.csv": self.render_tickets(),
             "policy/sod_rules.csv": self.render_sod_rules(),
             "policy/privileged_access_approved.csv": self.render_privileged(),
+            "policy/sod_mitigations.csv": self.render_mitigations(),
             "ground_truth.csv": [list(row) for row in self.truth],
         }
 
@@ -1593,3 +1619,13 @@ class _Company:
             rows.append([system, account, entitlement, approver.email, approved_on.isoformat(), expires.isoformat()])
         rows.sort(key=lambda r: (r[0], r[1].casefold(), r[2]))
         return rows
+
+    def render_mitigations(self) -> list[list[str]]:
+        """The SoD mitigation register: one valid mitigation (V1) and one that expired before the period end (S2)."""
+        v1, s2 = self.special["V1"], self.special["S2"]
+        return [
+            ["MIT-0001", "SOD-03", v1.erp_id, "Monthly review by the Controller of every GL master data change "
+             "(report GL-MD-07), signed and retained", self.cfo.email, "2026-01-01", "2026-12-31"],
+            ["MIT-0002", "SOD-02", s2.erp_id, "Weekly review of purchase orders created and approved by the same user "
+             "(report PO-SELF-01)", self.cfo.email, "2025-07-01", "2026-06-30"],
+        ]

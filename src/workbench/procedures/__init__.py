@@ -10,7 +10,14 @@ from importlib import import_module
 
 from pydantic import BaseModel, ValidationError
 
-PROCEDURES = ("user_access_review",)
+PROCEDURES = (
+    "user_access_review",
+    "provisioning",
+    "termination",
+    "privileged_access",
+    "segregation_of_duties",
+    "authentication",
+)
 
 
 def settings_model(procedure: str) -> type[BaseModel]:

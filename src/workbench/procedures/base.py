@@ -44,6 +44,10 @@ class ControlTest:
     ATTRIBUTES: ClassVar[dict[str, str]] = {}
     ITEM_NOUN: ClassVar[str] = "items"  # e.g. "review lines": how the workpaper names a sample item
     SAMPLE_COLUMNS: ClassVar[list[str]] = []  # population columns shown and kept in sample.csv
+    # The columns that tie an analytics hit to a population item (targeted selection, one finding
+    # per item). A family whose items are accounts may match on (system, detail_key) alone, because
+    # its rules name the subject differently (the login for a dormant account, the person for MFA).
+    HIT_MATCH: ClassVar[tuple[str, ...]] = ("subject", "system", "detail_key")
 
     context: RunContext
     control: Control
@@ -104,6 +108,36 @@ class ControlTest:
         for ref in self.control.sources.values():
             for source_id in [ref] if isinstance(ref, str) else ref:
                 self.load(source_id)
+
+    def extracted_at(self, role: str) -> pd.Timestamp:
+        """The declared extraction time (UTC) of a role's first source."""
+        return pd.Timestamp(self.params.source(self.source_ids(role)[0]).extracted_at).tz_convert("UTC")
+
+    @property
+    def period_start(self) -> pd.Timestamp:
+        """Start of the period's first day, UTC."""
+        return pd.Timestamp(self.params.period.start, tz="UTC")
+
+    @property
+    def period_end(self) -> pd.Timestamp:
+        """End of the period's last day (exclusive: midnight after it), UTC."""
+        return pd.Timestamp(self.params.period.end, tz="UTC") + pd.Timedelta(days=1)
+
+    # --- small helpers shared by the families -----------------------------------------------------
+    @staticmethod
+    def verdict(ok: pd.Series, applies: pd.Series | None = None) -> pd.Series:
+        """'pass' / 'fail' per item, 'n/a' where the attribute does not apply."""
+        result = ok.fillna(False).astype(bool).map({True: "pass", False: "fail"})
+        return result if applies is None else result.where(applies.fillna(False).astype(bool), "n/a")
+
+    @staticmethod
+    def checks_table(rows: list[tuple[str, object, object]]) -> pd.DataFrame:
+        """Control totals and reconciliations: (check, count, expected); expected None is informational."""
+        return pd.DataFrame(
+            [(check, count, "—" if expected is None else expected,
+              "—" if expected is None else ("agrees" if count == expected else "DIFFERS"))
+             for check, count, expected in rows],
+            columns=["check", "count", "expected", "result"])
 
     # --- scope ----------------------------------------------------------------------------------
     def scope_of_system(self, system_id: str) -> str:
@@ -196,17 +230,18 @@ class ControlTest:
         statistical, self.selection = sampling.select_with_record(
             population, sum(allocation.values()), method="stratified", seed=self.params.seed,
             key="item_key", strata="scope", allocation=allocation)
-        hits = self.all_hits()
-        hit_keys = set(zip(hits["subject"], hits["system"], hits["detail_key"]))
-        targeted_keys = sorted(key for key, subject, system, detail in
-                               zip(population["item_key"], population["subject"], population["system"],
-                                   population["detail_key"])
-                               if (subject, system, detail) in hit_keys)
+        hit_keys = self.hit_identities(self.all_hits())
+        targeted_keys = sorted(key for key, identity in zip(population["item_key"], self.hit_identities(population))
+                               if identity in hit_keys)
         targeted = sampling.select_targeted(population, targeted_keys, key="item_key",
                                             reason="hit of a full-population analytic")
         combined = sampling.combine_selections(statistical, targeted)
         self.sample = self.with_deviations(self.test_attributes(combined))
         return self.sample
+
+    def hit_identities(self, frame: pd.DataFrame) -> list[tuple]:
+        """What ties a hit to a population item: the ``HIT_MATCH`` columns of each row."""
+        return list(zip(*(frame[c] for c in self.HIT_MATCH))) if len(frame) else []
 
     def with_deviations(self, items: pd.DataFrame) -> pd.DataFrame:
         """Add the ``deviation`` flag: any attribute failed."""
@@ -252,10 +287,11 @@ class ControlTest:
                                detail_key=h.detail_key, frameworks=self.frameworks_of(h.system))
             for h in hits.itertuples()
         ]
-        already = set(zip(hits["subject"], hits["system"], hits["detail_key"]))
+        already = set(self.hit_identities(hits))
         sample = self.tested_sample()
-        for item in sample[sample["deviation"]].itertuples():
-            if (item.subject, item.system, item.detail_key) in already:
+        deviating = sample[sample["deviation"]]
+        for item, identity in zip(deviating.itertuples(), self.hit_identities(deviating)):
+            if identity in already:
                 continue  # the same line is already an analytics exception: one finding, not two
             failed = [self.ATTRIBUTES[a] for a in self.ATTRIBUTES if getattr(item, a) == "fail"]
             found.append(exceptions.Finding(
@@ -287,8 +323,10 @@ class ControlTest:
             if n == 0:
                 continue
             population_size = int(self.population()["scope"].str.contains(framework, regex=False).sum())
-            ev = sampling.evaluate(n, k, cfg.confidence, cfg.tolerable_rate, method=cfg.method,
-                                   population_size=population_size if cfg.method == "hypergeometric" else None)
+            # Every item of the stratum tested (small populations): no sampling risk, evaluated exactly.
+            method = "hypergeometric" if n >= population_size else cfg.method
+            ev = sampling.evaluate(n, k, cfg.confidence, cfg.tolerable_rate, method=method,
+                                   population_size=population_size if method == "hypergeometric" else None)
             self.evaluations[framework] = ev
             rows.append({"framework": framework, "items tested": n, "deviations": k,
                          "sample deviation rate": f"{ev.sample_deviation_rate:.1%}",
@@ -334,7 +372,7 @@ class ControlTest:
                             "the classification (deficiency, significant deficiency, material weakness) is the auditor's judgment.")
         if ev:
             body.append(ev.conclusion())
-            if not ev.supports_reliance:
+            if not ev.supports_reliance and (ev.population_size is None or ev.sample_size < ev.population_size):
                 cfg = self.control.sampling
                 body.append("Sample extension: " + sampling.extension_size(
                     ev.sample_size, ev.deviations, cfg.confidence, cfg.tolerable_rate).statement)
