@@ -1,40 +1,62 @@
 """Populations: read access-control exports into canonical tables, with IPE evidence.
 
 Every test of an access control starts from a population: the HR worker list, the accounts of a
-system, the grants (account x entitlement), the decisions of a review campaign, the access tickets.
-This module turns each export file into one *canonical* table whose column names and dtypes are a
-contract the analytics code relies on, and records the completeness-and-accuracy evidence an
-auditor needs for information produced by the entity (IPE): which file, its SHA-256, the declared
-extraction time, row and column counts, key uniqueness, empty values, control totals and anything
-rejected.
+system, the grants (account x entitlement), the decisions of a review campaign, the access tickets,
+the identity provider's event log. This module turns each export file into one *canonical* table
+whose column names and dtypes are a contract the analytics code relies on, and records the
+completeness-and-accuracy evidence an auditor needs for information produced by the entity (IPE):
+which file, its SHA-256, the declared extraction time, row and column counts, key uniqueness,
+empty values, control totals, the reader options used and anything skipped, dropped or rejected.
 
 Principles (see DESIGN.md section 3):
 
-- Every CSV is read with every value as text first, so leading zeros (``004217``), ``N/A``,
-  ``null`` and formula-looking text (``=cmd|...``) survive unchanged. Whitespace around values and
-  headers is stripped. Values are then converted column by column, and a value that does not fit
-  raises :class:`PopulationError` naming the file, the line, the column, what was expected and
-  what was found. Nothing is guessed, shifted or silently dropped.
+- Every value is read as text first, so leading zeros (``004217``), ``N/A``, ``null`` and
+  formula-looking text (``=cmd|...``) survive unchanged. Whitespace around values and headers is
+  stripped. Values are then converted column by column, and a value that does not fit raises
+  :class:`PopulationError` naming the file, the line, the column, what was expected and what was
+  found. Nothing is guessed, shifted or silently dropped.
+- Day/month order is never guessed: a value like ``03/04/2026`` is refused unless the source
+  declares ``date_format``/``timestamp_format`` (the error says so).
 - Join keys (e-mails, logins) are casefolded; the values as exported stay in ``*_original``
   columns.
 - Date-only values become ``datetime64[s]`` (naive, midnight). Timestamps become
   ``datetime64[us, UTC]``; values without a zone are read in the zone declared for the source.
-- Sentinels (``N/A``, ``no_information``, ``not_supported``, an empty ``lastLogin``, epoch zero)
-  are *states*, carried in ``*_state`` columns next to a NaT, never turned into dates.
+- Sentinels (``N/A``, ``no_information``, ``not_supported``, ``Never logged in``, an empty
+  ``lastLogin``, epoch zero) are *states*, carried in ``*_state`` columns next to a NaT, never
+  turned into dates.
 - Every canonical row keeps ``line``: the 1-based line of the source file where its record
-  starts (the header is line 1), so an exception can cite its evidence row.
+  starts (the header is line 1, or the line after a declared preamble), so an exception can cite
+  its evidence row. For an .xlsx file it is the worksheet row, for a Parquet file the 1-based
+  record number (messages then say "row").
+- Exact duplicate lines (every field the same) are dropped where a repeat is the same fact
+  (review decisions, assignments, events) and listed in the evidence, never silently.
 
-The entry point is :func:`load_source`; :data:`READERS` maps each export kind to its reader.
+Files: CSV (any reader; ``,`` by default, other delimiters declared or sniffed), .xlsx (openpyxl,
+formulas read as their text, never evaluated), Parquet (pyarrow) and, for the Okta System Log,
+NDJSON or a JSON array. CSV files over :data:`FAST_PATH_BYTES` (or with ``fast: true``) are parsed
+by Arrow with every column as text and checked with vectorised Arrow compute; small files go
+through the ``csv`` module. Both give the same table, the same line numbers and the same errors.
+
+The entry point is :func:`load_source`; :data:`READERS` maps each export kind to its reader, and
+:data:`READER_OPTIONS` lists the options each kind accepts.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
+import datetime as dt
+import difflib
+import gc
 import hashlib
 import io
+import json
+import mmap
 import re
+import threading
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -42,19 +64,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "ACCOUNT_COLUMNS",
+    "ACCOUNT_STATUSES",
     "CAMPAIGN_COLUMNS",
+    "COMMON_OPTIONS",
     "DEFAULT_PRIVILEGED_ENTITLEMENTS",
     "DuplicateKey",
+    "DuplicateRow",
+    "EVENT_COLUMNS",
+    "FAST_PATH_BYTES",
     "GRANT_COLUMNS",
     "IDENTITY_COLUMNS",
     "IPEEvidence",
+    "MAPPED_TABLES",
     "Population",
     "PopulationError",
     "PRIVILEGED_APPROVAL_COLUMNS",
     "READERS",
+    "READER_OPTIONS",
     "REQUEST_COLUMNS",
     "REVIEW_DECISION_COLUMNS",
     "Reconciliation",
@@ -91,6 +122,12 @@ ACCOUNT_COLUMNS: tuple[str, ...] = (
     "system", "account_id", "login", "login_original", "email", "email_original", "employee_id",
     "display_name", "status", "status_original", "created_at", "last_login_at",
     "last_login_state", "status_changed_at", "mfa_enabled", "password_enabled", "is_root",
+)
+
+#: Canonical account statuses (``accounts.status``, ``grants.account_status``).
+ACCOUNT_STATUSES: tuple[str, ...] = (
+    "active", "disabled", "suspended", "locked", "deprovisioned", "staged", "provisioned",
+    "recovery", "password_expired", "archived", "deleted",
 )
 
 #: Columns every ``grants`` table starts with; source-specific columns follow, ``line`` last.
@@ -134,6 +171,20 @@ PRIVILEGED_APPROVAL_COLUMNS: tuple[str, ...] = (
     "expires_on", "line",
 )
 
+#: Columns every ``events`` table starts with (identity-provider event log); reader-specific
+#: columns follow, ``line`` last. Logins are casefolded (``*_original`` keeps the export's text).
+EVENT_COLUMNS: tuple[str, ...] = (
+    "uuid", "published", "event_type", "actor_id", "actor_login", "target_id", "target_login",
+    "target_type", "outcome_result", "outcome_reason", "display_message",
+)
+
+#: CSV files larger than this many bytes are read through Arrow (vectorised) unless the source
+#: declares ``fast: false``; smaller files go through the ``csv`` module (about 6 s per 100 MB
+#: here, against well under 1 s through Arrow). Both paths give the same table, line numbers,
+#: rejections and errors: the Arrow path hands anything it cannot vouch for (odd quoting, bytes
+#: that are not UTF-8, a ragged row) to the csv module to name the line.
+FAST_PATH_BYTES = 64 * 1024 * 1024
+
 # States carried next to a timestamp that may hold a sentinel instead of a value.
 USED = "used"                   # a real timestamp of use
 SET = "set"                     # a real timestamp (changed / rotated / next rotation)
@@ -141,10 +192,13 @@ NEVER = "never"                 # the system says: never used
 NO_INFORMATION = "no_information"
 NOT_APPLICABLE = "not_applicable"
 NOT_SUPPORTED = "not_supported"
+_STATES = (USED, SET, NEVER, NO_INFORMATION, NOT_APPLICABLE, NOT_SUPPORTED)
 
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
+#: Arrow type of all text: what pandas' ``string`` dtype stores (64-bit offsets), so no column
+#: is copied when it becomes a Series.
 DATE_DTYPE = "datetime64[s]"
-_EPOCH = pd.Timestamp(0, tz="UTC")
+_TEXT = pa.large_string()
 
 # --------------------------------------------------------------------------------------------
 # Errors and evidence
@@ -152,12 +206,14 @@ _EPOCH = pd.Timestamp(0, tz="UTC")
 
 
 class PopulationError(ValueError):
-    """An export does not match its contract.
+    """An export (or a reader option) does not match its contract.
 
     Attributes: ``file`` (the file as shown in messages, e.g. ``hr/workday_workers.csv``),
-    ``row`` (1-based line in the file, the header is line 1; None when the problem is not one
-    line), ``column`` (the column as spelt in the file), ``expected``, ``found`` and
-    ``more_rows`` (further lines with the same problem in that column).
+    ``row`` (1-based line in the file, the header is line 1 unless a preamble is declared; for
+    .xlsx the worksheet row, for Parquet the record number; None when the problem is not one
+    line), ``column`` (the column as spelt in the file), ``expected``, ``found``, ``more_rows``
+    (further lines with the same problem in that column, at most 1,000 listed) and
+    ``more_count`` (how many there are in all).
     """
 
     def __init__(
@@ -170,6 +226,8 @@ class PopulationError(ValueError):
         expected: str | None = None,
         found: str | None = None,
         more_rows: Sequence[int] = (),
+        more_count: int | None = None,
+        unit: str = "line",
     ) -> None:
         self.file = file
         self.row = row
@@ -177,9 +235,11 @@ class PopulationError(ValueError):
         self.expected = expected
         self.found = found
         self.more_rows = tuple(more_rows)
+        self.more_count = len(self.more_rows) if more_count is None else more_count
+        self.unit = unit
         where = [file]
         if row is not None:
-            where.append(f"line {row}")
+            where.append(f"{unit} {row}")
         if column is not None:
             where.append(f"column '{column}'")
         if expected is not None:
@@ -189,10 +249,10 @@ class PopulationError(ValueError):
         if expected is not None and message:
             body = f"{body} {message}"
         text = f"{', '.join(where)}: {body}"
-        if self.more_rows:
+        if self.more_count:
             shown = ", ".join(str(r) for r in self.more_rows[:10])
-            tail = ", ..." if len(self.more_rows) > 10 else ""
-            text += (f" The same problem is on {len(self.more_rows)} more line(s) in this column:"
+            tail = ", ..." if self.more_count > 10 else ""
+            text += (f" The same problem is on {self.more_count} more {unit}(s) in this column:"
                      f" {shown}{tail}.")
         super().__init__(text)
 
@@ -230,6 +290,14 @@ class RejectedRow:
 
 
 @dataclass(frozen=True)
+class DuplicateRow:
+    """A line dropped because every field repeats an earlier line (``duplicate_of``)."""
+
+    line: int
+    duplicate_of: int
+
+
+@dataclass(frozen=True)
 class DuplicateKey:
     """One key value that occurs on more than one line."""
 
@@ -245,7 +313,14 @@ class IPEEvidence:
     required column of the export's contract; ``key_columns`` are canonical columns (the key is
     checked after normalisation, so ``JDoe`` and ``jdoe`` are the same key). ``control_totals``
     maps a name to a small ``{value: count}`` dict (empty values counted under ``"(empty)"``).
-    ``to_dict()`` gives the same content JSON-ready for the run manifest.
+
+    How the file was read: ``file_format`` (``csv``, ``csv (Arrow)``, ``xlsx``, ``parquet``,
+    ``ndjson``, ``json``), ``delimiter`` and whether it was ``delimiter_detected`` (sniffed from
+    the header line), ``encoding``, ``preamble`` (the text of the lines skipped above the header),
+    ``options`` (the reader options as declared) and ``duplicate_rows`` (exact duplicate lines
+    dropped, each with the line it repeats). Line counts reconcile: lines read = ``row_count`` +
+    ``len(rows_rejected)`` + ``duplicates_dropped``. ``to_dict()`` gives the same content
+    JSON-ready for the run manifest.
     """
 
     kind: str
@@ -269,6 +344,18 @@ class IPEEvidence:
     unmapped_display_names: dict[str, int] = field(default_factory=dict)
     timezone: str = "UTC"
     notes: tuple[str, ...] = ()
+    file_format: str = "csv"
+    delimiter: str | None = None
+    delimiter_detected: bool = False
+    encoding: str | None = None
+    preamble: tuple[str, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    duplicate_rows: tuple[DuplicateRow, ...] = ()
+
+    @property
+    def duplicates_dropped(self) -> int:
+        """How many exact duplicate lines were dropped (listed in ``duplicate_rows``)."""
+        return len(self.duplicate_rows)
 
     def as_rows(self) -> list[tuple[str, str]]:
         """The evidence as (label, value) pairs for a workpaper table, in reading order."""
@@ -279,6 +366,15 @@ class IPEEvidence:
             ("Path", self.path),
             ("SHA-256", self.sha256),
             ("Size (bytes)", f"{self.size_bytes:,}"),
+            ("Read as", self._read_as()),
+            ("Reader options", _describe_options(self.options)),
+        ]
+        if self.preamble:
+            shown = "; ".join(_show(line) for line in self.preamble[:5])
+            more = f"; ... ({len(self.preamble)} lines)" if len(self.preamble) > 5 else ""
+            rows.append(("Preamble skipped above the header",
+                         f"{len(self.preamble)} line(s): {shown}{more}"))
+        rows += [
             ("Extracted at (declared)", self.extracted_at or "not declared"),
             ("Rows", f"{self.row_count:,}"),
             ("Columns", str(self.column_count)),
@@ -294,6 +390,14 @@ class IPEEvidence:
             )
             rows.append(("Key unique", f"no: {self.duplicate_key_count} key(s) repeated, e.g. "
                                        f"{examples}"))
+        if self.duplicate_rows:
+            shown = "; ".join(f"line {d.line} repeats line {d.duplicate_of}"
+                              for d in self.duplicate_rows[:20])
+            more = "; ..." if len(self.duplicate_rows) > 20 else ""
+            rows.append(("Exact duplicate lines dropped",
+                         f"{len(self.duplicate_rows):,}: {shown}{more}"))
+        else:
+            rows.append(("Exact duplicate lines dropped", "none"))
         empties = {c: n for c, n in self.null_counts.items() if n}
         rows.append(("Empty values in required columns",
                      "; ".join(f"{c}: {n}" for c, n in empties.items()) or "none"))
@@ -311,17 +415,33 @@ class IPEEvidence:
             rows.append(("Note", note))
         return rows
 
+    def _read_as(self) -> str:
+        parts = [self.file_format]
+        if self.delimiter is not None:
+            how = ("detected from the header line" if self.delimiter_detected
+                   else "declared" if "delimiter" in self.options else "default")
+            parts.append(f"delimiter {_delimiter_label(self.delimiter)} ({how})")
+        if self.encoding:
+            parts.append(f"encoding {self.encoding}")
+        return "; ".join(parts)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of the evidence (for manifests)."""
         return {
             "kind": self.kind, "table": self.table, "source_system": self.source_system,
             "file_name": self.file_name, "path": self.path, "sha256": self.sha256,
             "size_bytes": self.size_bytes, "extracted_at": self.extracted_at,
+            "file_format": self.file_format, "delimiter": self.delimiter,
+            "delimiter_detected": self.delimiter_detected, "encoding": self.encoding,
+            "options": _jsonable(self.options), "preamble": list(self.preamble),
             "row_count": self.row_count, "column_count": self.column_count,
             "columns": list(self.columns), "key_columns": list(self.key_columns),
             "key_unique": self.key_unique, "duplicate_key_count": self.duplicate_key_count,
             "duplicate_keys": [{"values": [_fmt(v) for v in d.values], "lines": list(d.lines)}
                                for d in self.duplicate_keys],
+            "duplicates_dropped": self.duplicates_dropped,
+            "duplicate_rows": [{"line": d.line, "duplicate_of": d.duplicate_of}
+                               for d in self.duplicate_rows],
             "null_counts": dict(self.null_counts),
             "control_totals": {k: dict(v) for k, v in self.control_totals.items()},
             "rows_rejected": [{"line": r.line, "reason": r.reason} for r in self.rows_rejected],
@@ -334,6 +454,29 @@ def _fmt(value: Any) -> str:
     if value is None or (not isinstance(value, (tuple, list)) and pd.isna(value)):
         return "(empty)"
     return str(value)
+
+
+def _jsonable(value: Any) -> Any:
+    """Options as plain JSON types (mappings and sequences copied, other values as text)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _describe_options(options: Mapping[str, Any]) -> str:
+    if not options:
+        return "none (defaults)"
+    return "; ".join(f"{k}={json.dumps(_jsonable(v), ensure_ascii=False)}"
+                     for k, v in options.items())
+
+
+def _delimiter_label(delimiter: str) -> str:
+    return {"\t": "tab", ",": "',' (comma)", ";": "';' (semicolon)",
+            "|": "'|' (pipe)"}.get(delimiter, repr(delimiter))
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,6 +492,140 @@ class Population:
         return (f"Population(kind={self.kind!r}, table={self.table!r}, "
                 f"rows={len(self.frame)}, file={self.evidence.file_name!r})")
 
+# --------------------------------------------------------------------------------------------
+# Reader options
+# --------------------------------------------------------------------------------------------
+
+#: Options every tabular reader accepts (CSV, .xlsx and Parquet files), with what each takes.
+COMMON_OPTIONS: dict[str, str] = {
+    "delimiter": "',' (the default), ';', '\\t' (or 'tab'), '|', or 'auto' to detect it from the "
+                 "header line",
+    "preamble_lines": "the number of lines above the header to skip (a report title, a blank "
+                      "line); default 0",
+    "encoding": "the text encoding of a CSV file, default 'utf-8' (a UTF-8 or UTF-16 byte-order "
+                "mark is recognised)",
+    "date_format": "the strftime format of date values, e.g. '%d/%m/%Y'; default ISO YYYY-MM-DD",
+    "timestamp_format": "the strftime format of timestamps, e.g. '%m/%d/%Y %I:%M:%S %p', or "
+                        "'epoch_ms' / 'epoch_s' for Unix epoch numbers; default ISO 8601",
+    "fast": "true to parse a CSV file with Arrow (vectorised), false for the csv module; by "
+            "default files over 64 MiB use Arrow",
+    "sheet": "the worksheet of an .xlsx file: its name or position (1 = first); default the first",
+}
+
+_MAPPED_OPTIONS: dict[str, str] = {
+    "table": "the canonical table to build: identities, accounts, grants, review_decisions or "
+             "requests",
+    "columns": "canonical column -> source column header (as spelt in the file)",
+    "values": "canonical column -> {source value: canonical value}",
+}
+
+_LOG_OPTIONS: dict[str, str] = {"encoding": COMMON_OPTIONS["encoding"]}
+
+_DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
+               "auto": "auto"}
+_EPOCH_FORMATS = {"epoch_ms": "epoch_ms", "epoch_s": "epoch_s", "iso8601": None}
+_FORMAT_SAMPLE = dt.datetime(2026, 7, 14, 21, 5, 33, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Validated reader options (``declared`` keeps them as given, for the evidence)."""
+
+    declared: dict[str, Any] = field(default_factory=dict)
+    delimiter: str = ","
+    delimiter_declared: bool = False
+    preamble_lines: int = 0
+    encoding: str | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    fast: bool | None = None
+    sheet: str | int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _bad_option(file: str, name: str, expected: str, value: Any) -> PopulationError:
+    return PopulationError(file, f"reader option '{name}' must be {expected}; found {value!r}.")
+
+
+def _check_format(file: str, name: str, fmt: Any, *, with_time: bool) -> str:
+    """A strftime format that can write and read back a full date (and time)."""
+    what = "a strftime format with day, month and year" + (" and hours and minutes"
+                                                            if with_time else "")
+    example = "'%m/%d/%Y %I:%M:%S %p'" if with_time else "'%d/%m/%Y'"
+    if not isinstance(fmt, str) or "%" not in fmt:
+        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
+    try:
+        text = _FORMAT_SAMPLE.strftime(fmt)
+        parsed = pd.to_datetime(text, format=fmt)
+    except (ValueError, TypeError):
+        raise _bad_option(file, name, f"{what} (it cannot read back its own output), e.g. "
+                                      f"{example}", fmt) from None
+    wanted = [(parsed.year, 2026), (parsed.month, 7), (parsed.day, 14)]
+    if with_time:
+        wanted += [(parsed.hour, 21), (parsed.minute, 5)]
+    if any(got != want for got, want in wanted):
+        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
+    return fmt
+
+
+def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
+                   allowed: Mapping[str, str]) -> _Options:
+    """Validate ``options`` against the names ``allowed`` for ``kind``; name what is wrong."""
+    if options is None:
+        return _Options()
+    if not isinstance(options, Mapping):
+        raise PopulationError(file, "reader options must be a mapping of option names to "
+                                    f"values; found {type(options).__name__}.")
+    for name in options:
+        if name not in allowed:
+            close = difflib.get_close_matches(str(name), list(allowed), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise PopulationError(
+                file, f"unknown reader option {name!r} for export kind '{kind}'.{hint} Allowed "
+                      f"options: {', '.join(sorted(allowed))}.")
+    values: dict[str, Any] = {"declared": dict(options)}
+    extra: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "delimiter":
+            key = value.casefold() if isinstance(value, str) and len(value) > 1 else value
+            if not isinstance(value, str) or key not in _DELIMITERS:
+                raise _bad_option(file, name, "one of ',', ';', '\\t' (or 'tab'), '|' or 'auto'",
+                                  value)
+            values["delimiter"] = _DELIMITERS[key]
+            values["delimiter_declared"] = True
+        elif name == "preamble_lines":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+                raise _bad_option(file, name, "a whole number of lines from 0 to 1000", value)
+            values["preamble_lines"] = value
+        elif name == "encoding":
+            try:
+                codecs.lookup(value)
+            except (LookupError, TypeError):
+                raise _bad_option(file, name, "a text encoding Python knows, such as 'utf-8', "
+                                              "'utf-8-sig', 'utf-16' or 'cp1252'",
+                                  value) from None
+            values["encoding"] = value
+        elif name == "date_format":
+            values["date_format"] = _check_format(file, name, value, with_time=False)
+        elif name == "timestamp_format":
+            if isinstance(value, str) and value.casefold() in _EPOCH_FORMATS:
+                values["timestamp_format"] = _EPOCH_FORMATS[value.casefold()]
+            else:
+                values["timestamp_format"] = _check_format(file, name, value, with_time=True)
+        elif name == "fast":
+            if not isinstance(value, bool):
+                raise _bad_option(file, name, "true or false", value)
+            values["fast"] = value
+        elif name == "sheet":
+            if isinstance(value, bool) or not (
+                    (isinstance(value, str) and value.strip())
+                    or (isinstance(value, int) and value >= 1)):
+                raise _bad_option(file, name, "a worksheet name or its position (1 = first)",
+                                  value)
+            values["sheet"] = value
+        else:
+            extra[name] = value
+    return _Options(**values, extra=extra)
 
 # --------------------------------------------------------------------------------------------
 # File reading
@@ -375,19 +652,65 @@ def _normalise_header(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _decode(data: bytes, file: str) -> str:
-    """Decode export bytes: UTF-8 (BOM optional) or UTF-16 with a BOM; anything else is an error."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+_BOM = b"\xef\xbb\xbf"
+_UTF8_NAMES = ("utf-8", "utf-8-sig")
+
+
+def _is_utf8(encoding: str | None) -> bool:
+    return encoding is None or codecs.lookup(encoding).name in _UTF8_NAMES
+
+
+def _decode(data: bytes, file: str, encoding: str | None = None) -> tuple[str, str]:
+    """Decode export bytes; return the text and how it was decoded (for the evidence).
+
+    Default and ``utf-8``/``utf-8-sig``: UTF-8 with an optional BOM, or UTF-16 with a BOM. Any
+    other declared encoding is used as declared. Bytes that do not decode are an error naming
+    the line.
+    """
+    if _is_utf8(encoding):
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16"), "utf-16 (byte-order mark)"
+        label = "utf-8"
+        if data.startswith(_BOM):
+            data, label = data[3:], "utf-8 (byte-order mark)"
+        name = "utf-8"
+    else:
+        name = label = codecs.lookup(encoding).name  # type: ignore[arg-type]
     try:
-        return data.decode("utf-8")
+        text = data.decode(name)
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+        line = _line_ends(data[: exc.start]) + 1
+        if name == "utf-8":
+            raise _not_utf8(file, data[exc.start], line) from None
         raise PopulationError(
-            file, f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x}); re-export it as "
-                  "UTF-8 CSV.", row=line) from None
+            file, f"the file is not valid {name} (byte 0x{data[exc.start]:02x}); declare the "
+                  "file's encoding with the reader option encoding.", row=line) from None
+    return text.removeprefix("\ufeff"), label
+
+
+@dataclass
+class _RawTable:
+    """An export read into text (or, for Parquet, typed) columns, before any contract check."""
+
+    file: str
+    header: list[str]
+    header_line: int | None
+    columns: list[pa.ChunkedArray]
+    lines: np.ndarray
+    sha256: str
+    size_bytes: int
+    file_format: str
+    rejected: list[RejectedRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    delimiter: str | None = None
+    delimiter_detected: bool = False
+    encoding: str | None = None
+    preamble: tuple[str, ...] = ()
+    unit: str = "line"
+
+
+def _text_column(values: Sequence[str]) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(values, _TEXT)], _TEXT)
 
 
 @dataclass
@@ -395,23 +718,39 @@ class _Csv:
     header: list[str]
     records: list[list[str]]
     lines: list[int]
-    blank_lines: list[int]
+    rejected: list[RejectedRow]
+    header_line: int
 
 
-def _parse_csv(text: str, file: str) -> _Csv:
+def _parse_csv(lines: str | Iterator[str], file: str, *, delimiter: str = ",",
+               line_offset: int = 0, keep: bool = True) -> _Csv:
     """Split CSV text into header and records, remembering where each record starts.
 
     The ``csv`` module is used rather than ``pandas.read_csv`` because it lets us name the exact
     starting line of every record (quoted fields may span lines) and detect rows with too few
-    fields, which pandas silently pads with missing values.
+    fields, which pandas silently pads with missing values. ``line_offset`` is the number of
+    preamble lines skipped before ``lines``; ``keep=False`` only checks (for locating an error
+    in a file read by the Arrow fast path).
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    source = io.StringIO(lines, newline="") if isinstance(lines, str) else lines
+    reader = csv.reader(source, delimiter=delimiter, strict=True)
+    collecting = gc.isenabled()
+    gc.disable()  # a million row lists would otherwise trigger full collections over and over
+    try:
+        return _parse_records(reader, file, line_offset, keep)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse_records(reader: Any, file: str, line_offset: int, keep: bool) -> _Csv:
     header: list[str] | None = None
+    header_line = line_offset + 1
     records: list[list[str]] = []
-    lines: list[int] = []
-    blanks: list[int] = []
+    starts: list[int] = []
+    rejected: list[RejectedRow] = []
     while True:
-        start = reader.line_num + 1
+        start = reader.line_num + 1 + line_offset
         try:
             record = next(reader)
         except StopIteration:
@@ -420,33 +759,44 @@ def _parse_csv(text: str, file: str) -> _Csv:
             raise PopulationError(file, f"the CSV is malformed ({exc}); check the quoting.",
                                   row=start) from None
         if not record or (len(record) == 1 and not record[0].strip()):
-            if header is not None:
-                blanks.append(start)
+            rejected.append(RejectedRow(start, "blank line"))
             continue
         if header is None:
-            if start != 1:
-                blanks.extend(range(1, start))
             header = [h.replace("\ufeff", "").strip() for h in record]
+            header_line = start
             continue
         if len(record) != len(header):
-            raise PopulationError(
-                file,
-                f"the row has {len(record)} fields but the header has {len(header)}; values are "
-                "never shifted to fit: fix the export (an unquoted comma, or a truncated row).",
-                row=start)
-        records.append(record)
-        lines.append(start)
+            raise PopulationError(file, _ragged(len(record), len(header),
+                                                None if records else start),
+                                  row=start)
+        if not (record[0].strip() or "".join(record).strip()):
+            rejected.append(RejectedRow(start, "empty fields only"))
+            continue
+        if keep:
+            records.append(record)
+            starts.append(start)
     if header is None:
         raise PopulationError(file, "the file is empty: no header row.")
-    return _Csv(header, records, lines, blanks)
+    return _Csv(header, records, starts, rejected, header_line)
 
 
-def _check_header(header: list[str], file: str) -> None:
+def _ragged(fields: int, width: int, line: int | None = None) -> str:
+    """The message for a row that does not have the header's number of fields; ``line`` is
+    given for the first record when a one-field "header" may be a report title."""
+    text = (f"the row has {fields} fields but the header has {width}; values are never shifted "
+            "to fit: fix the export (an unquoted delimiter, or a truncated row).")
+    if line is not None and width == 1 and fields > 1:
+        text += (f" If the header is on line {line} and a title is above it, declare the reader "
+                 f"option preamble_lines: {line - 1}.")
+    return text
+
+
+def _check_header(header: list[str], file: str, row: int | None = 1, hint: str = "") -> None:
     """Reject empty and duplicated header names (after trimming and ignoring case)."""
     empty = [str(i + 1) for i, h in enumerate(header) if not h]
     if empty:
-        raise PopulationError(file, f"column(s) {', '.join(empty)} of the header have no name.",
-                              row=1)
+        raise PopulationError(file, f"column(s) {', '.join(empty)} of the header have no "
+                                    f"name.{hint}", row=row)
     seen: dict[str, list[int]] = {}
     for i, h in enumerate(header):
         seen.setdefault(_normalise_header(h), []).append(i)
@@ -454,215 +804,1110 @@ def _check_header(header: list[str], file: str) -> None:
     if dupes:
         described = "; ".join(
             " and ".join(f"'{header[i]}' (column {i + 1})" for i in idx) for idx in dupes)
-        raise PopulationError(file, f"duplicated column name(s) in the header: {described}.",
-                              row=1)
+        raise PopulationError(file, f"duplicated column name(s) in the header: {described}."
+                                    f"{hint}", row=row)
 
+
+def _split_preamble(text: str, count: int, file: str) -> tuple[list[str], str]:
+    """The first ``count`` lines (without line ends) and the text after them."""
+    preamble: list[str] = []
+    position = 0
+    for k in range(count):
+        end = text.find("\n", position)
+        if end < 0:
+            raise _short_preamble(file, count, k + (1 if text[position:] else 0))
+        preamble.append(text[position:end].rstrip("\r"))
+        position = end + 1
+    return preamble, text[position:]
+
+
+def _short_preamble(file: str, count: int, lines: int) -> PopulationError:
+    return PopulationError(file, f"reader option preamble_lines is {count} but the file has only "
+                                 f"{lines} line(s) before its end: no header is left.")
+
+
+_SNIFFED = (",", ";", "\t", "|")
+
+
+def _sniff_delimiter(header_text: str, file: str, line: int) -> str:
+    """The candidate delimiter that occurs most often (outside quotes) in the header line."""
+    counts = dict.fromkeys(_SNIFFED, 0)
+    quoted = False
+    for char in header_text:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if ranked[0][1] == 0:
+        return ","
+    if ranked[0][1] == ranked[1][1]:
+        raise PopulationError(
+            file, f"cannot detect the delimiter: the header line has as many "
+                  f"{_delimiter_label(ranked[0][0])} as {_delimiter_label(ranked[1][0])}; declare "
+                  "the reader option delimiter.", row=line)
+    return ranked[0][0]
+
+
+def _first_line(text: str) -> tuple[int, str]:
+    """(lines skipped, text) of the first non-blank line."""
+    for skipped, line in enumerate(text.splitlines()):
+        if line.strip():
+            return skipped, line
+    return 0, ""
+
+
+def _read_csv_exact(path: Path, file: str, opts: _Options, delimiter: str) -> _RawTable:
+    """A CSV file through the ``csv`` module: exact line numbers whatever the quoting."""
+    data = _read_bytes(path, file)
+    text, encoding = _decode(data, file, opts.encoding)
+    preamble, body = _split_preamble(text, opts.preamble_lines, file)
+    detected = False
+    if delimiter == "auto":
+        skipped, header_text = _first_line(body)
+        delimiter = _sniff_delimiter(header_text, file, opts.preamble_lines + skipped + 1)
+        detected = True
+    parsed = _parse_csv(body, file, delimiter=delimiter, line_offset=opts.preamble_lines)
+    width = len(parsed.header)
+    columns = ([_text_column(values) for values in zip(*parsed.records)] if parsed.records
+               else [_text_column([]) for _ in range(width)])
+    del parsed.records[:]
+    return _RawTable(
+        file=file, header=parsed.header, header_line=parsed.header_line, columns=columns,
+        lines=np.asarray(parsed.lines, dtype="int64"), sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data), file_format="csv", rejected=parsed.rejected, delimiter=delimiter,
+        delimiter_detected=detected, encoding=encoding, preamble=tuple(preamble))
+
+
+def _read_bytes(path: Path, file: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise PopulationError(file, f"file not found ({path}).") from None
+    except OSError as exc:
+        raise PopulationError(file, f"cannot read the file ({exc}).") from None
+
+
+class _HashJob(threading.Thread):
+    """SHA-256, size and line-end count of a file (LF, CRLF or a lone CR each count once, as in
+    Python's universal newlines), computed beside the parse (hashlib and numpy free the GIL).
+    With a ``delimiter`` it also checks the quoting from byte ``data_offset`` on (see
+    :class:`_QuoteCheck`): Arrow's parser accepts some faults silently that the csv module
+    refuses."""
+
+    def __init__(self, path: Path, delimiter: str | None = None, data_offset: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.path = path
+        self.quotes = None if delimiter is None else _QuoteCheck(delimiter)
+        self.data_offset = data_offset
+        self.sha256 = ""
+        self.size = 0
+        self.newlines = 0
+        self.last = b""
+        self.error: OSError | None = None
+        self.start()
+
+    @property
+    def suspect(self) -> bool:
+        """Whether the quoting needs the csv module's judgement."""
+        return self.quotes is not None and self.quotes.suspect
+
+    def run(self) -> None:
+        digest = hashlib.sha256()
+        try:
+            with open(self.path, "rb") as handle:
+                while chunk := handle.read(1 << 22):
+                    digest.update(chunk)
+                    if self.quotes is not None and self.size + len(chunk) > self.data_offset:
+                        self.quotes.feed(chunk[max(0, self.data_offset - self.size):])
+                    self.size += len(chunk)
+                    self.newlines += _line_ends(chunk)
+                    if self.last == b"\r" and chunk[:1] == b"\n":
+                        self.newlines -= 1  # a CRLF split between two reads
+                    self.last = chunk[-1:]
+            if self.quotes is not None:
+                self.quotes.finish()
+        except OSError as exc:
+            self.error = exc
+        self.sha256 = digest.hexdigest()
+
+    def result(self, file: str) -> _HashJob:
+        self.join()
+        if self.error is not None:
+            raise PopulationError(file, f"cannot read the file ({self.error}).")
+        return self
+
+
+def _line_ends(data: bytes) -> int:
+    """Line ends in ``data``: LF, CRLF and lone CR each count once."""
+    feeds = data.count(b"\n")
+    returns = data.count(b"\r")
+    return feeds + returns - data.count(b"\r\n") if returns else feeds
+
+
+class _QuoteCheck:
+    """Vectorised check of CSV quoting, fed the bytes from the header line on.
+
+    Counting quotes from there, a quote that makes the count odd opens a quoted value and must
+    follow a delimiter, a line end or another quote; one that makes it even closes the value (or
+    is the first of an escaped ``""``) and must be followed by a delimiter, a line end, another
+    quote or the end of the file. Anything else (``"Priya" Nair``, ``""x``, a quote inside an
+    unquoted value) sets ``suspect``, and the csv module then reads the file and decides. Only
+    the positions of quotes are looked at, so a quote-free file costs one ``memchr``-like scan."""
+
+    def __init__(self, delimiter: str) -> None:
+        self.allowed = np.zeros(256, dtype=bool)
+        self.allowed[[ord(delimiter), 10, 13, 34]] = True
+        self.count = 0
+        self.tail = b"\n"  # a context byte (a virtual line start), then the unchecked last byte
+        self.suspect = False
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        if self.suspect or not (chunk or final):
+            return
+        data = self.tail + chunk
+        if b'"' not in data:
+            self.tail = data[-2:] if len(data) > 1 else data
+            return
+        codes = np.frombuffer(data, dtype=np.uint8)
+        # codes[0] is context (already checked); check codes[1:end]; the last byte waits for
+        # the next chunk unless this is the end of the file
+        end = len(data) if final else len(data) - 1
+        quotes = np.flatnonzero(codes[1:end] == 34) + 1
+        if quotes.size:
+            opening = (self.count + np.arange(1, quotes.size + 1)) % 2 == 1
+            before = self.allowed[codes[quotes - 1]]
+            after = np.ones(quotes.size, dtype=bool)
+            inside = quotes + 1 < len(data)
+            after[inside] = self.allowed[codes[quotes[inside] + 1]]
+            if ((opening & ~before) | (~opening & ~after)).any():
+                self.suspect = True
+            self.count += int(quotes.size)
+        self.tail = data[end - 1:] if end >= 1 else data
+
+    def finish(self) -> None:
+        self.feed(b"", final=True)
+
+
+def _decode_line(raw: bytes, file: str, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(file, raw[exc.start], line) from None
+
+
+def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
+                   ) -> tuple[_RawTable | None, str]:
+    """A CSV file through Arrow, every column as text: (table, "") or (None, why not).
+
+    Line numbers stay exact: Arrow keeps blank lines as rows (``ignore_empty_lines=False``), and
+    when the file's LF count shows newlines inside quoted values, each record's line is shifted
+    by the newlines of the records before it. A structural problem (ragged row, bad quoting,
+    invalid UTF-8) is located and reported exactly like the csv-module path.
+    """
+    import pyarrow.csv as pv
+
+    if not _is_utf8(opts.encoding):
+        return None, "the Arrow path reads UTF-8 files only"
+    if not path.is_file():
+        raise PopulationError(file, f"file not found ({path}).")
+    preamble: list[str] = []
+    rejected: list[RejectedRow] = []
+    with open(path, "rb") as handle:
+        head = handle.read(3)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return None, "the file is UTF-16"
+        handle.seek(3 if head == _BOM else 0)
+        line = 0
+        for k in range(opts.preamble_lines):
+            raw = handle.readline()
+            if not raw.endswith(b"\n"):
+                raise _short_preamble(file, opts.preamble_lines, k + (1 if raw else 0))
+            line += 1
+            preamble.append(_decode_line(raw, file, line).rstrip("\r\n"))
+        while True:
+            raw = handle.readline()
+            line += 1
+            if not raw:
+                raise PopulationError(file, "the file is empty: no header row.")
+            if raw.strip():
+                break
+            rejected.append(RejectedRow(line, "blank line"))
+        header_offset = handle.tell() - len(raw)
+        header_text = _decode_line(raw, file, line).rstrip("\r\n")
+        data_offset = handle.tell()
+    if header_text.count('"') % 2:
+        return None, "the header row spans several lines"
+    header_line = line
+    detected = delimiter == "auto"
+    if detected:
+        delimiter = _sniff_delimiter(header_text, file, header_line)
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ
+                                               ) if data_offset < path.stat().st_size else \
+            contextlib.nullcontext(b"") as mapped:
+        quoted = mapped.find(b'"', data_offset) >= 0  # no quote: no newline inside a value
+    job = _HashJob(path, delimiter if quoted else None, header_offset)
+    header = [h.replace("\ufeff", "").strip()
+              for h in next(csv.reader([header_text], delimiter=delimiter))]
+    names = [f"c{j}" for j in range(len(header))]
+    invalid: list[tuple[int | None, int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number, row.actual_columns, row.text))
+        return "skip" if len(invalid) < 1000 else "error"
+
+    def read(threads: bool, handler: Callable[[Any], str]) -> pa.Table:
+        source = pa.memory_map(str(path))
+        try:
+            source.seek(data_offset)
+            return pv.read_csv(
+                source,
+                read_options=pv.ReadOptions(column_names=names, use_threads=threads),
+                parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
+                                              ignore_empty_lines=False,
+                                              invalid_row_handler=handler),
+                convert_options=pv.ConvertOptions(
+                    column_types=dict.fromkeys(names, _TEXT), strings_can_be_null=False,
+                    quoted_strings_can_be_null=False))
+        finally:
+            source.close()
+
+    try:
+        if data_offset >= path.stat().st_size:  # a header and nothing else
+            table = pa.table({name: pa.array([], _TEXT) for name in names})
+        else:
+            table = read(True, on_invalid)
+    except pa.ArrowInvalid as exc:
+        job.result(file)
+        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+        raise PopulationError(file, f"the CSV is malformed ({exc}).") from None
+    job.result(file)
+    if job.suspect:  # Arrow drops such quotes silently: let the csv module judge the file
+        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+    first_line = header_line + 1
+    rows = table.num_rows
+    expected = header_line + rows + len(invalid) - (0 if job.last in (b"\n", b"\r") else 1)
+    embedded = job.newlines - expected
+    if embedded < 0:
+        return None, "the line ends could not be counted"
+    offsets = np.zeros(rows, dtype="int64")
+    if embedded:
+        per_row = np.zeros(rows, dtype="int64")
+        for column in table.columns:
+            for sign, what in ((1, "\n"), (1, "\r"), (-1, "\r\n")):
+                per_row += sign * pc.fill_null(pc.count_substring(column, what), 0).to_numpy()
+        offsets[1:] = np.cumsum(per_row)[:-1]
+    lines = first_line + np.arange(rows, dtype="int64") + offsets
+    if invalid:
+        if not invalid[0][2].strip():
+            return None, "a line holds only whitespace"
+        number = invalid[0][0]
+        if number is None:  # Arrow numbers rows only when it parses on one thread
+            again: list[int | None] = []
+            try:
+                read(False, lambda row: again.append(row.number) or "error")
+            except pa.ArrowInvalid:
+                pass
+            number = again[0] if again else None
+        if number is None:
+            return None, "a malformed row could not be located"
+        before = number - 1
+        at = first_line + before + (int(offsets[before - 1] + per_row[before - 1])
+                                    if embedded and before else 0)
+        fields = invalid[0][1]
+        first = not any(pc.any(pc.not_equal(column.slice(0, before), "")).as_py()
+                        for column in table.columns) if before else True
+        raise PopulationError(file, _ragged(fields, len(header), at if first else None), row=at)
+    columns = [table.column(j) for j in range(len(names))]
+    del table
+    if columns and rows:
+        empty = _no_values(columns)
+        if empty.any():
+            blank = _blank_lines(path, lines[empty])
+            rejected += [RejectedRow(int(n), "blank line" if n in blank else "empty fields only")
+                         for n in lines[empty]]
+            keep = pa.array(~empty)
+            columns = [pc.filter(column, keep) for column in columns]
+            lines = lines[~empty]
+    return _RawTable(
+        file=file, header=header, header_line=header_line, columns=columns, lines=lines,
+        sha256=job.sha256, size_bytes=job.size, file_format="csv (Arrow)", rejected=rejected,
+        delimiter=delimiter, delimiter_detected=detected,
+        encoding="utf-8 (byte-order mark)" if head == _BOM else "utf-8",
+        preamble=tuple(preamble)), ""
+
+
+def _no_values(columns: Sequence[pa.ChunkedArray]) -> np.ndarray:
+    """Rows whose every field is empty or whitespace (only rows with an empty first field are
+    looked at beyond the first column)."""
+    first = columns[0]
+    empty = _np(pc.or_(pc.equal(first, ""), pc.utf8_is_space(first)))
+    if empty.any() and len(columns) > 1:
+        positions = np.flatnonzero(empty)
+        take = pa.array(positions)
+        still = np.ones(len(positions), dtype=bool)
+        for column in columns[1:]:
+            values = pc.take(column, take)
+            still &= _np(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)))
+        empty[:] = False
+        empty[positions[still]] = True
+    return empty
+
+
+def _blank_lines(path: Path, lines: np.ndarray) -> set[int]:
+    """Which of ``lines`` are blank in the file (called only for the few rows with no value).
+    Lines end at LF, CRLF or a lone CR, as in Python's universal newlines."""
+    wanted = {int(n) for n in lines}
+    last = max(wanted)
+    starts = [0]
+    offset = 0
+    previous = 0
+    with open(path, "rb") as handle:
+        while len(starts) <= last and (chunk := handle.read(1 << 24)):
+            codes = np.frombuffer(chunk, dtype=np.uint8)
+            following = np.append(codes[1:], 0)  # the next byte (0 at the chunk's end)
+            ends = np.flatnonzero((codes == 10) | ((codes == 13) & (following != 10)))
+            if previous == 13 and codes[0] == 10:  # a CRLF split between two reads
+                starts.pop()
+                ends = np.concatenate(([0], ends[ends != 0]))
+            starts.extend((ends + offset + 1).tolist())
+            offset += len(chunk)
+            previous = int(codes[-1])
+        handle.seek(0)
+        data_end = offset
+        blank = set()
+        for line in wanted:
+            begin = starts[line - 1]
+            finish = starts[line] if line < len(starts) else data_end
+            handle.seek(begin)
+            if not handle.read(finish - begin).strip():
+                blank.add(line)
+    return blank
+
+
+def _locate_csv_problem(path: Path, file: str, opts: _Options, delimiter: str, bom: bool
+                        ) -> None:
+    """Stream the file through the csv module to raise the exact error Arrow only summarised."""
+    _check_utf8(path, file, bom)
+    with open(path, "rb") as raw:
+        raw.seek(3 if bom else 0)
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # universal line ends
+        for _ in range(opts.preamble_lines):
+            text.readline()
+        _parse_csv(text, file, delimiter=delimiter, line_offset=opts.preamble_lines, keep=False)
+
+
+def _check_utf8(path: Path, file: str, bom: bool) -> None:
+    """Raise the error naming the line of the first byte that is not UTF-8 (read in pieces cut
+    after a LF, so that no character is split between two pieces)."""
+    lines = 0
+    carry = b""
+    with open(path, "rb") as handle:
+        handle.seek(3 if bom else 0)
+        while True:
+            chunk = handle.read(1 << 24)
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            piece, carry = data[:cut], data[cut:]
+            try:
+                piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(file, piece[exc.start],
+                                lines + _line_ends(piece[:exc.start]) + 1) from None
+            lines += _line_ends(piece)
+            if not chunk:
+                return
+
+
+def _not_utf8(file: str, byte: int, line: int) -> PopulationError:
+    return PopulationError(
+        file, f"the file is not valid UTF-8 (byte 0x{byte:02x}); re-export it as UTF-8 CSV, or "
+              "declare its encoding with the reader option encoding (e.g. 'cp1252').", row=line)
+
+
+def _not_for(file: str, opts: _Options, names: Sequence[str], what: str) -> None:
+    for name in names:
+        if name in opts.declared:
+            raise PopulationError(file, f"reader option '{name}' does not apply to {what}.")
+
+
+_NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map,
+           pa.types.is_fixed_size_list, pa.types.is_union)
+
+
+def _read_parquet(path: Path, file: str, opts: _Options) -> _RawTable:
+    """A Parquet file through pyarrow; typed columns are kept (no text round trip)."""
+    import pyarrow.parquet as pq
+
+    _not_for(file, opts, ("delimiter", "preamble_lines", "encoding", "fast", "sheet"),
+             "a Parquet file")
+    if not path.is_file():
+        raise PopulationError(file, f"file not found ({path}).")
+    job = _HashJob(path)
+    try:
+        schema = pq.read_schema(path)
+        # text straight into large_string (what pandas stores): no second copy of every value
+        wanted = pa.schema([f.with_type(_TEXT) if pa.types.is_string(f.type) else f
+                            for f in schema])
+        table = pq.read_table(path, schema=wanted)
+    except (pa.ArrowException, OSError) as exc:
+        job.result(file)
+        raise PopulationError(file, f"cannot read the Parquet file ({exc}).") from None
+    job.result(file)
+    columns: list[pa.ChunkedArray] = []
+    for name, column in zip(table.column_names, table.columns):
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            column, kind = pc.cast(column, kind.value_type), kind.value_type
+        if any(test(kind) for test in _NESTED):
+            raise PopulationError(file, f"column '{name}' holds {kind} values; only flat columns "
+                                        "(text, numbers, booleans, dates, timestamps) are read.")
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            try:
+                column = pc.cast(column, _TEXT)
+            except pa.ArrowInvalid:
+                raise PopulationError(file, f"column '{name}' holds bytes that are not UTF-8 "
+                                            "text.") from None
+        if pa.types.is_string_view(kind):
+            column = pc.cast(column, _TEXT)
+        columns.append(column)
+    rows = table.num_rows
+    return _RawTable(
+        file=file, header=[str(n).strip() for n in table.column_names], header_line=None,
+        columns=columns, lines=np.arange(1, rows + 1, dtype="int64"), sha256=job.sha256,
+        size_bytes=job.size, file_format="parquet", unit="row")
+
+
+def _cell_text(cell: Any) -> str:
+    """An .xlsx cell as text: formulas as written (never evaluated), text as stored, whole
+    numbers without '.0' (zero-padded when the cell's number format is all zeros, e.g. 000000),
+    dates and times in ISO 8601."""
+    value = cell.value
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not (value.is_integer() and abs(value) < 1e15):
+            return repr(value)
+        text = str(int(value))
+        number_format = getattr(cell, "number_format", "") or ""
+        if re.fullmatch(r"0+", number_format) and not text.startswith("-"):
+            text = text.zfill(len(number_format))
+        return text
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None and value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    text = getattr(value, "text", None)  # ArrayFormula: the formula as written
+    return str(text if text is not None else value)
+
+
+def _read_xlsx(path: Path, file: str, opts: _Options) -> _RawTable:
+    """A worksheet of an .xlsx workbook through openpyxl (read-only, formulas not evaluated)."""
+    import openpyxl
+
+    _not_for(file, opts, ("delimiter", "encoding", "fast"), "an .xlsx file")
+    data = _read_bytes(path, file)
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as exc:  # openpyxl raises zipfile, KeyError, InvalidFileException...
+        raise PopulationError(file, f"cannot open the workbook ({type(exc).__name__}: {exc}); "
+                                    "is it an .xlsx file?") from None
+    notes: list[str] = []
+    try:
+        names = book.sheetnames
+        sheet = opts.sheet
+        if sheet is None:
+            sheet_name = book.worksheets[0].title
+            if len(names) > 1:
+                notes.append(f"Read worksheet '{sheet_name}', the first of {len(names)}: "
+                             f"{', '.join(names)}.")
+        elif isinstance(sheet, int):
+            if sheet > len(names):
+                raise PopulationError(file, f"reader option sheet is {sheet} but the workbook "
+                                            f"has {len(names)} sheet(s): {', '.join(names)}.")
+            sheet_name = names[sheet - 1]
+        else:
+            if sheet not in names:
+                raise PopulationError(file, f"reader option sheet names {sheet!r}, which is not "
+                                            f"in the workbook; sheets: {', '.join(names)}.")
+            sheet_name = sheet
+        label = f"{file} [sheet '{sheet_name}']"
+        worksheet = book[sheet_name]
+        if hasattr(worksheet, "reset_dimensions"):
+            worksheet.reset_dimensions()
+        preamble: list[str] = []
+        rejected: list[RejectedRow] = []
+        header: list[str] | None = None
+        header_line: int | None = None
+        records: list[list[str]] = []
+        starts: list[int] = []
+        pending: list[int] = []
+        number = 0
+        for cells in worksheet.iter_rows():
+            number = cells[0].row if cells and getattr(cells[0], "row", None) else number + 1
+            values = [_cell_text(cell) for cell in cells]
+            if number <= opts.preamble_lines:
+                preamble.append(" | ".join(v for v in values if v.strip()))
+                continue
+            if not any(v.strip() for v in values):
+                (pending if header is not None else rejected).append(
+                    number if header is not None else RejectedRow(number, "blank row"))
+                continue
+            if header is None:
+                while values and not values[-1].strip():
+                    values.pop()
+                header = [v.replace("\ufeff", "").strip() for v in values]
+                header_line = number
+                continue
+            rejected += [RejectedRow(b, "blank row") for b in pending]
+            pending = []
+            width = len(header)
+            extra = [i for i, v in enumerate(values[width:], start=width) if v.strip()]
+            if extra:
+                raise PopulationError(
+                    label, f"the row has a value in column {extra[0] + 1} beyond the header's "
+                           f"{width} columns; values are never shifted to fit.", row=number,
+                    unit="row")
+            records.append((values + [""] * width)[:width])
+            starts.append(number)
+        if pending:
+            notes.append(f"{len(pending)} empty row(s) after the last record (rows {pending[0]}"
+                         f"-{pending[-1]}) ignored.")
+    finally:
+        book.close()
+    if header is None:
+        raise PopulationError(label, "the worksheet is empty: no header row.")
+    columns = ([_text_column(values) for values in zip(*records)] if records
+               else [_text_column([]) for _ in header])
+    return _RawTable(
+        file=label, header=header, header_line=header_line, columns=columns,
+        lines=np.asarray(starts, dtype="int64"), sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data), file_format=f"xlsx (sheet '{sheet_name}')", rejected=rejected,
+        notes=notes, preamble=tuple(preamble), unit="row")
+
+
+def _load_table(path: Path, file: str, opts: _Options) -> _RawTable:
+    """Read any tabular export by its suffix: .xlsx, .parquet, otherwise CSV."""
+    suffix = path.suffix.casefold()
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path, file, opts)
+    if suffix in (".parquet", ".pq"):
+        return _read_parquet(path, file, opts)
+    if suffix == ".xls":
+        raise PopulationError(file, "legacy .xls workbooks are not read; save the sheet as .xlsx "
+                                    "or as CSV (UTF-8).")
+    _not_for(file, opts, ("sheet",), "a CSV file (only to .xlsx)")
+    delimiter = opts.delimiter
+    if suffix == ".tsv" and not opts.delimiter_declared:
+        delimiter = "\t"
+    note = None
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise PopulationError(file, f"file not found ({path}).") from None
+    fast = opts.fast if opts.fast is not None else size > FAST_PATH_BYTES
+    if fast:
+        table, why = _read_csv_fast(path, file, opts, delimiter)
+        if table is not None:
+            return table
+        note = f"Read with the csv module rather than Arrow: {why}."
+    table = _read_csv_exact(path, file, opts, delimiter)
+    if note:
+        table.notes.append(note)
+    return table
 
 # --------------------------------------------------------------------------------------------
 # Column conversion
 # --------------------------------------------------------------------------------------------
 
-_ISO_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}"
-    r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?P<offset>Z|[+-]\d{2}:?\d{2})?)?",
-    re.IGNORECASE,
-)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_INTEGER = re.compile(r"[+-]?\d+")
+_ISO_TIMESTAMP_RE2 = (r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
+                      r"(?:[Zz]|[+-]\d{2}:?\d{2})?)?$")
+_ZONE_SUFFIX_RE2 = r"(?:[Zz]|[+-]\d{2}:?\d{2})$"
+_ISO_DATE_RE2 = r"^\d{4}-\d{2}-\d{2}$"
+_SIGNS = pa.array(["+", "-"], _TEXT)
+_INTEGER_RE2 = r"^[+-]?\d+$"
+_LOCALE_DATE = re.compile(r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}\b")
 _BOOLEAN_TOKENS = {"true": True, "false": False}
 _YES_NO_TOKENS = {"yes": True, "no": False, "y": True, "n": False}
 
 
+def _np(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """An Arrow boolean result as a numpy bool array (null -> False)."""
+    return pc.fill_null(mask, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+
+
+def _chunked(values: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+
+
+def _string_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """Arrow text as a pandas ``string`` Series (Arrow-backed: no copy for large_string)."""
+    values = _chunked(values)
+    if values.type != _TEXT:
+        values = pc.cast(values, _TEXT)
+    return pd.Series(pd.arrays.ArrowStringArray(values))
+
+
+def _arrow_of(series: pd.Series) -> pa.ChunkedArray:
+    """The Arrow array behind a pandas Series (no copy for Arrow-backed text)."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        return _chunked(pa.array(series.array))
+    return _chunked(pa.array(series.astype(object).where(series.notna(), None).tolist(),
+                             _TEXT))
+
+
+def _null_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Empty strings as nulls."""
+    empty = pc.equal(values, "")
+    if not pc.any(empty).as_py():
+        return values
+    return pc.if_else(empty, pa.scalar(None, values.type), values)
+
+
+def _plain_ascii(values: pa.ChunkedArray, *, controls: bool = False) -> bool:
+    """Whether every byte of the text is ASCII (and, with ``controls``, none is a control
+    character, so that a space is the only whitespace there is). Checked on the raw data
+    buffers with numpy's min/max: far cheaper than a per-value Arrow kernel."""
+    for chunk in values.chunks:
+        buffers = chunk.buffers()
+        if len(chunk) == 0 or len(buffers) < 3 or buffers[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+        data = np.frombuffer(buffers[2], dtype=np.uint8)[
+            offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
+        if data.size and (data.max() >= 0x80 or (controls and data.min() < 0x20)):
+            return False
+    return True
+
+
+def _text_bytes(values: pa.ChunkedArray) -> int:
+    """Total bytes of the values (from the offsets; no pass over the data)."""
+    total = 0
+    for chunk in values.chunks:
+        if len(chunk) == 0:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)
+        total += int(offsets[chunk.offset + len(chunk)] - offsets[chunk.offset])
+    return total
+
+
+def _fold_arrow(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``str.casefold`` of every value: Arrow lower-casing for ASCII, Python for the rest."""
+    if _plain_ascii(values):
+        return pc.ascii_lower(values)
+    lowered = pc.utf8_lower(values)
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(values), True))
+    if not pc.any(other).as_py():
+        return lowered
+    positions = np.flatnonzero(_np(other))
+    folded = [v.casefold() for v in pc.take(values, pa.array(positions)).to_pylist()]
+    return pa.chunked_array([pc.replace_with_mask(
+        lowered.combine_chunks(), other.combine_chunks(), pa.array(folded, lowered.type))])
+
+
+def _fold(series: pd.Series) -> pd.Series:
+    """Casefolded text (NA stays NA) as a pandas ``string`` Series."""
+    return _string_series(_fold_arrow(_arrow_of(series)))
+
+
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Any flat Arrow column as text, nulls as empty strings."""
+    kind = column.type
+    if kind == _TEXT:
+        text = column
+    elif pa.types.is_string(kind):
+        text = pc.cast(column, _TEXT)
+    elif pa.types.is_boolean(kind):
+        text = pc.if_else(column, "true", "false")
+    elif pa.types.is_timestamp(kind):
+        text = pc.strftime(column, format="%Y-%m-%dT%H:%M:%S" + ("Z" if kind.tz else ""))
+    elif pa.types.is_floating(kind):
+        text = pa.array([None if v is None else (str(int(v)) if float(v).is_integer()
+                                                 else repr(v)) for v in column.to_pylist()],
+                        _TEXT)
+    else:
+        text = pc.cast(column, _TEXT)
+    text = _chunked(text)
+    return pc.fill_null(text, "") if text.null_count else text
+
+
+def _trim(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Values without surrounding whitespace (the same characters ``str.strip`` removes: Arrow's
+    UTF-8 whitespace). When the text is plain ASCII without control characters, a space is the
+    only whitespace there is: the first and last byte of every value are looked at with numpy
+    and the column is returned as it is when none is a space (no copy)."""
+    if _plain_ascii(column, controls=True):
+        if not _edge_spaces(column):
+            return column
+        return pc.ascii_trim_whitespace(column)
+    trimmed = pc.utf8_trim_whitespace(column)
+    return column if _text_bytes(trimmed) == _text_bytes(column) else trimmed
+
+
+def _edge_spaces(values: pa.ChunkedArray) -> bool:
+    """Whether any value starts or ends with a space (read from the offsets and data buffers)."""
+    for chunk in values.chunks:
+        buffers = chunk.buffers()
+        if len(chunk) == 0 or len(buffers) < 3 or buffers[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)[
+            chunk.offset:chunk.offset + len(chunk) + 1]
+        data = np.frombuffer(buffers[2], dtype=np.uint8)
+        starts, ends = offsets[:-1], offsets[1:]
+        filled = ends > starts
+        if not filled.any():
+            continue
+        if (data[starts[filled]] == 32).any() or (data[ends[filled] - 1] == 32).any():
+            return True
+    return False
+
+
+def _ambiguity_hint(value: str, option: str) -> str | None:
+    """A hint for locale-formatted values: day/month order is never guessed."""
+    if not _LOCALE_DATE.match(value):
+        return None
+    example = ("'%m/%d/%Y %I:%M:%S %p' or '%d/%m/%Y %H:%M'" if option == "timestamp_format"
+               else "'%d/%m/%Y' or '%m/%d/%Y'")
+    return (f"Day and month order cannot be told from such a value and is never guessed: declare "
+            f"the source's format with the reader option {option} (e.g. {example}).")
+
+
 class _Source:
-    """One export file read as text, with converters that name the line of any bad value."""
+    """One export file read as text, with converters that name the line of any bad value.
+
+    ``required`` and ``optional`` name the contract's columns as spelt in the export; an entry of
+    ``required`` may be a tuple of alternative spellings (the first is the name used in code).
+    ``labels`` says how to describe a missing required column (e.g. which mapping option named
+    it).
+    """
 
     def __init__(
         self,
         kind: str,
         path: str | Path,
         *,
-        required: Sequence[str],
+        required: Sequence[str | tuple[str, ...]],
         optional: Sequence[str] = (),
         timezone: str = "UTC",
+        options: Mapping[str, Any] | _Options | None = None,
+        allowed: Mapping[str, str] = COMMON_OPTIONS,
+        labels: Mapping[str, str] | None = None,
+        raw: _RawTable | None = None,
     ) -> None:
         self.kind = kind
         self.path = Path(path)
         self.file = _display_path(self.path)
         self.timezone = _check_timezone(timezone)
+        self.options = (options if isinstance(options, _Options)
+                        else _parse_options(kind, self.file, options, allowed))
+        if raw is None:
+            raw = _load_table(self.path, self.file, self.options)
+        self.raw_table = raw
+        self.file = raw.file
+        self.unit = raw.unit
+        self.header = raw.header
+        self.lines = raw.lines
+        self.n = len(raw.lines)
+        self._columns = raw.columns
+        alternatives = {(spec if isinstance(spec, str) else spec[0]):
+                        ((spec,) if isinstance(spec, str) else tuple(spec)) for spec in required}
         try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            raise PopulationError(self.file, f"file not found ({self.path}).") from None
-        except OSError as exc:
-            raise PopulationError(self.file, f"cannot read the file ({exc}).") from None
-        self.sha256 = hashlib.sha256(data).hexdigest()
-        self.size_bytes = len(data)
-        parsed = _parse_csv(_decode(data, self.file), self.file)
-        _check_header(parsed.header, self.file)
-        self.header = parsed.header
-        self.required = tuple(required)
-        self.notes: list[str] = []
-        self.rejected = [RejectedRow(line, "blank line") for line in parsed.blank_lines]
+            _check_header(raw.header, self.file, raw.header_line)
+        except PopulationError:  # a report title above the header looks like this too
+            wanted = {s for spellings in alternatives.values() for s in spellings}
+            _check_header(raw.header, self.file, raw.header_line, self._preamble_hint(wanted))
+        self.sha256 = raw.sha256
+        self.size_bytes = raw.size_bytes
+        self.notes: list[str] = list(raw.notes)
+        self.rejected: list[RejectedRow] = list(raw.rejected)
         self.unmapped: Counter[str] = Counter()
-        self.lines = np.asarray(parsed.lines, dtype="int64")
-        self.n = len(parsed.records)
+        self.required = tuple(alternatives)
+        self._position = self._match_columns(alternatives, optional, labels or {})
+        self._spelling = {name: self.header[i] for name, i in self._position.items()}
+        self._text: dict[str, pa.ChunkedArray] = {}
+        absent = [name for name in optional if name not in self._position]
+        if absent:
+            self.notes.append(f"Optional column(s) {', '.join(repr(a) for a in absent)} not in "
+                              "the file; read as empty.")
 
-        position = self._match_columns(required, optional)
-        self._values: dict[str, np.ndarray] = {}
-        self._spelling = {name: self.header[i] for name, i in position.items()}
-        for name in (*required, *optional):
-            index = position.get(name)
-            if index is None:
-                self._values[name] = np.full(self.n, "", dtype=object)
-                self.notes.append(f"Optional column '{name}' is not in the file; read as empty.")
-            else:
-                values = np.empty(self.n, dtype=object)
-                values[:] = [record[index].strip() for record in parsed.records]
-                self._values[name] = values
-
-    def _match_columns(self, required: Sequence[str], optional: Sequence[str]) -> dict[str, int]:
+    def _match_columns(self, required: Mapping[str, tuple[str, ...]], optional: Sequence[str],
+                       labels: Mapping[str, str]) -> dict[str, int]:
         """Map each contract column to its position; exact name first, then ignoring case/spaces."""
         exact = {h: i for i, h in enumerate(self.header)}
         loose = {_normalise_header(h): i for i, h in enumerate(self.header)}
         position: dict[str, int] = {}
-        for name in (*required, *optional):
-            index = exact.get(name, loose.get(_normalise_header(name)))
-            if index is not None:
-                position[name] = index
+        for name, spellings in (*required.items(), *((o, (o,)) for o in optional)):
+            for spelling in spellings:
+                index = exact.get(spelling, loose.get(_normalise_header(spelling)))
+                if index is not None:
+                    position[name] = index
+                    break
         missing = [name for name in required if name not in position]
         if missing:
-            hint = ""
-            if len(self.header) == 1:
-                for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
-                    if delimiter in self.header[0]:
-                        hint = (f" The header looks delimited by {label}; export the file "
-                                "comma-delimited.")
-                        break
+            described = ", ".join(
+                labels.get(m) or " or ".join(repr(s) for s in required[m]) for m in missing)
             raise PopulationError(
                 self.file,
-                f"missing required column(s) {', '.join(repr(m) for m in missing)}; columns "
-                f"found: {', '.join(repr(h) for h in self.header)}.{hint}")
+                f"missing required column(s) {described}; columns found: "
+                f"{', '.join(repr(h) for h in self.header)}.{self._header_hint(required, missing)}")
         return position
+
+    def _header_hint(self, required: Mapping[str, tuple[str, ...]], missing: list[str]) -> str:
+        """Why the columns may be missing: another delimiter, or a preamble above the header."""
+        if len(self.header) == 1 and not self.options.delimiter_declared:
+            for delimiter, label in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+                if delimiter in self.header[0]:
+                    shown = "'\\t'" if delimiter == "\t" else repr(delimiter)
+                    return (f" The header looks delimited by {label}; declare the reader option "
+                            f"delimiter: {shown} (or 'auto'), or export the file comma-delimited.")
+        return self._preamble_hint({s for m in missing for s in required[m]})
+
+    def _preamble_hint(self, names: Collection[str]) -> str:
+        """Where the header is, when one of the first rows holds the wanted column names."""
+        wanted = {_normalise_header(s) for s in names}
+        for row in range(min(self.n, 10)):
+            values = {_normalise_header(c[row].as_py() or "") for c in self._columns
+                      if pa.types.is_string(c.type) or pa.types.is_large_string(c.type)}
+            if wanted <= values:
+                line = int(self.lines[row])
+                return (f" The header seems to be on {self.unit} {line}: declare the reader "
+                        f"option preamble_lines: {line - 1}.")
+        return ""
 
     # -- raw access ------------------------------------------------------------------------
 
+    def _column(self, name: str) -> pa.ChunkedArray | None:
+        index = self._position.get(name)
+        return None if index is None else self._columns[index]
+
+    def _typed(self, name: str) -> pa.ChunkedArray | None:
+        """The column when the file stores it typed (Parquet), not as text."""
+        column = self._column(name)
+        if column is None or pa.types.is_string(column.type) or pa.types.is_large_string(
+                column.type):
+            return None
+        return column
+
+    def text_array(self, name: str) -> pa.ChunkedArray:
+        """The trimmed text of a column as Arrow ('' where empty); cached."""
+        cached = self._text.get(name)
+        if cached is None:
+            column = self._column(name)
+            if column is None:
+                cached = pa.chunked_array([pa.repeat(pa.scalar("", _TEXT), self.n)])
+            else:
+                cached = _trim(_as_text(column))
+            self._text[name] = cached
+        return cached
+
     def raw(self, column: str) -> np.ndarray:
         """The stripped text of a column (object array of str; empty string when empty)."""
-        return self._values[column]
+        return self.text_array(column).to_numpy(zero_copy_only=False).astype(object)
 
     def fail(self, column: str, bad: np.ndarray, expected: str, message: str | None = None
              ) -> NoReturn:
         """Raise a PopulationError for the first bad value of a column, listing the others."""
         positions = np.flatnonzero(bad)
         first = int(positions[0])
+        found = self.text_array(column)[first].as_py()
         raise PopulationError(
             self.file, message, row=int(self.lines[first]),
-            column=self._spelling.get(column, column), expected=expected,
-            found=str(self.raw(column)[first]),
-            more_rows=[int(self.lines[p]) for p in positions[1:]])
+            column=self._spelling.get(column, column), expected=expected, found=found,
+            more_rows=[int(self.lines[p]) for p in positions[1:1001]],
+            more_count=len(positions) - 1, unit=self.unit)
+
+    def _distinct(self, column: str) -> tuple[list[str], np.ndarray]:
+        """The distinct values of a column and, per row, the index of its value."""
+        encoded = pc.dictionary_encode(self.text_array(column))  # one dictionary, all chunks
+        if not encoded.num_chunks:
+            return [], np.zeros(0, dtype="int64")
+        index = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32())
+        return (encoded.chunk(0).dictionary.to_pylist(),
+                index.to_numpy(zero_copy_only=False).astype("int64", copy=False))
 
     # -- converters ------------------------------------------------------------------------
 
-    def text(self, column: str) -> pd.Series:
-        """Text as pandas ``string`` dtype, empty -> NA."""
-        series = pd.Series(self.raw(column), dtype="string")
-        return series.mask(series == "")
+    def text(self, column: str, values: Mapping[str, str] | None = None) -> pd.Series:
+        """Text as pandas ``string`` dtype, empty -> NA; ``values`` replaces whole values."""
+        data = self.text_array(column)
+        if values:
+            data = _replace(data, values)
+        return _string_series(_null_empty(data))
 
-    def folded(self, column: str) -> pd.Series:
+    def folded(self, column: str, values: Mapping[str, str] | None = None) -> pd.Series:
         """Casefolded text for join keys (e-mails, logins), empty -> NA."""
-        return self.text(column).str.casefold()
+        data = self.text_array(column)
+        if values:
+            data = _replace(data, values)
+        return _string_series(_fold_arrow(_null_empty(data)))
 
-    def choice(self, column: str, mapping: Mapping[str, str], *, empty: str | None = None,
-               allow_empty: bool = False) -> pd.Series:
+    def choice(self, column: str, mapping: Mapping[str, str | None], *,
+               empty: str | None = None, allow_empty: bool = False, hint: str | None = None
+               ) -> pd.Series:
         """Map an enumerated value (matched ignoring case) to its canonical spelling."""
-        raw = self.raw(column)
+        uniques, index = self._distinct(column)
         lookup = {k.casefold(): v for k, v in mapping.items()}
-        out = np.empty(self.n, dtype=object)
-        bad = np.zeros(self.n, dtype=bool)
-        for i, value in enumerate(raw):
-            if value == "":
-                if empty is None and not allow_empty:
-                    bad[i] = True
-                out[i] = empty
+        out: list[str | None] = []
+        bad = np.zeros(len(uniques), dtype=bool)
+        for i, value in enumerate(uniques):
+            if value == "" and "" not in lookup:
+                bad[i] = empty is None and not allow_empty
+                out.append(empty)
                 continue
-            canonical = lookup.get(value.casefold())
-            if canonical is None:
-                bad[i] = True
-            out[i] = canonical
+            key = value.casefold()
+            bad[i] = key not in lookup
+            out.append(lookup.get(key))
         if bad.any():
-            options = [repr(k) for k in mapping]
-            if empty is not None or allow_empty:
+            options = [repr(k) for k in mapping if k != ""]
+            if empty is not None or allow_empty or "" in mapping:
                 options.append("an empty value")
-            self.fail(column, bad, "one of " + _either(options))
-        return pd.Series(out, dtype="string")
+            self.fail(column, bad[index], "one of " + _either(options), hint)
+        return _string_series(pc.take(pa.array(out, _TEXT), pa.array(index)))
 
     def boolean(self, column: str, *, sentinels: Collection[str] = (), yes_no: bool = False,
-                allow_empty: bool = False) -> pd.Series:
+                allow_empty: bool = False, tokens: Mapping[str, bool | None] | None = None
+                ) -> pd.Series:
         """``true``/``TRUE``/``True`` (and ``false``) as nullable ``boolean``.
 
         Declared ``sentinels`` (e.g. ``not_supported``) and, if allowed, empty values become NA;
-        keep the raw text in a ``*_original`` column when the distinction matters.
+        keep the raw text in a ``*_original`` column when the distinction matters. ``tokens``
+        adds source spellings (e.g. ``{"Enabled": True}``).
         """
-        tokens = dict(_BOOLEAN_TOKENS)
+        typed = self._typed(column)
+        if typed is not None and pa.types.is_boolean(typed.type):
+            missing = _np(pc.is_null(typed))
+            if missing.any() and not allow_empty:
+                self.fail(column, missing, "true or false")
+            return typed.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+        known: dict[str, bool | None] = dict(_BOOLEAN_TOKENS)
         if yes_no:
-            tokens.update(_YES_NO_TOKENS)
+            known.update(_YES_NO_TOKENS)
+        known.update({k.casefold(): v for k, v in (tokens or {}).items()})
         nulls = {s.casefold() for s in sentinels}
-        raw = self.raw(column)
-        out = np.empty(self.n, dtype=object)
-        bad = np.zeros(self.n, dtype=bool)
-        for i, value in enumerate(raw):
+        uniques, index = self._distinct(column)
+        out: list[bool | None] = []
+        bad = np.zeros(len(uniques), dtype=bool)
+        for i, value in enumerate(uniques):
             key = value.casefold()
-            if key in tokens:
-                out[i] = tokens[key]
+            if key in known:
+                out.append(known[key])
             elif key in nulls or (allow_empty and value == ""):
-                out[i] = pd.NA
+                out.append(None)
             else:
+                out.append(None)
                 bad[i] = True
         if bad.any():
-            self.fail(column, bad, _either(["true", "false", *(["yes", "no"] if yes_no else []),
-                                            *(repr(s) for s in sentinels),
-                                            *(["an empty value"] if allow_empty else [])]))
-        return pd.Series(out, dtype="boolean")
+            spelled = ["true", "false", *(["yes", "no"] if yes_no else []),
+                       *(repr(t) for t in (tokens or {}) if t.casefold() not in _BOOLEAN_TOKENS),
+                       *(repr(s) for s in sentinels), *(["an empty value"] if allow_empty else [])]
+            self.fail(column, bad[index], _either(spelled))
+        result = pc.take(pa.array(out, pa.bool_()), pa.array(index))
+        return _chunked(result).to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
 
     def integer(self, column: str, *, allow_empty: bool = True) -> pd.Series:
         """Whole numbers as nullable ``Int64``."""
-        raw = self.raw(column)
-        empty = raw == ""
-        bad = np.array([bool(v) and not _INTEGER.fullmatch(v) for v in raw], dtype=bool)
-        if not allow_empty:
-            bad |= empty
-        if bad.any():
-            self.fail(column, bad, "a whole number like 120")
-        values = [int(v) if v else pd.NA for v in raw]
-        return pd.Series(values, dtype="Int64")
+        typed = self._typed(column)
+        if typed is not None and pa.types.is_integer(typed.type):
+            data = pc.cast(typed, pa.int64())
+        else:
+            values = self.text_array(column)
+            empty = _np(pc.equal(values, ""))
+            bad = ~empty & ~_np(pc.match_substring_regex(values, _INTEGER_RE2))
+            if not allow_empty:
+                bad |= empty
+            if bad.any():
+                self.fail(column, bad, "a whole number like 120")
+            unsigned = pc.replace_substring_regex(_null_empty(values), r"^\+", "")
+            try:
+                data = pc.cast(unsigned, pa.int64())
+            except pa.ArrowInvalid:
+                big = np.array([v is not None and not -(2**63) <= int(v) < 2**63
+                                for v in unsigned.to_pylist()], dtype=bool)
+                self.fail(column, big, "a whole number of at most 18 digits")
+        return _chunked(data).to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
-    def date(self, column: str, *, example: str = "2026-07-01") -> pd.Series:
-        """``YYYY-MM-DD`` dates as naive ``datetime64[s]``; empty -> NaT."""
-        codes, distinct = pd.factorize(self.raw(column), use_na_sentinel=False)
-        distinct = np.asarray(distinct, dtype=object)
-        filled = distinct != ""
-        shaped = np.array([bool(_ISO_DATE.fullmatch(v)) for v in distinct], dtype=bool)
-        parsed = pd.to_datetime(pd.Series(np.where(filled & shaped, distinct, None),
-                                          dtype=object), format="%Y-%m-%d", errors="coerce")
-        bad = filled & (~shaped | parsed.isna().to_numpy())
-        if bad.any():
-            self.fail(column, bad[codes], f"a date like {example}")
-        return pd.Series(parsed.astype(DATE_DTYPE).to_numpy()[codes], dtype=DATE_DTYPE)
+    def date(self, column: str, *, example: str = "2026-07-01",
+             sentinels: Collection[str] = ()) -> pd.Series:
+        """Dates as naive ``datetime64[s]``; empty (and declared ``sentinels``) -> NaT.
 
-    def timestamp(self, column: str, *, example: str) -> pd.Series:
-        """ISO 8601 timestamps as ``datetime64[us, UTC]``; empty -> NaT.
-
-        Values with ``Z`` or an offset are converted to UTC; values without a zone are read in
-        the declared time zone of the source. Epoch zero (1970-01-01T00:00:00Z) is read as NaT
-        and counted in the evidence notes: systems use it for "no value", never as a date.
+        ISO ``YYYY-MM-DD`` unless the source declares ``date_format``; a day-first or
+        month-first value without a declared format is refused (never guessed).
         """
-        values, _ = self._timestamps(column, example=example, sentinels={}, empty_state=None,
-                                     allow_empty=True, value_state=SET, epoch_state=None)
+        n = self.n
+        typed = self._typed(column)
+        if typed is not None and (pa.types.is_date(typed.type)
+                                  or pa.types.is_timestamp(typed.type)):
+            stamps = pc.cast(typed, pa.timestamp("s"), safe=False) if pa.types.is_date(
+                typed.type) else typed
+            if pa.types.is_timestamp(typed.type):
+                off_midnight = _np(pc.not_equal(pc.floor_temporal(stamps, unit="day"), stamps))
+                if off_midnight.any():
+                    self.fail(column, off_midnight, f"a date like {example} (no time of day)")
+                stamps = pc.cast(pc.cast(stamps, pa.timestamp("s", stamps.type.tz), safe=False),
+                                 pa.timestamp("s"))
+            return _chunked(stamps).to_pandas().astype(DATE_DTYPE)
+        values = self.text_array(column)
+        filled = ~_np(pc.equal(values, ""))
+        if sentinels:
+            tokens = pa.array(sorted({s.casefold() for s in sentinels}), _TEXT)
+            filled &= ~_np(pc.is_in(pc.utf8_lower(values), value_set=tokens))
+        null = pa.scalar(None, _TEXT)
+        candidates = pc.if_else(pa.array(filled), values, null)
+        fmt = self.options.date_format
+        if fmt is None:
+            shaped = filled & _np(pc.match_substring_regex(candidates, _ISO_DATE_RE2))
+            well_shaped = pc.if_else(pa.array(shaped), values, null)
+            try:
+                stamps = pc.cast(well_shaped, pa.timestamp("s"))
+                impossible = np.zeros(self.n, dtype=bool)
+            except pa.ArrowInvalid:  # shaped like a date but no date (2026-02-30)
+                stamps, impossible = _parse_distinct(
+                    well_shaped, lambda s: pd.to_datetime(s, format="%Y-%m-%d", errors="coerce"))
+            bad = (filled & ~shaped) | impossible
+            if bad.any():
+                first = values[int(np.flatnonzero(bad)[0])].as_py()
+                self.fail(column, bad, f"a date like {example}",
+                          _ambiguity_hint(first, "date_format"))
+        else:
+            stamps, bad = _parse_distinct(
+                candidates, lambda s: pd.to_datetime(s, format=fmt, errors="coerce"))
+            if bad.any():
+                self.fail(column, bad, f"a date in the declared date_format {fmt!r}, like "
+                                       f"{_FORMAT_SAMPLE.strftime(fmt)}")
+            stamps = pc.cast(pc.floor_temporal(stamps, unit="day"), pa.timestamp("s"))
+        result = _chunked(pc.cast(stamps, pa.timestamp("s"))).to_pandas()
+        return result.astype(DATE_DTYPE) if n else pd.Series([], dtype=DATE_DTYPE)
+
+    def timestamp(self, column: str, *, example: str, fmt: str | None = None,
+                  sentinels: Collection[str] = ()) -> pd.Series:
+        """Timestamps as ``datetime64[us, UTC]``; empty -> NaT.
+
+        ISO 8601 by default (``fmt`` gives a reader's own default format; the source's declared
+        ``timestamp_format`` wins). Values with ``Z`` or an offset are converted to UTC; values
+        without a zone are read in the declared time zone of the source. Epoch zero
+        (1970-01-01T00:00:00Z) is read as NaT and counted in the evidence notes: systems use it
+        for "no value", never as a date. Declared ``sentinels`` read as NaT too.
+        """
+        values, _ = self._timestamps(column, example=example,
+                                     sentinels=dict.fromkeys(sentinels, NO_INFORMATION),
+                                     empty_state=None,
+                                     allow_empty=True, value_state=SET, epoch_state=None,
+                                     fmt=fmt, state=False)
         return values
 
     def timestamp_state(self, column: str, *, example: str, sentinels: Mapping[str, str],
                         empty_state: str | None, value_state: str = USED,
-                        epoch_state: str | None = None) -> tuple[pd.Series, pd.Series]:
+                        epoch_state: str | None = None, fmt: str | None = None
+                        ) -> tuple[pd.Series, pd.Series]:
         """Timestamps plus a state column for sentinel values.
 
         ``sentinels`` maps a token (matched ignoring case) to its state; ``empty_state`` is the
@@ -672,76 +1917,225 @@ class _Source:
         """
         return self._timestamps(column, example=example, sentinels=sentinels,
                                 empty_state=empty_state, allow_empty=empty_state is not None,
-                                value_state=value_state, epoch_state=epoch_state)
+                                value_state=value_state, epoch_state=epoch_state, fmt=fmt)
 
     def _timestamps(self, column: str, *, example: str, sentinels: Mapping[str, str],
                     empty_state: str | None, allow_empty: bool, value_state: str,
-                    epoch_state: str | None) -> tuple[pd.Series, pd.Series]:
-        # Work on the distinct values (listings repeat the same timestamps on many lines), then
-        # expand back to rows through ``codes``; error masks are expanded the same way.
-        codes, distinct = pd.factorize(self.raw(column), use_na_sentinel=False)
-        distinct = np.asarray(distinct, dtype=object)
-        m = len(distinct)
-        tokens = {k.casefold(): v for k, v in sentinels.items()}
-        state = np.full(m, None, dtype=object)
-        aware = np.zeros(m, dtype=bool)
-        naive = np.zeros(m, dtype=bool)
-        bad = np.zeros(m, dtype=bool)
-        for i, value in enumerate(distinct):
-            if value == "":
-                bad[i] = not allow_empty
-                state[i] = empty_state
-                continue
-            token_state = tokens.get(value.casefold())
-            if token_state is not None:
-                state[i] = token_state
-                continue
-            match = _ISO_TIMESTAMP.fullmatch(value)
-            if match is None:
-                bad[i] = True
-            else:
-                aware[i] = match.group("offset") is not None
-                naive[i] = not aware[i]
-                state[i] = value_state
-        expected = _either([f"an ISO 8601 timestamp like {example}",
+                    epoch_state: str | None, fmt: str | None = None, state: bool = True
+                    ) -> tuple[pd.Series, pd.Series | None]:
+        n = self.n
+        fmt = self.options.timestamp_format or fmt
+        labels: list[str | None] = [None, value_state, empty_state]
+        codes = np.zeros(n, dtype="int8")
+        typed = self._typed(column)
+        expected = _either([_timestamp_expectation(fmt, example),
                             *(repr(k) for k in sentinels),
                             *(["an empty value"] if allow_empty else [])])
-
-        def check(mask: np.ndarray, message: str | None = None) -> None:
-            if mask.any():
-                self.fail(column, mask[codes], expected, message)
-
-        check(bad)
-        values = pd.Series(pd.NaT, index=range(m), dtype=TIMESTAMP_DTYPE)
-        if aware.any():
-            parsed = pd.to_datetime(pd.Series(distinct[aware], dtype=object).str.upper(),
-                                    format="ISO8601", utc=True, errors="coerce")
-            check(_scatter(m, aware, parsed.isna().to_numpy()))
-            values.iloc[np.flatnonzero(aware)] = _to_us(parsed).to_numpy()
-        if naive.any():
-            parsed = pd.to_datetime(pd.Series(distinct[naive], dtype=object), format="ISO8601",
-                                    errors="coerce")
-            check(_scatter(m, naive, parsed.isna().to_numpy()))
-            local = parsed.dt.tz_localize(self.timezone, ambiguous="NaT", nonexistent="NaT")
-            check(_scatter(m, naive, local.isna().to_numpy()),
-                  f"That local time does not exist or is ambiguous in {self.timezone} "
-                  "(daylight-saving change); the export must give an offset.")
-            values.iloc[np.flatnonzero(naive)] = _to_us(local.dt.tz_convert("UTC")).to_numpy()
-            self._note_zone(column)
-
-        epoch = (values == _EPOCH).to_numpy()
-        if epoch.any():
-            values[epoch] = pd.NaT
-            if epoch_state is not None:
-                state[epoch] = epoch_state
+        if typed is not None and (pa.types.is_timestamp(typed.type)
+                                  or pa.types.is_date(typed.type)
+                                  or (pa.types.is_integer(typed.type)
+                                      and fmt in ("epoch_ms", "epoch_s"))):
+            empty = _np(pc.is_null(typed))
+            if empty.any() and not allow_empty:
+                self.fail(column, empty, expected)
+            stamps, bad = self._from_typed(column, typed, fmt)
+            candidates = ~empty
+        else:
+            values = self.text_array(column)
+            empty = _np(pc.equal(values, ""))
+            if empty.any() and not allow_empty:
+                self.fail(column, empty, expected)
+            candidates = ~empty
+            if sentinels:
+                lowered = pc.utf8_lower(values)
+                for token, token_state in sentinels.items():
+                    hit = _np(pc.equal(lowered, token.casefold())) & candidates
+                    labels.append(token_state)
+                    codes[hit] = len(labels) - 1
+                    candidates &= ~hit
+            pending = (values if candidates.all()
+                       else pc.if_else(pa.array(candidates), values, pa.scalar(None, _TEXT)))
+            if fmt is None:
+                stamps, bad, hint = self._iso(column, pending, candidates)
+            elif fmt in ("epoch_ms", "epoch_s"):
+                stamps, bad, hint = self._epoch(pending, candidates, fmt)
             else:
+                stamps, bad, hint = self._formatted(column, pending, fmt)
+            if bad.any():
+                self.fail(column, bad, expected, hint)
+        codes[empty] = 2
+        codes[candidates] = 1
+        epoch = _np(pc.equal(stamps, pa.scalar(0, pa.timestamp("us", "UTC"))))
+        if epoch.any():
+            stamps = pc.if_else(pa.array(epoch), pa.scalar(None, stamps.type), stamps)
+            if epoch_state is not None:
+                labels.append(epoch_state)
+                codes[epoch] = len(labels) - 1
+            else:
+                codes[epoch] = 0
                 self.notes.append(
-                    f"Column '{column}': {int(epoch[codes].sum())} epoch-zero value(s) "
+                    f"Column '{column}': {int(epoch.sum())} epoch-zero value(s) "
                     "(1970-01-01T00:00:00Z) read as missing, not as a date.")
-        result = pd.Series(values.array.take(codes), dtype=TIMESTAMP_DTYPE)
-        return result, pd.Series(state[codes], dtype="string")
+        result = _chunked(stamps).to_pandas()
+        if not n:
+            result = pd.Series([], dtype=TIMESTAMP_DTYPE)
+        if not state:
+            return result.astype(TIMESTAMP_DTYPE), None
+        states = pc.take(pa.array(labels, _TEXT), pa.array(codes))
+        return result.astype(TIMESTAMP_DTYPE), _string_series(states)
 
-    def _note_zone(self, column: str) -> None:
+    def _iso(self, column: str, pending: pa.ChunkedArray, candidates: np.ndarray
+             ) -> tuple[pa.ChunkedArray, np.ndarray, str | None]:
+        """ISO 8601 text to UTC. Clean columns go straight through Arrow's parser (no regex);
+        anything Arrow refuses is checked value by value to name the line and the problem."""
+        if not candidates.any():
+            return (_chunked(pa.nulls(self.n, pa.timestamp("us", "UTC"))),
+                    np.zeros(self.n, dtype=bool), None)
+        quick = self._iso_quick(pending, candidates)
+        if quick is not None:
+            return quick, np.zeros(self.n, dtype=bool), None
+        return self._iso_checked(column, pending, candidates)
+
+    def _iso_quick(self, pending: pa.ChunkedArray, candidates: np.ndarray
+                   ) -> pa.ChunkedArray | None:
+        """Arrow's ISO 8601 cast when every value is zone-less, or every value has a zone and
+        the zone is UTC-like; None when that does not hold (the checked path decides)."""
+        length = pc.binary_length(pending)
+        if _np(pc.is_in(length, value_set=pa.array([13, 14], length.type))).any():
+            return None  # hour-only forms Arrow accepts and the contract does not
+        if _np(pc.ends_with(pending, "z")).any():
+            return None  # lower-case zone letter: the checked path reads it
+        zulu = _np(pc.ends_with(pending, "Z"))
+        try:
+            if not zulu.any():
+                signed = pc.or_(
+                    pc.is_in(pc.utf8_slice_codeunits(pending, -6, -5), value_set=_SIGNS),
+                    pc.is_in(pc.utf8_slice_codeunits(pending, -5, -4), value_set=_SIGNS))
+                if _np(pc.and_(pc.greater(length, 10), signed)).any():
+                    return None  # offsets: the checked path classifies them
+                result, bad = self._localize(pc.cast(pending, pa.timestamp("us")))
+                if bad.any():
+                    return None
+                self._note_zone()
+                return result
+            if (zulu == candidates).all():
+                return _chunked(pc.cast(pending, pa.timestamp("us", "UTC")))
+        except pa.ArrowInvalid:
+            return None
+        return None
+
+    def _iso_checked(self, column: str, pending: pa.ChunkedArray, candidates: np.ndarray
+                     ) -> tuple[pa.ChunkedArray, np.ndarray, str | None]:
+        """ISO 8601 text to UTC with every value's shape checked (names the bad line)."""
+        shaped = _np(pc.match_substring_regex(pending, _ISO_TIMESTAMP_RE2))
+        bad = candidates & ~shaped
+        if bad.any():
+            first = self.text_array(column)[int(np.flatnonzero(bad)[0])].as_py()
+            return pending, bad, _ambiguity_hint(first, "timestamp_format")
+        aware = _np(pc.match_substring_regex(pending, _ZONE_SUFFIX_RE2))
+        naive = candidates & ~aware
+        bad = np.zeros(self.n, dtype=bool)
+        result = None
+        if naive.any():
+            local = pc.if_else(pa.array(naive), pending, pa.scalar(None, _TEXT))
+            try:
+                parsed = pc.cast(local, pa.timestamp("us"))
+                problem = np.zeros(self.n, dtype=bool)
+            except pa.ArrowInvalid:
+                parsed, problem = _parse_distinct(
+                    local, lambda s: pd.to_datetime(s, format="ISO8601", errors="coerce"))
+            if problem.any():
+                return pending, problem, None
+            result, bad = self._localize(parsed)
+            if bad.any():
+                return pending, bad, (f"That local time does not exist or is ambiguous in "
+                                      f"{self.timezone} (daylight-saving change); the export "
+                                      "must give an offset.")
+            self._note_zone()
+        if aware.any():
+            zoned = pc.utf8_upper(pc.if_else(pa.array(aware), pending,
+                                             pa.scalar(None, _TEXT)))
+            try:
+                parsed = pc.cast(zoned, pa.timestamp("us", "UTC"))
+                problem = np.zeros(self.n, dtype=bool)
+            except pa.ArrowInvalid:
+                parsed, problem = _parse_distinct(
+                    zoned, lambda s: pd.to_datetime(s, format="ISO8601", utc=True,
+                                                    errors="coerce"))
+            if problem.any():
+                return pending, problem, None
+            result = parsed if result is None else pc.if_else(pa.array(aware), parsed, result)
+        if result is None:
+            result = pa.nulls(self.n, pa.timestamp("us", "UTC"))
+        return _chunked(result), bad, None
+
+    def _epoch(self, pending: pa.ChunkedArray, candidates: np.ndarray, fmt: str
+               ) -> tuple[pa.ChunkedArray, np.ndarray, str | None]:
+        digits = 15 if fmt == "epoch_ms" else 12
+        shaped = _np(pc.match_substring_regex(pending, rf"^\d{{1,{digits}}}$"))
+        bad = candidates & ~shaped
+        if bad.any():
+            return pending, bad, None
+        unit = "ms" if fmt == "epoch_ms" else "s"
+        stamps = pc.cast(pc.cast(pc.cast(pending, pa.int64()), pa.timestamp(unit, "UTC")),
+                         pa.timestamp("us", "UTC"))
+        return _chunked(stamps), bad, None
+
+    def _formatted(self, column: str, pending: pa.ChunkedArray, fmt: str
+                   ) -> tuple[pa.ChunkedArray, np.ndarray, str | None]:
+        """Text in a declared strftime format (per distinct value, Python's strptime rules)."""
+        zoned = "%z" in fmt or "%Z" in fmt
+        parsed, bad = _parse_distinct(
+            pending, lambda s: pd.to_datetime(s, format=fmt, errors="coerce", utc=zoned))
+        if bad.any():
+            return pending, bad, None
+        if zoned:
+            return _chunked(pc.cast(parsed, pa.timestamp("us", "UTC"))), bad, None
+        result, bad = self._localize(pc.cast(parsed, pa.timestamp("us")))
+        if bad.any():
+            return pending, bad, (f"That local time does not exist or is ambiguous in "
+                                  f"{self.timezone} (daylight-saving change).")
+        self._note_zone()
+        return result, bad, None
+
+    def _from_typed(self, column: str, typed: pa.ChunkedArray, fmt: str | None
+                    ) -> tuple[pa.ChunkedArray, np.ndarray]:
+        """Typed Parquet values (timestamp, date, epoch integers) to UTC."""
+        kind = typed.type
+        if pa.types.is_integer(kind):
+            unit = "ms" if fmt == "epoch_ms" else "s"
+            stamps = pc.cast(pc.cast(pc.cast(typed, pa.int64()), pa.timestamp(unit, "UTC")),
+                             pa.timestamp("us", "UTC"))
+            return _chunked(stamps), np.zeros(self.n, dtype=bool)
+        if pa.types.is_date(kind):
+            typed, kind = pc.cast(typed, pa.timestamp("s")), pa.timestamp("s")
+        if kind.tz is not None:
+            return (_chunked(pc.cast(typed, pa.timestamp("us", "UTC"), safe=False)),
+                    np.zeros(self.n, dtype=bool))
+        result, bad = self._localize(pc.cast(typed, pa.timestamp("us"), safe=False))
+        if bad.any():
+            self.fail(column, bad, "a local time that exists in " + self.timezone,
+                      "The local time does not exist or is ambiguous (daylight-saving change).")
+        self._note_zone()
+        return result, bad
+
+    def _localize(self, naive: pa.ChunkedArray) -> tuple[pa.ChunkedArray, np.ndarray]:
+        """Naive timestamps read in the declared zone, as UTC; bad = nonexistent/ambiguous."""
+        ok = np.zeros(len(naive), dtype=bool)
+        if self.timezone == "UTC":
+            return _chunked(pc.cast(naive, pa.timestamp("us", "UTC"))), ok
+        try:
+            local = pc.assume_timezone(naive, timezone=self.timezone, ambiguous="raise",
+                                       nonexistent="raise")
+            return _chunked(pc.cast(local, pa.timestamp("us", "UTC"))), ok
+        except pa.ArrowInvalid:
+            series = _chunked(naive).to_pandas()
+            local = series.dt.tz_localize(self.timezone, ambiguous="NaT", nonexistent="NaT")
+            bad = (local.isna() & series.notna()).to_numpy()
+            utc = _to_us(local.dt.tz_convert("UTC"))
+            return _chunked(pa.array(utc, pa.timestamp("us", "UTC"))), bad
+
+    def _note_zone(self) -> None:
         note = (f"Values without a zone are read in the declared time zone {self.timezone} "
                 "and converted to UTC.")
         if note not in self.notes:
@@ -750,17 +2144,24 @@ class _Source:
     def systems(self, column: str, display_names: Mapping[str, str] | None) -> pd.Series:
         """System ids for a column of display names; unmapped names -> NA, counted in evidence."""
         lookup = {_normalise_header(k): v for k, v in (display_names or {}).items()}
-        out = np.empty(self.n, dtype=object)
-        for i, value in enumerate(self.raw(column)):
-            system = lookup.get(_normalise_header(value)) if value else None
-            out[i] = system
-            if system is None:
-                self.unmapped[value or "(empty)"] += 1
-        return pd.Series(out, dtype="string")
+        uniques, index = self._distinct(column)
+        out = [lookup.get(_normalise_header(v)) if v else None for v in uniques]
+        counts = np.bincount(index, minlength=len(uniques)) if len(index) else []
+        for value, system, count in zip(uniques, out, counts):
+            if system is None and count:
+                self.unmapped[value or "(empty)"] += int(count)
+        return _string_series(pc.take(pa.array(out, _TEXT), pa.array(index)))
 
     def null_counts(self) -> dict[str, int]:
         """Empty values per required column, as spelt in the contract."""
-        return {name: int((self.raw(name) == "").sum()) for name in self.required}
+        counts = {}
+        for name in self.required:
+            typed = self._typed(name)
+            if typed is not None:
+                counts[name] = typed.null_count
+            else:
+                counts[name] = int(pc.sum(pc.equal(self.text_array(name), "")).as_py() or 0)
+        return counts
 
     # -- evidence --------------------------------------------------------------------------
 
@@ -773,29 +2174,106 @@ class _Source:
         totals: Mapping[str, str],
         source_system: str,
         extracted_at: str | None,
+        duplicates: str = "keep",
+        dropped: Sequence[DuplicateRow] = (),
     ) -> Population:
-        """Wrap a canonical frame with its IPE evidence."""
-        unique, count, examples = _duplicates(frame, key)
-        control_totals = {label: _count(frame[col]) for label, col in totals.items()}
-        evidence = IPEEvidence(
-            kind=self.kind, table=table, source_system=source_system, file_name=self.path.name,
-            path=str(self.path), sha256=self.sha256, size_bytes=self.size_bytes,
-            extracted_at=None if extracted_at is None else str(extracted_at),
-            row_count=len(frame), column_count=len(self.header),
-            columns=tuple(self.header), key_columns=tuple(key), key_unique=unique,
-            duplicate_key_count=count, duplicate_keys=examples, null_counts=self.null_counts(),
-            control_totals=control_totals, rows_rejected=tuple(self.rejected),
-            unmapped_display_names=dict(sorted(self.unmapped.items())),
-            timezone=self.timezone, notes=tuple(self.notes),
-        )
-        return Population(kind=self.kind, table=table, frame=frame, evidence=evidence)
+        """Wrap a canonical frame with its IPE evidence.
+
+        ``duplicates="drop"`` drops lines whose every field (trimmed) repeats an earlier line
+        and lists them in the evidence; exact duplicates always repeat the key, so only lines
+        with a repeated key are compared.
+        """
+        repeated = _repeated_mask(frame, key)
+        dropped = list(dropped)
+        if duplicates == "drop" and repeated.any():
+            keep = np.ones(len(frame), dtype=bool)
+            positions = np.flatnonzero(repeated)
+            take = pa.array(positions)
+            rows = zip(*[[v.strip() if isinstance(v, str) else v
+                          for v in column.take(take).to_pylist()] for column in self._columns])
+            first: dict[tuple[Any, ...], int] = {}
+            for position, row in zip(positions, rows):
+                seen = first.setdefault(row, int(position))
+                if seen != position:
+                    keep[position] = False
+                    dropped.append(DuplicateRow(int(self.lines[position]),
+                                                int(self.lines[seen])))
+            if dropped:
+                frame = frame[keep].reset_index(drop=True)
+                repeated = _repeated_mask(frame, key)
+                dropped.sort(key=lambda d: d.line)
+                self.notes.append(f"{len(dropped)} exact duplicate line(s) dropped: every field "
+                                  "repeats an earlier line (listed under duplicate lines).")
+        return _population(
+            kind=self.kind, table=table, frame=frame, key=key, repeated=repeated, totals=totals,
+            source_system=source_system, extracted_at=extracted_at, path=self.path,
+            raw=self.raw_table, null_counts=self.null_counts(), rejected=self.rejected,
+            unmapped=self.unmapped, timezone=self.timezone, notes=self.notes,
+            options=self.options, duplicate_rows=dropped)
 
 
-def _scatter(size: int, where: np.ndarray, flags: np.ndarray) -> np.ndarray:
-    """A boolean mask of ``size`` that is ``flags`` at the positions where ``where`` is True."""
-    mask = np.zeros(size, dtype=bool)
-    mask[np.flatnonzero(where)[flags]] = True
-    return mask
+def _timestamp_expectation(fmt: str | None, example: str) -> str:
+    if fmt is None:
+        return f"an ISO 8601 timestamp like {example}"
+    if fmt == "epoch_ms":
+        return "Unix epoch milliseconds (timestamp_format epoch_ms) like 1784020353000"
+    if fmt == "epoch_s":
+        return "Unix epoch seconds (timestamp_format epoch_s) like 1784020353"
+    return f"a timestamp in the format {fmt!r}, like {_FORMAT_SAMPLE.strftime(fmt)}"
+
+
+def _replace(values: pa.ChunkedArray, mapping: Mapping[str, str]) -> pa.ChunkedArray:
+    """Whole-value replacement (exact match after trimming); other values unchanged."""
+    keys = pa.array(list(mapping), _TEXT)
+    index = pc.index_in(values, value_set=keys)
+    replaced = pc.take(pa.array([str(v) if v is not None else "" for v in mapping.values()],
+                                values.type), index)
+    return _chunked(pc.if_else(pc.is_null(index), values, replaced))
+
+
+def _parse_distinct(values: pa.ChunkedArray, parse: Callable[[pd.Series], pd.Series]
+                    ) -> tuple[pa.ChunkedArray, np.ndarray]:
+    """Parse each distinct non-null value once with pandas; (timestamps, bad rows)."""
+    uniques = pc.unique(values).drop_null()
+    n = len(values)
+    if len(uniques) == 0:
+        return pa.chunked_array([pa.nulls(n, pa.timestamp("us"))]), np.zeros(n, dtype=bool)
+    parsed = parse(pd.Series(uniques.to_pylist(), dtype=object))
+    parsed = _to_us(parsed) if len(parsed) else parsed
+    failed = parsed.isna().to_numpy()
+    kind = pa.timestamp("us", "UTC" if isinstance(parsed.dtype, pd.DatetimeTZDtype) else None)
+    if kind.tz:
+        parsed = parsed.dt.tz_convert("UTC")
+    index = pc.index_in(values, value_set=uniques)
+    stamps = pc.take(pa.array(parsed, kind), index)
+    positions = pc.fill_null(index, -1).to_numpy(zero_copy_only=False)
+    bad = (positions >= 0) & failed[np.clip(positions, 0, None)]
+    return _chunked(stamps), bad
+
+
+def _population(*, kind: str, table: str, frame: pd.DataFrame, key: Sequence[str],
+                repeated: np.ndarray, totals: Mapping[str, str], source_system: str,
+                extracted_at: str | None, path: Path, raw: _RawTable,
+                null_counts: dict[str, int], rejected: Sequence[RejectedRow],
+                unmapped: Mapping[str, int], timezone: str, notes: Sequence[str],
+                options: _Options, duplicate_rows: Sequence[DuplicateRow]) -> Population:
+    unique, count, examples = _duplicate_examples(frame, key, repeated)
+    control_totals = {label: _count(frame[col]) for label, col in totals.items()}
+    evidence = IPEEvidence(
+        kind=kind, table=table, source_system=source_system, file_name=path.name,
+        path=str(path), sha256=raw.sha256, size_bytes=raw.size_bytes,
+        extracted_at=None if extracted_at is None else str(extracted_at),
+        row_count=len(frame), column_count=len(raw.header), columns=tuple(raw.header),
+        key_columns=tuple(key), key_unique=unique, duplicate_key_count=count,
+        duplicate_keys=examples, null_counts=null_counts, control_totals=control_totals,
+        rows_rejected=tuple(sorted(rejected, key=lambda r: r.line)),
+        unmapped_display_names=dict(sorted(unmapped.items())), timezone=timezone,
+        notes=tuple(notes), file_format=raw.file_format, delimiter=raw.delimiter,
+        delimiter_detected=raw.delimiter_detected, encoding=raw.encoding,
+        preamble=raw.preamble, options=dict(options.declared),
+        duplicate_rows=tuple(duplicate_rows),
+    )
+    return Population(kind=kind, table=table, frame=frame, evidence=evidence)
 
 
 def _to_us(series: pd.Series) -> pd.Series:
@@ -808,7 +2286,7 @@ def _to_us(series: pd.Series) -> pd.Series:
 def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(
             f"unknown time zone {name!r}; use an IANA name like 'UTC' or 'America/New_York'."
         ) from None
@@ -823,17 +2301,58 @@ def _count(series: pd.Series) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _duplicates(frame: pd.DataFrame, key: Sequence[str]
-                ) -> tuple[bool, int, tuple[DuplicateKey, ...]]:
-    """Whether ``key`` is unique in ``frame``; the number of repeated keys and 10 examples."""
-    if not key or frame.empty:
-        return True, 0, ()
-    keyed = frame[list(key)].astype(object).where(frame[list(key)].notna(), None)
-    repeated = keyed.duplicated(keep=False).to_numpy()
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    """An int64 code per row, equal for equal values (NA has its own code)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        encoded = pc.dictionary_encode(_arrow_of(series))  # one dictionary for all chunks
+        indices = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32())
+        return pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+        return series.to_numpy(dtype="datetime64[us]").view("int64")
+    if dtype == bool:
+        return series.to_numpy().astype("int64")
+    return pd.factorize(series, use_na_sentinel=True)[0].astype("int64")
+
+
+def _repeated_mask(frame: pd.DataFrame, key: Sequence[str]) -> np.ndarray:
+    """Rows whose key occurs more than once (vectorised: a 64-bit hash finds candidates, then
+    the candidates are compared exactly)."""
+    n = len(frame)
+    if not key or not n:
+        return np.zeros(n, dtype=bool)
+    digest = np.full(n, _MIX, dtype=np.uint64)
+    for column in key:  # FNV-style combination, then one avalanche; collisions cost only time
+        digest *= np.uint64(0x100000001B3)
+        digest ^= _codes(frame[column]).astype(np.int64, copy=False).view(np.uint64)
+    digest ^= digest >> np.uint64(31)
+    digest *= np.uint64(0xBF58476D1CE4E5B9)
+    digest ^= digest >> np.uint64(29)
+    ordered = np.sort(digest)
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not repeats.size:
+        return np.zeros(n, dtype=bool)
+    candidates = np.isin(digest, repeats)
+    subset = frame.loc[candidates, list(key)]
+    keyed = subset.astype(object).where(subset.notna(), None)
+    exact = keyed.duplicated(keep=False).to_numpy()
+    mask = np.zeros(n, dtype=bool)
+    mask[np.flatnonzero(candidates)[exact]] = True
+    return mask
+
+
+def _duplicate_examples(frame: pd.DataFrame, key: Sequence[str], repeated: np.ndarray
+                        ) -> tuple[bool, int, tuple[DuplicateKey, ...]]:
+    """Whether ``key`` is unique; the number of repeated keys and 10 examples (first seen)."""
     if not repeated.any():
         return True, 0, ()
+    subset = frame.loc[repeated, list(key)]
+    keyed = subset.astype(object).where(subset.notna(), None)
     groups: dict[tuple[Any, ...], list[int]] = {}
-    for values, line in zip(keyed[repeated].itertuples(index=False, name=None),
+    for values, line in zip(keyed.itertuples(index=False, name=None),
                             frame["line"].to_numpy()[repeated]):
         groups.setdefault(tuple(values), []).append(int(line))
     examples = tuple(DuplicateKey(values=k, lines=tuple(v)) for k, v in list(groups.items())[:10])
@@ -843,16 +2362,25 @@ def _duplicates(frame: pd.DataFrame, key: Sequence[str]
 def _privileged(system: pd.Series, entitlement: pd.Series,
                 table: Mapping[str, Collection[str]]) -> pd.Series:
     """True where (system, entitlement) is in the privileged list (entitlement ignoring case)."""
-    system = system.reset_index(drop=True).astype("string")
-    folded = entitlement.reset_index(drop=True).astype("string").str.casefold()
-    flags = np.zeros(len(system), dtype=bool)
+    systems = _arrow_of(system.reset_index(drop=True).astype("string"))
+    folded = _fold_arrow(_arrow_of(entitlement.reset_index(drop=True).astype("string")))
+    flags = np.zeros(len(systems), dtype=bool)
     for system_id, entitlements in table.items():
-        hit = (system == system_id) & folded.isin({e.casefold() for e in entitlements})
-        flags |= hit.fillna(False).to_numpy(dtype=bool)
+        wanted = pa.array(sorted({e.casefold() for e in entitlements}), _TEXT)
+        flags |= _np(pc.and_(pc.equal(systems, system_id), pc.is_in(folded, value_set=wanted)))
     return pd.Series(flags, dtype=bool)
 
 
 def _constant(value: Any, n: int, dtype: str) -> pd.Series:
+    if dtype == "string":
+        scalar = pa.scalar(None if value is pd.NA or value is None else value, _TEXT)
+        return _string_series(pa.repeat(scalar, n))
+    if dtype == "boolean":
+        missing = value is pd.NA or value is None
+        return pd.Series(pd.arrays.BooleanArray(np.full(n, False if missing else bool(value)),
+                                                np.full(n, missing)))
+    if dtype == "bool":
+        return pd.Series(np.full(n, bool(value)), dtype=bool)
     return pd.Series([value] * n, dtype=dtype)
 
 
@@ -860,22 +2388,25 @@ def _nat(n: int) -> pd.Series:
     return pd.Series(pd.NaT, index=range(n), dtype=TIMESTAMP_DTYPE)
 
 
+def _has_at(series: pd.Series) -> pd.Series:
+    return series.str.contains("@", regex=False).fillna(False).astype(bool)
+
+
 def _email_or_na(series: pd.Series) -> pd.Series:
     """Casefolded value where it looks like an e-mail address, else NA."""
-    folded = series.str.casefold()
-    return folded.where(folded.str.contains("@", regex=False).fillna(False).astype(bool))
+    return _fold(series).where(_has_at(series))
 
 
 def _where_email(series: pd.Series) -> pd.Series:
     """The value as exported where it looks like an e-mail address, else NA."""
-    return series.where(series.str.contains("@", regex=False).fillna(False).astype(bool))
+    return series.where(_has_at(series))
 
 
 def _frame(columns: Mapping[str, pd.Series | np.ndarray], lines: np.ndarray) -> pd.DataFrame:
     data = {name: (values.reset_index(drop=True) if isinstance(values, pd.Series) else values)
             for name, values in columns.items()}
     data["line"] = pd.Series(lines, dtype="int64")
-    return pd.DataFrame(data)
+    return pd.DataFrame(data, copy=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -895,6 +2426,9 @@ _DEFAULT_SOURCE_SYSTEM = {
     "servicenow_access_requests": "servicenow",
     "sod_rules": "policy",
     "privileged_access_approved": "policy",
+    "entra_users": "entra_id",
+    "google_workspace_users": "google_workspace",
+    "okta_system_log": "okta",
 }
 
 _OKTA_EXAMPLE = "2026-07-14T09:12:33.000Z"
@@ -923,10 +2457,11 @@ def read_workday_workers(path: str | Path, *, system: str | None = None, timezon
                          extracted_at: str | None = None, source_system: str | None = None,
                          display_names: Mapping[str, str] | None = None,
                          privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                         options: Mapping[str, Any] | None = None,
                          ) -> Population:
     """Workday "All Workers" report -> ``identities`` (key ``employee_id``)."""
     kind = "workday_workers"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "Employee ID", "Worker", "Email - Work", "Business Title", "Supervisory Organization",
         "Manager Employee ID", "Cost Center", "Hire Date", "Worker Status", "Termination Date",
         "Last Day of Work", "Primary Reason"), optional=("Eligible for Rehire",))
@@ -964,6 +2499,7 @@ def read_okta_users(path: str | Path, *, system: str | None = None, timezone: st
                     extracted_at: str | None = None, source_system: str | None = None,
                     display_names: Mapping[str, str] | None = None,
                     privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                    options: Mapping[str, Any] | None = None,
                     ) -> Population:
     """Okta users (flattened API objects) -> ``accounts`` (key ``account_id``).
 
@@ -973,7 +2509,7 @@ def read_okta_users(path: str | Path, *, system: str | None = None, timezone: st
     """
     kind = "okta_users"
     system_id = system or "okta"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "id", "status", "created", "activated", "statusChanged", "lastLogin", "lastUpdated",
         "passwordChanged", "profile.login", "profile.email", "profile.firstName",
         "profile.lastName", "profile.employeeNumber"))
@@ -1016,6 +2552,7 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
                               source_system: str | None = None,
                               display_names: Mapping[str, str] | None = None,
                               privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                              options: Mapping[str, Any] | None = None,
                               ) -> Population:
     """Okta "Current Assignments" report -> ``grants`` (key ``login`` + ``application``).
 
@@ -1030,7 +2567,7 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
     ``last_login_state`` (``used``/``never``), ``last_password_change_at``.
     """
     kind = "okta_app_assignments"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "User", "Login", "Application name", "Application instance", "Application login",
         "Assigned on", "Unassigned on", "Last login", "Last password change"))
     table = _privileged_table(privileged_entitlements)
@@ -1042,7 +2579,7 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
     frame = _frame({
         "system": systems,
         "account_id": okta_login,
-        "login": okta_login.str.casefold(),
+        "login": _fold(okta_login),
         "login_original": okta_login,
         "email": _email_or_na(okta_login),
         "email_original": _where_email(okta_login),
@@ -1064,7 +2601,7 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
     return src.population("grants", frame, key=("login", "application"),
                           totals={"application": "application"},
                           source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          extracted_at=extracted_at, duplicates="drop")
 
 
 def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = None,
@@ -1072,7 +2609,8 @@ def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = Non
                                    source_system: str | None = None,
                                    display_names: Mapping[str, str] | None = None,
                                    privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None) -> Population:
+                                   | None = None,
+                                   options: Mapping[str, Any] | None = None) -> Population:
     """ERP security listing (user x role) -> ``grants``; use :func:`erp_accounts` for accounts.
 
     Key ``login`` + ``entitlement`` + ``granted_at`` (a role removed and granted again in the
@@ -1083,7 +2621,7 @@ def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = Non
     """
     kind = "ledgerline_erp_user_roles"
     system_id = system or "ledgerline_erp"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "USER_ID", "USER_NAME", "EMAIL", "ROLE_NAME", "ROLE_ASSIGNED_DATE", "END_DATE",
         "ACCOUNT_STATUS", "LAST_LOGON", "CREATED_DATE"))
     table = _privileged_table(privileged_entitlements)
@@ -1116,7 +2654,7 @@ def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = Non
     return src.population("grants", frame, key=("login", "entitlement", "granted_at"),
                           totals={"role": "entitlement", "account status": "account_status"},
                           source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          extracted_at=extracted_at, duplicates="drop")
 
 
 def read_github_org_members(path: str | Path, *, system: str | None = None,
@@ -1124,6 +2662,7 @@ def read_github_org_members(path: str | Path, *, system: str | None = None,
                             source_system: str | None = None,
                             display_names: Mapping[str, str] | None = None,
                             privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                            options: Mapping[str, Any] | None = None,
                             ) -> Population:
     """GitHub organisation members -> ``grants`` that also carry every account column.
 
@@ -1141,7 +2680,7 @@ def read_github_org_members(path: str | Path, *, system: str | None = None,
     """
     kind = "github_org_members"
     system_id = system or "github"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "login", "name", "role", "two_factor_enabled", "membership_visibility", "last_active",
         "verified_domain_emails"))
     table = _privileged_table(privileged_entitlements)
@@ -1206,7 +2745,8 @@ def read_aws_iam_credential_report(path: str | Path, *, system: str | None = Non
                                    source_system: str | None = None,
                                    display_names: Mapping[str, str] | None = None,
                                    privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None) -> Population:
+                                   | None = None,
+                                   options: Mapping[str, Any] | None = None) -> Population:
     """AWS IAM credential report (22 columns) -> ``accounts`` (key ``login``).
 
     Sentinels are states, not dates: ``password_last_used`` (-> ``last_login_at``/
@@ -1219,7 +2759,7 @@ def read_aws_iam_credential_report(path: str | Path, *, system: str | None = Non
     """
     kind = "aws_iam_credential_report"
     system_id = system or "aws_prod"
-    src = _Source(kind, path, timezone=timezone, required=_AWS_COLUMNS)
+    src = _Source(kind, path, timezone=timezone, options=options, required=_AWS_COLUMNS)
     n = src.n
     na = {"N/A": NOT_APPLICABLE}
     user = src.text("user")
@@ -1232,7 +2772,7 @@ def read_aws_iam_credential_report(path: str | Path, *, system: str | None = Non
     columns: dict[str, pd.Series] = {
         "system": _constant(system_id, n, "string"),
         "account_id": user,
-        "login": user.str.casefold(),
+        "login": _fold(user),
         "login_original": user,
         "email": _email_or_na(user),
         "email_original": _where_email(user),
@@ -1296,7 +2836,8 @@ def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = Non
                                    source_system: str | None = None,
                                    display_names: Mapping[str, str] | None = None,
                                    privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None) -> Population:
+                                   | None = None,
+                                   options: Mapping[str, Any] | None = None) -> Population:
     """Flattened ``aws iam get-group`` output -> ``grants`` (key ``login`` + ``entitlement``).
 
     The listing is a point-in-time membership: ``granted_at`` is unknown (NaT) and ``removed_at``
@@ -1304,7 +2845,8 @@ def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = Non
     """
     kind = "aws_iam_group_memberships"
     system_id = system or "aws_prod"
-    src = _Source(kind, path, timezone=timezone, required=("GroupName", "UserName", "UserArn"))
+    src = _Source(kind, path, timezone=timezone, options=options,
+                  required=("GroupName", "UserName", "UserArn"))
     table = _privileged_table(privileged_entitlements)
     _note_privileged(src, system_id, table)
     n = src.n
@@ -1314,7 +2856,7 @@ def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = Non
     frame = _frame({
         "system": systems,
         "account_id": user,
-        "login": user.str.casefold(),
+        "login": _fold(user),
         "login_original": user,
         "email": _email_or_na(user),
         "email_original": _where_email(user),
@@ -1329,7 +2871,7 @@ def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = Non
     return src.population("grants", frame, key=("login", "entitlement"),
                           totals={"group": "entitlement"},
                           source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          extracted_at=extracted_at, duplicates="drop")
 
 
 def read_campaign_decisions(path: str | Path, *, system: str | None = None,
@@ -1337,6 +2879,7 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
                             source_system: str | None = None,
                             display_names: Mapping[str, str] | None = None,
                             privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                            options: Mapping[str, Any] | None = None,
                             ) -> Population:
     """Certification campaign decisions -> ``review_decisions``.
 
@@ -1346,7 +2889,7 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
     the ``Source`` display name (NA and counted in the evidence when unmapped).
     """
     kind = "campaign_decisions"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "Campaign ID", "Campaign Name", "Certification ID", "Reviewer Name", "Reviewer Email",
         "Identity Name", "Identity Email", "Source", "Access Type", "Access Name", "Privileged",
         "Decision", "Decision Date", "Comments"))
@@ -1375,17 +2918,18 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
                           key=("campaign_id", "subject_email", "system", "entitlement"),
                           totals={"decision": "decision", "source": "application"},
                           source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          extracted_at=extracted_at, duplicates="drop")
 
 
 def read_campaign_status(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
                          extracted_at: str | None = None, source_system: str | None = None,
                          display_names: Mapping[str, str] | None = None,
                          privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                         options: Mapping[str, Any] | None = None,
                          ) -> Population:
     """Campaign Status Report -> ``campaigns`` (key ``campaign_id``); status lower-cased."""
     kind = "campaign_status"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "Campaign ID", "Campaign Name", "Type", "Date of Creation", "Date of Activation",
         "Deadline", "Status", "Completed Date", "Total Items", "Decisions Made", "Signed Off By",
         "Signed Off Date"))
@@ -1424,7 +2968,8 @@ def read_servicenow_access_requests(path: str | Path, *, system: str | None = No
                                     source_system: str | None = None,
                                     display_names: Mapping[str, str] | None = None,
                                     privileged_entitlements: Mapping[str, Collection[str]]
-                                    | None = None) -> Population:
+                                    | None = None,
+                                   options: Mapping[str, Any] | None = None) -> Population:
     """ServiceNow requested items -> ``requests`` (key ``ticket``).
 
     Timestamps without a zone are read in ``timezone`` (declare the instance's zone; the demo
@@ -1432,7 +2977,7 @@ def read_servicenow_access_requests(path: str | Path, *, system: str | None = No
     ``rejected``/``requested`` (other ServiceNow approval states are accepted too, snake_case).
     """
     kind = "servicenow_access_requests"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "Number", "Requested for", "Opened by", "Item", "Application", "Entitlement", "Action",
         "Approval", "Approver", "Approved", "Opened", "Closed", "State"))
     frame = _frame({
@@ -1471,6 +3016,7 @@ def read_sod_rules(path: str | Path, *, system: str | None = None, timezone: str
                    extracted_at: str | None = None, source_system: str | None = None,
                    display_names: Mapping[str, str] | None = None,
                    privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                   options: Mapping[str, Any] | None = None,
                    ) -> Population:
     """The entity's SoD rule set -> ``sod_rules`` (key ``rule_id``).
 
@@ -1478,7 +3024,7 @@ def read_sod_rules(path: str | Path, *, system: str | None = None, timezone: str
     rule with an empty side can never fire, so it is an error naming the line.
     """
     kind = "sod_rules"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "rule_id", "system", "function_a", "entitlements_a", "function_b", "entitlements_b",
         "risk_level", "description"))
     for column in ("entitlements_a", "entitlements_b"):
@@ -1507,14 +3053,15 @@ def read_privileged_access_approved(path: str | Path, *, system: str | None = No
                                     source_system: str | None = None,
                                     display_names: Mapping[str, str] | None = None,
                                     privileged_entitlements: Mapping[str, Collection[str]]
-                                    | None = None) -> Population:
+                                    | None = None,
+                                   options: Mapping[str, Any] | None = None) -> Population:
     """Management's approved privileged access -> ``privileged_approvals``.
 
     Key ``system`` + ``account`` + ``entitlement``; ``account`` casefolded (original kept);
     ``approved_on``/``expires_on`` are dates (``expires_on`` empty = no expiry).
     """
     kind = "privileged_access_approved"
-    src = _Source(kind, path, timezone=timezone, required=(
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"))
     frame = _frame({
         "system": src.text("system"),
@@ -1532,10 +3079,756 @@ def read_privileged_access_approved(path: str | Path, *, system: str | None = No
                           extracted_at=extracted_at)
 
 
+# --------------------------------------------------------------------------------------------
+# Identity providers: Entra ID and Google Workspace user downloads
+# --------------------------------------------------------------------------------------------
+
+_ENTRA_EXAMPLE = "2021-08-19T13:25:31Z"
+_ENTRA_OPTIONAL = (
+    "mail", "givenName", "surname", "jobTitle", "department", "companyName", "employeeId",
+    "createdDateTime", "creationType", "directorySynced", "invitationState", "identityIssuer",
+    "signInActivity",
+)
+_SIGN_IN_FIELDS = ("lastSuccessfulSignInDateTime", "lastSignInDateTime",
+                   "lastNonInteractiveSignInDateTime")
+
+
+def read_entra_users(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
+                     extracted_at: str | None = None, source_system: str | None = None,
+                     display_names: Mapping[str, str] | None = None,
+                     privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                     options: Mapping[str, Any] | None = None) -> Population:
+    """Entra ID "Download users" CSV -> ``accounts`` (key ``account_id``).
+
+    Both column sets are read: the documented one (``objectId``, ...) and the one observed in
+    2021 downloads (``id``, ``createdDateTime``, ``directorySynced``, ...). ``accountEnabled``
+    ``True``/``False`` -> ``status`` ``active``/``disabled``. ``createdDateTime`` is written in
+    the admin's locale (``8/19/2021 1:25:31 PM``), where day and month cannot be told apart:
+    such values are refused unless the source declares ``timestamp_format`` (ISO values are read
+    as they are). A guest's UPN (``x_domain#EXT#@tenant.onmicrosoft.com``) makes ``user_type``
+    ``guest`` whatever ``userType`` says (``user_type_original`` keeps it) and gives
+    ``external_email`` (``x@domain``). Values are never formula-escaped by Entra and are kept as
+    text. A ``signInActivity`` cell (the JSON object the download writes for complex
+    properties) gives ``last_login_at`` = ``lastSuccessfulSignInDateTime`` (state ``used``),
+    ``never`` when every sign-in field is null, else ``no_information``; without the column the
+    state is ``no_information``. Extra columns: ``user_type``, ``user_type_original``,
+    ``external``, ``external_email``, ``job_title``, ``department``, ``company_name``,
+    ``creation_type``, ``invitation_state``, ``directory_synced``, ``identity_issuer``,
+    ``last_sign_in_attempt_at``, ``last_non_interactive_sign_in_at``.
+    """
+    kind = "entra_users"
+    system_id = system or "entra_id"
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
+        "userPrincipalName", "displayName", ("objectId", "id"), "userType", "accountEnabled"),
+        optional=_ENTRA_OPTIONAL)
+    n = src.n
+    upn = src.text("userPrincipalName")
+    external = upn.str.contains("#EXT#", regex=False).fillna(False).astype(bool)
+    user_type = src.choice("userType", {"Member": "member", "Guest": "guest"}, allow_empty=True)
+    user_type = user_type.mask(external, "guest")
+    enabled = src.boolean("accountEnabled")
+    status = _string_series(pc.if_else(pa.array(enabled.to_numpy(dtype=bool)), "active",
+                                       "disabled"))
+    home = pd.Series([_external_email(v) for v in src.raw("userPrincipalName")], dtype="string")
+    success, state, attempt, non_interactive = _entra_sign_ins(src)
+    frame = _frame({
+        "system": _constant(system_id, n, "string"),
+        "account_id": src.text("objectId"),
+        "login": _fold(upn),
+        "login_original": upn,
+        "email": src.folded("mail"),
+        "email_original": src.text("mail"),
+        "employee_id": src.text("employeeId"),
+        "display_name": src.text("displayName"),
+        "status": status,
+        "status_original": src.text("accountEnabled"),
+        "created_at": src.timestamp("createdDateTime", example=_ENTRA_EXAMPLE),
+        "last_login_at": success,
+        "last_login_state": state,
+        "status_changed_at": _nat(n),
+        "mfa_enabled": _constant(pd.NA, n, "boolean"),
+        "password_enabled": _constant(pd.NA, n, "boolean"),
+        "is_root": _constant(False, n, "bool"),
+        "user_type": user_type,
+        "user_type_original": src.text("userType"),
+        "external": external,
+        "external_email": home,
+        "job_title": src.text("jobTitle"),
+        "department": src.text("department"),
+        "company_name": src.text("companyName"),
+        "creation_type": src.text("creationType"),
+        "invitation_state": src.text("invitationState"),
+        "directory_synced": src.boolean("directorySynced", allow_empty=True),
+        "identity_issuer": src.text("identityIssuer"),
+        "last_sign_in_attempt_at": attempt,
+        "last_non_interactive_sign_in_at": non_interactive,
+    }, src.lines)
+    return src.population("accounts", frame, key=("account_id",),
+                          totals={"status": "status", "user type": "user_type",
+                                  "last login": "last_login_state"},
+                          source_system=_source_system(kind, system, source_system),
+                          extracted_at=extracted_at)
+
+
+def _external_email(upn: str) -> str | None:
+    """``jane_contoso.com#EXT#@tenant.onmicrosoft.com`` -> ``jane@contoso.com`` (casefolded)."""
+    local, marker, _ = upn.partition("#EXT#")
+    if not marker or "_" not in local:
+        return None
+    name, _, domain = local.rpartition("_")
+    return f"{name}@{domain}".casefold()
+
+
+def _entra_sign_ins(src: _Source) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """last_login_at, its state, last attempt and last non-interactive sign-in, from the
+    ``signInActivity`` JSON cells."""
+    n = src.n
+    if "signInActivity" not in src._position:
+        src.notes.append("The export has no signInActivity column: last sign-in is unknown "
+                         "(state no_information).")
+        return (_nat(n), _constant(NO_INFORMATION, n, "string"), _nat(n), _nat(n))
+    cells = src.raw("signInActivity")
+    found: dict[str, list[str | None]] = {f: [] for f in _SIGN_IN_FIELDS}
+    bad = np.zeros(n, dtype=bool)
+    empty = np.zeros(n, dtype=bool)
+    for i, cell in enumerate(cells):
+        obj: Any = None
+        if not cell:
+            empty[i] = True
+        else:
+            try:
+                obj = json.loads(cell)
+            except ValueError:
+                bad[i] = True
+            if obj is not None and not isinstance(obj, dict):
+                bad[i] = True
+        for name in _SIGN_IN_FIELDS:
+            value = obj.get(name) if isinstance(obj, dict) else None
+            found[name].append(value if isinstance(value, str) and value else None)
+    expected = ('the signInActivity JSON object, e.g. {"lastSignInDateTime": '
+                '"2026-07-14T09:12:33Z", "lastSuccessfulSignInDateTime": null, ...}')
+    if bad.any():
+        src.fail("signInActivity", bad, expected)
+    parsed: dict[str, pd.Series] = {}
+    for name, values in found.items():
+        series = pd.to_datetime(pd.Series(values, dtype=object), format="ISO8601", utc=True,
+                                errors="coerce")
+        wrong = (series.isna() & pd.Series(values, dtype=object).notna()).to_numpy()
+        if wrong.any():
+            src.fail("signInActivity", wrong, f"ISO 8601 timestamps in {name}")
+        parsed[name] = _to_us(series).astype(TIMESTAMP_DTYPE) if n else _nat(0)
+    success = parsed["lastSuccessfulSignInDateTime"]
+    none = np.ones(n, dtype=bool)
+    for series in parsed.values():
+        none &= series.isna().to_numpy()
+    state = np.where(success.notna().to_numpy(), USED,
+                     np.where(none & ~empty, NEVER, NO_INFORMATION)).astype(object)
+    return (success, pd.Series(state, dtype="string"), parsed["lastSignInDateTime"],
+            parsed["lastNonInteractiveSignInDateTime"])
+
+
+_GOOGLE_EXAMPLE = "2026/07/14 09:12:33"
+_GOOGLE_LAST_SIGN_IN = "%Y/%m/%d %H:%M:%S"
+_GOOGLE_OPTIONAL = (
+    "Org Unit Path [Required]", "Employee ID", "Employee Type", "Employee Title",
+    "Manager Email", "Department", "Cost Center", "Recovery Email", "Email Usage [READ ONLY]",
+    "Drive Usage [READ ONLY]", "Photos Usage [READ ONLY]", "Total Storage [READ ONLY]",
+    "Storage Used [READ ONLY]", "Storage limit [READ ONLY]",
+    "Advanced Protection Program enrollment",
+)
+
+
+def read_google_workspace_users(path: str | Path, *, system: str | None = None,
+                                timezone: str = "UTC", extracted_at: str | None = None,
+                                source_system: str | None = None,
+                                display_names: Mapping[str, str] | None = None,
+                                privileged_entitlements: Mapping[str, Collection[str]]
+                                | None = None,
+                                options: Mapping[str, Any] | None = None) -> Population:
+    """Google Workspace Admin console "Download users" CSV -> ``accounts`` (key ``login``).
+
+    Older and newer column sets are read (the newer storage and Gemini columns are optional).
+    ``Last Sign In [READ ONLY]`` is ``YYYY/MM/DD HH:MM:SS`` without a zone, read in the declared
+    ``timezone`` (the admin console writes the downloading admin's zone: declare it);
+    ``Never logged in`` -> state ``never``, empty -> ``no_information``. ``Status``
+    ``Active``/``Suspended``/``Archived``; ``2sv Enrolled`` -> ``mfa_enabled``. Storage figures
+    (``0.3GB``, `` --``) are kept as text. Extra columns: ``two_step_enforced``,
+    ``org_unit_path``, ``employee_type``, ``title``, ``manager_email`` (casefolded),
+    ``department``, ``cost_center``, ``email_usage``, ``drive_usage``, ``total_storage``,
+    ``storage_used``, ``storage_limit``, ``advanced_protection``.
+    """
+    kind = "google_workspace_users"
+    system_id = system or "google_workspace"
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
+        "First Name [Required]", "Last Name [Required]", "Email Address [Required]",
+        "Status [READ ONLY]", "Last Sign In [READ ONLY]", "2sv Enrolled [READ ONLY]",
+        "2sv Enforced [READ ONLY]"), optional=_GOOGLE_OPTIONAL)
+    n = src.n
+    names = [" ".join(p for p in (f, l) if p) for f, l in
+             zip(src.raw("First Name [Required]"), src.raw("Last Name [Required]"))]
+    display = pd.Series(names, dtype="string")
+    email = src.text("Email Address [Required]")
+    last, last_state = src.timestamp_state(
+        "Last Sign In [READ ONLY]", example=_GOOGLE_EXAMPLE, fmt=_GOOGLE_LAST_SIGN_IN,
+        sentinels={"Never logged in": NEVER}, empty_state=NO_INFORMATION, epoch_state=NEVER)
+    frame = _frame({
+        "system": _constant(system_id, n, "string"),
+        "account_id": email,
+        "login": _fold(email),
+        "login_original": email,
+        "email": _fold(email),
+        "email_original": email,
+        "employee_id": src.text("Employee ID"),
+        "display_name": display.mask(display == ""),
+        "status": src.choice("Status [READ ONLY]", {"Active": "active", "Suspended": "suspended",
+                                                    "Archived": "archived"}),
+        "status_original": src.text("Status [READ ONLY]"),
+        "created_at": _nat(n),
+        "last_login_at": last,
+        "last_login_state": last_state,
+        "status_changed_at": _nat(n),
+        "mfa_enabled": src.boolean("2sv Enrolled [READ ONLY]"),
+        "password_enabled": _constant(pd.NA, n, "boolean"),
+        "is_root": _constant(False, n, "bool"),
+        "two_step_enforced": src.boolean("2sv Enforced [READ ONLY]"),
+        "org_unit_path": src.text("Org Unit Path [Required]"),
+        "employee_type": src.text("Employee Type"),
+        "title": src.text("Employee Title"),
+        "manager_email": src.folded("Manager Email"),
+        "department": src.text("Department"),
+        "cost_center": src.text("Cost Center"),
+        "email_usage": src.text("Email Usage [READ ONLY]"),
+        "drive_usage": src.text("Drive Usage [READ ONLY]"),
+        "total_storage": src.text("Total Storage [READ ONLY]"),
+        "storage_used": src.text("Storage Used [READ ONLY]"),
+        "storage_limit": src.text("Storage limit [READ ONLY]"),
+        "advanced_protection": src.text("Advanced Protection Program enrollment"),
+    }, src.lines)
+    return src.population("accounts", frame, key=("login",),
+                          totals={"status": "status", "2-step enrolled": "mfa_enabled",
+                                  "last sign-in": "last_login_state"},
+                          source_system=_source_system(kind, system, source_system),
+                          extracted_at=extracted_at)
+
+
+# --------------------------------------------------------------------------------------------
+# Okta System Log (events)
+# --------------------------------------------------------------------------------------------
+
+_OKTA_LOG_EXAMPLE = "2026-07-14T09:12:33.843Z"
+_LOG_FIELDS: tuple[tuple[str, tuple[str | int, ...]], ...] = (
+    ("uuid", ("uuid",)),
+    ("published", ("published",)),
+    ("eventType", ("eventType",)),
+    ("displayMessage", ("displayMessage",)),
+    ("severity", ("severity",)),
+    ("actor.id", ("actor", "id")),
+    ("actor.type", ("actor", "type")),
+    ("actor.alternateId", ("actor", "alternateId")),
+    ("actor.displayName", ("actor", "displayName")),
+    ("target[0].id", ("target", 0, "id")),
+    ("target[0].type", ("target", 0, "type")),
+    ("target[0].alternateId", ("target", 0, "alternateId")),
+    ("target[0].displayName", ("target", 0, "displayName")),
+    ("outcome.result", ("outcome", "result")),
+    ("outcome.reason", ("outcome", "reason")),
+    ("client.ipAddress", ("client", "ipAddress")),
+    ("client.zone", ("client", "zone")),
+)
+
+
+def _dig(obj: Any, path: tuple[str | int, ...]) -> str | None:
+    """A nested value as text: JSON null or absent -> None (the *string* 'null' stays 'null')."""
+    for step in path:
+        if isinstance(step, int):
+            obj = obj[step] if isinstance(obj, list) and len(obj) > step else None
+        else:
+            obj = obj.get(step) if isinstance(obj, dict) else None
+        if obj is None:
+            return None
+    if isinstance(obj, str):
+        return obj
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True)
+
+
+_JSON_GAP = re.compile(r"[\s,]*")
+
+
+def _json_records(text: str, file: str) -> tuple[str, list[tuple[int, Any]], list[RejectedRow]]:
+    """(format, [(line, object)], blank lines) of NDJSON or a JSON array of events."""
+    stripped = text.lstrip()
+    records: list[tuple[int, Any]] = []
+    if stripped.startswith("["):
+        decoder = json.JSONDecoder()
+        position = text.index("[") + 1
+        line = 1 + text.count("\n", 0, position)
+        while True:
+            gap_end = _JSON_GAP.match(text, position).end()  # type: ignore[union-attr]
+            line += text.count("\n", position, gap_end)
+            position = gap_end
+            if position >= len(text):
+                raise PopulationError(file, "the JSON array is not closed with ']'.", row=line)
+            if text[position] == "]":
+                break
+            try:
+                obj, end = decoder.raw_decode(text, position)
+            except json.JSONDecodeError as exc:
+                raise PopulationError(file, f"invalid JSON ({exc.msg}, column {exc.colno}).",
+                                      row=exc.lineno) from None
+            records.append((line, obj))
+            line += text.count("\n", position, end)
+            position = end
+        if text[position + 1:].strip():
+            raise PopulationError(file, "unexpected text after the JSON array.",
+                                  row=text.count("\n", 0, position) + 1)
+        return "json", records, []
+    blanks: list[RejectedRow] = []
+    parts = text.split("\n")
+    for number, raw in enumerate(parts, start=1):
+        content = raw.strip()
+        if not content:
+            if number < len(parts):  # the empty text after the final line end is no line
+                blanks.append(RejectedRow(number, "blank line"))
+            continue
+        try:
+            records.append((number, json.loads(content)))
+        except json.JSONDecodeError as exc:
+            raise PopulationError(file, f"invalid JSON ({exc.msg}, column {exc.colno}); NDJSON "
+                                        "has one event object per line.", row=number) from None
+    return "ndjson", records, blanks
+
+
+def read_okta_system_log(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
+                         extracted_at: str | None = None, source_system: str | None = None,
+                         display_names: Mapping[str, str] | None = None,
+                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                         options: Mapping[str, Any] | None = None) -> Population:
+    """Okta System Log events (NDJSON, or the API's JSON array) -> ``events`` (key ``uuid``).
+
+    Columns: :data:`EVENT_COLUMNS` (``actor``, ``target[0]`` and ``outcome`` flattened;
+    ``actor_login``/``target_login`` casefolded ``alternateId``), then ``actor_login_original``,
+    ``actor_type``, ``actor_display_name``, ``target_login_original``, ``target_display_name``,
+    ``target_count``, ``severity``, ``client_ip``, ``client_zone`` and ``line``. JSON null reads
+    as NA while the *string* ``'null'`` (Okta writes it in ``client.zone``) stays ``'null'``.
+
+    Polling returns the same event more than once: an event whose uuid repeats with the same
+    content is dropped and listed in the evidence; the same uuid with different content is an
+    error naming both lines. Events may arrive out of order: the table is sorted by
+    ``published`` then ``uuid`` (``line`` keeps each event's line) and the evidence says so.
+    """
+    kind = "okta_system_log"
+    path = Path(path)
+    file = _display_path(path)
+    tz = _check_timezone(timezone)
+    opts = _parse_options(kind, file, options, _LOG_OPTIONS)
+    data = _read_bytes(path, file)
+    text, encoding = _decode(data, file, opts.encoding)
+    file_format, records, blanks = _json_records(text, file)
+    kept: list[tuple[int, dict[str, Any]]] = []
+    seen: dict[str, int] = {}
+    dropped: list[DuplicateRow] = []
+    top_level: dict[str, None] = {}
+    for line, obj in records:
+        if not isinstance(obj, dict):
+            raise PopulationError(file, f"expected a JSON object (one event), found "
+                                        f"{type(obj).__name__}.", row=line)
+        top_level.update(dict.fromkeys(obj))
+        uuid = obj.get("uuid")
+        if isinstance(uuid, str) and uuid in seen:
+            first_line, first = kept[seen[uuid]]
+            if first != obj:
+                raise PopulationError(
+                    file, f"uuid {uuid!r} is on lines {first_line} and {line} with different "
+                          "content; an event is never de-duplicated on a guess.", row=line,
+                    column="uuid")
+            dropped.append(DuplicateRow(line, first_line))
+            continue
+        if isinstance(uuid, str):
+            seen[uuid] = len(kept)
+        kept.append((line, obj))
+    columns = [_text_column_nullable([_dig(obj, steps) for _, obj in kept])
+               for _, steps in _LOG_FIELDS]
+    counts = pa.chunked_array([pa.array(
+        [len(obj["target"]) if isinstance(obj.get("target"), list) else 0 for _, obj in kept],
+        pa.int64())])
+    header = [name for name, _ in _LOG_FIELDS]
+    raw = _RawTable(file=file, header=[*header, "target.count"], header_line=None,
+                    columns=[*columns, counts],
+                    lines=np.asarray([line for line, _ in kept], dtype="int64"),
+                    sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
+                    file_format=file_format, rejected=blanks, encoding=encoding)
+    src = _Source(kind, path, timezone=tz, options=opts, required=("uuid", "published",
+                                                                   "eventType"),
+                  optional=(*header[3:], "target.count"), raw=raw)
+    src.notes.append(f"Top-level fields seen: {', '.join(top_level)}.")
+    for name, what in (("uuid", "an event uuid"), ("eventType", "an event type like "
+                                                                  "user.session.start")):
+        empty = _np(pc.equal(src.text_array(name), ""))
+        if empty.any():
+            src.fail(name, empty, what)
+    published, _ = src.timestamp_state("published", example=_OKTA_LOG_EXAMPLE, sentinels={},
+                                       empty_state=None, value_state=SET)
+    actor_login = src.text("actor.alternateId")
+    target_login = src.text("target[0].alternateId")
+    frame = _frame({
+        "uuid": src.text("uuid"),
+        "published": published,
+        "event_type": src.text("eventType"),
+        "actor_id": src.text("actor.id"),
+        "actor_login": _fold(actor_login),
+        "target_id": src.text("target[0].id"),
+        "target_login": _fold(target_login),
+        "target_type": src.text("target[0].type"),
+        "outcome_result": src.text("outcome.result"),
+        "outcome_reason": src.text("outcome.reason"),
+        "display_message": src.text("displayMessage"),
+        "actor_login_original": actor_login,
+        "actor_type": src.text("actor.type"),
+        "actor_display_name": src.text("actor.displayName"),
+        "target_login_original": target_login,
+        "target_display_name": src.text("target[0].displayName"),
+        "target_count": src.integer("target.count"),
+        "severity": src.text("severity"),
+        "client_ip": src.text("client.ipAddress"),
+        "client_zone": src.text("client.zone"),
+    }, src.lines)
+    order = frame.sort_values(["published", "uuid"], kind="stable").index.to_numpy()
+    if (order != np.arange(len(frame))).any():
+        frame = frame.iloc[order].reset_index(drop=True)
+        src.notes.append("Events were not in published order in the file; the table is sorted "
+                         "by published, then uuid (line keeps each event's line).")
+    if dropped:
+        src.notes.append(f"{len(dropped)} duplicate event(s) dropped: the same uuid with the same "
+                         "content (listed under duplicate lines).")
+    return src.population("events", frame, key=("uuid",),
+                          totals={"event type": "event_type", "outcome": "outcome_result"},
+                          source_system=_source_system(kind, system, source_system),
+                          extracted_at=extracted_at, dropped=dropped)
+
+
+def _text_column_nullable(values: Sequence[str | None]) -> pa.ChunkedArray:
+    return pa.chunked_array([pa.array(values, _TEXT)], _TEXT)
+
+
+# --------------------------------------------------------------------------------------------
+# Any other export through a declared column mapping
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Mappable:
+    """A canonical column a mapping may fill: its kind, whether it must be mapped, choices."""
+
+    kind: str  # text, key, system, date, timestamp, last_login, boolean, flag, integer, choice
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    empty: str | None = None  # canonical value of an empty choice (None: empty is NA)
+    allow_empty: bool = False
+
+
+_IDENTITY_STATUSES = ("active", "terminated", "on_leave")
+_DECISIONS = ("approve", "revoke", "undecided")
+_ACTIONS = ("grant", "revoke")
+
+_MAPPED: dict[str, dict[str, _Mappable]] = {
+    "identities": {
+        "employee_id": _Mappable("text", True), "full_name": _Mappable("text"),
+        "email": _Mappable("key", True), "department": _Mappable("text"),
+        "title": _Mappable("text"), "manager_employee_id": _Mappable("text"),
+        "cost_center": _Mappable("text"), "hire_date": _Mappable("date"),
+        "status": _Mappable("choice", True, _IDENTITY_STATUSES),
+        "termination_date": _Mappable("date"), "last_day_of_work": _Mappable("date"),
+        "termination_reason": _Mappable("text"), "eligible_for_rehire": _Mappable("boolean"),
+    },
+    "accounts": {
+        "system": _Mappable("system"), "account_id": _Mappable("text", True),
+        "login": _Mappable("key"), "email": _Mappable("key"), "employee_id": _Mappable("text"),
+        "display_name": _Mappable("text"),
+        "status": _Mappable("choice", True, ACCOUNT_STATUSES),
+        "created_at": _Mappable("timestamp"), "last_login_at": _Mappable("last_login"),
+        "status_changed_at": _Mappable("timestamp"), "mfa_enabled": _Mappable("boolean"),
+        "password_enabled": _Mappable("boolean"), "is_root": _Mappable("flag"),
+    },
+    "grants": {
+        "system": _Mappable("system"), "account_id": _Mappable("text", True),
+        "login": _Mappable("key"), "email": _Mappable("key"),
+        "entitlement": _Mappable("text", True), "entitlement_type": _Mappable("text"),
+        "privileged": _Mappable("flag"), "granted_at": _Mappable("timestamp"),
+        "removed_at": _Mappable("timestamp"),
+        "account_status": _Mappable("choice", False, ACCOUNT_STATUSES, allow_empty=True),
+    },
+    "review_decisions": {
+        "campaign_id": _Mappable("text", True), "campaign_name": _Mappable("text"),
+        "certification_id": _Mappable("text"), "reviewer_name": _Mappable("text"),
+        "reviewer_email": _Mappable("key"), "subject_name": _Mappable("text"),
+        "subject_email": _Mappable("key", True), "system": _Mappable("system"),
+        "application": _Mappable("text"), "access_type": _Mappable("text"),
+        "entitlement": _Mappable("text", True), "privileged": _Mappable("flag"),
+        "decision": _Mappable("choice", True, _DECISIONS, empty="undecided"),
+        "decided_at": _Mappable("timestamp"), "comments": _Mappable("text"),
+    },
+    "requests": {
+        "ticket": _Mappable("text", True), "requested_for": _Mappable("key", True),
+        "opened_by": _Mappable("key"), "item": _Mappable("text"), "system": _Mappable("system"),
+        "application": _Mappable("text"), "entitlement": _Mappable("text"),
+        "action": _Mappable("choice", True, _ACTIONS),
+        "approval": _Mappable("choice", False, tuple(dict.fromkeys(
+            _SERVICENOW_APPROVAL.values())), allow_empty=True),
+        "approver": _Mappable("key"), "approved_at": _Mappable("timestamp"),
+        "opened_at": _Mappable("timestamp"), "closed_at": _Mappable("timestamp"),
+        "state": _Mappable("text"),
+    },
+}
+
+#: Canonical tables the ``mapped`` reader builds: table -> {"required": ..., "optional": ...}
+#: canonical columns that ``options.columns`` may map (``*_original`` and state columns follow
+#: from them).
+MAPPED_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
+    table: {"required": tuple(c for c, m in spec.items() if m.required),
+            "optional": tuple(c for c, m in spec.items() if not m.required)}
+    for table, spec in _MAPPED.items()
+}
+
+_MAPPED_COLUMNS = {
+    "identities": IDENTITY_COLUMNS, "accounts": (*ACCOUNT_COLUMNS, "line"),
+    "grants": (*GRANT_COLUMNS, "line"), "review_decisions": REVIEW_DECISION_COLUMNS,
+    "requests": REQUEST_COLUMNS,
+}
+_MAPPED_KEYS = {
+    "identities": ("employee_id",), "accounts": ("system", "account_id"),
+    "grants": ("system", "account_id", "entitlement", "granted_at"),
+    "review_decisions": ("campaign_id", "subject_email", "system", "entitlement"),
+    "requests": ("ticket",),
+}
+_MAPPED_TOTALS = {
+    "identities": {"status": "status"},
+    "accounts": {"status": "status", "last login": "last_login_state"},
+    "grants": {"system": "system", "privileged": "privileged"},
+    "review_decisions": {"decision": "decision", "system": "system"},
+    "requests": {"action": "action", "approval": "approval"},
+}
+_MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
+_TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    table: str
+    columns: dict[str, str]
+    values: dict[str, dict[str, Any]]
+
+
+def _mapped_spec(file: str, extra: Mapping[str, Any]) -> _Mapping:
+    """Validate ``table``, ``columns`` and ``values``; every message names the option key."""
+    tables = ", ".join(_MAPPED)
+    table = extra.get("table")
+    if table is None:
+        raise PopulationError(file, f"reader option 'table' is required for kind 'mapped': the "
+                                    f"canonical table to build, one of {tables}.")
+    if table not in _MAPPED:
+        raise _bad_option(file, "table", f"one of {tables}", table)
+    spec = _MAPPED[table]
+    columns = extra.get("columns")
+    if not isinstance(columns, Mapping) or not columns:
+        raise PopulationError(file, "reader option 'columns' is required for kind 'mapped': a "
+                                    "mapping of canonical column -> source column header, e.g. "
+                                    "{account_id: 'User Name', status: 'State'}.")
+    for name, source in columns.items():
+        if name not in spec:
+            close = difflib.get_close_matches(str(name), list(spec), n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ""
+            raise PopulationError(
+                file, f"options.columns.{name}: {name!r} is not a column of table '{table}'."
+                      f"{hint} Mappable columns: {', '.join(spec)}.")
+        if not isinstance(source, str) or not source.strip():
+            raise PopulationError(file, f"options.columns.{name} must be the source column's "
+                                        f"header as text; found {source!r}.")
+    missing = [c for c, m in spec.items() if m.required and c not in columns]
+    if missing:
+        raise PopulationError(
+            file, f"options.columns must map the required column(s) "
+                  f"{', '.join(repr(m) for m in missing)} of table '{table}'; mapped: "
+                  f"{', '.join(columns)}.")
+    values = extra.get("values") or {}
+    if not isinstance(values, Mapping):
+        raise PopulationError(file, "reader option 'values' must map canonical columns to "
+                                    f"{{source value: canonical value}}; found {values!r}.")
+    checked: dict[str, dict[str, Any]] = {}
+    for name, table_values in values.items():
+        if name not in columns:
+            raise PopulationError(file, f"options.values.{name}: the column {name!r} is not "
+                                        "mapped in options.columns.")
+        if not isinstance(table_values, Mapping):
+            raise PopulationError(file, f"options.values.{name} must be a mapping "
+                                        f"{{source value: canonical value}}; found "
+                                        f"{table_values!r}.")
+        checked[name] = {}
+        for source, canonical in table_values.items():
+            if isinstance(source, bool) or source is None:
+                raise PopulationError(
+                    file, f"options.values.{name}: the source value {source!r} was read by YAML "
+                          "as a boolean or null; quote it (e.g. 'Yes', 'N', 'null').")
+            checked[name][str(source)] = _check_value(file, table, name, spec[name], source,
+                                                      canonical)
+    return _Mapping(str(table), {k: v.strip() for k, v in columns.items()}, checked)
+
+
+def _check_value(file: str, table: str, name: str, spec: _Mappable, source: Any,
+                 canonical: Any) -> Any:
+    where = f"options.values.{name} maps {str(source)!r} to {canonical!r}"
+    if spec.kind == "choice":
+        if canonical not in spec.choices:
+            raise PopulationError(file, f"{where}, which is not a {name} of table '{table}'; use "
+                                        f"one of {', '.join(spec.choices)}.")
+    elif spec.kind in ("boolean", "flag"):
+        if canonical is not None and not isinstance(canonical, bool):
+            raise PopulationError(file, f"{where}; use true, false or null.")
+    elif spec.kind in ("date", "timestamp", "last_login"):
+        if canonical is not None and canonical not in _STATES:
+            raise PopulationError(file, f"{where}; map a sentinel to null (read as empty) or to "
+                                        f"a state: {', '.join(_STATES)}.")
+    elif spec.kind == "integer":
+        raise PopulationError(file, f"options.values.{name}: values cannot be mapped for this "
+                                    "column.")
+    elif canonical is not None and not isinstance(canonical, str):
+        raise PopulationError(file, f"{where}; use text or null.")
+    return canonical
+
+
+def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
+                extracted_at: str | None = None, source_system: str | None = None,
+                display_names: Mapping[str, str] | None = None,
+                privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                options: Mapping[str, Any] | None = None) -> Population:
+    """Any other CSV, .xlsx or Parquet export through a column mapping declared in the period's
+    YAML -> one of the canonical tables (see :data:`MAPPED_TABLES`).
+
+    Options (besides :data:`COMMON_OPTIONS`): ``table`` (``identities``, ``accounts``,
+    ``grants``, ``review_decisions`` or ``requests``), ``columns`` (canonical column -> source
+    header; the table's required columns must be mapped) and ``values`` (canonical column ->
+    ``{source value: canonical value}``: status spellings, boolean tokens, display names to
+    system ids, sentinels of timestamps to states or null). Enumerated columns accept the
+    canonical values themselves (ignoring case) plus the mapped ones; anything else is an error
+    naming the line. Unmapped columns are empty, except: ``system`` (the source's ``system``, or
+    from a mapped ``application`` through ``display_names``; accounts and grants need one),
+    ``login`` (the casefolded ``account_id``), ``privileged`` (the privileged-entitlement list),
+    ``is_root`` (false) and ``last_login_state`` (``no_information``). Grants and review
+    decisions drop exact duplicate lines (listed in the evidence).
+    """
+    kind = "mapped"
+    path = Path(path)
+    file = _display_path(path)
+    opts = _parse_options(kind, file, options, {**COMMON_OPTIONS, **_MAPPED_OPTIONS})
+    mapping = _mapped_spec(file, opts.extra)
+    table, columns, values = mapping.table, mapping.columns, mapping.values
+    spec = _MAPPED[table]
+    sources = list(dict.fromkeys(columns.values()))
+    labels = {}
+    for name, source in columns.items():
+        labels.setdefault(source, f"{source!r} (named by options.columns.{name})")
+    src = _Source(kind, path, timezone=timezone, options=opts, required=sources, labels=labels)
+    n = src.n
+    out: dict[str, pd.Series] = {}
+    notes = src.notes
+    privileged_table = _privileged_table(privileged_entitlements)
+
+    def convert(name: str) -> pd.Series:
+        rule = spec[name]
+        source = columns[name]
+        mapped = values.get(name, {})
+        if rule.kind in ("text", "system"):
+            return src.text(source, mapped)
+        if rule.kind == "key":
+            out[f"{name}_original"] = src.text(source)
+            return src.folded(source, mapped)
+        if rule.kind == "choice":
+            out[f"{name}_original"] = src.text(source)
+            lookup: dict[str, str | None] = {c: c for c in rule.choices}
+            lookup.update(mapped)
+            return src.choice(source, lookup, empty=rule.empty, allow_empty=rule.allow_empty,
+                              hint=f"Map the source's spelling to a canonical {name} with "
+                                   f"options.values.{name}.")
+        if rule.kind in ("boolean", "flag"):
+            result = src.boolean(source, allow_empty=rule.kind == "boolean", tokens=mapped)
+            return result.astype(bool) if rule.kind == "flag" else result
+        if rule.kind == "integer":
+            return src.integer(source)
+        if rule.kind == "date":
+            return src.date(source, sentinels=[k for k in mapped if k])
+        tokens = {k: (v or NO_INFORMATION) for k, v in mapped.items() if k}
+        if rule.kind == "last_login":
+            stamps, state = src.timestamp_state(
+                source, example=_TIMESTAMP_EXAMPLE, sentinels=tokens,
+                empty_state=mapped.get("") or NO_INFORMATION, value_state=USED)
+            out["last_login_state"] = state
+            return stamps
+        return src.timestamp(source, example=_TIMESTAMP_EXAMPLE, sentinels=list(tokens))
+
+    for name in spec:
+        if name in columns:
+            out[name] = convert(name)
+    # defaults for what is not mapped
+    if "system" in spec and "system" not in out:
+        if system is not None:
+            out["system"] = _constant(system, n, "string")
+        elif "application" in out and display_names:
+            out["system"] = src.systems(columns["application"], display_names)
+        elif table in ("accounts", "grants"):
+            raise PopulationError(
+                src.file, f"table '{table}' needs a system id: map options.columns.system, or "
+                          "declare the source's system.")
+        else:
+            out["system"] = _constant(pd.NA, n, "string")
+            notes.append("No system mapped or declared: system is empty.")
+    if "login" in spec and "login" not in out:
+        out["login_original"] = out["account_id"]
+        out["login"] = _fold(out["account_id"])
+        notes.append(f"login is the casefolded account_id ('{columns['account_id']}'): no login "
+                     "column is mapped.")
+    if "privileged" in spec and "privileged" not in out:
+        out["privileged"] = _privileged(out["system"], out["entitlement"], privileged_table)
+        if system is not None and system not in privileged_table:
+            notes.append(f"No privileged-entitlement list for system '{system}': no grant is "
+                         "flagged privileged.")
+        else:
+            notes.append("privileged is derived from the privileged-entitlement list: no "
+                         "privileged column is mapped.")
+    if "is_root" in spec and "is_root" not in out:
+        out["is_root"] = _constant(False, n, "bool")
+    if table == "accounts" and "last_login_state" not in out:
+        out["last_login_state"] = _constant(NO_INFORMATION, n, "string")
+    frame = _frame({name: out[name] if name in out else _empty_like(table, name, n)
+                    for name in _MAPPED_COLUMNS[table] if name != "line"}, src.lines)
+    return src.population(
+        table, frame, key=_MAPPED_KEYS[table], totals=_MAPPED_TOTALS[table],
+        source_system=source_system or system or f"mapped file ({table})",
+        extracted_at=extracted_at,
+        duplicates="drop" if table in _MAPPED_DROP_DUPLICATES else "keep")
+
+
+def _empty_like(table: str, name: str, n: int) -> pd.Series:
+    """An empty column of the canonical dtype (for columns the mapping does not fill)."""
+    base = name.removesuffix("_original")
+    rule = _MAPPED[table].get(base)
+    kind = rule.kind if rule is not None and base == name else "text"
+    if kind in ("timestamp", "last_login"):
+        return _nat(n)
+    if kind == "date":
+        return pd.Series(pd.NaT, index=range(n), dtype=DATE_DTYPE)
+    if kind == "boolean":
+        return _constant(pd.NA, n, "boolean")
+    if kind == "flag":
+        return _constant(False, n, "bool")
+    if kind == "integer":
+        return pd.Series(pd.NA, index=range(n), dtype="Int64")
+    return _constant(pd.NA, n, "string")
+
+
 Reader = Callable[..., Population]
 
 #: Export kind -> reader. Every reader takes ``(path, *, system, timezone, extracted_at,
-#: source_system, display_names, privileged_entitlements)`` and returns a :class:`Population`.
+#: source_system, display_names, privileged_entitlements, options)`` and returns a
+#: :class:`Population`.
 READERS: dict[str, Reader] = {
     "workday_workers": read_workday_workers,
     "okta_users": read_okta_users,
@@ -1549,6 +3842,18 @@ READERS: dict[str, Reader] = {
     "servicenow_access_requests": read_servicenow_access_requests,
     "sod_rules": read_sod_rules,
     "privileged_access_approved": read_privileged_access_approved,
+    "entra_users": read_entra_users,
+    "google_workspace_users": read_google_workspace_users,
+    "okta_system_log": read_okta_system_log,
+    "mapped": read_mapped,
+}
+
+#: Export kind -> the reader options it accepts (see :data:`COMMON_OPTIONS`; ``mapped`` also
+#: takes ``table``, ``columns`` and ``values``; the Okta System Log only ``encoding``).
+READER_OPTIONS: dict[str, tuple[str, ...]] = {
+    kind: tuple(sorted({"mapped": {**COMMON_OPTIONS, **_MAPPED_OPTIONS},
+                        "okta_system_log": _LOG_OPTIONS}.get(kind, COMMON_OPTIONS)))
+    for kind in READERS
 }
 
 
@@ -1562,6 +3867,7 @@ def load_source(
     source_system: str | None = None,
     display_names: Mapping[str, str] | None = None,
     privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Population:
     """Read one export into its canonical table with IPE evidence.
 
@@ -1570,15 +3876,20 @@ def load_source(
     values exported without a zone; ``extracted_at`` is recorded as declared; ``source_system``
     labels the evidence (default: ``system`` or the export's system); ``display_names`` maps
     application display names to system ids; ``privileged_entitlements`` replaces
-    :data:`DEFAULT_PRIVILEGED_ENTITLEMENTS`.
+    :data:`DEFAULT_PRIVILEGED_ENTITLEMENTS`; ``options`` are the reader options declared for
+    the source in the period's YAML (see :data:`READER_OPTIONS`): each reader checks them and
+    names an unknown option or a bad value. The file's suffix picks the format: ``.xlsx``,
+    ``.parquet``, otherwise CSV (``.tsv`` defaults to tabs).
     """
     reader = READERS.get(kind)
     if reader is None:
         known = ", ".join(sorted(READERS))
-        raise ValueError(f"unknown export kind {kind!r}; known kinds: {known}.")
+        close = difflib.get_close_matches(str(kind), list(READERS), n=1)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise ValueError(f"unknown export kind {kind!r};{hint} known kinds: {known}.")
     return reader(Path(path), system=system, timezone=timezone, extracted_at=extracted_at,
                   source_system=source_system, display_names=display_names,
-                  privileged_entitlements=privileged_entitlements)
+                  privileged_entitlements=privileged_entitlements, options=options)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1757,3 +4068,56 @@ def reconcile(left: pd.DataFrame, right: pd.DataFrame, left_key: str, right_key:
         unmatched_left=unmatched_left.reset_index(drop=True),
         unmatched_right=unmatched_right.reset_index(drop=True),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# SoD mitigation register (appended with the control test library; self-contained)
+# --------------------------------------------------------------------------------------------
+
+def read_sod_mitigations(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
+                         extracted_at: str | None = None, source_system: str | None = None,
+                         display_names: Mapping[str, str] | None = None,
+                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
+                         options: Mapping[str, Any] | None = None) -> Population:
+    """The entity's SoD mitigation register -> ``sod_mitigations`` (key ``mitigation_id``).
+
+    One row per approved mitigation of one SoD rule for one user. ``login`` is the user's account
+    in the rule's system (or the person's e-mail), casefolded with the original kept;
+    ``approved_by`` is casefolded; ``valid_from`` is a required date and ``valid_to`` an optional
+    one (empty: open-ended). A ``valid_to`` before ``valid_from`` is an error naming the line.
+    Whether a mitigation covers a period (``valid_from`` <= period end <= ``valid_to``) is decided
+    by the analytics, not here.
+    """
+    kind = "sod_mitigations"
+    src = _Source(kind, path, timezone=timezone, options=options, required=(
+        "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from",
+        "valid_to"))
+    for column in ("mitigation_id", "rule_id", "login", "valid_from"):
+        empty = np.asarray(src.raw(column) == "", dtype=bool)
+        if empty.any():
+            src.fail(column, empty, "a value (required on every row)")
+    valid_from = src.date("valid_from")
+    valid_to = src.date("valid_to")
+    backwards = (valid_to.notna() & (valid_to < valid_from)).to_numpy(dtype=bool)
+    if backwards.any():
+        src.fail("valid_to", backwards, "a date on or after valid_from")
+    frame = _frame({
+        "mitigation_id": src.text("mitigation_id"),
+        "rule_id": src.text("rule_id"),
+        "login": src.folded("login"),
+        "login_original": src.text("login"),
+        "mitigating_control": src.text("mitigating_control"),
+        "approved_by": src.folded("approved_by"),
+        "approved_by_original": src.text("approved_by"),
+        "valid_from": valid_from,
+        "valid_to": valid_to,
+    }, src.lines)
+    return src.population("sod_mitigations", frame, key=("mitigation_id",),
+                          totals={"rule": "rule_id"},
+                          source_system=source_system or system or "policy",
+                          extracted_at=extracted_at)
+
+
+READERS["sod_mitigations"] = read_sod_mitigations
+if "READER_OPTIONS" in globals():   # the options it accepts: those of every CSV reader
+    READER_OPTIONS["sod_mitigations"] = READER_OPTIONS["sod_rules"]
