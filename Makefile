@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?=
 
-.PHONY: help install demo test bench clean
+.PHONY: help install browser demo test bench clean
 
 help:
 	@echo "make demo    set up .venv, build the demo company and run its period end to end"
@@ -26,11 +26,26 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/workbench demo $(if $(JOBS),--jobs $(JOBS))
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider
 
+# Chromium (the Debian package) for tests/test_browser.py, which opens every workpaper offline.
+# Installed when missing if we can (root with apt-get, as on CI); otherwise the browser test skips
+# locally, and fails in CI (CI=true), where it must run.
+browser:
+	@if [ -n "$$WORKBENCH_CHROMIUM" ] || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Chromium for the workpaper browser test (apt-get install chromium) ..."; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+	  echo "note: Chromium is not installed and cannot be installed here (needs root and apt-get);"; \
+	  echo "      tests/test_browser.py will skip (it fails when CI is set)."; \
+	fi
+
+# Every benchmark under benchmarks/ (sampling, populations, period run); figures only, no asserts.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_sampling.py
+	@set -e; for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench; echo; done
 
 clean:
 	rm -rf $(VENV) outputs/*/ data/demo

@@ -61,3 +61,13 @@ def test_console_script_help_speaks_the_auditors_language():
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, check=True).stdout
     for word in ("period", "control", "workpapers", "sample"):
         assert word in out
+
+
+def test_signoff_of_a_folder_that_is_not_a_run(tmp_path, capsys):
+    assert cli.main(["signoff", str(tmp_path), "--reviewer", "Morgan Lee"]) == 2
+    assert "not a workbench run" in capsys.readouterr().err
+
+
+def test_help_lists_signoff_and_verify_re_derivation():
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "signoff" in out and "re-derive" in out

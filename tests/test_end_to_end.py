@@ -1,6 +1,9 @@
-"""End to end: the demo company through `workbench run`, `workbench verify`, re-runs and failures.
+"""End to end: the demo company through `workbench run`, `workbench verify`, re-runs, failures and
+sign-off.
 
-One demo run is shared by the tests in this file (pytest-xdist keeps a file on one worker).
+One demo run is shared by the tests in this file (pytest-xdist keeps a file on one worker); tests
+that change files work on a copy of it. The self-contained HTML and escaping of planted values are
+in test_browser.py, with a demo run of their own.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from workbench import cli, demo
+from workbench import cli, demo, lineage
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
@@ -33,9 +36,8 @@ def project(tmp_path_factory) -> Path:
     return base
 
 
-def _run(project: Path, out: Path, parameter_file: Path | None = None) -> tuple[int, Path]:
-    code = cli.main(["run", str(parameter_file or project / "parameters" / DEMO_PARAMETER_FILE),
-                     "--out", str(out), "--jobs", "1"])
+def _run(project: Path, out: Path, *extra: str) -> tuple[int, Path]:
+    code = cli.main(["run", str(project / "parameters" / DEMO_PARAMETER_FILE), "--out", str(out), *extra])
     return code, latest_run(out / "2026-Q3")
 
 
@@ -106,42 +108,130 @@ def test_manifest_hashes_every_input_and_output_and_verify_passes(run, capsys):
     assert cli.main(["verify", str(run)]) == 0
 
 
-@pytest.mark.parametrize("relative", ["inputs/uar_decisions/uar_2026Q3_decisions.csv", "UAR-01/sample.csv", "index.html"])
-def test_verify_fails_and_names_a_tampered_file(run, capsys, relative):
-    path = run / relative
+@pytest.fixture
+def run_copy(run, tmp_path) -> Path:
+    """A copy of the shared run, for tests that change its files."""
+    copy = tmp_path / "2026-Q3" / run.name
+    shutil.copytree(run, copy)
+    return copy
+
+
+def _controls(run: Path) -> list[str]:
+    return [c["control_id"] for c in json.loads((run / "manifest.json").read_text())["controls"]]
+
+
+@pytest.mark.parametrize("relative", ["inputs/uar_decisions/uar_2026Q3_decisions.csv", "UAR-01/sample.csv",
+                                      "UAR-01/population.csv", "UAR-01/workpaper.html", "index.html",
+                                      "exceptions.csv", "parameters.yaml"])
+def test_verify_fails_and_names_a_file_with_one_byte_changed(run_copy, capsys, relative):
+    path = run_copy / relative
     original = path.read_bytes()
-    try:
-        path.write_bytes(original[:-2] + bytes([original[-2] ^ 1]) + original[-1:])
-        capsys.readouterr()
-        assert cli.main(["verify", str(run)]) == 1
-        assert f"changed: {relative}" in capsys.readouterr().out
-    finally:
-        path.write_bytes(original)
+    path.write_bytes(original[:-2] + bytes([original[-2] ^ 1]) + original[-1:])
+    capsys.readouterr()
+    assert cli.main(["verify", str(run_copy)]) == 1
+    assert f"changed: {relative}" in capsys.readouterr().out
+
+
+def test_verify_re_derives_every_sample(run, capsys):
+    capsys.readouterr()
     assert cli.main(["verify", str(run)]) == 0
+    out = capsys.readouterr().out
+    rederived = next(line for line in out.splitlines() if line.startswith("Samples re-derived"))
+    for control_id in _controls(run):
+        assert control_id in rederived
+        assert (run / control_id / "population.csv").is_file()
+
+
+def _rehash(run: Path) -> None:
+    """Record every file's current hash in the manifest, as someone covering their tracks would."""
+    manifest = lineage.read_manifest(run)
+    lineage.write_manifest(run, {k: v for k, v in manifest.items() if k != "files"})
+
+
+def _swap_first_statistical_item(run: Path, control_id: str) -> None:
+    """Replace the first statistical item of a control's sample with another item of its population
+    (one that was not selected), or with an invented one when every item was selected."""
+    sample = pd.read_csv(run / control_id / "sample.csv", dtype=str, keep_default_na=False)
+    population = pd.read_csv(run / control_id / "population.csv", dtype=str, keep_default_na=False)
+    first = sample.index[sample["selection_basis"].str.contains("statistical")][0]
+    unselected = sorted(set(population["item_key"]) - set(sample["item_key"]))
+    sample.loc[first, "item_key"] = unselected[0] if unselected else sample.loc[first, "item_key"] + "|another"
+    sample.to_csv(run / control_id / "sample.csv", index=False, lineterminator="\n")
+
+
+def test_a_sample_edited_with_its_hash_updated_is_caught_by_re_derivation(run, run_copy, capsys):
+    for control_id in _controls(run):
+        _swap_first_statistical_item(run_copy, control_id)
+    _rehash(run_copy)
+    capsys.readouterr()
+    assert cli.main(["verify", str(run_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "changed:" not in out, "the hashes were updated: only re-derivation can catch this"
+    for control_id in _controls(run):
+        assert f"sample of control {control_id} does not re-derive" in out
+
+
+def test_a_population_edited_with_its_hash_updated_is_caught_by_re_derivation(run_copy, capsys):
+    path = run_copy / "UAR-01" / "population.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:2] + lines[3:]))  # one item less
+    _rehash(run_copy)
+    capsys.readouterr()
+    assert cli.main(["verify", str(run_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "sample of control UAR-01 does not re-derive" in out and "population" in out
+
+
+def test_signoff_then_any_change_is_reported_as_after_signoff(run_copy, capsys):
+    assert cli.main(["signoff", str(run_copy), "--reviewer", "Morgan Lee, Internal Audit Manager"]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", str(run_copy)]) == 0
+    assert "signed off by Morgan Lee, Internal Audit Manager on" in capsys.readouterr().out
+    assert cli.main(["signoff", str(run_copy), "--reviewer", "Morgan Lee"]) == 2
+    sample = run_copy / "UAR-01" / "sample.csv"
+    sample.chmod(0o644)
+    sample.write_text(sample.read_text().replace("statistical", "statisticaI", 1))
+    capsys.readouterr()
+    assert cli.main(["verify", str(run_copy)]) == 1
+    assert "changed after sign-off: changed: UAR-01/sample.csv" in capsys.readouterr().out
 
 
 def test_rerun_is_a_new_folder_with_identical_results(run, project):
-    code, second = _run(project, project / "outputs")
+    code, second = _run(project, project / "outputs", "--jobs", "1")  # the first run used one job per core
     assert code == 0 and second != run and run.is_dir()
-    for relative in ("exceptions.csv", "UAR-01/sample.csv", "UAR-01/exceptions.csv", "UAR-01/result.json"):
+    compared = ["exceptions.csv"] + [f"{control_id}/{name}" for control_id in _controls(run)
+                                     for name in ("sample.csv", "population.csv", "exceptions.csv", "result.json")]
+    for relative in compared:
         assert (second / relative).read_bytes() == (run / relative).read_bytes(), relative
     assert latest_run(project / "outputs" / "2026-Q3") == second
 
 
-def test_a_failing_control_is_reported_and_its_workpaper_shows_the_error(project, tmp_path, capsys):
+def test_a_failing_control_is_reported_and_the_others_complete(project, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(project / "data", broken / "data")
     (broken / "parameters").mkdir()
     shutil.copyfile(project / "parameters" / DEMO_PARAMETER_FILE, broken / "parameters" / DEMO_PARAMETER_FILE)
-    hr = broken / "data" / "demo" / "hr" / "workday_workers.csv"
-    lines = hr.read_text().splitlines(keepends=True)
-    lines[3] = re.sub(r"\d{4}-\d{2}-\d{2}", "31/31/2026", lines[3], count=1)
-    hr.write_text("".join(lines))
-    code, run_dir = _run(broken, broken / "outputs")
+    decisions = broken / "data" / "demo" / "reviews" / "uar_2026Q3_decisions.csv"
+    lines = decisions.read_text().splitlines(keepends=True)
+    lines[3] = re.sub(r"2026-\d{2}-\d{2}T", "2026-13-45T", lines[3], count=1)
+    decisions.write_text("".join(lines))
+    others = [c for c in _controls_in_parameters() if c != "UAR-01"][:1]
+    capsys.readouterr()
+    code, run_dir = _run(broken, broken / "outputs", "--only", "UAR-01", *others)
     assert code == 1
-    assert "UAR-01" in capsys.readouterr().err
+    assert "Failed workpaper(s): UAR-01 —" in capsys.readouterr().err
     page = (run_dir / "UAR-01" / "workpaper.html").read_text()
-    assert "failed" in page and "workday_workers.csv" in page
+    assert "failed" in page and "uar_2026Q3_decisions.csv" in page and "line 4" in page
     assert nbformat.read(run_dir / "UAR-01" / "workpaper.ipynb", as_version=4).metadata["workbench"]["status"] == "failed"
-    assert "failed" in (run_dir / "index.html").read_text()
+    index = (run_dir / "index.html").read_text()
+    assert "1 control workpaper(s) failed: UAR-01" in index
+    for control_id in others:
+        status = nbformat.read(run_dir / control_id / "workpaper.ipynb", as_version=4).metadata["workbench"]["status"]
+        assert status == "completed", control_id
     assert cli.main(["verify", str(run_dir)]) == 0
+
+
+def _controls_in_parameters() -> list[str]:
+    import yaml
+
+    return [c["id"] for c in yaml.safe_load((ROOT / "parameters" / DEMO_PARAMETER_FILE).read_text())["controls"]]

@@ -57,10 +57,72 @@ def test_export_hides_code_and_loads_nothing_from_the_network(tmp_path):
 def test_index_escapes_entity_and_exceptions():
     page = workpapers.render_index({
         "entity": XSS, "period_id": "2026-Q3", "period_start": "2026-07-01", "period_end": "2026-09-30",
-        "preparer": "p", "reviewer": "r", "signoff": "not signed off", "run_id": "r1", "seed": 1,
-        "controls": [], "exceptions": [{"exception_id": "EX-1", "control_id": "UAR-01", "rule": "self_review",
+        "preparer": "p", "reviewer": XSS, "signoff_file": "signoff.json", "run_id": "r1", "seed": 1,
+        "controls": [], "failed": [], "exceptions": [{"exception_id": "EX-1", "control_id": "UAR-01", "rule": "self_review",
                                         "subject": XSS, "system": "s", "framework": "SOC 2", "severity": "high",
                                         "description": "d"}],
         "exception_count": 1,
     })
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+def test_escape_treats_missing_values_as_empty_text():
+    import numpy as np
+
+    for missing in (None, float("nan"), np.nan, pd.NA, pd.NaT):
+        assert workpapers.escape(missing) == ""
+    assert workpapers.escape(0) == "0" and workpapers.escape("") == "" and workpapers.escape([1]) == "[1]"
+
+
+def test_importing_the_display_helpers_does_not_import_nbconvert():
+    """Every procedure kernel imports workpapers: nbconvert and Jinja load only when exporting."""
+    import subprocess
+    import sys
+
+    code = "import sys, workbench.workpapers; print(sorted({'nbconvert', 'jinja2', 'nbformat', 'pandas'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_export_embeds_figures_with_alt_text_and_sets_the_title(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("plot()")
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"})]
+    notebook.cells = [cell]
+    nbformat.write(notebook, tmp_path / "workpaper.ipynb")
+    page = workpapers.export_html(tmp_path / "workpaper.ipynb", tmp_path / "workpaper.html", "", title=f"UAR-01 {XSS}").read_text()
+    assert f'src="data:image/png;base64,{png}"' in page
+    assert re.search(r'<img alt="[^"]+"\s+src="data:image/png', page)
+    assert "<title>UAR-01 &lt;script&gt;" in page
+
+
+def test_export_reuses_one_exporter_per_process(tmp_path):
+    notebook = _executed_notebook(tmp_path)
+    first = workpapers.export_html(notebook, tmp_path / "a.html", "h")
+    second = workpapers.export_html(notebook, tmp_path / "b.html", "h")
+    assert first.read_text() == second.read_text()
+    assert workpapers._html_exporter() is workpapers._html_exporter()
+
+
+def test_index_keeps_the_stylesheet_intact():
+    """The stylesheet is ours, not data: autoescaping it would turn its quotes into entities."""
+    page = workpapers.render_index({
+        "entity": "e", "period_id": "p", "period_start": "s", "period_end": "e", "preparer": "p", "reviewer": "r",
+        "signoff_file": "signoff.json", "run_id": "r1", "seed": 1, "controls": [], "failed": [], "exceptions": [],
+        "exception_count": 0,
+    })
+    assert 'font-family: "Segoe UI"' in page and "&#34;" not in page
+
+
+def test_a_failed_workpaper_says_so_under_the_header_and_hides_papermills_marker(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    marker = nbformat.v4.new_markdown_cell("An Exception was encountered at 'In [5]'.")
+    marker.metadata["tags"] = ["papermill-error-cell-tag"]
+    notebook.cells = [marker, nbformat.v4.new_markdown_cell("## 1. Population")]
+    nbformat.write(notebook, tmp_path / "workpaper.ipynb")
+    header = workpapers.header_html([("Entity", "Acme")], "UAR-01", "failed", f"ValueError: bad date {XSS}")
+    page = workpapers.export_html(tmp_path / "workpaper.ipynb", tmp_path / "workpaper.html", header).read_text()
+    assert "This workpaper is incomplete" in page and "ValueError: bad date &lt;script&gt;" in page
+    assert "An Exception was encountered" not in page
+    assert page.index("This workpaper is incomplete") < page.index("1. Population")

@@ -1,4 +1,4 @@
-"""The ``workbench`` command: run a period, verify a run, size and evaluate samples, run the demo.
+"""The ``workbench`` command: run a period, verify and sign off a run, size and evaluate samples, run the demo.
 
 Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences;
 2 the input could not be used (parameter file, source file, arguments), with a message saying what
@@ -27,6 +27,17 @@ def _rate(text: str) -> float:
     return number / 100 if text.strip().endswith("%") else number
 
 
+def _jobs(text: str) -> int:
+    """A number of controls to test at once: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of jobs (write e.g. 2)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--jobs must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with help written for auditors."""
     parser = argparse.ArgumentParser(
@@ -43,13 +54,24 @@ def build_parser() -> argparse.ArgumentParser:
                                           "into a new run folder (earlier runs are never overwritten).")
     run.add_argument("parameters", type=Path, help="the period's YAML parameter file, e.g. parameters/2026-Q3.yaml")
     run.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
-    run.add_argument("--jobs", type=int, default=None, help="controls tested at once (default: number of cores)")
+    run.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
 
-    verify = commands.add_parser("verify", help="re-hash a run's inputs and outputs against its manifest",
-                                 description="Check that every file of a run still has the SHA-256 its manifest "
-                                             "recorded. Exit 0 only if everything matches.")
+    verify = commands.add_parser("verify", help="re-hash a run's files and re-derive its samples",
+                                 description="Check that every input and output of a run still has the SHA-256 its "
+                                             "manifest recorded, re-derive every control's sample from the recorded "
+                                             "population, seed and method, and report the reviewer's sign-off. "
+                                             "Exit 0 only if everything matches.")
     verify.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+
+    signoff = commands.add_parser("signoff", help="record the reviewer's sign-off of a run and lock its files",
+                                  description="Verify the run, record the reviewer's sign-off in signoff.json (reviewer, "
+                                              "UTC time, the manifest's SHA-256, workbench version) and make the run's "
+                                              "files read-only. A run is signed off once; any later change to its files "
+                                              "is reported by workbench verify as a change after sign-off.")
+    signoff.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+    signoff.add_argument("--reviewer", required=True, help='the reviewer signing off, e.g. "Morgan Lee"')
+    signoff.add_argument("--note", default=None, help="a review note recorded with the sign-off")
 
     size = commands.add_parser("size", help="statistical sample size for a test of controls",
                                description="Attribute sample size from confidence, tolerable and expected deviation "
@@ -78,18 +100,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=20260930, help="seed of the generated data (default 20260930)")
     demo.add_argument("--data", type=Path, default=None, help="where to write the exports (default: data/demo/)")
     demo.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
-    demo.add_argument("--jobs", type=int, default=None, help="controls tested at once (default: number of cores)")
+    demo.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     demo.add_argument("--data-only", action="store_true", help="only generate the exports; do not run the period")
     return parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    """Run a period: progress, the summary table, exit 1 if a workpaper failed."""
     from workbench import runner
 
-    result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only)
+    result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
+                               reporter=runner.default_reporter())
+    completed = len(result.outcomes) - len(result.failed)
     print()
     print(runner.summary_table(result.outcomes))
     print()
+    print(f"{len(result.outcomes)} control(s) tested in {result.seconds:.1f} s ({result.jobs} at a time): "
+          f"{completed} workpaper(s) completed, {len(result.failed)} failed.")
     print(f"Period index: {result.index_html.resolve()}")
     if result.failed:
         print(f"Failed workpaper(s): {', '.join(result.failed)} — see their workpaper.html for the error.", file=sys.stderr)
@@ -97,20 +124,53 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _signoff_line(record: dict) -> str:
+    """Who signed a run off and when, in one line."""
+    note = f" — note: {record['note']}" if record.get("note") else ""
+    return f"signed off by {record.get('reviewer')} on {record.get('signed_off_at')}{note}"
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    """Verify a run: hashes, samples re-derived, sign-off; exit 1 on any difference."""
     from workbench import runner
 
-    problems = runner.verify_run(args.run_dir)
-    if problems:
-        print(f"Run {args.run_dir} does NOT match its manifest ({len(problems)} difference(s)):")
-        for problem in problems:
+    verification = runner.verify_run(args.run_dir)
+    signoff = verification.signoff
+    if verification.problems:
+        print(f"Run {args.run_dir} does NOT verify ({len(verification.problems)} difference(s)):")
+        for problem in verification.problems:
             print(f"  - {problem}")
+        if signoff is not None:
+            print(f"The run was {_signoff_line(signoff)}; the differences above were made after sign-off.")
         return EXIT_FAILED
     print(f"Run {args.run_dir}: every input and output matches the SHA-256 recorded in its manifest.")
+    if verification.rederived:
+        print(f"Samples re-derived from their population, seed and method: {', '.join(verification.rederived)} "
+              "(each matches its sample.csv).")
+    if signoff is not None:
+        print(f"Sign-off: {_signoff_line(signoff)}; nothing changed after sign-off.")
+    else:
+        print("Sign-off: not signed off yet (workbench signoff RUN_DIR --reviewer NAME).")
+    return EXIT_OK
+
+
+def _cmd_signoff(args: argparse.Namespace) -> int:
+    """Sign a run off (verified first), or say why not."""
+    from workbench import runner
+
+    try:
+        record = runner.signoff_run(args.run_dir, args.reviewer, args.note)
+    except runner.SignoffRefused as refused:
+        print(f"Sign-off refused: {refused}", file=sys.stderr)
+        return refused.exit_code
+    print(f"Run {args.run_dir} {_signoff_line(record)}.")
+    print(f"Recorded in {Path(args.run_dir) / 'signoff.json'} with the manifest's SHA-256 {record['manifest_sha256']}; "
+          "the run's files are now read-only.")
     return EXIT_OK
 
 
 def _cmd_size(args: argparse.Namespace) -> int:
+    """Print the attribute sample size and its rationale."""
     from workbench import sampling
 
     plan = sampling.plan_sample(confidence=args.confidence, tolerable_rate=args.tolerable,
@@ -120,6 +180,7 @@ def _cmd_size(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    """Print the evaluation of a tested sample."""
     from workbench import sampling
 
     evaluation = sampling.evaluate(args.sample_size, args.deviations, args.confidence, args.tolerable,
@@ -129,6 +190,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    """Build the demo company and run its period."""
     from workbench import demo, runner
 
     root = runner.project_root()
@@ -146,7 +208,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _cmd_run(args)
 
 
-HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "size": _cmd_size, "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
+            "evaluate": _cmd_evaluate, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,27 +4,36 @@ Why its own template: nbconvert's default HTML loads require.js and MathJax from
 ``report_mode`` does not hide code. The ``workpaper`` template extends JupyterLab's, drops every
 network script, and the exporter excludes code cells and the parameter cells, so a reviewer opens
 the workpaper offline years later and sees only evidence. Every value from the data is HTML-escaped.
+
+Every procedure notebook's kernel imports this module for its display helpers, so nbconvert,
+nbformat and Jinja (about a quarter of a second) are imported only by the functions that export;
+and the runner's worker processes, which only export, never import pandas.
 """
 
 from __future__ import annotations
 
+import functools
 import html
+import math
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
-
-import jinja2
-import nbformat
-import pandas as pd
-from nbconvert import HTMLExporter
-from traitlets.config import Config
+from typing import TYPE_CHECKING, Any, Iterable
 
 from workbench import __version__
 
+if TYPE_CHECKING:  # imported lazily at run time: see the module docstring
+    import nbformat
+    import pandas as pd
+    from nbconvert import HTMLExporter
+
 TEMPLATES = Path(str(resources.files("workbench") / "templates"))
-HIDDEN_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell"}
+# papermill marks a failed notebook with cells saying "An Exception was encountered at 'In [5]'";
+# a failed workpaper says what failed in its header instead (``header_html``'s ``error``).
+HIDDEN_CELL_TAGS = {"parameters", "injected-parameters", "remove-cell", "papermill-error-cell-tag"}
 TICKMARKS = {
     "pass": ("✓", "Attribute tested; no exception noted."),
     "fail": ("✗", "Attribute tested; exception noted (see the exception register)."),
@@ -50,14 +59,26 @@ class HtmlBlock:
         return self.markup
 
 
+def _is_missing(value: Any) -> bool:
+    """Whether a single value is missing (None, NaN, pandas NA/NaT), without importing pandas."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (str, list, tuple, dict, int)):
+        return False
+    pandas = sys.modules.get("pandas")  # a pandas missing value implies pandas is imported
+    return bool(pandas is not None and pandas.api.types.is_scalar(value) and pandas.isna(value))
+
+
 def escape(value: Any) -> str:
     """HTML-escape a value from the data (quotes included); missing values become empty text."""
-    if value is None or (not isinstance(value, (list, tuple, dict)) and pd.isna(value)):
+    if _is_missing(value):
         return ""
     return html.escape(str(value), quote=True)
 
 
-def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
+def table(frame: "pd.DataFrame", caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
     """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
@@ -96,13 +117,18 @@ def conclusion_block(framework: str, headline: str, body: list[str], effective: 
     )
 
 
-def header_html(rows: list[tuple[str, Any]], title: str, status: str) -> str:
-    """The workpaper header block: identification, frameworks, people and run status."""
+def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str | None = None) -> str:
+    """The workpaper header block: identification, frameworks, people and run status.
+
+    A failed workpaper says so under the header, with the error, before any evidence.
+    """
     body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in rows)
+    banner = (f'<div class="wp-banner wp-status-failed">This workpaper is incomplete: the test stopped with an error, '
+              f"and the sections below show only what was done before it. {escape(error)}</div>" if error else "")
     return (
         f'<div class="wp-header"><h1>{escape(title)}</h1><table>{body}'
         f'<tr><th>Run status</th><td><span class="wp-status wp-status-{escape(status)}">{escape(status)}</span></td></tr>'
-        f"</table></div>"
+        f"</table></div>{banner}"
     )
 
 
@@ -111,7 +137,7 @@ def _heading_anchor(text: str) -> str:
     return text.strip().replace(" ", "-")
 
 
-def toc_html(notebook: nbformat.NotebookNode) -> str:
+def toc_html(notebook: "nbformat.NotebookNode") -> str:
     """A table of contents from the notebook's level-2 markdown headings."""
     headings = []
     for cell in notebook.cells:
@@ -123,21 +149,78 @@ def toc_html(notebook: nbformat.NotebookNode) -> str:
     return f'<nav class="wp-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
-def export_html(notebook_path: Path, html_path: Path, header: str, footer: str = "") -> Path:
-    """Convert an executed notebook to a self-contained HTML workpaper (no code, no network).
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
 
-    Written through a temporary file and a rename, so a failed export never leaves half a page.
+
+# One exporter per process, its templates compiled once. An export registers filters on it, so
+# exports from several threads take turns (an export takes about 20 ms).
+_EXPORT_LOCK = threading.Lock()
+
+
+@functools.cache
+def _html_exporter() -> "HTMLExporter":
+    """The workpaper exporter, built once per process (its templates compile on first use).
+
+    nbconvert's HTML exporter ends by re-parsing the whole page with BeautifulSoup only to add alt
+    text to images and keyboard focus to cells; on a 300 KB workpaper that is most of the export
+    time, once per control. This exporter renders the same template without that pass and adds the
+    alt text itself (figures are the only images in a workpaper).
     """
-    notebook = nbformat.read(notebook_path, as_version=4)
+    from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+    from traitlets.config import Config
+
+    class WorkpaperExporter(HTMLExporter):
+        """HTMLExporter.from_notebook_node as in nbconvert 7, less the BeautifulSoup pass."""
+
+        def from_notebook_node(self, nb: Any, resources: dict[str, Any] | None = None,
+                               **kw: Any) -> tuple[str, dict[str, Any]]:
+            """Render the notebook with the workpaper template; add alt text to figures."""
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+            resources = self._init_resources(resources)
+            self.register_filter("highlight_code", highlight_code)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _IMG_WITHOUT_ALT.sub('<img alt="Figure of the workpaper (described in the text above it)"', page), resources
+
     config = Config()
     config.TagRemovePreprocessor.enabled = True
     config.TagRemovePreprocessor.remove_cell_tags = HIDDEN_CELL_TAGS
     config.HTMLExporter.exclude_input = True
     config.HTMLExporter.exclude_input_prompt = True
     config.HTMLExporter.exclude_output_prompt = True
-    exporter = HTMLExporter(config=config, template_name="workpaper", extra_template_basedirs=[str(TEMPLATES)])
+    return WorkpaperExporter(config=config, template_name="workpaper", extra_template_basedirs=[str(TEMPLATES)])
+
+
+def prepare_exporter() -> None:
+    """Build the workpaper exporter and compile its templates now (while the first kernels start)."""
+    import nbformat
+
+    warm_up = {"metadata": {"name": "warm-up"},
+               "workbench": {"version": __version__, "css": "", "header_html": "", "toc_html": "", "footer_html": ""}}
+    with _EXPORT_LOCK:
+        _html_exporter().from_notebook_node(nbformat.v4.new_notebook(), resources=warm_up)
+
+
+def export_html(notebook_path: Path, html_path: Path, header: str, footer: str = "",
+                notebook: "nbformat.NotebookNode | None" = None, title: str | None = None) -> Path:
+    """Convert an executed notebook to a self-contained HTML workpaper (no code, no network).
+
+    ``notebook`` is the executed notebook when the caller already holds it (the runner does), so
+    it is not read back from ``notebook_path``; ``title`` is the page title (default: the file
+    name). Written through a temporary file and a rename, so a failed export never leaves half a page.
+    """
+    import nbformat
+
+    if notebook is None:
+        notebook = nbformat.read(notebook_path, as_version=4)
     resources_in = {
-        "metadata": {"name": notebook_path.stem},
+        "metadata": {"name": title or Path(notebook_path).stem},
         "workbench": {
             "version": __version__,
             "css": stylesheet(),
@@ -146,7 +229,8 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
             "footer_html": footer,
         },
     }
-    body, _ = exporter.from_notebook_node(notebook, resources=resources_in)
+    with _EXPORT_LOCK:
+        body, _ = _html_exporter().from_notebook_node(notebook, resources=resources_in)
     temporary = html_path.with_name(f".{html_path.name}.tmp")
     temporary.write_text(body, encoding="utf-8")
     temporary.replace(html_path)
@@ -155,6 +239,8 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
 
 def render_index(context: dict[str, Any]) -> str:
     """The period index (lead sheet) as HTML, every data value escaped by Jinja's autoescape."""
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
