@@ -7,12 +7,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JOBS   ?=
 
-.PHONY: help install browser demo test bench clean
+.PHONY: help install browser demo test bench lab clean
 
 help:
 	@echo "make demo    set up .venv, build the demo company and run its period end to end"
 	@echo "make test    set up .venv with the test tools and run the whole test suite"
 	@echo "make bench   run the speed and memory benchmarks (prints figures; not part of test)"
+	@echo "make lab     open JupyterLab on the exception explorer (after make demo)"
 	@echo "make clean   remove .venv and generated outputs"
 
 $(STAMP): pyproject.toml constraints.txt
@@ -46,6 +47,14 @@ browser:
 # Every benchmark under benchmarks/ (sampling, populations, period run); figures only, no asserts.
 bench: $(STAMP)
 	@set -e; for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(BIN)/python $$bench; echo; done
+
+LAB_STAMP := $(VENV)/.lab-installed
+$(LAB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[lab]'
+	@touch $(LAB_STAMP)
+
+lab: $(LAB_STAMP)
+	$(BIN)/jupyter lab notebooks/explore_exceptions.ipynb
 
 clean:
 	rm -rf $(VENV) outputs/*/ data/demo

@@ -71,3 +71,15 @@ def test_signoff_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 def test_help_lists_signoff_and_verify_re_derivation():
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "--help"], capture_output=True, text=True, check=True).stdout
     assert "signoff" in out and "re-derive" in out
+
+
+def test_run_with_a_relative_output_folder(tmp_path, monkeypatch, capsys):
+    """The default `--out outputs` is relative: kernels run elsewhere and must still find the run."""
+    from conftest import make_demo_project
+    from workbench.runner import DEMO_PARAMETER_FILE
+
+    project = make_demo_project(tmp_path / "project")
+    monkeypatch.chdir(project)
+    code = cli.main(["run", f"parameters/{DEMO_PARAMETER_FILE}", "--out", "outputs", "--only", "UAR-01", "--jobs", "1"])
+    assert code == 0, capsys.readouterr().err
+    assert (project / "outputs" / "2026-Q3" / "latest").is_file()

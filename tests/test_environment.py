@@ -16,7 +16,7 @@ def _normalise(name: str) -> str:
 
 def _declared() -> set[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    names = project["dependencies"] + project["optional-dependencies"]["test"]
+    names = project["dependencies"] + [n for extra in project["optional-dependencies"].values() for n in extra]
     return {_normalise(re.split(r"[<>=!~\[; ]", n, maxsplit=1)[0]) for n in names}
 
 

@@ -153,9 +153,26 @@ def test_older_registers_without_finding_keys_still_open(run_dir, tmp_path):
 
 # --- where the remediation file is ----------------------------------------------------------------------
 
-def test_remediation_file_is_found_beside_the_identical_parameter_file(run, project):
+def _forget_parameter_file(run_dir: Path, tmp_path: Path) -> Path:
+    """A copy of a run as older runs were: without the parameter file's path in parameters.json."""
+    copy = tmp_path / "older" / "outputs" / "2026-Q3" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    document = json.loads((copy / runner.RUN_PARAMETERS).read_text(encoding="utf-8"))
+    document.pop("parameter_file", None)
+    (copy / runner.RUN_PARAMETERS).write_text(json.dumps(document), encoding="utf-8")
+    return copy
+
+
+def test_remediation_file_is_found_beside_the_recorded_parameter_file(run, project):
     assert run.remediation_file == (project / "parameters" / "demo-2026-Q3.remediation.yaml").resolve()
-    assert "identical to the run's copy" in run.remediation_basis
+    assert "named in the run's parameters.json" in run.remediation_basis
+
+
+def test_remediation_file_is_found_beside_the_identical_parameter_file(run_dir, project, tmp_path):
+    older = _forget_parameter_file(run_dir, tmp_path)
+    path, basis = exploration.locate_parameter_file(older, [project / "parameters"])
+    assert path.resolve() == (project / "parameters" / "demo-2026-Q3.yaml").resolve()
+    assert "identical to the run's copy" in basis
 
 
 def test_a_parameter_file_recorded_in_the_run_wins(run_dir, tmp_path):
@@ -176,7 +193,7 @@ def test_the_only_parameter_file_of_the_period_is_used_when_the_copy_differs(run
     edited = yaml.safe_load((project / "parameters" / PARAMETER_FILE).read_text(encoding="utf-8"))
     (folder / "2026-Q3.yaml").write_text(yaml.safe_dump(edited), encoding="utf-8")
     (folder / "2026-Q3.remediation.yaml").write_text("EX-1: {status: open}\n", encoding="utf-8")
-    path, basis = exploration.locate_parameter_file(run_dir, [folder])
+    path, basis = exploration.locate_parameter_file(_forget_parameter_file(run_dir, tmp_path), [folder])
     assert path == folder / "2026-Q3.yaml" and "only parameter file of period 2026-Q3" in basis
 
 
@@ -186,12 +203,13 @@ def test_an_ambiguous_or_unknown_parameter_file_is_not_guessed(run_dir, project,
     edited = yaml.safe_load((project / "parameters" / PARAMETER_FILE).read_text(encoding="utf-8"))
     for name in ("a.yaml", "b.yaml"):
         (folder / name).write_text(yaml.safe_dump(edited), encoding="utf-8")
-    path, basis = exploration.locate_parameter_file(run_dir, [folder])
+    path, basis = exploration.locate_parameter_file(_forget_parameter_file(run_dir, tmp_path), [folder])
     assert path is None and "enter the remediation file" in basis
 
 
 def test_without_a_remediation_file_the_explorer_asks_for_one(run_dir, tmp_path):
-    other = _copy_run_to_period(run_dir, tmp_path / "outputs", "2099-Q1", "2099-01-01", "2099-03-31")
+    other = _copy_run_to_period(_forget_parameter_file(run_dir, tmp_path), tmp_path / "outputs", "2099-Q1",
+                                "2099-01-01", "2099-03-31")
     opened = exploration.open_run(other)
     assert opened.remediation_file is None
     assert "unknown" in opened.summary().markup

@@ -102,7 +102,30 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
     demo.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     demo.add_argument("--data-only", action="store_true", help="only generate the exports; do not run the period")
+
+    roll = commands.add_parser("rollforward", help="start the next period: its parameter file and open exceptions",
+                               description="Write the next period's parameter file (dates moved by one period, a new "
+                                           "seed proposed) and carry every exception still open, with its history, "
+                                           "into the next period's remediation file, scheduling retests. The prior "
+                                           "period's runs and files are left untouched; nothing is overwritten.")
+    roll.add_argument("parameters", type=Path, help="this period's YAML parameter file")
+    roll.add_argument("--to", required=True, metavar="PERIOD", help="the next period's id, e.g. 2026-Q4")
+    roll.add_argument("--out", type=Path, default=Path("outputs"), help="where this period's runs are (default: outputs/)")
     return parser
+
+
+def _cmd_rollforward(args: argparse.Namespace) -> int:
+    from workbench.rollforward import rollforward
+
+    result = rollforward(args.parameters, args.to, outputs=args.out)
+    print(f"Next period's parameter file: {result.parameter_file}")
+    if result.source_run is None:
+        print(f"No run of this period under {args.out}: no exceptions to carry forward.")
+    else:
+        print(f"Carried {result.carried} open exception(s) from run {result.source_run.name} into "
+              f"{result.remediation_file} ({result.retests} retest(s) scheduled).")
+    print("Review the new file before running it: source files, extraction times, the proposed seed and people.")
+    return EXIT_OK
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -209,7 +232,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
-            "evaluate": _cmd_evaluate, "demo": _cmd_demo}
+            "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

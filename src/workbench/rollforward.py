@@ -183,7 +183,10 @@ def rollforward(parameter_file: Path, to_period: str, outputs: Path = Path("outp
     run = _latest_run(Path(outputs) / params.period.id)
     if run is None:
         return Rollforward(target, None, 0, 0, None)
-    register = read_register(run / "exceptions.csv")[REGISTER_COLUMNS]
+    register = read_register(run / "exceptions.csv")
+    if "in_current_run" in register:  # the run's merged register also lists records without a finding
+        register = register[register["in_current_run"] != "no"]
+    register = register[REGISTER_COLUMNS]
     records = read_remediation(remediation_file_for(parameter_file))
     carried = carried_records(register, records, params, to_period, new_document["period"]["start"],
                               today or dt.date.today())

@@ -121,21 +121,64 @@ def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = N
                 for problem in procedures.settings_problems(control.procedure, control.settings, f"controls[{i}]")]
     if problems:
         raise ParameterError(parameter_file, problems)
+    records = auditor_record_files(parameter_file)
+    problems = record_file_problems(records)
+    if problems:
+        raise ParameterError(parameter_file, problems)
     sources = resolve_source_paths(params, parameter_file)
-    period_dir = Path(out_dir) / params.period.id
+    period_dir = Path(out_dir).resolve() / params.period.id  # absolute: kernels run in another folder
     period_dir.mkdir(parents=True, exist_ok=True)
     run_id = new_run_id(period_dir, now)
     run_dir = period_dir / run_id
     run_dir.mkdir()
     frozen = lineage.freeze_inputs(sources, run_dir)
     shutil.copyfile(parameter_file, run_dir / "parameters.yaml")
+    for kind, path in records.items():  # the auditors' records merged into this run, frozen with it
+        if path.is_file():
+            (run_dir / RECORDS_DIR).mkdir(exist_ok=True)
+            shutil.copyfile(path, run_dir / RECORDS_DIR / f"{kind}{path.suffix}")
     document = {
         "run_id": run_id,
+        "parameter_file": str(parameter_file.resolve()),
         "parameters": params.model_dump(mode="json"),
         "inputs": {source_id: asdict(entry) for source_id, entry in frozen.items()},
     }
     lineage.write_json_atomically(run_dir / RUN_PARAMETERS, document)
     return RunContext(run_dir, run_id, params, {k: run_dir / v.frozen_path for k, v in frozen.items()})
+
+
+RECORDS_DIR = "records"
+
+
+def auditor_record_files(parameter_file: Path) -> dict[str, Path]:
+    """The auditors' files beside a period's parameters: remediation records and deficiency evaluations."""
+    from workbench.deficiencies import evaluation_file_for
+    from workbench.rollforward import remediation_file_for
+
+    return {"remediation": remediation_file_for(parameter_file), "deficiencies": evaluation_file_for(parameter_file)}
+
+
+def record_file_problems(files: dict[str, Path]) -> list[str]:
+    """Problems in the auditors' record files, so a run never starts on records it cannot merge."""
+    from workbench.deficiencies import read_inputs
+    from workbench.exceptions import read_remediation
+
+    problems = []
+    for reader, path in ((read_remediation, files["remediation"]), (read_inputs, files["deficiencies"])):
+        try:
+            reader(path)
+        except ValueError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def frozen_records(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The remediation records and deficiency evaluations frozen into a run (empty when none)."""
+    from workbench.deficiencies import read_inputs
+    from workbench.exceptions import read_remediation
+
+    folder = run_dir / RECORDS_DIR
+    return read_remediation(folder / "remediation.yaml"), read_inputs(folder / "deficiencies.yaml")
 
 
 def open_run(run_dir: str | Path) -> RunContext:
@@ -937,14 +980,60 @@ def _period_register(context: RunContext, outcomes: list[ControlOutcome]) -> "pd
     return exceptions.combine_registers(frames)
 
 
-def _write_register(register: "pd.DataFrame", path: Path) -> None:
-    """Write the period's exception register."""
-    from workbench import exceptions
+@dataclass(frozen=True)
+class PublishedRegister:
+    """The period's register with the auditors' records merged in, and the SOX deficiency worksheet."""
 
-    exceptions.write_register(register, path)
+    merged: "pd.DataFrame"
+    worksheet: "pd.DataFrame"
+    unmatched: list[str]
 
 
-def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: "pd.DataFrame") -> Path:
+def _control_results(context: RunContext, outcomes: list[ControlOutcome]) -> dict[str, dict[str, Any]]:
+    """Each completed control's result.json."""
+    return {o.control_id: json.loads((context.control_dir(o.control_id) / CONTROL_RESULT).read_text(encoding="utf-8"))
+            for o in outcomes if o.status == "completed" and (context.control_dir(o.control_id) / CONTROL_RESULT).is_file()}
+
+
+def _publish_register(context: RunContext, outcomes: list[ControlOutcome], register: "pd.DataFrame") -> PublishedRegister:
+    """Write exceptions.csv (register + lifecycle) and exceptions.xlsx (register, SOC 2 and SOX views,
+    deficiency worksheet) from the control registers and the auditors' frozen records."""
+    from workbench import deficiencies, exceptions
+
+    records, evaluations = frozen_records(context.run_dir)
+    period = context.parameters.period
+    merged = exceptions.merge_records(register, records, period.end, period.id)
+    titles = {c.id: c.title for c in context.parameters.controls}
+    worksheet = deficiencies.worksheet(_control_results(context, outcomes), titles, register, evaluations)
+    exceptions.write_register(merged, context.run_dir / "exceptions.csv")
+    exceptions.write_excel({
+        "Exceptions": merged,
+        "SOC 2 view": merged[merged["framework"].str.contains("SOC 2", regex=False)],
+        "SOX view": merged[merged["framework"].str.contains("SOX", regex=False)],
+        "SOX deficiency worksheet": worksheet,
+    }, context.run_dir / "exceptions.xlsx")
+    return PublishedRegister(merged, worksheet, exceptions.unmatched_records(merged))
+
+
+def _index_charts(register: "pd.DataFrame", merged: "pd.DataFrame") -> list[str]:
+    """The period's charts as inline PNG blocks for the lead sheet (static: no script, no request)."""
+    from workbench import charts
+
+    return [charts.figure_html(charts.exceptions_by_control_and_rule(register)),
+            charts.figure_html(charts.exceptions_by_status_and_age(merged))]
+
+
+def _status_summary(merged: "pd.DataFrame") -> list[dict[str, Any]]:
+    """Exceptions by control and status, with the oldest age, for the lead sheet."""
+    if merged.empty:
+        return []
+    table = (merged.groupby(["control_id", "status"]).agg(exceptions=("exception_id", "size"),
+                                                         oldest_days=("age_days", "max")).reset_index())
+    return table.to_dict("records")
+
+
+def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: "pd.DataFrame",
+                 published: PublishedRegister) -> Path:
     """Write the period lead sheet ``index.html``."""
     params = context.parameters
     by_id = {o.control_id: o for o in outcomes}
@@ -969,7 +1058,11 @@ def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: 
         "preparer": params.preparer, "reviewer": params.reviewer, "signoff_file": lineage.SIGNOFF,
         "run_id": context.run_id, "seed": params.seed, "controls": controls,
         "failed": [c["control_id"] for c in controls if c["status"] != "completed"],
-        "exceptions": register.to_dict("records"), "exception_count": len(register),
+        "exceptions": published.merged.to_dict("records"), "exception_count": len(register),
+        "soc2_exceptions": published.merged[published.merged["framework"].str.contains("SOC 2", regex=False)].to_dict("records"),
+        "sox_exceptions": published.merged[published.merged["framework"].str.contains("SOX", regex=False)].to_dict("records"),
+        "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
+        "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
     })
     path = context.run_dir / "index.html"
     path.write_text(page, encoding="utf-8")
@@ -1006,8 +1099,8 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         finally:
             reporter.close()
     register = _period_register(context, outcomes)
-    _write_register(register, context.run_dir / "exceptions.csv")
-    index = _write_index(context, outcomes, register)
+    published = _publish_register(context, outcomes, register)
+    index = _write_index(context, outcomes, register, published)
     inputs = json.loads((context.run_dir / RUN_PARAMETERS).read_text(encoding="utf-8"))["inputs"]
     lineage.write_manifest(context.run_dir, {
         "workbench_version": __version__,

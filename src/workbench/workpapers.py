@@ -244,4 +244,7 @@ def render_index(context: dict[str, Any]) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__, **context)
+    optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [],
+                "soc2_exceptions": [], "sox_exceptions": []}  # sections a run without exceptions leaves empty
+    return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__,
+                                                            **(optional | context))
