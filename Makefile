@@ -54,7 +54,7 @@ $(LAB_STAMP): $(STAMP)
 	@touch $(LAB_STAMP)
 
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab notebooks/explore_exceptions.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore_exceptions.ipynb
 
 clean:
 	rm -rf $(VENV) outputs/*/ data/demo
