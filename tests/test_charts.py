@@ -264,3 +264,14 @@ def test_status_and_age_needs_the_merged_register():
                                          (366, "over a year"), (-3, "0–30 days"), (30.5, "31–90 days")])
 def test_age_buckets(days, bucket):
     assert charts.age_bucket(days) == bucket
+
+
+def test_log_axis_ticks_are_plain_numbers_not_math_markup():
+    """Math text is off for data names, so the log axis must format its own ticks."""
+    stats = pd.DataFrame({"reviewer_email": ["a@x.example", "b@x.example"], "reviewer_name": ["A", "B"],
+                          "decided": [40, 30], "approval_rate": [1.0, 0.8],
+                          "median_seconds_between_decisions": [4.0, 900.0]})
+    figure = charts.reviewer_rubber_stamp(stats, 20, 0.98, 30)
+    figure.canvas.draw()
+    labels = [t.get_text() for ax in figure.axes for t in ax.get_xticklabels() if t.get_text()]
+    assert labels and not any("$" in text or "mathdefault" in text for text in labels), labels

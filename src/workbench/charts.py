@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from workbench.analytics import business_days_between
 from workbench.exceptions import OPEN_STATUSES, STATUSES
@@ -338,6 +339,8 @@ def reviewer_rubber_stamp(stats: pd.DataFrame, min_decisions: int = 20, min_appr
         x_low, x_high = 1.0 / 1.5, max(float(seconds.max()) * 2, max_median_seconds * 10)
         y_low = max(min(float(rate.min()), min_approval_rate * 100) - 5, -2)
         ax.set_xscale("log")
+        # Math text is off (data names are text), so log ticks must be plain numbers, not "10^{n}".
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
         ax.set_xlim(x_low, x_high)
         ax.set_ylim(y_low, 103)
         ax.fill_between([x_low, max_median_seconds], min_approval_rate * 100, 103, color=FLAG, alpha=0.10,
