@@ -113,7 +113,7 @@ print(prepare_run(Path(sys.argv[1]), Path(sys.argv[2])).run_dir)
 
 def build_project(base: Path, controls: int, employees: int) -> tuple[Path, list[dict[str, Any]]]:
     """The demo company and its period in ``base``, with at least ``controls`` controls."""
-    demo.generate_demo_company(base / "data" / "demo", employees=employees)
+    demo.generate_demo_company(base / "data" / "demo" / demo.DEMO_PERIOD, employees=employees)
     document = yaml.safe_load((ROOT / "parameters" / PARAMETER_FILE).read_text())
     originals = document["controls"]
     taken = {c["id"] for c in originals}

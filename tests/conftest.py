@@ -16,17 +16,22 @@ def root() -> Path:
     return ROOT
 
 
-def make_demo_project(base: Path) -> Path:
+def make_demo_project(base: Path, prior: bool = False) -> Path:
     """A copy of the project layout (parameters/ and generated data/demo/) under ``base``.
 
-    The demo parameter file's relative source paths resolve there exactly as in the checkout.
+    The demo parameter files' relative source paths resolve there exactly as in the checkout.
+    Only the demo period's exports are generated unless ``prior`` asks for the prior period's too.
     """
     import shutil
 
     from workbench import demo
-    from workbench.runner import DEMO_PARAMETER_FILE
+    from workbench.runner import DEMO_PARAMETER_FILE, PRIOR_DEMO_PARAMETER_FILE
 
-    demo.generate_demo_company(base / "data" / "demo")
+    if prior:
+        demo.generate_demo_periods(base / "data" / "demo")
+    else:
+        demo.generate_demo_company(base / "data" / "demo" / demo.DEMO_PERIOD)
     (base / "parameters").mkdir(exist_ok=True)
-    shutil.copyfile(ROOT / "parameters" / DEMO_PARAMETER_FILE, base / "parameters" / DEMO_PARAMETER_FILE)
+    for name in (DEMO_PARAMETER_FILE, PRIOR_DEMO_PARAMETER_FILE):
+        shutil.copyfile(ROOT / "parameters" / name, base / "parameters" / name)
     return base

@@ -210,8 +210,8 @@ def png_summary(path: Path) -> tuple[int, int, int]:
 def planted_run(tmp_path_factory) -> Path:
     """The demo period, run end to end, with a reviewer named ``<script>alert(1)</script>``."""
     base = tmp_path_factory.mktemp("planted")
-    demo.generate_demo_company(base / "data" / "demo")
-    decisions = base / "data" / "demo" / "reviews" / "uar_2026Q3_decisions.csv"
+    demo.generate_demo_company(base / "data" / "demo" / "2026-Q3")
+    decisions = base / "data" / "demo" / "2026-Q3" / "reviews" / "uar_2026Q3_decisions.csv"
     frame = pd.read_csv(decisions, dtype=str, keep_default_na=False)
     counts = frame["Reviewer Name"].value_counts()
     frame.loc[frame["Reviewer Name"] == counts.index[0], "Reviewer Name"] = XSS  # the busiest reviewer

@@ -53,8 +53,9 @@ def test_verify_of_a_folder_that_is_not_a_run(tmp_path, capsys):
 
 
 def test_demo_data_only_writes_the_company(tmp_path, capsys):
-    assert cli.main(["demo", "--data", str(tmp_path / "demo"), "--data-only", "--employees", "80"]) == 0
-    assert (tmp_path / "demo" / "ground_truth.csv").is_file()
+    assert cli.main(["demo", "--data", str(tmp_path / "demo"), "--data-only", "--employees", "100"]) == 0
+    for period in ("2026-Q2", "2026-Q3"):
+        assert (tmp_path / "demo" / period / "ground_truth.csv").is_file()
 
 
 def test_console_script_help_speaks_the_auditors_language():

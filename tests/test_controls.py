@@ -42,7 +42,7 @@ def run_family(run_dir, control_id):
 def project(tmp_path_factory):
     base = make_demo_project(tmp_path_factory.mktemp("controls"))
     context = prepare_run(base / "parameters" / DEMO_PARAMETER_FILE, base / "outputs")
-    truth = pd.read_csv(base / "data" / "demo" / "ground_truth.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(base / "data" / "demo" / "2026-Q3" / "ground_truth.csv", dtype=str, keep_default_na=False)
     tests = {control_id: run_family(context.run_dir, control_id) for control_id in FAMILIES}
     for test in tests.values():
         test.record()
@@ -205,12 +205,12 @@ def test_authentication_matches_hits_to_accounts_whatever_the_subject(project):
 
 # --- exactness at other sizes and seeds -----------------------------------------------------------
 
-@pytest.mark.parametrize("employees, seed", [(60, 11), (240, 3)])
+@pytest.mark.parametrize("employees, seed", [(100, 11), (240, 3)])
 def test_families_find_exactly_the_ground_truth_at_other_sizes(tmp_path, employees, seed):
     base = make_demo_project(tmp_path)
-    demo.generate_demo_company(base / "data" / "demo", employees, seed)      # replaces the default company
+    demo.generate_demo_company(base / "data" / "demo" / "2026-Q3", employees, seed)      # replaces the default company
     context = prepare_run(base / "parameters" / DEMO_PARAMETER_FILE, base / "outputs")
-    truth = pd.read_csv(base / "data" / "demo" / "ground_truth.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(base / "data" / "demo" / "2026-Q3" / "ground_truth.csv", dtype=str, keep_default_na=False)
     for control_id, (_, family) in FAMILIES.items():
         register = run_family(context.run_dir, control_id).register()
         assert set(zip(register["rule"], register["subject"], register["system"])) == planted(truth, family), control_id

@@ -412,8 +412,11 @@ def test_larger_company_scales_with_the_same_planted_counts(big, frames):
                      "cloud/aws_iam_group_memberships.csv", "idp/okta_app_assignments.csv"):
         assert len(f[relative]) > 4 * len(frames[relative]), relative
     active_hr = f["hr/workday_workers.csv"]
+    # employees = everyone employed at some time in the two demo quarters (2026-04-01 to 2026-09-30)
+    in_quarters = active_hr[(active_hr["Termination Date"] == "") | (active_hr["Termination Date"] >= "2026-04-01")]
+    assert len(in_quarters) == 2000
     in_period = active_hr[(active_hr["Termination Date"] == "") | (active_hr["Termination Date"] >= "2026-07-01")]
-    assert len(in_period) == 2000
+    assert 0 < 2000 - len(in_period) <= 0.1 * 2000, "the prior quarter's leavers are gone by Q3"
 
 
 # --- every planted exception, and nothing else ---------------------------------------------------
@@ -425,7 +428,7 @@ def test_independent_analytics_find_exactly_the_ground_truth(frames):
     assert truth - found == set(), "planted exceptions the data does not show"
 
 
-@pytest.mark.parametrize("employees, seed", [(50, 3), (2000, 7)])
+@pytest.mark.parametrize("employees, seed", [(100, 3), (2000, 7)])
 def test_independent_analytics_at_other_sizes(employees, seed, tmp_path, big):
     company = big if employees == 2000 else demo.generate_demo_company(tmp_path / "d", employees, seed)
     f = load(company.out_dir)
@@ -433,7 +436,7 @@ def test_independent_analytics_at_other_sizes(employees, seed, tmp_path, big):
 
 
 @settings(max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(employees=st.integers(min_value=50, max_value=400), seed=st.integers(min_value=0, max_value=2**32))
+@given(employees=st.integers(min_value=100, max_value=400), seed=st.integers(min_value=0, max_value=2**32))
 def test_any_size_and_seed_shows_exactly_its_ground_truth(employees, seed):
     with tempfile.TemporaryDirectory() as scratch:
         company = demo.generate_demo_company(Path(scratch) / "d", employees, seed)
@@ -537,10 +540,10 @@ def test_reviewer_is_the_hr_manager_except_the_self_review(frames):
 
 def test_existing_demo_folder_is_replaced_whole(tmp_path):
     target = tmp_path / "demo"
-    demo.generate_demo_company(target, employees=50, seed=1)
+    demo.generate_demo_company(target, employees=100, seed=1)
     (target / "stray.txt").write_text("left over")
     (target / "hr" / "old.csv").write_text("x")
-    company = demo.generate_demo_company(target, employees=50, seed=2)
+    company = demo.generate_demo_company(target, employees=100, seed=2)
     listed = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert listed == sorted(company.files) and "stray.txt" not in listed
     assert [p.name for p in tmp_path.iterdir()] == ["demo"], "no temporary or retired folder left behind"
@@ -551,12 +554,12 @@ def test_a_folder_that_is_not_a_demo_is_refused_and_untouched(tmp_path):
     target.mkdir()
     (target / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError):
-        demo.generate_demo_company(target, employees=50)
+        demo.generate_demo_company(target, employees=100)
     assert [p.name for p in target.iterdir()] == ["notes.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["important"]
 
 
-@pytest.mark.parametrize("employees", [49, 100_001, 300.0, True])
+@pytest.mark.parametrize("employees", [99, 100_001, 300.0, True])
 def test_employee_count_is_validated(tmp_path, employees):
     with pytest.raises((ValueError, TypeError)):
         demo.generate_demo_company(tmp_path / "x", employees=employees)

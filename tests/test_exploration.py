@@ -40,7 +40,7 @@ def project(tmp_path_factory) -> Path:
     wrote): the explorer needs review lines, listings, HR and tickets, and stays fast.
     """
     base = tmp_path_factory.mktemp("project")
-    demo.generate_demo_company(base / "data" / "demo")
+    demo.generate_demo_company(base / "data" / "demo" / "2026-Q3")
     (base / "parameters").mkdir()
     document = yaml.safe_load((ROOT / "parameters" / PARAMETER_FILE).read_text(encoding="utf-8"))
     document["controls"] = [c for c in document["controls"] if c["procedure"] == "user_access_review"]

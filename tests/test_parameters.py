@@ -105,7 +105,7 @@ def test_missing_file_and_non_mapping(tmp_path):
 
 
 def test_missing_source_file_is_named(tmp_path):
-    path = _mutated(tmp_path, "path: ../data/demo/hr/workday_workers.csv", "path: missing/workers.csv")
+    path = _mutated(tmp_path, "path: ../data/demo/2026-Q3/hr/workday_workers.csv", "path: missing/workers.csv")
     params = load_period(path)
     with pytest.raises(ParameterError) as caught:
         resolve_source_paths(params, path)

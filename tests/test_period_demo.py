@@ -65,7 +65,7 @@ def second_register(project, run, params) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def truth(project) -> pd.DataFrame:
-    return pd.read_csv(project / "data" / "demo" / "ground_truth.csv", dtype=str, keep_default_na=False)
+    return pd.read_csv(project / "data" / "demo" / "2026-Q3" / "ground_truth.csv", dtype=str, keep_default_na=False)
 
 
 @pytest.fixture(scope="module")

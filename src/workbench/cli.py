@@ -93,15 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--population", type=int, default=None, help="population size (needed for hypergeometric)")
     evaluate.add_argument("--method", choices=["binomial", "hypergeometric", "poisson"], default="binomial")
 
-    demo = commands.add_parser("demo", help="build the demo company's data and run its period end to end",
-                               description="Generate the fictional Harbor Lane Payments, Inc. exports (with planted "
-                                           "exceptions and their answer key) and run its Q3 2026 period.")
+    demo = commands.add_parser("demo", help="build the demo company's data and run its two periods end to end",
+                               description="Generate the fictional Harbor Lane Payments, Inc. exports of Q2 and Q3 "
+                                           "2026 (with planted exceptions and their answer keys), run the prior "
+                                           "period (Q2), record the auditors' follow-up of its exceptions, roll the "
+                                           "open ones forward, and run the demo period (Q3), which retests them.")
     demo.add_argument("--employees", type=int, default=300, help="size of the demo company (default 300)")
     demo.add_argument("--seed", type=int, default=20260930, help="seed of the generated data (default 20260930)")
-    demo.add_argument("--data", type=Path, default=None, help="where to write the exports (default: data/demo/)")
+    demo.add_argument("--data", type=Path, default=None,
+                      help="where to write the exports, one folder per period (default: data/demo/)")
     demo.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
     demo.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
-    demo.add_argument("--data-only", action="store_true", help="only generate the exports; do not run the period")
+    demo.add_argument("--data-only", action="store_true", help="only generate the exports; do not run the periods")
 
     roll = commands.add_parser("rollforward", help="start the next period: its parameter file and open exceptions",
                                description="Write the next period's parameter file (dates moved by one period, a new "
@@ -111,14 +114,17 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("parameters", type=Path, help="this period's YAML parameter file")
     roll.add_argument("--to", required=True, metavar="PERIOD", help="the next period's id, e.g. 2026-Q4")
     roll.add_argument("--out", type=Path, default=Path("outputs"), help="where this period's runs are (default: outputs/)")
+    roll.add_argument("--records-only", action="store_true",
+                      help="the next period's parameter file already exists: leave it as it is and only carry the "
+                           "open exceptions into its remediation file")
     return parser
 
 
 def _cmd_rollforward(args: argparse.Namespace) -> int:
     from workbench.rollforward import rollforward
 
-    result = rollforward(args.parameters, args.to, outputs=args.out)
-    print(f"Next period's parameter file: {result.parameter_file}")
+    result = rollforward(args.parameters, args.to, outputs=args.out, records_only=args.records_only)
+    print(f"Next period's parameter file: {result.parameter_file}" + (" (left as it was)" if args.records_only else ""))
     if result.source_run is None:
         print(f"No run of this period under {args.out}: no exceptions to carry forward.")
     else:
@@ -213,22 +219,32 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Build the demo company and run its period."""
-    from workbench import demo, runner
+    """Build the demo company and run its two periods: Q2, follow-up and roll-forward, then Q3 with retests."""
+    from workbench import demo, demo_scenario, runner
 
     root = runner.project_root()
     data_dir = args.data or root / "data" / "demo"
     print(f"Building the demo company ({args.employees} employees, seed {args.seed}) in {data_dir} ...")
-    company = demo.generate_demo_company(data_dir, employees=args.employees, seed=args.seed)
-    print(f"  {len(company.files)} export files written; planted exceptions listed in {data_dir / 'ground_truth.csv'}")
+    companies = demo.generate_demo_periods(data_dir, employees=args.employees, seed=args.seed)
+    for period, company in companies.items():
+        print(f"  {period}: {len(company.files)} export files written; planted exceptions listed in "
+              f"{company.ground_truth}")
     if args.data_only:
         return EXIT_OK
     if args.data is not None:
-        print("Note: the demo parameter file reads data/demo/; with --data elsewhere use --data-only and your own file.")
+        print("Note: the demo parameter files read data/demo/; with --data elsewhere use --data-only and your own files.")
         return EXIT_OK
-    args.parameters = root / "parameters" / runner.DEMO_PARAMETER_FILE
     args.only = None
-    return _cmd_run(args)
+
+    def run(parameter_file: Path) -> int:
+        args.parameters = parameter_file
+        return _cmd_run(args)
+
+    code = demo_scenario.run_demo_periods(root / "parameters", args.out, run)
+    if code == EXIT_OK:
+        print("\nThe Q3 index shows each carried exception with its retest: retested-pass where the full Q3 "
+              "population no longer shows it, retested-fail where it recurred.")
+    return code
 
 
 HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,

@@ -22,6 +22,7 @@ import csv
 import math
 import os
 import random
+import re
 import secrets
 import shutil
 from collections.abc import Mapping
@@ -34,16 +35,21 @@ __all__ = [
     "DEMO_DOMAIN",
     "DEMO_ENTITY",
     "DEMO_EXTRACTED_AT",
+    "DEMO_PERIOD",
     "DEMO_PERIOD_END",
     "DEMO_PERIOD_START",
     "FILE_HEADERS",
     "GROUND_TRUTH_RULES",
     "MAX_EMPLOYEES",
     "MIN_EMPLOYEES",
+    "PRIOR_PERIOD",
+    "QUARTERS",
     "SYSTEM_NAMES",
     "UAR_SNAPSHOT",
     "DemoCompany",
+    "expected_truth_counts",
     "generate_demo_company",
+    "generate_demo_periods",
 ]
 
 # ------------------------------------------------------------------------------------------------
@@ -51,13 +57,15 @@ __all__ = [
 # ------------------------------------------------------------------------------------------------
 
 DEMO_ENTITY = "Harbor Lane Payments, Inc."
+DEMO_PERIOD = "2026-Q3"
+PRIOR_PERIOD = "2026-Q2"
 DEMO_PERIOD_START = date(2026, 7, 1)
 DEMO_PERIOD_END = date(2026, 9, 30)
 DEMO_EXTRACTED_AT = "2026-10-01T06:00:00Z"
 UAR_SNAPSHOT = date(2026, 8, 14)
 DEMO_DOMAIN = "harborlane.example"
 
-MIN_EMPLOYEES = 50
+MIN_EMPLOYEES = 100
 MAX_EMPLOYEES = 100_000
 
 #: System id -> display name (the names used in the campaign's ``Source`` and Okta's
@@ -142,25 +150,86 @@ GROUND_TRUTH_RULES: Mapping[str, tuple[str, int]] = MappingProxyType({
 # ------------------------------------------------------------------------------------------------
 
 _AWS_ACCOUNT = "123456789012"
-_EXTRACTED = datetime(2026, 10, 1, 6, 0, 0)
-_PERIOD_START_DT = datetime(2026, 7, 1)
-_SNAPSHOT_END = datetime(2026, 8, 15)          # access held at any moment of 2026-08-14
 _OKTA_GO_LIVE = date(2019, 3, 4)               # users hired earlier were imported that day
 _ERP_GO_LIVE = date(2021, 1, 4)
 _AWS_FIRST_USER = date(2020, 3, 2)
-_HOLIDAYS = (date(2026, 7, 3), date(2026, 9, 7))   # US holidays in the period (observed)
+# US holidays the company observes in the two demo quarters (Memorial Day, Juneteenth,
+# Independence Day observed, Labor Day)
+_HOLIDAYS = (date(2026, 5, 25), date(2026, 6, 19), date(2026, 7, 3), date(2026, 9, 7))
+# Bounds of "before the earlier demo quarter", the same for both quarters so that a person's
+# history (hire date, account creation, long-held roles) is the same in both quarters' exports.
+_STAFF_HIRED_BY = date(2026, 3, 27)
+_EARLY_LEFT_BY = date(2026, 3, 31)
+_ROLES_HELD_SINCE = datetime(2026, 3, 27, 18)
+_POWER_USERS_SINCE = datetime(2026, 3, 20, 18)
 
-_CAMPAIGN_NAME = "Q3 2026 User Access Review"
-_CAMPAIGN_CREATED = datetime(2026, 8, 14, 21, 5, 0)
+_SPAN = 25                  # largest team a manager leads directly (deeper trees beyond that)
+
+# The Q3 template of each quarter's review campaign and planted dates (moved by _Quarter.t / .d)
+_CAMPAIGN_CREATED = datetime(2026, 8, 14, 21, 5, 0)     # the evening of the snapshot day
 _CAMPAIGN_ACTIVATED = datetime(2026, 8, 17, 9, 30, 0)
 _CAMPAIGN_DEADLINE = datetime(2026, 9, 15, 23, 59, 59)
 _CAMPAIGN_COMPLETED = datetime(2026, 9, 11, 16, 20, 0)
 _CAMPAIGN_SIGNED_OFF = datetime(2026, 9, 12, 10, 5, 0)
 _RUBBER_STAMP_DAY = date(2026, 8, 18)
-
-_SPAN = 25                  # largest team a manager leads directly (deeper trees beyond that)
 _DORMANT_OKTA_LOGIN = datetime(2026, 5, 10, 16, 42, 7)
 _DORMANT_IAM_USE = datetime(2026, 4, 2, 14, 18, 51)
+# S2's SoD mitigation (MIT-0002) runs to this day: valid at the end of Q2, expired by the end of Q3
+_S2_MITIGATION_VALID_TO = date(2026, 6, 30)
+
+
+@dataclass(frozen=True)
+class _Quarter:
+    """One audit period of the demo company and its calendar.
+
+    The Q3 timeline is the template: every in-period date of the generator is written as a Q3 date
+    and moved into another quarter with :meth:`d` / :meth:`t`, by ``offset`` days, a whole number of
+    weeks so that weekdays are kept (Q2 lies 13 weeks before Q3). Dates that also appear in the
+    period's parameter file (snapshot, extraction) are given as they are.
+    """
+
+    id: str
+    start: date
+    end: date
+    offset: int
+    snapshot: date
+    extracted: datetime
+
+    def d(self, template: date) -> date:
+        """A Q3 template date moved into this quarter."""
+        return template - timedelta(days=self.offset)
+
+    def t(self, template: datetime) -> datetime:
+        """A Q3 template timestamp moved into this quarter."""
+        return template - timedelta(days=self.offset)
+
+    @property
+    def compact(self) -> str:
+        """The id as it appears in file names (``2026Q3``)."""
+        return self.id.replace("-", "")
+
+    @property
+    def label(self) -> str:
+        """``Q3 2026``, as in the campaign's name."""
+        year, quarter = self.id.split("-")
+        return f"{quarter} {year}"
+
+    @property
+    def period_start(self) -> datetime:
+        return _at(self.start)
+
+    @property
+    def snapshot_end(self) -> datetime:
+        """Access held at any moment of the snapshot day is in the review."""
+        return _at(self.snapshot) + timedelta(days=1)
+
+
+QUARTERS: Mapping[str, _Quarter] = MappingProxyType({
+    "2026-Q2": _Quarter("2026-Q2", date(2026, 4, 1), date(2026, 6, 30), 91, date(2026, 5, 14),
+                        datetime(2026, 7, 1, 6, 0, 0)),
+    "2026-Q3": _Quarter("2026-Q3", date(2026, 7, 1), date(2026, 9, 30), 0, date(2026, 8, 14),
+                        datetime(2026, 10, 1, 6, 0, 0)),
+})
 
 # ERP roles
 RO = "Read Only - Reporting"
@@ -296,13 +365,38 @@ class DemoCompany:
         return self.files["ground_truth.csv"]
 
 
-def generate_demo_company(out_dir: Path, employees: int = 300, seed: int = 20260930) -> DemoCompany:
-    """Write the demo company's exports and answer key into ``out_dir`` (replaced as a whole).
+def expected_truth_counts(period: str = DEMO_PERIOD) -> dict[str, int]:
+    """Planted rule -> number of ground-truth rows in a demo quarter (the same at every size).
 
-    ``employees`` (50..100,000) is the number of people employed at some time during the audit
-    period (active at its start or hired in it); people who left before the period are added on
-    top, as HR and Okta still list them. The same ``(employees, seed)`` always gives byte-identical
-    files. An existing ``out_dir`` is replaced only when it is empty or holds a previous demo
+    The prior quarter has one SoD conflict fewer: S2's mitigation is still valid at its end.
+    """
+    counts = {rule: n for rule, (_, n) in GROUND_TRUTH_RULES.items()}
+    if QUARTERS[period].end <= _S2_MITIGATION_VALID_TO:
+        counts["sod_conflict"] -= 1
+    return counts
+
+
+def generate_demo_periods(root: Path, employees: int = 300, seed: int = 20260930) -> dict[str, DemoCompany]:
+    """Write both demo quarters, the prior one (2026-Q2) and the demo period (2026-Q3), into ``root/<period>/``.
+
+    The two quarters are one company: the same people, accounts and lasting conditions; each
+    quarter has its own joiners, leavers, review campaign, tickets and planted events, and what
+    happened in Q2 is history in Q3 (Q2's leavers are gone, Q2's joiners are staff).
+    """
+    return {period: generate_demo_company(Path(root) / period, employees, seed, period)
+            for period in (PRIOR_PERIOD, DEMO_PERIOD)}
+
+
+def generate_demo_company(out_dir: Path, employees: int = 300, seed: int = 20260930,
+                          period: str = DEMO_PERIOD) -> DemoCompany:
+    """Write one demo quarter's exports and answer key into ``out_dir`` (replaced as a whole).
+
+    ``employees`` (100..100,000) is the number of people employed at some time in the two demo
+    quarters (1 April to 30 September 2026: on the payroll at the start of Q2 or hired since); people
+    who left before Q2 are added on top, as HR and Okta still list them. ``period`` is the quarter
+    written (the demo period, 2026-Q3, or the prior one, 2026-Q2): both are views of one company, so
+    the same ``(employees, seed)`` gives the same people and accounts in both, and byte-identical
+    files every time. An existing ``out_dir`` is replaced only when it is empty or holds a previous demo
     (a ``ground_truth.csv``); anything else is refused rather than deleted.
     """
     if isinstance(employees, bool) or not isinstance(employees, int):
@@ -311,9 +405,11 @@ def generate_demo_company(out_dir: Path, employees: int = 300, seed: int = 20260
         raise ValueError(f"employees must be between {MIN_EMPLOYEES} and {MAX_EMPLOYEES:,}, got {employees}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise TypeError(f"seed must be a whole number, got {seed!r}")
+    if period not in QUARTERS:
+        raise ValueError(f"the demo company has periods {', '.join(QUARTERS)}, not {period!r}")
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
-    tables = _Company(employees, seed).build()
+    tables = _Company(employees, seed, QUARTERS[period]).build()
     written = _write_atomically(out_dir, tables)
     return DemoCompany(out_dir=out_dir, employees=employees, seed=seed,
                        files=MappingProxyType(written))
@@ -344,7 +440,7 @@ def _write_atomically(out_dir: Path, tables: dict[str, list[list[str]]]) -> dict
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-                writer.writerow(FILE_HEADERS[relative])
+                writer.writerow(FILE_HEADERS[re.sub(r"uar_\d{4}Q\d_", "uar_2026Q3_", relative)])
                 writer.writerows(rows)
         if out_dir.exists():
             retired = parent / f".{out_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
@@ -416,6 +512,21 @@ def _next_business_day(d: date) -> date:
     return d
 
 
+def _eve_of_holiday(d: date) -> bool:
+    """A business day whose next business day is pushed back by a holiday (e.g. the Friday before Labor Day)."""
+    naive = d + timedelta(days=3 if d.weekday() == 4 else 1)
+    return _next_business_day(d) != naive
+
+
+#: Planted people whose exception is an event of one quarter (each quarter has its own).
+_EVENT_TAGS = ("T1", "T2", "L1", "L2", "W1", "W2", "R1", "R2", "U1", "U2", "D1", "D2", "P1", "J1", "J2")
+
+
+def _quarter_tag(quarter: str):
+    """The tag naming a quarter's planted person: plain for the demo quarter, prefixed for the prior one."""
+    return (lambda tag: tag) if quarter == DEMO_PERIOD else (lambda tag: f"{quarter}:{tag}")
+
+
 def _conflicts(roles: list[str]) -> list[str]:
     """SoD rule ids whose both sides are in ``roles``."""
     return [rid for rid, _, a, _, b, _, _ in _SOD_RULES
@@ -440,8 +551,8 @@ class _Grant:
         self.ticketed = ticketed
         self.revoked = False              # removed by a review decision
 
-    def held_at_snapshot(self) -> bool:
-        return self.start < _SNAPSHOT_END and (self.end is None or self.end >= _SNAPSHOT_END)
+    def held_at(self, moment: datetime) -> bool:
+        return self.start < moment and (self.end is None or self.end >= moment)
 
 
 class _Person:
@@ -451,7 +562,7 @@ class _Person:
         "okta_id", "okta_created", "okta_activated", "okta_last_login", "okta_status", "deact",
         "erp_id", "erp_email", "erp_created", "erp_status", "erp_last", "erp",
         "iam", "iam_created", "iam_pw_used", "iam_mfa", "iam_key", "aws",
-        "gh_login", "gh_last", "gh", "slack", "google",
+        "gh_login", "gh_last", "gh", "slack", "google", "joined", "left",
     )
 
     def __init__(self, idx: int) -> None:
@@ -462,8 +573,10 @@ class _Person:
         self.term: date | None = None
         self.reason = ""
         self.rehire = ""
-        self.kind = "staff"           # staff | joiner | leaver | early_leaver
+        self.kind = "staff"           # staff | joiner | leaver | early_leaver (as seen in one quarter)
         self.tags: tuple[str, ...] = ()
+        self.joined = ""              # the demo quarter the person was hired in, if any
+        self.left = ""                # the demo quarter the person left in, if any
         self.deact: datetime | None = None
         self.erp_id = ""
         self.erp: list[_Grant] = []
@@ -510,8 +623,10 @@ class _Line:
 class _Company:
     """Builds every table of the demo company from (employees, seed)."""
 
-    def __init__(self, employees: int, seed: int) -> None:
+    def __init__(self, employees: int, seed: int, quarter: _Quarter) -> None:
         self.n = employees
+        self.seed = seed
+        self.q = quarter
         self.rng = random.Random(seed)
         self.people: list[_Person] = []
         self.email_count: dict[str, int] = {}
@@ -523,13 +638,14 @@ class _Company:
         self.lines: list[_Line] = []
         self.special: dict[str, _Person] = {}
         self.privileged_holders: list[tuple[str, str, str, datetime, _Person]] = []
-        self.period_days = _weekdays(DEMO_PERIOD_START, DEMO_PERIOD_END)
+        self.period_days = _weekdays(quarter.start, quarter.end)
 
     # -- small helpers -----------------------------------------------------------------------
 
-    def _time(self, d: date, h0: int = 8, h1: int = 18) -> datetime:
-        return _at(d) + timedelta(seconds=self.rng.randrange(h0 * 3600, h1 * 3600),
-                                  microseconds=self.rng.randrange(1000) * 1000)
+    def _time(self, d: date, h0: int = 8, h1: int = 18, rng: random.Random | None = None) -> datetime:
+        rng = rng or self.rng
+        return _at(d) + timedelta(seconds=rng.randrange(h0 * 3600, h1 * 3600),
+                                  microseconds=rng.randrange(1000) * 1000)
 
     def _between(self, a: datetime, b: datetime) -> datetime:
         span = int((b - a).total_seconds())
@@ -537,30 +653,37 @@ class _Company:
             return a
         return a + timedelta(seconds=self.rng.randrange(span), microseconds=self.rng.randrange(1000) * 1000)
 
-    def _workday_between(self, a: datetime, b: datetime) -> datetime:
+    def _workday_between(self, a: datetime, b: datetime, rng: random.Random | None = None) -> datetime:
         """A business-hours moment on a weekday between ``a`` and ``b`` (``a`` plus minutes if none)."""
+        rng = rng or self.rng
         span = (b.date() - a.date()).days
         if span <= 0:
-            return a + timedelta(minutes=self.rng.randrange(5, 40))
-        d = a.date() + timedelta(days=self.rng.randrange(span + 1))
+            return a + timedelta(minutes=rng.randrange(5, 40))
+        d = a.date() + timedelta(days=rng.randrange(span + 1))
         while d.weekday() >= 5:
             d -= timedelta(days=1)
-        t = self._time(d, 9, 18)
-        return t if a < t < b else a + timedelta(minutes=self.rng.randrange(5, 40))
+        t = self._time(d, 9, 18, rng)
+        return t if a < t < b else a + timedelta(minutes=rng.randrange(5, 40))
+
+    def _own_rng(self, p: "_Person", purpose: str) -> random.Random:
+        """A stream of its own for one person's lasting facts, the same in every quarter's exports."""
+        return random.Random(f"{self.seed}|{p.idx}|{purpose}")
 
     def _recent(self, floor: datetime, days: int = 40) -> datetime:
         """A last-activity time in the weeks before extraction, never before ``floor``."""
         if self.rng.random() < 0.88:
-            t = _EXTRACTED - timedelta(seconds=self.rng.randrange(3600, 3 * 86400))
+            t = self.q.extracted - timedelta(seconds=self.rng.randrange(3600, 3 * 86400))
         else:
-            t = _EXTRACTED - timedelta(seconds=self.rng.randrange(3 * 86400, days * 86400))
+            t = self.q.extracted - timedelta(seconds=self.rng.randrange(3 * 86400, days * 86400))
         t = t.replace(microsecond=self.rng.randrange(1000) * 1000)
         if t <= floor:
-            t = self._between(floor + timedelta(minutes=5), _EXTRACTED - timedelta(minutes=30))
+            t = self._between(floor + timedelta(minutes=5), self.q.extracted - timedelta(minutes=30))
         return t
 
-    def _pick(self, pool: list[_Person], tag: str) -> _Person:
-        free = [p for p in pool if not p.tags]
+    def _pick(self, pool: list[_Person], tag: str, fallback: list[_Person] | None = None) -> _Person:
+        free = [p for p in pool if not p.tags and not p.joined and not p.left]
+        if not free and fallback is not None:
+            free = [p for p in fallback if not p.tags and not p.joined and not p.left]
         if not free:
             raise RuntimeError(f"demo generator: no candidate left for {tag}")
         person = self.rng.choice(free)
@@ -654,8 +777,14 @@ class _Company:
     # -- 2. who is special -------------------------------------------------------------------
 
     def choose_roles(self) -> None:
-        """Pick the planted people, privileged holders, leavers and joiners."""
-        rng = self.rng
+        """Pick the planted people, privileged holders, leavers and joiners of both demo quarters.
+
+        Lasting conditions (an SoD conflict, MFA off, the rubber-stamping manager, the Controller's
+        self-review) belong to the same people in both quarters; each quarter's events (leavers,
+        joiners, review-campaign slips, unapproved grants, dormancy, privileged drift) to people of
+        its own. Every pick is made in both quarters' builds in the same order, so each build knows
+        what happened in the other quarter and a person's history agrees across the exports.
+        """
         ap_managers = [p for p in self.dept_people["Accounts Payable"] if p.reports]
         self.rs = max(ap_managers, key=lambda m: (sum(1 for r in m.reports if not r.reports), -m.idx))
         self.rs.tag("rubber_stamper")
@@ -674,51 +803,53 @@ class _Company:
         self.power_users = self._pick_many(eng_leaves, "power_user", max(1, round(0.08 * len(eng_leaves))))
         self.billing_extra = self._pick_many(self.leaves("Finance"), "billing_admin", self.n // 25000)
 
-        # planted people
-        self._pick(self.rs_team, "T1")
+        # lasting conditions: the same people in both quarters
         self._pick(self.rs_team, "S1")
-        self._pick(self.rs_team, "W1")
         self._pick(self.leaves("Procurement"), "S2")
         self._pick(self.leaves("People"), "X1")          # HR person holding ERP payment approval
         self._pick(self.leaves("Accounting"), "V1")      # SoD pair covered by a valid mitigation
-        ff = [p for d in _FINANCE_FAMILY for p in self.leaves(d) if p not in self.rs_team]
-        for tag in ("T2", "W2", "R1", "R2", "U2"):
-            self._pick(ff, tag)
-        ns = [p for d in _NO_SCOPE for p in self.leaves(d)]
-        for tag in ("L1", "L2", "D1"):
-            self._pick(ns, tag)
-        for tag in ("U1", "D2", "M1", "P1", "J1"):
-            self._pick(eng_leaves, tag)
-        rs_team_ids = {p.idx for p in self.rs_team}
-        everyone_leaf = [p for p in self.people if not p.is_head and not p.reports
-                         and p.idx not in rs_team_ids]
-        non_eng = [p for p in everyone_leaf if p.dept != "Engineering"]
-        self._pick(non_eng, "J2")
+        self._pick(eng_leaves, "M1")
 
-        # ordinary joiners and leavers
-        pool = [p for p in everyone_leaf if not p.tags]
+        # each quarter's own planted people (the demo quarter first, then the prior one)
+        rs_team_ids = {p.idx for p in self.rs_team}
+        ff = [p for d in _FINANCE_FAMILY for p in self.leaves(d) if p.idx not in rs_team_ids]
+        ns = [p for d in _NO_SCOPE for p in self.leaves(d)]
+        everyone_leaf = [p for p in self.people if not p.is_head and not p.reports and p.idx not in rs_team_ids]
+        non_eng = [p for p in everyone_leaf if p.dept != "Engineering"]
+        for quarter in (DEMO_PERIOD, PRIOR_PERIOD):
+            mark = _quarter_tag(quarter)
+            self._pick(self.rs_team, mark("T1"))
+            self._pick(self.rs_team, mark("W1"), fallback=ff)
+            for tag in ("R1", "R2", "U2"):               # decided by reviewers who do review
+                self._pick(ff, mark(tag))
+            for tag in ("T2", "W2"):
+                self._pick(ff, mark(tag), fallback=self.rs_team)
+            for tag in ("L1", "L2", "D1"):
+                self._pick(ns, mark(tag))
+            for tag in ("U1", "D2", "P1", "J1"):
+                self._pick(eng_leaves, mark(tag))
+            self._pick(non_eng, mark("J2"))
+
+        # ordinary joiners and leavers of each quarter
         n_joiners = max(3, round(0.05 * self.n))
         n_leavers = max(6, round(0.09 * self.n))
-        picked = rng.sample(pool, min(len(pool), n_joiners - 2 + n_leavers - 4))
-        self.joiners = [self.special["J1"], self.special["J2"], *picked[:n_joiners - 2]]
-        self.clean_leavers = picked[n_joiners - 2:]
-        for p in self.joiners:
-            p.kind = "joiner"
-        for p in self.clean_leavers:
-            p.kind = "leaver"
-        for tag in ("T1", "T2", "L1", "L2"):
-            self.special[tag].kind = "leaver"
+        for quarter in (DEMO_PERIOD, PRIOR_PERIOD):
+            mark = _quarter_tag(quarter)
+            pool = [p for p in everyone_leaf if not p.tags and not p.joined and not p.left]
+            picked = self.rng.sample(pool, min(len(pool), n_joiners - 2 + n_leavers - 4))
+            for p in [self.special[mark("J1")], self.special[mark("J2")], *picked[:n_joiners - 2]]:
+                p.joined = quarter
+            for p in [*picked[n_joiners - 2:], *(self.special[mark(t)] for t in ("T1", "T2", "L1", "L2"))]:
+                p.left = quarter
 
     # -- 3. dates ----------------------------------------------------------------------------
 
     def assign_dates(self) -> None:
+        """Hire and termination dates of everyone, for both quarters' events (the same in both builds)."""
         rng = self.rng
         early_hires = _weekdays(date(2016, 3, 1), date(2021, 12, 31))
-        staff_hires = _weekdays(date(2016, 3, 1), date(2026, 6, 26))
+        staff_hires = _weekdays(date(2016, 3, 1), _STAFF_HIRED_BY)
         special_hires = _weekdays(date(2018, 1, 2), date(2026, 2, 27))
-        snap_block = (date(2026, 8, 12), date(2026, 8, 19))
-        joiner_days = [d for d in self.period_days if not snap_block[0] <= d <= snap_block[1]]
-        late_joiner_days = [d for d in self.period_days if date(2026, 9, 14) <= d <= date(2026, 9, 25)]
         for p in self.people:
             if p.is_head or p.reports:
                 p.hire = rng.choice(early_hires)
@@ -726,34 +857,19 @@ class _Company:
                 p.hire = rng.choice(special_hires)
             else:
                 p.hire = rng.choice(staff_hires)
-        for p in self.joiners:
-            p.hire = rng.choice(late_joiner_days if p.has("J1") or p.has("J2") else joiner_days)
-
-        # clean leavers: termination on a business day, never around the snapshot / campaign start
-        leave_days = [d for d in self.period_days
-                      if not snap_block[0] - timedelta(days=1) <= d <= snap_block[1]
-                      and d not in (date(2026, 7, 2), date(2026, 9, 4))]
-        for p in self.clean_leavers:
-            p.term = rng.choice(leave_days)
-        t1 = self.special["T1"]
-        t1.term = rng.choice([d for d in self.period_days if date(2026, 7, 20) <= d <= date(2026, 8, 7)])
-        t2 = self.special["T2"]
-        t2.term = rng.choice([d for d in self.period_days if date(2026, 8, 24) <= d <= date(2026, 9, 11)
-                              and d != date(2026, 9, 4)])
-        for tag in ("L1", "L2"):
-            self.special[tag].term = rng.choice(
-                [d for d in self.period_days if date(2026, 7, 6) <= d <= date(2026, 9, 14)])
+        for quarter in (DEMO_PERIOD, PRIOR_PERIOD):
+            self._quarter_events(QUARTERS[quarter])
         for p in self.people:
             if p.term is not None:
                 p.reason = rng.choice(("Resignation", "Resignation", "Resignation", "Involuntary",
                                        "End of Contract", "Relocation"))
                 p.rehire = "No" if p.reason == "Involuntary" else "Yes"
 
-        # people who left before the period: in HR and Okta (deactivated), nowhere else
+        # people who left before both quarters: in HR and Okta (deactivated), nowhere else
         n_early = max(2, round(0.04 * self.n))
         depts = [d[0] for d in _DEPARTMENTS]
         weights = [d[1] for d in _DEPARTMENTS]
-        early_terms = _weekdays(date(2025, 10, 1), date(2026, 6, 30))
+        early_terms = _weekdays(date(2025, 10, 1), _EARLY_LEFT_BY)
         specs = {d[0]: d for d in _DEPARTMENTS}
         managers = {d: [m for m in self.dept_people[d] if m.reports] for d in depts}
         for _ in range(n_early):
@@ -772,17 +888,82 @@ class _Company:
         for p, i in zip(self.people, ids):
             p.emp_id = f"{i:06d}"
 
-        # a few HR e-mails typed in mixed case (always including one planted subject)
+        # a few HR e-mails typed in mixed case (always including one planted subject of each quarter)
         mixed = rng.sample([p for p in self.people if not p.tags], max(3, self.n // 150))
-        for p in [*mixed, self.special["T1"]]:
+        for p in [*mixed, *(self.special[_quarter_tag(q)("T1")] for q in (DEMO_PERIOD, PRIOR_PERIOD))]:
             local, _ = p.email.split("@")
             p.hr_email = ".".join(part.capitalize() for part in local.split(".")) + "@HarborLane.example"
 
+    def _quarter_events(self, q: _Quarter) -> None:
+        """Hire dates of the quarter's joiners and termination dates of its leavers."""
+        rng = self.rng
+        mark = _quarter_tag(q.id)
+        days = _weekdays(q.start, q.end)
+        snap_block = (q.d(date(2026, 8, 12)), q.d(date(2026, 8, 19)))
+        joiner_days = [d for d in days if not snap_block[0] <= d <= snap_block[1]]
+        late_joiner_days = [d for d in days if q.d(date(2026, 9, 14)) <= d <= q.d(date(2026, 9, 25))]
+        special = {tag: self.special[mark(tag)] for tag in ("T1", "T2", "L1", "L2", "J1", "J2")}
+        for p in self.people:
+            if p.joined == q.id:
+                p.hire = rng.choice(late_joiner_days if p in (special["J1"], special["J2"]) else joiner_days)
+
+        # clean leavers: termination on a business day, never around the snapshot / campaign start
+        # and never on the eve of a holiday
+        leave_days = [d for d in days if not snap_block[0] - timedelta(days=1) <= d <= snap_block[1]
+                      and not _eve_of_holiday(d)]
+        for p in self.people:
+            if p.left == q.id and p not in special.values():
+                p.term = rng.choice(leave_days)
+        special["T1"].term = rng.choice([d for d in days if q.d(date(2026, 7, 20)) <= d <= q.d(date(2026, 8, 7))])
+        special["T2"].term = rng.choice([d for d in days if q.d(date(2026, 8, 24)) <= d <= q.d(date(2026, 9, 11))
+                                         and not _eve_of_holiday(d)])
+        for tag in ("L1", "L2"):
+            special[tag].term = rng.choice([d for d in days if q.d(date(2026, 7, 6)) <= d <= q.d(date(2026, 9, 14))])
+
+    def activate_quarter(self) -> None:
+        """Look at everyone as of this build's quarter: who joins, leaves, left before, or is not hired yet.
+
+        Leavers of a later quarter are still employed; leavers of an earlier quarter are gone (HR
+        and a deactivated Okta user only); joiners of a later quarter are removed from the company.
+        The planted-people tags of this quarter become the active ones.
+        """
+        order = {PRIOR_PERIOD: 0, DEMO_PERIOD: 1}
+        now = order[self.q.id]
+        for p in self.people:
+            if p.kind == "early_leaver":
+                continue
+            if p.joined and order[p.joined] > now:
+                p.kind = "future"
+            elif p.left and order[p.left] > now:
+                p.term, p.reason, p.rehire = None, "", ""
+                p.kind = "joiner" if p.joined == self.q.id else "staff"
+            elif p.left and order[p.left] < now:
+                p.kind = "early_leaver"
+            elif p.left == self.q.id:
+                p.kind = "leaver"
+            elif p.joined == self.q.id:
+                p.kind = "joiner"
+        mark = _quarter_tag(self.q.id)
+
+        def active_tag(tag: str) -> str | None:
+            base = tag.split(":")[-1]
+            if base not in _EVENT_TAGS:
+                return tag
+            return base if tag == mark(base) else None   # None: the other quarter's planted event
+
+        for p in self.people:
+            p.tags = tuple(t for t in map(active_tag, p.tags) if t is not None)
+        self.special = {active_tag(tag): person for tag, person in self.special.items()
+                        if active_tag(tag) is not None}
+        self.joiners = [p for p in self.people if p.kind == "joiner"]
+        self.clean_leavers = [p for p in self.people if p.kind == "leaver"
+                              and not any(p.has(t) for t in ("T1", "T2", "L1", "L2"))]
+
     # -- 4. accounts and access --------------------------------------------------------------
 
-    def _okta_id(self) -> str:
+    def _okta_id(self, rng: random.Random) -> str:
         while True:
-            oid = "00u" + "".join(self.rng.choices(_ALNUM, k=17))
+            oid = "00u" + "".join(rng.choices(_ALNUM, k=17))
             if oid not in self.okta_ids:
                 self.okta_ids[oid] = 1
                 return oid
@@ -793,8 +974,7 @@ class _Company:
         self.erp_ids[base] = count
         return base if count == 1 else f"{base}{count}"
 
-    def _github_login(self, p: _Person) -> str:
-        rng = self.rng
+    def _github_login(self, p: _Person, rng: random.Random) -> str:
         first, last = p.first.lower(), p.last.lower()
         style = rng.randrange(6)
         if style == 0:
@@ -814,9 +994,8 @@ class _Company:
         self.gh_logins[key] = count
         return login if count == 1 else f"{login}{count}"
 
-    def _profile(self, p: _Person) -> tuple[list[str], list[str], str]:
+    def _profile(self, p: _Person, rng: random.Random) -> tuple[list[str], list[str], str]:
         """(ERP roles, AWS groups, GitHub role) a person holds by department and position."""
-        rng = self.rng
         dept, lead = p.dept, bool(p.reports) and not p.is_head
         if p.has("X1"):
             return [PAY_APPROVE, RO], [], ""
@@ -876,61 +1055,82 @@ class _Company:
             return [], ["ReadOnly"], "member"
         return [], [], ""
 
+    def assign_identities(self) -> None:
+        """Okta ids, ERP user ids and GitHub logins of everyone, the same in both quarters' builds."""
+        for p in self.people:
+            rng = self._own_rng(p, "identity")
+            p.okta_id = self._okta_id(rng)
+            p.erp_id = self._erp_user_id(p)
+            p.gh_login = self._github_login(p, rng)
+
     def build_accounts(self) -> None:
+        """Accounts and access of everyone employed in the quarter (lasting facts from each person's own stream)."""
         rng = self.rng
         for p in self.people:
+            own = self._own_rng(p, "accounts")
+            self._okta_account(p, own)
             if p.kind == "early_leaver":
-                self._okta_account(p)
                 continue
-            self._okta_account(p)
-            roles, groups, gh_role = self._profile(p)
-            joiner = p.kind == "joiner"
+            roles, groups, gh_role = self._profile(p, own)
+            joiner = bool(p.joined)                     # hired in one of the demo quarters
+            ticketed = p.kind == "joiner"               # ... and this quarter's tickets show it
             start_day = p.hire
+            erp_id, p.erp_id = p.erp_id, ""
             if roles:
-                p.erp_id = self._erp_user_id(p)
+                p.erp_id = erp_id
                 created_day = max(start_day, _ERP_GO_LIVE)
-                p.erp_created = self._time(created_day, 9, 11) if not joiner else self._time(start_day, 8, 9)
-                p.erp_email = p.email.upper() if rng.random() < 0.08 or p.has("R1") else p.email
+                p.erp_created = self._time(created_day, 9, 11, own) if not joiner else self._time(start_day, 8, 9, own)
+                p.erp_email = p.email.upper() if own.random() < 0.08 or p.has("R1") else p.email
                 for role in roles:
                     if joiner:
-                        start = p.erp_created + timedelta(minutes=rng.randrange(20, 180))
+                        start = p.erp_created + timedelta(minutes=own.randrange(20, 180))
                     else:
-                        start = self._workday_between(p.erp_created, datetime(2026, 6, 26, 18))
-                    p.erp.append(_Grant("ledgerline_erp", role, start, ticketed=joiner))
+                        start = self._workday_between(p.erp_created, _ROLES_HELD_SINCE, own)
+                    p.erp.append(_Grant("ledgerline_erp", role, start, ticketed=ticketed))
             if groups:
                 p.iam = p.email.split("@")[0]
                 if p.has("D2"):
                     p.iam = ".".join(x.capitalize() for x in p.iam.split("."))
-                p.iam_created = (self._time(max(start_day, _AWS_FIRST_USER), 9, 17) if not joiner
-                                 else self._time(start_day, 8, 10))
+                p.iam_created = (self._time(max(start_day, _AWS_FIRST_USER), 9, 17, own) if not joiner
+                                 else self._time(start_day, 8, 10, own))
                 for g in groups:
-                    start = (p.iam_created + timedelta(minutes=rng.randrange(2, 60)) if joiner or g != "PowerUsers"
-                             else self._workday_between(p.iam_created, datetime(2026, 6, 19, 18)))
-                    p.aws.append(_Grant("aws_prod", g, start, ticketed=joiner))
+                    start = (p.iam_created + timedelta(minutes=own.randrange(2, 60)) if joiner or g != "PowerUsers"
+                             else self._workday_between(p.iam_created, _POWER_USERS_SINCE, own))
+                    p.aws.append(_Grant("aws_prod", g, start, ticketed=ticketed))
+            gh_login, p.gh_login = p.gh_login, ""
             if gh_role:
-                p.gh_login = self._github_login(p)
-                start = self._time(start_day, 9, 17) if joiner else self._time(max(start_day, date(2019, 6, 3)))
-                p.gh.append(_Grant("github", gh_role, start, ticketed=joiner))
-            p.slack = rng.random() < 0.96 or p.is_head or bool(p.tags)
-            p.google = rng.random() < 0.99 or p.is_head or bool(p.tags)
+                p.gh_login = gh_login
+                start = (self._time(start_day, 9, 17, own) if joiner
+                         else self._time(max(start_day, date(2019, 6, 3)), rng=own))
+                p.gh.append(_Grant("github", gh_role, start, ticketed=ticketed))
+            p.slack = own.random() < 0.96 or p.is_head or bool(p.tags)
+            p.google = own.random() < 0.99 or p.is_head or bool(p.tags)
+
+        # people hired after this quarter are not in its exports
+        future = [p for p in self.people if p.kind == "future"]
+        for p in future:
+            if p.mgr is not None:
+                p.mgr.reports.remove(p)
+        self.people = [p for p in self.people if p.kind != "future"]
 
         # P1: added to AWS Administrators in July, never approved (privileged drift)
         p1 = self.special["P1"]
-        p1.aws.append(_Grant("aws_prod", "Administrators", self._time(date(2026, 7, 22), 14, 18)))
+        p1.aws.append(_Grant("aws_prod", "Administrators", self._time(self.q.d(date(2026, 7, 22)), 14, 18)))
 
         # in-period ERP role additions with an approved ticket (movers), and the two without
         movers_pool = [p for p in self.people if p.erp and not p.tags and p.kind == "staff"
                        and not p.is_head and not p.reports]
         n_movers = min(len(movers_pool), max(3, round(0.04 * len(movers_pool))))
-        grant_days = [d for d in self.period_days if not date(2026, 8, 12) <= d <= date(2026, 8, 19)
-                      and d <= date(2026, 9, 25)]
+        q = self.q
+        grant_days = [d for d in self.period_days if not q.d(date(2026, 8, 12)) <= d <= q.d(date(2026, 8, 19))
+                      and d <= q.d(date(2026, 9, 25))]
         for p in rng.sample(movers_pool, n_movers):
             role = self._extra_role(p)
             if role:
                 p.erp.append(_Grant("ledgerline_erp", role, self._time(rng.choice(grant_days), 10, 17),
                                     ticketed=True))
-        for tag, window in (("W1", (date(2026, 7, 6), date(2026, 8, 7))),
-                            ("W2", (date(2026, 8, 24), date(2026, 9, 24)))):
+        for tag, window in (("W1", (q.d(date(2026, 7, 6)), q.d(date(2026, 8, 7)))),
+                            ("W2", (q.d(date(2026, 8, 24)), q.d(date(2026, 9, 24))))):
             p = self.special[tag]
             role = self._extra_role(p)
             day = rng.choice([d for d in self.period_days if window[0] <= d <= window[1]])
@@ -951,14 +1151,12 @@ class _Company:
                 return role
         raise RuntimeError(f"demo generator: no compatible extra ERP role for {held}")
 
-    def _okta_account(self, p: _Person) -> None:
-        rng = self.rng
-        p.okta_id = self._okta_id()
+    def _okta_account(self, p: _Person, rng: random.Random) -> None:
         if p.hire < _OKTA_GO_LIVE:
-            p.okta_created = self._time(_OKTA_GO_LIVE, 2, 4)
+            p.okta_created = self._time(_OKTA_GO_LIVE, 2, 4, rng)
             p.okta_activated = p.okta_created + timedelta(seconds=rng.randrange(30, 600))
         else:
-            p.okta_created = self._time(p.hire - timedelta(days=rng.randrange(2, 6)), 14, 22)
+            p.okta_created = self._time(p.hire - timedelta(days=rng.randrange(2, 6)), 14, 22, rng)
             p.okta_activated = p.okta_created + timedelta(seconds=rng.randrange(60, 7200))
 
     # -- 5. leavers --------------------------------------------------------------------------
@@ -984,12 +1182,12 @@ class _Company:
             if p.has("L1") or p.has("L2"):
                 late_days = [p.term + timedelta(days=k) for k in range(9, 16)]
                 late_days = [d for d in late_days if d.weekday() < 5 and d not in _HOLIDAYS
-                             and d <= DEMO_PERIOD_END]
+                             and d <= self.q.end]
                 p.deact = self._time(rng.choice(late_days), 13, 20)
                 p.okta_status = "DEPROVISIONED"
                 continue
             nxt = _next_business_day(p.term)
-            if p.term.weekday() < 5 and nxt <= date(2026, 9, 30) and rng.random() < 0.3:
+            if p.term.weekday() < 5 and nxt <= self.q.end and rng.random() < 0.3:
                 p.deact = self._time(nxt, 13, 17)
             else:
                 p.deact = self._time(p.term, 17, 23)
@@ -1005,7 +1203,7 @@ class _Company:
             if p.kind == "early_leaver" or p.mgr is None:
                 continue
             for g in (*p.erp, *p.aws, *p.gh):
-                if not g.held_at_snapshot():
+                if not g.held_at(self.q.snapshot_end):
                     continue
                 reviewer = p.mgr
                 line = _Line(reviewer, p, g)
@@ -1106,11 +1304,12 @@ class _Company:
         rest = [ln for ln in decided if not ln.early]
         rng.shuffle(rest)
         ordered = early + rest
-        days = [d for d in self.period_days if date(2026, 8, 20) <= d <= date(2026, 9, 10)]
+        q = self.q
+        days = [d for d in self.period_days if q.d(date(2026, 8, 20)) <= d <= q.d(date(2026, 9, 10))]
         n_sessions = max(1, min(len(days) + 1, math.ceil(len(ordered) / 30)))
         if len(ordered) > 8 and n_sessions == 1 and rng.random() < 0.7:
             n_sessions = 2
-        first_day = rng.choice((date(2026, 8, 17), date(2026, 8, 18), date(2026, 8, 19)))
+        first_day = rng.choice((q.d(date(2026, 8, 17)), q.d(date(2026, 8, 18)), q.d(date(2026, 8, 19))))
         later = sorted(rng.sample(days, n_sessions - 1)) if n_sessions > 1 else []
         session_days = [first_day, *later]
         first_size = max(len(early), math.ceil(len(ordered) / n_sessions))
@@ -1136,7 +1335,7 @@ class _Company:
         rng = self.rng
         order = list(lines)
         rng.shuffle(order)
-        t = _at(_RUBBER_STAMP_DAY) + timedelta(hours=15, minutes=41, seconds=rng.randrange(600))
+        t = _at(self.q.d(_RUBBER_STAMP_DAY)) + timedelta(hours=15, minutes=41, seconds=rng.randrange(600))
         for ln in order:
             ln.decision = "APPROVE"
             ln.at = t
@@ -1230,17 +1429,18 @@ class _Company:
         pending_pool = [p for d in _NO_SCOPE for p in self.leaves(d) if not p.tags and p.kind == "staff"]
         p = rng.choice(pending_pool or stable)
         self._ticket(p, p, "Application Access", "ledgerline_erp", RO, "Grant", "requested", p.mgr,
-                     approved=None, opened=self._time(date(2026, 9, 29), 9, 17), closed=None, state="Open")
+                     approved=None, opened=self._time(self.q.d(date(2026, 9, 29)), 9, 17), closed=None, state="Open")
 
     # -- 8. activity (last logins) -----------------------------------------------------------
 
     def assign_activity(self) -> None:
         rng = self.rng
         for p in self.people:
-            never = p.kind == "joiner" and p.hire >= date(2026, 9, 14) and (
+            q = self.q
+            never = p.kind == "joiner" and p.hire >= q.d(date(2026, 9, 14)) and (
                 p.has("J2") or (p.dept != "Engineering" and rng.random() < 0.5))
             if p.term is not None:
-                last_day = min(p.term, date(2026, 9, 30))
+                last_day = min(p.term, q.end)
                 back = 0 if p.has("T1") or p.has("T2") else 6
                 floor = max(p.okta_activated, _at(last_day) - timedelta(days=back) + timedelta(hours=7))
                 p.okta_last_login = self._between(floor, _at(last_day) + timedelta(hours=17))
@@ -1249,7 +1449,7 @@ class _Company:
                 if p.has("T2"):                # still signs in two business days after leaving
                     p.okta_last_login = self._time(_next_business_day(_next_business_day(p.term)), 8, 18)
             elif p.has("D1"):
-                p.okta_last_login = _DORMANT_OKTA_LOGIN
+                p.okta_last_login = q.t(_DORMANT_OKTA_LOGIN)
             elif never:
                 p.okta_last_login = None
                 p.okta_status = "PROVISIONED"
@@ -1259,7 +1459,7 @@ class _Company:
             if p.erp:
                 if p.term is not None:
                     p.erp_last = p.okta_last_login
-                elif never and p.erp_created >= datetime(2026, 9, 7):
+                elif never and p.erp_created >= q.t(datetime(2026, 9, 7)):
                     p.erp_last = None
                 else:
                     p.erp_last = self._recent(p.erp_created)
@@ -1269,21 +1469,21 @@ class _Company:
             # AWS console
             if p.aws:
                 if p.has("D2"):
-                    p.iam_pw_used = _DORMANT_IAM_USE
+                    p.iam_pw_used = q.t(_DORMANT_IAM_USE)
                 elif p.term is not None:
                     p.iam_pw_used = p.okta_last_login
-                elif p.has("J1") or (p.kind == "joiner" and p.iam_created >= datetime(2026, 9, 7)
+                elif p.has("J1") or (p.kind == "joiner" and p.iam_created >= q.t(datetime(2026, 9, 7))
                                      and rng.random() < 0.5):
                     p.iam_pw_used = None           # no_information: new, never signed in
                 else:
                     p.iam_pw_used = self._recent(p.iam_created)
                 p.iam_mfa = not p.has("M1")
                 if p.has("power_user") and p is self.power_users[0]:
-                    rotated = self._time(date(2026, 9, 21), 9, 17)
+                    rotated = self._time(q.d(date(2026, 9, 21)), 9, 17)
                     p.iam_key = ("true", rotated, None)          # active, never used
                 elif (p.dept == "Engineering" and not p.tags and p.kind == "staff" and rng.random() < 0.2):
                     rotated = self._time(rng.choice([d for d in self.period_days
-                                                     if date(2026, 7, 10) <= d <= date(2026, 9, 25)]))
+                                                     if q.d(date(2026, 7, 10)) <= d <= q.d(date(2026, 9, 25))]))
                     p.iam_key = ("true", rotated, self._recent(rotated))
         # one ERP account (and one more per 5,000 people) locked after failed sign-ins: a state,
         # not an exception (the person is employed and signed in recently)
@@ -1321,7 +1521,7 @@ class _Company:
         for ln in sorted((x for x in self.lines if x.undecided), key=lambda x: (x.person.email, x.grant.system)):
             self._truth("undecided_review_line", ln.person.email, ln.grant.system,
                         f"No decision on {SYSTEM_NAMES[ln.grant.system]} '{ln.grant.name}' "
-                        f"(reviewer {ln.reviewer.email}); campaign closed {_CAMPAIGN_COMPLETED.date()}.")
+                        f"(reviewer {ln.reviewer.email}); campaign closed {self.q.t(_CAMPAIGN_COMPLETED).date()}.")
         for ln in self.not_executed:
             self._truth("revocation_not_executed", ln.person.email, "ledgerline_erp",
                         f"{ln.reviewer.email} decided REVOKE of '{ln.grant.name}' on {_zulu(ln.at)}; "
@@ -1331,14 +1531,14 @@ class _Company:
             raise RuntimeError(f"demo generator: the rubber-stamper has only {len(rs_lines)} lines")
         gaps = [(b.at - a.at).total_seconds() for a, b in zip(rs_lines, rs_lines[1:])]
         self._truth("rubber_stamping", self.rs.email, "ledgerline_erp",
-                    f"Approved {len(rs_lines)} of {len(rs_lines)} lines on {_RUBBER_STAMP_DAY} between "
+                    f"Approved {len(rs_lines)} of {len(rs_lines)} lines on {self.q.d(_RUBBER_STAMP_DAY)} between "
                     f"{_zulu(rs_lines[0].at)[11:19]} and {_zulu(rs_lines[-1].at)[11:19]} UTC, "
                     f"{int(min(gaps))}-{int(max(gaps))} s apart.")
         t1_line = next(x for x in rs_lines if x.person is t1)
         self._truth("approved_terminated_user", t1.email, "ledgerline_erp",
                     f"{self.rs.email} approved '{t1_line.grant.name}' on {t1_line.at.date()}, "
                     f"after termination on {t1.term}.")
-        for tag in ("S1", "S2"):
+        for tag in ("S1", "S2") if self.q.end > _S2_MITIGATION_VALID_TO else ("S1",):
             p = s[tag]
             held = [g.name for g in p.erp if g.end is None]
             rules = _conflicts(held)
@@ -1355,10 +1555,10 @@ class _Company:
                     f"GitHub member {self.gh_orphan} has no verified {DEMO_DOMAIN} e-mail and matches no HR person.")
         d1, d2 = s["D1"], s["D2"]
         self._truth("dormant_account", d1.email, "okta",
-                    f"Okta user ACTIVE, last sign-in {_okta(d1.okta_last_login)} (> 90 days before {DEMO_PERIOD_END}).")
+                    f"Okta user ACTIVE, last sign-in {_okta(d1.okta_last_login)} (> 90 days before {self.q.end}).")
         self._truth("dormant_account", d2.iam, "aws_prod",
                     f"IAM user {d2.iam} with console password, last used {_aws(d2.iam_pw_used)} "
-                    f"(> 90 days before {DEMO_PERIOD_END}).")
+                    f"(> 90 days before {self.q.end}).")
         self._truth("mfa_not_enabled", s["M1"].email, "aws_prod",
                     f"IAM user {s['M1'].iam}: password_enabled true, mfa_active false.")
         for tag in ("W1", "W2"):
@@ -1374,7 +1574,7 @@ class _Company:
         counts: dict[str, int] = {}
         for row in self.truth:
             counts[row[0]] = counts.get(row[0], 0) + 1
-        expected = {rule: n for rule, (_, n) in GROUND_TRUTH_RULES.items()}
+        expected = expected_truth_counts(self.q.id)
         if counts != expected:
             raise RuntimeError(f"demo generator: planted counts {counts} differ from {expected}")
 
@@ -1384,6 +1584,8 @@ class _Company:
         self.build_org()
         self.choose_roles()
         self.assign_dates()
+        self.assign_identities()
+        self.activate_quarter()
         self.build_accounts()
         self.process_leavers()
         self.assign_activity()
@@ -1399,8 +1601,8 @@ class _Company:
             "apps/github_org_members.csv": self.render_github(),
             "cloud/aws_iam_credential_report.csv": self.render_credential_report(),
             "cloud/aws_iam_group_memberships.csv": self.render_groups(),
-            "reviews/uar_2026Q3_decisions.csv": self.render_decisions(),
-            "reviews/uar_2026Q3_campaign_status.csv": self.render_campaign_status(),
+            f"reviews/uar_{self.q.compact}_decisions.csv": self.render_decisions(),
+            f"reviews/uar_{self.q.compact}_campaign_status.csv": self.render_campaign_status(),
             "tickets/servicenow_access_requests.csv": self.render_tickets(),
             "policy/sod_rules.csv": self.render_sod_rules(),
             "policy/privileged_access_approved.csv": self.render_privileged(),
@@ -1437,7 +1639,7 @@ class _Company:
                 pw_changed = self._between(low, last)
             updated = max(x for x in (status_changed, pw_changed, p.okta_activated) if x is not None)
             if p.okta_status == "ACTIVE" and rng.random() < 0.3:
-                updated = self._between(updated, _EXTRACTED - timedelta(hours=2))
+                updated = self._between(updated, self.q.extracted - timedelta(hours=2))
             rows.append([p.okta_id, p.okta_status, _okta(p.okta_created), _okta(activated), _okta(status_changed),
                          _okta(last), _okta(updated), _okta(pw_changed), p.email, p.email, p.first, p.last,
                          p.emp_id])
@@ -1484,14 +1686,14 @@ class _Company:
             if not p.erp:
                 continue
             for g in p.erp:
-                if g.end is not None and g.end < _PERIOD_START_DT:
+                if g.end is not None and g.end < self.q.period_start:
                     continue
                 rows.append([p.erp_id, p.name, p.erp_email, g.name, _local(g.start), _local(g.end),
                              p.erp_status, _local(p.erp_last), _local(p.erp_created)])
-        # orphan: a temporary quarter-close account nobody owns in HR
-        created = datetime(2026, 6, 22, 10, 14, 3)
-        rows.append(["TEMPFIN01", "Temp Finance 01", "", PAY_RUN, "2026-06-22 10:31:47", "", "ACTIVE",
-                     _local(_EXTRACTED - timedelta(days=2, hours=17, minutes=21)), _local(created)])
+        # orphan: a temporary account for the Q1 close that nobody owns in HR (in both quarters)
+        created = datetime(2026, 3, 23, 10, 14, 3)
+        rows.append(["TEMPFIN01", "Temp Finance 01", "", PAY_RUN, "2026-03-23 10:31:47", "", "ACTIVE",
+                     _local(self.q.extracted - timedelta(days=2, hours=17, minutes=21)), _local(created)])
         # one account locked after failed sign-ins (a state, not an exception)
         rows.sort(key=lambda r: (r[0], r[3], r[4]))
         return rows
@@ -1510,7 +1712,7 @@ class _Company:
                 rows.append([p.gh_login, name, g.name, "true", "public" if rng.random() < 0.3 else "private",
                              _zulu(p.gh_last), emails])
         rows.append([self.gh_orphan, "", "member", "true", "private",
-                     _zulu(_EXTRACTED - timedelta(days=4, hours=3, minutes=12)), ""])
+                     _zulu(self.q.extracted - timedelta(days=4, hours=3, minutes=12)), ""])
         rows.sort(key=lambda r: r[0].casefold())
         return rows
 
@@ -1544,8 +1746,9 @@ class _Company:
             ("svc-ledgerline-export", datetime(2024, 1, 22, 16, 40, 33), "s3", False),
         )
         for name, created, service, second_key in services:
-            rotated = self._time(rng.choice([d for d in self.period_days if date(2026, 7, 13) <= d <= date(2026, 9, 18)]))
-            used = _EXTRACTED - timedelta(seconds=rng.randrange(600, 36 * 3600))
+            q = self.q
+            rotated = self._time(rng.choice([d for d in self.period_days if q.d(date(2026, 7, 13)) <= d <= q.d(date(2026, 9, 18))]))
+            used = q.extracted - timedelta(seconds=rng.randrange(600, 36 * 3600))
             key1 = ["true", _aws(rotated), _aws(used), "us-east-1", service]
             key2 = ["false", *na4]
             if second_key:      # the previous key, deactivated at rotation and kept for rollback
@@ -1582,7 +1785,7 @@ class _Company:
         for ln in self.lines:
             g = ln.grant
             privileged = "true" if g.name in _PRIVILEGED[g.system] else "false"
-            rows.append([self.campaign_id, _CAMPAIGN_NAME, self.cert_ids[ln.reviewer.idx], ln.reviewer.name,
+            rows.append([self.campaign_id, self.campaign_name, self.cert_ids[ln.reviewer.idx], ln.reviewer.name,
                          ln.reviewer.hr_email, ln.person.name, ln.person.hr_email, SYSTEM_NAMES[g.system],
                          "ROLE" if g.system == "github" else "ENTITLEMENT", g.name, privileged,
                          ln.decision, _zulu(ln.at), ln.comment])
@@ -1592,9 +1795,15 @@ class _Company:
     def render_campaign_status(self) -> list[list[str]]:
         total = len(self.lines)
         decided = sum(1 for ln in self.lines if ln.decision)
-        return [[self.campaign_id, _CAMPAIGN_NAME, "MANAGER", _zulu(_CAMPAIGN_CREATED), _zulu(_CAMPAIGN_ACTIVATED),
-                 _zulu(_CAMPAIGN_DEADLINE), "COMPLETED", _zulu(_CAMPAIGN_COMPLETED), str(total), str(decided),
-                 self.ciso.email, _zulu(_CAMPAIGN_SIGNED_OFF)]]
+        q = self.q
+        created = _at(q.snapshot) + (_CAMPAIGN_CREATED - _at(QUARTERS[DEMO_PERIOD].snapshot))
+        return [[self.campaign_id, self.campaign_name, "MANAGER", _zulu(created), _zulu(q.t(_CAMPAIGN_ACTIVATED)),
+                 _zulu(q.t(_CAMPAIGN_DEADLINE)), "COMPLETED", _zulu(q.t(_CAMPAIGN_COMPLETED)), str(total), str(decided),
+                 self.ciso.email, _zulu(q.t(_CAMPAIGN_SIGNED_OFF))]]
+
+    @property
+    def campaign_name(self) -> str:
+        return f"{self.q.label} User Access Review"
 
     def render_tickets(self) -> list[list[str]]:
         ordered = sorted(self.tickets, key=lambda t: (t[0], t[1], t[5]))
@@ -1627,5 +1836,5 @@ class _Company:
             ["MIT-0001", "SOD-03", v1.erp_id, "Monthly review by the Controller of every GL master data change "
              "(report GL-MD-07), signed and retained", self.cfo.email, "2026-01-01", "2026-12-31"],
             ["MIT-0002", "SOD-02", s2.erp_id, "Weekly review of purchase orders created and approved by the same user "
-             "(report PO-SELF-01)", self.cfo.email, "2025-07-01", "2026-06-30"],
+             "(report PO-SELF-01)", self.cfo.email, "2025-07-01", _S2_MITIGATION_VALID_TO.isoformat()],
         ]

@@ -154,10 +154,13 @@ def remediation_file_for(parameter_file: Path) -> Path:
 
 
 def rollforward(parameter_file: Path, to_period: str, outputs: Path = Path("outputs"),
-                today: dt.date | None = None) -> Rollforward:
+                today: dt.date | None = None, records_only: bool = False, note: str = "") -> Rollforward:
     """Write the next period's parameter file and carry the open exceptions of this period's latest run.
 
-    Refuses to overwrite an existing file of the next period. ``today`` dates the history entries.
+    Refuses to overwrite an existing file of the next period. With ``records_only`` the next
+    period's parameter file must already exist (prepared by hand or rolled forward earlier): it is
+    checked, left as it is, and only the open exceptions are carried. ``today`` dates the history
+    entries; ``note`` is added to the carried records file's header.
     """
     if not re.match(IDENTIFIER, to_period):
         raise RollforwardError(f"'{to_period}' is not a usable period id (letters, digits, '-', '_', '.')")
@@ -171,14 +174,23 @@ def rollforward(parameter_file: Path, to_period: str, outputs: Path = Path("outp
     if target == parameter_file:
         target = parameter_file.with_name(f"{to_period}.yaml")
     new_records_file = remediation_file_for(target)
-    for existing in (target, new_records_file):
+    for existing in (new_records_file,) if records_only else (target, new_records_file):
         if existing.exists():
             raise RollforwardError(f"{existing} already exists; roll-forward never overwrites a period's files")
-    header = (f"# Period parameters rolled forward from {parameter_file.name} ({params.period.id}) to {to_period}.\n"
-              f"# Review before running: source files and extraction times, the proposed seed, people and controls.\n")
-    target.write_text(header + yaml.safe_dump(new_document, sort_keys=False, allow_unicode=True, width=100),
-                      encoding="utf-8")
-    load_period(target)  # the written file must itself be a valid period file
+    if records_only:
+        if not target.is_file():
+            raise RollforwardError(f"{target} does not exist; without --records-only roll-forward writes it")
+        next_period = load_period(target).period
+        if next_period.id != to_period:
+            raise RollforwardError(f"{target} is period {next_period.id}, not {to_period}")
+        new_start = next_period.start
+    else:
+        header = (f"# Period parameters rolled forward from {parameter_file.name} ({params.period.id}) to {to_period}.\n"
+                  f"# Review before running: source files and extraction times, the proposed seed, people and controls.\n")
+        target.write_text(header + yaml.safe_dump(new_document, sort_keys=False, allow_unicode=True, width=100),
+                          encoding="utf-8")
+        load_period(target)  # the written file must itself be a valid period file
+        new_start = new_document["period"]["start"]
 
     run = _latest_run(Path(outputs) / params.period.id)
     if run is None:
@@ -188,11 +200,11 @@ def rollforward(parameter_file: Path, to_period: str, outputs: Path = Path("outp
         register = register[register["in_current_run"] != "no"]
     register = register[REGISTER_COLUMNS]
     records = read_remediation(remediation_file_for(parameter_file))
-    carried = carried_records(register, records, params, to_period, new_document["period"]["start"],
-                              today or dt.date.today())
+    carried = carried_records(register, records, params, to_period, new_start, today or dt.date.today())
     write_remediation(carried, new_records_file,
                       header=f"# Exceptions carried forward from {params.period.id} (run {run.name}) into {to_period}.\n"
-                             f"# Record root cause, remediation, management responses and retest results here.")
+                             f"# Record root cause, remediation, management responses and retest results here."
+                             + (f"\n# {note}" if note else ""))
     return Rollforward(target, new_records_file, len(carried), sum(r.retest is not None for r in carried.values()), run)
 
 

@@ -200,7 +200,7 @@ def prepare_standalone_run(root: Path | None = None) -> RunContext:
 
     root = root or project_root()
     scratch = Path(tempfile.mkdtemp(prefix="workbench-standalone-"))
-    demo.generate_demo_company(scratch / "data" / "demo")
+    demo.generate_demo_company(scratch / "data" / "demo" / demo.DEMO_PERIOD)
     (scratch / "parameters").mkdir()
     parameter_file = scratch / "parameters" / DEMO_PARAMETER_FILE
     shutil.copyfile(root / "parameters" / DEMO_PARAMETER_FILE, parameter_file)
@@ -208,6 +208,7 @@ def prepare_standalone_run(root: Path | None = None) -> RunContext:
 
 
 DEMO_PARAMETER_FILE = "demo-2026-Q3.yaml"
+PRIOR_DEMO_PARAMETER_FILE = "demo-2026-Q2.yaml"
 
 
 # --- outcomes and progress ---------------------------------------------------------------------

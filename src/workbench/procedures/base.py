@@ -14,6 +14,8 @@ recorded alike:
   attribute already reported by an analytic is not reported twice);
 - SOC 2 is concluded per criterion ("No exceptions noted" / "Exception noted: ..."), SOX as
   effective / deficiency with the deficiency-evaluation inputs left to the auditor;
+- SOC 2 exceptions are worded one by one as in a type 2 report's results of tests, with
+  management's response (from the auditors' records frozen into the run) in a section of its own;
 - ``record()`` writes sample.csv, population.csv (for re-derivation), exceptions.csv and result.json.
 """
 
@@ -30,10 +32,49 @@ from pydantic import BaseModel
 from workbench import exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import Control, PeriodParameters
-from workbench.runner import CONTROL_EXCEPTIONS, CONTROL_RESULT, RunContext, open_run, prepare_standalone_run
+from workbench.runner import (CONTROL_EXCEPTIONS, CONTROL_RESULT, RunContext, frozen_records, open_run,
+                              prepare_standalone_run)
 
 FRAMEWORKS = ("SOX", "SOC 2")
 POPULATION_FILE = "population.csv"
+MANAGEMENT_RESPONSE_COLUMNS = ["exception id", "SOC 2 criteria", "exception noted", "status", "management's response",
+                               "owner", "remediation action", "due date"]
+NO_RESPONSE = "Management's response not yet recorded"
+
+
+def soc2_exception_wording(description: str, origin: str, rule: str, sample_text: str) -> str:
+    """One exception as a SOC 2 type 2 report words it in the results of tests: "Exception noted: ...".
+
+    The finding's own description, then how the test found it, in the words of the control's SOC 2
+    conclusion (full-population analytics, or the sample's "k of n sampled ... deviated").
+    """
+    basis = (f"Identified by full-population analytics ({rule.replace('_', ' ')})" if origin == "analytics"
+             else f"Sample result: {sample_text}")
+    return f"Exception noted: {description.strip().rstrip('.')}. {basis}."
+
+
+def management_response_table(register: pd.DataFrame, records: dict[str, exceptions.RemediationRecord],
+                              period: str, criteria: list[str], sample_text: str = "") -> pd.DataFrame:
+    """SOC 2 exceptions of one control with management's response, one row per exception.
+
+    ``register`` is the control's register (``build_register``); only rows whose framework includes
+    SOC 2 are kept. Records match by exception id or, when carried from an earlier period, by
+    ``finding_key`` (``exceptions.resolve_records``, which also applies a scheduled retest).
+    Records that match no finding of this run belong to the period's register, not to this table.
+    Empty, with the columns, when the control has no SOC 2 exception.
+    """
+    soc2 = register[register["framework"].str.contains("SOC 2", regex=False)]
+    rows = [{
+        "exception id": row["exception_id"],
+        "SOC 2 criteria": ", ".join(criteria),
+        "exception noted": soc2_exception_wording(row["description"], row["origin"], row["rule"], sample_text),
+        "status": record.status,
+        "management's response": record.management_response or NO_RESPONSE,
+        "owner": record.owner or "",
+        "remediation action": record.remediation_action or "",
+        "due date": record.due_date.isoformat() if record.due_date else "",
+    } for row, record, current in exceptions.resolve_records(soc2, records, period) if current]
+    return pd.DataFrame(rows, columns=MANAGEMENT_RESPONSE_COLUMNS)
 
 
 @dataclass
@@ -350,8 +391,7 @@ class ControlTest:
         mine = register[register["framework"].str.contains(framework, regex=False)]
         analytics_hits = mine[mine["origin"] == "analytics"]
         ev = self.evaluations.get(framework)
-        sample_text = (f"{ev.deviations} of {ev.sample_size} sampled {self.ITEM_NOUN} deviated" if ev
-                       else f"no {self.ITEM_NOUN} in this framework's scope")
+        sample_text = self._sample_text(framework)
         effective = mine.empty and (ev is None or ev.supports_reliance)
         rule_text = ", ".join(f"{count} {rule.replace('_', ' ')}" for rule, count in analytics_hits.groupby("rule").size().items())
         detail = f"{len(analytics_hits)} exception(s){' (' + rule_text + ')' if rule_text else ''}"
@@ -378,10 +418,56 @@ class ControlTest:
                     ev.sample_size, ev.deviations, cfg.confidence, cfg.tolerable_rate).statement)
         return framework, headline, body, effective
 
+    def _sample_text(self, framework: str) -> str:
+        """How a framework's conclusion states its sample: "k of n sampled <items> deviated"."""
+        ev = self.evaluations.get(framework)
+        return (f"{ev.deviations} of {ev.sample_size} sampled {self.ITEM_NOUN} deviated" if ev
+                else f"no {self.ITEM_NOUN} in this framework's scope")
+
     def conclusion_blocks(self) -> list[workpapers.HtmlBlock]:
         """The conclusions as workpaper blocks, one per framework."""
         return [workpapers.conclusion_block(fw, headline, body, effective)
                 for fw, headline, body, effective in self.conclusions()]
+
+    # --- SOC 2 exceptions and management's response -----------------------------------------------
+    def soc2_scope_notice(self) -> str | None:
+        """Why the control has no SOC 2 exceptions to report, if it is outside SOC 2 scope; else None."""
+        if not self.control.frameworks.soc2:
+            return (f"{self.control.id} is not mapped to SOC 2 Trust Services Criteria: it reports no SOC 2 "
+                    "exceptions and needs no management's response for SOC 2.")
+        if not any("SOC 2" in self.frameworks_of(system) for system in self.control.systems):
+            return (f"None of the systems of {self.control.id} ({', '.join(self.control.systems)}) is inside the SOC 2 "
+                    "system boundary: it reports no SOC 2 exceptions and needs no management's response for SOC 2.")
+        return None
+
+    def management_responses(self) -> pd.DataFrame:
+        """This control's SOC 2 exceptions, worded per criterion, with management's response.
+
+        Management's responses, owners, actions and due dates come from the auditors' records frozen
+        into this run (``runner.frozen_records``); an exception without one says so.
+        """
+        if self.soc2_scope_notice():
+            return pd.DataFrame(columns=MANAGEMENT_RESPONSE_COLUMNS)
+        if not self.evaluations:
+            self.evaluate()
+        records, _ = frozen_records(self.context.run_dir)
+        return management_response_table(self.register(), records, self.params.period.id,
+                                         list(self.control.frameworks.soc2), self._sample_text("SOC 2"))
+
+    def management_response_section(self) -> list[workpapers.HtmlBlock]:
+        """The workpaper section: the SOC 2 exceptions and management's responses, or why there are none."""
+        notice = self.soc2_scope_notice()
+        if notice:
+            return [workpapers.paragraph(notice, "wp-note")]
+        table = self.management_responses()
+        criteria = ", ".join(self.control.frameworks.soc2)
+        if table.empty:
+            return [workpapers.paragraph(f"SOC 2 {criteria}: No exceptions noted; no management's response is required.",
+                                         "wp-note")]
+        return [workpapers.table(table, f"SOC 2 {criteria}: {len(table)} exception(s) and management's response"),
+                workpapers.paragraph("Management's responses are management's own statements, taken from the auditors' "
+                                     "remediation records frozen into this run; they are not part of the results of "
+                                     "the tests.", "wp-note")]
 
     # --- record ---------------------------------------------------------------------------------
     def record(self) -> dict:
