@@ -135,3 +135,50 @@ def test_a_period_that_was_never_run_still_rolls_forward(tmp_path):
     result = rollforward(period_file, "2026-Q4", outputs=tmp_path / "outputs", today=TODAY)
     assert result.remediation_file is None and result.carried == 0
     assert yaml.safe_load(result.parameter_file.read_text())["period"]["id"] == "2026-Q4"
+
+
+# --- --records-only: the next period's file already exists -----------------------------------------
+
+def _next_period_file(period_file, to_period="2026-Q4"):
+    """A next-period file prepared by hand (here: what a full roll-forward would write, with a comment)."""
+    from workbench.rollforward import next_parameters
+
+    document = next_parameters(yaml.safe_load(period_file.read_text()), to_period)
+    target = period_file.with_name(f"demo-{to_period}.yaml")
+    target.write_text("# prepared by the auditor\n" + yaml.safe_dump(document, sort_keys=False))
+    return target
+
+
+def test_records_only_carries_the_same_items_and_leaves_the_next_file_as_it_is(prior, tmp_path):
+    period_file, _, ids = prior
+    target = _next_period_file(period_file)
+    before = lineage.file_sha256(target)
+    result = rollforward(period_file, "2026-Q4", outputs=tmp_path / "outputs", today=TODAY, records_only=True,
+                         note="a note for the header")
+    assert lineage.file_sha256(target) == before and result.parameter_file == target
+    carried = read_remediation(result.remediation_file)
+    assert set(carried) == {ids[s] for s in ("open@x.example", "fixed@x.example", "failedretest@x.example",
+                                             "accepted@x.example")}
+    assert "# a note for the header" in result.remediation_file.read_text()
+
+
+def test_records_only_needs_the_next_file_of_that_period(prior, tmp_path):
+    period_file, _, _ = prior
+    with pytest.raises(RollforwardError, match="does not exist"):
+        rollforward(period_file, "2026-Q4", outputs=tmp_path / "outputs", today=TODAY, records_only=True)
+    wrong = _next_period_file(period_file, "2027-Q1")
+    wrong.rename(period_file.with_name("demo-2026-Q4.yaml"))
+    with pytest.raises(RollforwardError, match="is period 2027-Q1, not 2026-Q4"):
+        rollforward(period_file, "2026-Q4", outputs=tmp_path / "outputs", today=TODAY, records_only=True)
+    assert not period_file.with_name("demo-2026-Q4.remediation.yaml").exists()
+
+
+def test_records_only_from_the_command_line(prior, tmp_path, capsys):
+    from workbench import cli
+
+    period_file, _, _ = prior
+    _next_period_file(period_file)
+    code = cli.main(["rollforward", str(period_file), "--to", "2026-Q4", "--out", str(tmp_path / "outputs"),
+                     "--records-only"])
+    out = capsys.readouterr().out
+    assert code == 0 and "(left as it was)" in out and "Carried 4 open exception(s)" in out
