@@ -8,6 +8,7 @@ file per robustness case.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import inspect
 import io
@@ -816,8 +817,9 @@ def test_load_source_takes_reader_options():
     params = inspect.signature(load_source).parameters
     assert params["options"].default is None
     assert params["options"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert "options" in {f.name for f in dataclasses.fields(P.ReadContext)}
     for kind, reader in P.READERS.items():
-        assert "options" in inspect.signature(reader).parameters, kind
+        assert list(inspect.signature(reader).parameters) == ["ctx"], kind
     assert set(P.READER_OPTIONS) == set(P.READERS)
     assert set(P.READER_OPTIONS["workday_workers"]) == set(P.COMMON_OPTIONS)
     assert {"table", "columns", "values", "delimiter"} <= set(P.READER_OPTIONS["mapped"])

@@ -181,3 +181,11 @@ def test_the_two_quarters_describe_one_company(project):
     # Q3 leavers were still employed at the end of Q2
     left_q3 = q3[q3["Termination Date"] >= "2026-07-01"]
     assert (q2.loc[left_q3.index.intersection(q2.index), "Worker Status"] == "Active").all()
+
+
+def test_descriptions_name_systems_by_their_display_names(q3_register):
+    current = q3_register[q3_register["in_current_run"] == "yes"]
+    text = " ".join(current["description"])
+    for system_id in ("okta", "ledgerline_erp", "aws_prod", "github"):
+        assert f"{system_id} account" not in text and f"{system_id} access" not in text
+    assert "Okta account" in text and "Ledgerline ERP account" in text and "AWS Production account" in text

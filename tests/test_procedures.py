@@ -132,3 +132,19 @@ def test_hits_are_tied_to_lines_by_subject_system_and_detail(uar):
     assert uar.HIT_MATCH == ("subject", "system", "detail_key")
     identities = uar.hit_identities(uar.hits)
     assert identities == list(zip(uar.hits["subject"], uar.hits["system"], uar.hits["detail_key"]))
+
+
+# --- system display names in exception descriptions ----------------------------------------------
+
+@pytest.mark.parametrize("description, expected", [
+    ("okta account ann@x.example is active", "Okta account ann@x.example is active"),
+    ("Terminated 2026-09-11; okta account ann@x.example was removed", "Terminated 2026-09-11; Okta account ann@x.example was removed"),
+    ("okta 'Super Admin' was granted to ANN", "Okta 'Super Admin' was granted to ANN"),
+    ("okta access 'member' of okta-admin was held", "Okta access 'member' of okta-admin was held"),
+    ("github account okta account", "github account Okta account"),
+    ("account okta-svc@okta.example holds okta", "account okta-svc@okta.example holds okta"),
+])
+def test_descriptions_name_the_system_as_the_auditor_knows_it(description, expected):
+    from workbench.procedures.base import name_the_system
+
+    assert name_the_system(description, "okta", "Okta") == expected

@@ -338,7 +338,20 @@ def test_preload_modules_are_the_notebooks_imports(tmp_path):
         nbformat.v4.new_markdown_cell("import not_code"),
     ]
     nbformat.write(notebook, path)
-    assert runner.preload_modules([path]) == ["pandas", "workbench", "workbench.workpapers"]
+    assert runner.preload_modules([path]) == sorted(["pandas", "workbench", "workbench.workpapers",
+                                                     *runner.LAZILY_IMPORTED])
+
+
+def test_the_lazily_imported_libraries_are_preloaded_and_really_imported_lazily():
+    """Each library the package imports on first use is preloaded by the kernel started ahead."""
+    import inspect
+
+    from workbench import charts, sampling
+
+    lazy_sources = inspect.getsource(charts._matplotlib) + inspect.getsource(sampling._stats) \
+        + inspect.getsource(sampling._duckdb)
+    for module in runner.LAZILY_IMPORTED:
+        assert module.split(".")[-1] in lazy_sources, module
 
 
 def test_section_activities_follow_the_visible_headings():

@@ -12,6 +12,8 @@ saved without software or time metadata, so the same data gives the same PNG byt
 and ``Chart`` embed the PNG as a data URI: no script and no network, so a chart displayed in a
 notebook survives nbconvert's HTML export as a static image that opens offline years later. In a
 notebook kernel, importing this module also makes ``display(fig)`` of a bare Figure show that image.
+matplotlib itself is imported with the first figure, not with this module: it would slow the start
+of every control's kernel, including those that draw no chart.
 """
 
 from __future__ import annotations
@@ -22,17 +24,17 @@ import io
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from cycler import cycler
 
 from workbench.analytics import business_days_between
 from workbench.exceptions import OPEN_STATUSES, STATUSES
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 DPI = 100
 WIDE = (8.0, 4.0)   # inches; 800 x 400 pixels at DPI
@@ -48,7 +50,7 @@ STYLE: dict[str, Any] = {
     "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": False, "figure.facecolor": "white", "axes.facecolor": "white",
     "savefig.facecolor": "white", "text.hinting": "default", "text.antialiased": True, "path.simplify": True,
-    "hatch.color": "black", "axes.prop_cycle": matplotlib.cycler(color=list(PALETTE)),
+    "hatch.color": "black", "axes.prop_cycle": cycler(color=list(PALETTE)),
     "text.parse_math": False,  # names from exports are text: "$" must never start mathtext
 }
 AGE_BUCKETS: tuple[tuple[str, int, float], ...] = (
@@ -59,11 +61,22 @@ AGE_BUCKETS: tuple[tuple[str, int, float], ...] = (
 
 # --- figures, PNG bytes and embedding ------------------------------------------------------------
 
+def _matplotlib() -> Any:
+    """matplotlib with its Figure, Agg canvas and ticker modules, imported on first use (~0.3 s of kernel start-up)."""
+    import matplotlib
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure
+    import matplotlib.ticker
+
+    return matplotlib
+
+
 def new_figure(size: tuple[float, float] = WIDE, columns: int = 1) -> tuple[Figure, list[Any]]:
     """A blank figure of a fixed size on an Agg canvas, with ``columns`` side-by-side axes."""
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=size, dpi=DPI, layout="constrained")
-        FigureCanvasAgg(fig)
+    mpl = _matplotlib()
+    with mpl.rc_context(STYLE):
+        fig = mpl.figure.Figure(figsize=size, dpi=DPI, layout="constrained")
+        mpl.backends.backend_agg.FigureCanvasAgg(fig)
         axes = [fig.add_subplot(1, columns, i + 1) for i in range(columns)]
     return fig, axes
 
@@ -74,7 +87,7 @@ def png_bytes(fig: Figure) -> bytes:
     The same figure gives the same bytes on every call, so workpapers and the index hash stably.
     """
     buffer = io.BytesIO()
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     return buffer.getvalue()
 
@@ -132,7 +145,8 @@ def register_notebook_display() -> bool:
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is None:
         return False
-    shell.display_formatter.formatters["text/html"].for_type(Figure, figure_html)
+    # By name, so matplotlib is not imported here: IPython looks the class up when a Figure is displayed.
+    shell.display_formatter.formatters["text/html"].for_type_by_name("matplotlib.figure", "Figure", figure_html)
     return True
 
 
@@ -157,7 +171,7 @@ def _require(frame: pd.DataFrame, columns: list[str], what: str) -> None:
 def exceptions_by_control_and_rule(register: pd.DataFrame) -> Figure:
     """Stacked bars: for each control, its exceptions split by rule (the period's shape at a glance)."""
     _require(register, ["control_id", "rule"], "exceptions by control and rule")
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig, (ax,) = new_figure(TALL)
         if register.empty:
             return _empty(fig, ax, "No exceptions noted in this run.")
@@ -215,7 +229,7 @@ def decision_timeliness(decisions: pd.DataFrame, window_start: Any, deadline: An
     bars after the deadline are late decisions.
     """
     _require(decisions, ["decided_at"], "review decision timeliness")
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig, (ax,) = new_figure(WIDE)
         days = _utc_days(decisions["decided_at"]).dropna()
         undecided = int(decisions["decided_at"].isna().sum())
@@ -269,7 +283,7 @@ def deprovisioning_lag(leavers: pd.DataFrame, sla_business_days: int = 1, termin
     plotted). Bars beyond the SLA are exceptions. Plain columns, so any procedure can feed it.
     """
     _require(leavers, [terminated, removed], "deprovisioning lag")
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig, (ax,) = new_figure(WIDE)
         lag = business_days_between(leavers[terminated], leavers[removed])
         not_removed = int((leavers[terminated].notna() & leavers[removed].isna()).sum())
@@ -325,7 +339,7 @@ def reviewer_rubber_stamp(stats: pd.DataFrame, min_decisions: int = 20, min_appr
     """
     needed = ["reviewer_email", "decided", "approval_rate", "median_seconds_between_decisions"]
     _require(stats, needed, "reviewer approval rate")
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig, (ax,) = new_figure(TALL)
         plotted = stats.dropna(subset=["approval_rate", "median_seconds_between_decisions"])
         unplotted = len(stats) - len(plotted)
@@ -340,7 +354,7 @@ def reviewer_rubber_stamp(stats: pd.DataFrame, min_decisions: int = 20, min_appr
         y_low = max(min(float(rate.min()), min_approval_rate * 100) - 5, -2)
         ax.set_xscale("log")
         # Math text is off (data names are text), so log ticks must be plain numbers, not "10^{n}".
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_major_formatter(_matplotlib().ticker.FuncFormatter(lambda value, _: f"{value:g}"))
         ax.set_xlim(x_low, x_high)
         ax.set_ylim(y_low, 103)
         ax.fill_between([x_low, max_median_seconds], min_approval_rate * 100, 103, color=FLAG, alpha=0.10,
@@ -394,7 +408,7 @@ def exceptions_by_status_and_age(register: pd.DataFrame) -> Figure:
     columns ``status`` and ``age_days``). Old open exceptions are what a reviewer asks about first.
     """
     _require(register, ["status", "age_days"], "exceptions by status and age (merge the remediation records first)")
-    with matplotlib.rc_context(STYLE):
+    with _matplotlib().rc_context(STYLE):
         fig, (left, right) = new_figure(WIDE, columns=2)
         if register.empty:
             right.set_axis_off()

@@ -136,7 +136,7 @@ def _cmd_rollforward(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run a period: progress, the summary table, exit 1 if a workpaper failed."""
-    from workbench import runner
+    from workbench import exceptions, runner
 
     result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
                                reporter=runner.default_reporter())
@@ -147,6 +147,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"{len(result.outcomes)} control(s) tested in {result.seconds:.1f} s ({result.jobs} at a time): "
           f"{completed} workpaper(s) completed, {len(result.failed)} failed.")
     print(f"Period index: {result.index_html.resolve()}")
+    register = result.run_dir / "exceptions.csv"
+    if register.is_file() and (line := exceptions.carried_summary(exceptions.read_register(register))):
+        print(line)
     if result.failed:
         print(f"Failed workpaper(s): {', '.join(result.failed)} — see their workpaper.html for the error.", file=sys.stderr)
         return EXIT_FAILED

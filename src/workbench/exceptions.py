@@ -301,6 +301,22 @@ def _lifecycle(record: RemediationRecord, as_of: dt.date, in_current_run: bool) 
     }
 
 
+def carried_summary(merged: pd.DataFrame) -> str | None:
+    """One line on the exceptions carried in from earlier periods: how their retests came out, what stays open.
+
+    Carried records are those whose history has a roll-forward entry; None when there are none.
+    """
+    carried = merged[merged["history"].str.contains("workbench rollforward:", regex=False)]
+    if carried.empty:
+        return None
+    counts = carried["status"].value_counts()
+    return (f"{len(carried)} exception(s) carried from earlier periods: "
+            f"{counts.get('retested-pass', 0)} retested and passed (no longer in the full population), "
+            f"{counts.get('retested-fail', 0)} retested and failed (recurred), "
+            f"{counts.get('remediated', 0)} remediated awaiting retest, {counts.get('open', 0)} still open, "
+            f"{counts.get('accepted', 0)} accepted risk(s).")
+
+
 def unmatched_records(merged: pd.DataFrame) -> list[str]:
     """Ids of records that match no finding of this run (to be reported, never dropped)."""
     return merged.loc[merged["in_current_run"] == "no", "exception_id"].tolist()

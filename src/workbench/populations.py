@@ -37,8 +37,9 @@ NDJSON or a JSON array. CSV files over :data:`FAST_PATH_BYTES` (or with ``fast: 
 by Arrow with every column as text and checked with vectorised Arrow compute; small files go
 through the ``csv`` module. Both give the same table, the same line numbers and the same errors.
 
-The entry point is :func:`load_source`; :data:`READERS` maps each export kind to its reader, and
-:data:`READER_OPTIONS` lists the options each kind accepts.
+The entry point is :func:`load_source`; :data:`READERS` maps each export kind to its reader
+(called with one :class:`ReadContext`), and :data:`READER_OPTIONS` lists the options each kind
+accepts.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ __all__ = [
     "REQUEST_COLUMNS",
     "REVIEW_DECISION_COLUMNS",
     "Reconciliation",
+    "ReadContext",
     "RejectedRow",
     "SOD_RULE_COLUMNS",
     "erp_accounts",
@@ -268,6 +270,12 @@ def _either(options: Sequence[str]) -> str:
     if len(options) <= 1:
         return "".join(options)
     return f"{', '.join(options[:-1])} or {options[-1]}"
+
+
+def _did_you_mean(name: Any, choices: Collection[str]) -> str:
+    """A hint naming the closest of ``choices`` to a misspelt ``name``, or ''."""
+    close = difflib.get_close_matches(str(name), list(choices), n=1)
+    return f" Did you mean '{close[0]}'?" if close else ""
 
 
 def _show(value: str | None) -> str:
@@ -578,8 +586,7 @@ def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
                                     f"values; found {type(options).__name__}.")
     for name in options:
         if name not in allowed:
-            close = difflib.get_close_matches(str(name), list(allowed), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = _did_you_mean(name, allowed)
             raise PopulationError(
                 file, f"unknown reader option {name!r} for export kind '{kind}'.{hint} Allowed "
                       f"options: {', '.join(sorted(allowed))}.")
@@ -1581,34 +1588,81 @@ def _ambiguity_hint(value: str, option: str) -> str | None:
             f"the source's format with the reader option {option} (e.g. {example}).")
 
 
+@dataclass(frozen=True)
+class ReadContext:
+    """Everything a reader is told about one source besides its kind: the file and what the
+    period's YAML declares for it.
+
+    :func:`load_source` builds one and hands it to the reader registered in :data:`READERS`, so
+    the declarations travel as one value instead of eight keyword arguments repeated by every
+    reader. The fields mean what the keyword arguments of :func:`load_source` mean.
+    """
+
+    path: Path
+    system: str | None = None
+    timezone: str = "UTC"
+    extracted_at: str | None = None
+    source_system: str | None = None
+    display_names: Mapping[str, str] | None = None
+    privileged_entitlements: Mapping[str, Collection[str]] | None = None
+    options: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))  # a str is accepted too
+
+    @property
+    def file(self) -> str:
+        """The file as error messages name it."""
+        return _display_path(self.path)
+
+    @property
+    def privileged_table(self) -> Mapping[str, Collection[str]]:
+        """The privileged-entitlement list in force: the one declared, else the defaults."""
+        if self.privileged_entitlements is None:
+            return DEFAULT_PRIVILEGED_ENTITLEMENTS
+        return self.privileged_entitlements
+
+    def reader_options(self, kind: str, allowed: Mapping[str, str] = COMMON_OPTIONS
+                       ) -> _Options:
+        """The declared reader options, checked against those ``kind`` accepts (``allowed``);
+        an unknown option or a bad value raises :class:`PopulationError` naming the file."""
+        return _parse_options(kind, self.file, self.options, allowed)
+
+    def source_system_for(self, kind: str, default: str | None = None) -> str:
+        """The ``source_system`` the evidence records: as declared, else the system id, else
+        ``default``, else the usual system of a ``kind`` export."""
+        return self.source_system or self.system or default or _DEFAULT_SOURCE_SYSTEM[kind]
+
+
 class _Source:
     """One export file read as text, with converters that name the line of any bad value.
 
-    ``required`` and ``optional`` name the contract's columns as spelt in the export; an entry of
-    ``required`` may be a tuple of alternative spellings (the first is the name used in code).
-    ``labels`` says how to describe a missing required column (e.g. which mapping option named
-    it).
+    ``context`` gives the file, its time zone, its declared options and what the evidence
+    records (:meth:`population`). ``required`` and ``optional`` name the contract's columns as
+    spelt in the export; an entry of ``required`` may be a tuple of alternative spellings (the
+    first is the name used in code). ``labels`` says how to describe a missing required column
+    (e.g. which mapping option named it). ``options`` are reader options already checked by a
+    reader that accepts more than :data:`COMMON_OPTIONS` (or fewer); ``raw`` a table a reader
+    has built itself instead of reading the file as a table.
     """
 
     def __init__(
         self,
         kind: str,
-        path: str | Path,
+        context: ReadContext,
         *,
         required: Sequence[str | tuple[str, ...]],
         optional: Sequence[str] = (),
-        timezone: str = "UTC",
-        options: Mapping[str, Any] | _Options | None = None,
-        allowed: Mapping[str, str] = COMMON_OPTIONS,
+        options: _Options | None = None,
         labels: Mapping[str, str] | None = None,
         raw: _RawTable | None = None,
     ) -> None:
         self.kind = kind
-        self.path = Path(path)
-        self.file = _display_path(self.path)
-        self.timezone = _check_timezone(timezone)
-        self.options = (options if isinstance(options, _Options)
-                        else _parse_options(kind, self.file, options, allowed))
+        self.context = context
+        self.path = context.path
+        self.file = context.file
+        self.timezone = _check_timezone(context.timezone)
+        self.options = context.reader_options(kind) if options is None else options
         if raw is None:
             raw = _load_table(self.path, self.file, self.options)
         self.raw_table = raw
@@ -2172,16 +2226,17 @@ class _Source:
         *,
         key: Sequence[str],
         totals: Mapping[str, str],
-        source_system: str,
-        extracted_at: str | None,
         duplicates: str = "keep",
         dropped: Sequence[DuplicateRow] = (),
+        default_source_system: str | None = None,
     ) -> Population:
         """Wrap a canonical frame with its IPE evidence.
 
         ``duplicates="drop"`` drops lines whose every field (trimmed) repeats an earlier line
         and lists them in the evidence; exact duplicates always repeat the key, so only lines
-        with a repeated key are compared.
+        with a repeated key are compared. ``extracted_at`` and ``source_system`` come from the
+        context (``default_source_system`` when neither a source system nor a system id is
+        declared; else the usual system of the kind).
         """
         repeated = _repeated_mask(frame, key)
         dropped = list(dropped)
@@ -2206,7 +2261,8 @@ class _Source:
                                   "repeats an earlier line (listed under duplicate lines).")
         return _population(
             kind=self.kind, table=table, frame=frame, key=key, repeated=repeated, totals=totals,
-            source_system=source_system, extracted_at=extracted_at, path=self.path,
+            source_system=self.context.source_system_for(self.kind, default_source_system),
+            extracted_at=self.context.extracted_at, path=self.path,
             raw=self.raw_table, null_counts=self.null_counts(), rejected=self.rejected,
             unmapped=self.unmapped, timezone=self.timezone, notes=self.notes,
             options=self.options, duplicate_rows=dropped)
@@ -2429,6 +2485,7 @@ _DEFAULT_SOURCE_SYSTEM = {
     "entra_users": "entra_id",
     "google_workspace_users": "google_workspace",
     "okta_system_log": "okta",
+    "sod_mitigations": "policy",
 }
 
 _OKTA_EXAMPLE = "2026-07-14T09:12:33.000Z"
@@ -2436,32 +2493,20 @@ _AWS_EXAMPLE = "2026-07-14T09:12:33+00:00"
 _LOCAL_EXAMPLE = "2026-07-14 09:12:33"
 
 
-def _source_system(kind: str, system: str | None, source_system: str | None) -> str:
-    return source_system or system or _DEFAULT_SOURCE_SYSTEM[kind]
-
-
-def _privileged_table(privileged_entitlements: Mapping[str, Collection[str]] | None
-                      ) -> Mapping[str, Collection[str]]:
-    if privileged_entitlements is None:
-        return DEFAULT_PRIVILEGED_ENTITLEMENTS
-    return privileged_entitlements
-
-
-def _note_privileged(src: _Source, system: str, table: Mapping[str, Collection[str]]) -> None:
+def _privileged_list(src: _Source, system: str) -> Mapping[str, Collection[str]]:
+    """The privileged-entitlement list for a single-system export; when it has no entry for
+    ``system`` the evidence says so, since then no grant is flagged privileged."""
+    table = src.context.privileged_table
     if system not in table:
         src.notes.append(f"No privileged-entitlement list for system '{system}': no grant is "
                          "flagged privileged.")
+    return table
 
 
-def read_workday_workers(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                         extracted_at: str | None = None, source_system: str | None = None,
-                         display_names: Mapping[str, str] | None = None,
-                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                         options: Mapping[str, Any] | None = None,
-                         ) -> Population:
+def read_workday_workers(ctx: ReadContext) -> Population:
     """Workday "All Workers" report -> ``identities`` (key ``employee_id``)."""
     kind = "workday_workers"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "Employee ID", "Worker", "Email - Work", "Business Title", "Supervisory Organization",
         "Manager Employee ID", "Cost Center", "Hire Date", "Worker Status", "Termination Date",
         "Last Day of Work", "Primary Reason"), optional=("Eligible for Rehire",))
@@ -2483,9 +2528,7 @@ def read_workday_workers(path: str | Path, *, system: str | None = None, timezon
         "eligible_for_rehire": src.boolean("Eligible for Rehire", yes_no=True, allow_empty=True),
     }, src.lines)
     return src.population("identities", frame, key=("employee_id",),
-                          totals={"status": "status", "department": "department"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"status": "status", "department": "department"})
 
 
 _OKTA_STATUS = {
@@ -2495,12 +2538,7 @@ _OKTA_STATUS = {
 }
 
 
-def read_okta_users(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                    extracted_at: str | None = None, source_system: str | None = None,
-                    display_names: Mapping[str, str] | None = None,
-                    privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                    options: Mapping[str, Any] | None = None,
-                    ) -> Population:
+def read_okta_users(ctx: ReadContext) -> Population:
     """Okta users (flattened API objects) -> ``accounts`` (key ``account_id``).
 
     ``lastLogin`` empty means the user never signed in (state ``never``). Okta's user object has
@@ -2508,8 +2546,8 @@ def read_okta_users(path: str | Path, *, system: str | None = None, timezone: st
     ``activated_at``, ``last_updated_at``, ``password_changed_at``.
     """
     kind = "okta_users"
-    system_id = system or "okta"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    system_id = ctx.system or "okta"
+    src = _Source(kind, ctx, required=(
         "id", "status", "created", "activated", "statusChanged", "lastLogin", "lastUpdated",
         "passwordChanged", "profile.login", "profile.email", "profile.firstName",
         "profile.lastName", "profile.employeeNumber"))
@@ -2542,18 +2580,10 @@ def read_okta_users(path: str | Path, *, system: str | None = None, timezone: st
         "password_changed_at": src.timestamp("passwordChanged", example=_OKTA_EXAMPLE),
     }, src.lines)
     return src.population("accounts", frame, key=("account_id",),
-                          totals={"status": "status", "last login": "last_login_state"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"status": "status", "last login": "last_login_state"})
 
 
-def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
-                              timezone: str = "UTC", extracted_at: str | None = None,
-                              source_system: str | None = None,
-                              display_names: Mapping[str, str] | None = None,
-                              privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                              options: Mapping[str, Any] | None = None,
-                              ) -> Population:
+def read_okta_app_assignments(ctx: ReadContext) -> Population:
     """Okta "Current Assignments" report -> ``grants`` (key ``login`` + ``application``).
 
     One grant per Okta user x application: the account is the *Okta* user (``account_id`` the
@@ -2567,11 +2597,11 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
     ``last_login_state`` (``used``/``never``), ``last_password_change_at``.
     """
     kind = "okta_app_assignments"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "User", "Login", "Application name", "Application instance", "Application login",
         "Assigned on", "Unassigned on", "Last login", "Last password change"))
-    table = _privileged_table(privileged_entitlements)
-    systems = src.systems("Application name", display_names)
+    table = ctx.privileged_table
+    systems = src.systems("Application name", ctx.display_names)
     application = src.text("Application name")
     okta_login = src.text("Login")
     last_login, last_login_state = src.timestamp_state(
@@ -2599,18 +2629,10 @@ def read_okta_app_assignments(path: str | Path, *, system: str | None = None,
         "last_password_change_at": src.timestamp("Last password change", example=_OKTA_EXAMPLE),
     }, src.lines)
     return src.population("grants", frame, key=("login", "application"),
-                          totals={"application": "application"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at, duplicates="drop")
+                          totals={"application": "application"}, duplicates="drop")
 
 
-def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = None,
-                                   timezone: str = "UTC", extracted_at: str | None = None,
-                                   source_system: str | None = None,
-                                   display_names: Mapping[str, str] | None = None,
-                                   privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None,
-                                   options: Mapping[str, Any] | None = None) -> Population:
+def read_ledgerline_erp_user_roles(ctx: ReadContext) -> Population:
     """ERP security listing (user x role) -> ``grants``; use :func:`erp_accounts` for accounts.
 
     Key ``login`` + ``entitlement`` + ``granted_at`` (a role removed and granted again in the
@@ -2620,12 +2642,11 @@ def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = Non
     (``used``/``never``).
     """
     kind = "ledgerline_erp_user_roles"
-    system_id = system or "ledgerline_erp"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    system_id = ctx.system or "ledgerline_erp"
+    src = _Source(kind, ctx, required=(
         "USER_ID", "USER_NAME", "EMAIL", "ROLE_NAME", "ROLE_ASSIGNED_DATE", "END_DATE",
         "ACCOUNT_STATUS", "LAST_LOGON", "CREATED_DATE"))
-    table = _privileged_table(privileged_entitlements)
-    _note_privileged(src, system_id, table)
+    table = _privileged_list(src, system_id)
     n = src.n
     systems = _constant(system_id, n, "string")
     role = src.text("ROLE_NAME")
@@ -2653,17 +2674,10 @@ def read_ledgerline_erp_user_roles(path: str | Path, *, system: str | None = Non
     }, src.lines)
     return src.population("grants", frame, key=("login", "entitlement", "granted_at"),
                           totals={"role": "entitlement", "account status": "account_status"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at, duplicates="drop")
+                          duplicates="drop")
 
 
-def read_github_org_members(path: str | Path, *, system: str | None = None,
-                            timezone: str = "UTC", extracted_at: str | None = None,
-                            source_system: str | None = None,
-                            display_names: Mapping[str, str] | None = None,
-                            privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                            options: Mapping[str, Any] | None = None,
-                            ) -> Population:
+def read_github_org_members(ctx: ReadContext) -> Population:
     """GitHub organisation members -> ``grants`` that also carry every account column.
 
     A member is one account holding one org role, so the frame is both: the grant columns
@@ -2679,12 +2693,11 @@ def read_github_org_members(path: str | Path, *, system: str | None = None,
     ``verified_domain_emails``.
     """
     kind = "github_org_members"
-    system_id = system or "github"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    system_id = ctx.system or "github"
+    src = _Source(kind, ctx, required=(
         "login", "name", "role", "two_factor_enabled", "membership_visibility", "last_active",
         "verified_domain_emails"))
-    table = _privileged_table(privileged_entitlements)
-    _note_privileged(src, system_id, table)
+    table = _privileged_list(src, system_id)
     n = src.n
     systems = _constant(system_id, n, "string")
     split = [[e.strip() for e in re.split(r"[;,]", v) if e.strip()]
@@ -2724,9 +2737,7 @@ def read_github_org_members(path: str | Path, *, system: str | None = None,
     }, src.lines)
     return src.population("grants", frame, key=("login",),
                           totals={"role": "entitlement", "two-factor": "mfa_enabled",
-                                  "last active": "last_login_state"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                                  "last active": "last_login_state"})
 
 
 _AWS_COLUMNS = (
@@ -2740,13 +2751,7 @@ _AWS_COLUMNS = (
 )
 
 
-def read_aws_iam_credential_report(path: str | Path, *, system: str | None = None,
-                                   timezone: str = "UTC", extracted_at: str | None = None,
-                                   source_system: str | None = None,
-                                   display_names: Mapping[str, str] | None = None,
-                                   privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None,
-                                   options: Mapping[str, Any] | None = None) -> Population:
+def read_aws_iam_credential_report(ctx: ReadContext) -> Population:
     """AWS IAM credential report (22 columns) -> ``accounts`` (key ``login``).
 
     Sentinels are states, not dates: ``password_last_used`` (-> ``last_login_at``/
@@ -2758,8 +2763,8 @@ def read_aws_iam_credential_report(path: str | Path, *, system: str | None = Non
     ``active``; ``is_root`` marks ``<root_account>``.
     """
     kind = "aws_iam_credential_report"
-    system_id = system or "aws_prod"
-    src = _Source(kind, path, timezone=timezone, options=options, required=_AWS_COLUMNS)
+    system_id = ctx.system or "aws_prod"
+    src = _Source(kind, ctx, required=_AWS_COLUMNS)
     n = src.n
     na = {"N/A": NOT_APPLICABLE}
     user = src.text("user")
@@ -2826,29 +2831,19 @@ def read_aws_iam_credential_report(path: str | Path, *, system: str | None = Non
                                   "password enabled": "password_enabled_original",
                                   "password last used": "last_login_state",
                                   "access key 1 active": "access_key_1_active",
-                                  "access key 2 active": "access_key_2_active"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                                  "access key 2 active": "access_key_2_active"})
 
 
-def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = None,
-                                   timezone: str = "UTC", extracted_at: str | None = None,
-                                   source_system: str | None = None,
-                                   display_names: Mapping[str, str] | None = None,
-                                   privileged_entitlements: Mapping[str, Collection[str]]
-                                   | None = None,
-                                   options: Mapping[str, Any] | None = None) -> Population:
+def read_aws_iam_group_memberships(ctx: ReadContext) -> Population:
     """Flattened ``aws iam get-group`` output -> ``grants`` (key ``login`` + ``entitlement``).
 
     The listing is a point-in-time membership: ``granted_at`` is unknown (NaT) and ``removed_at``
     NaT (held at extraction). Extra column: ``arn``.
     """
     kind = "aws_iam_group_memberships"
-    system_id = system or "aws_prod"
-    src = _Source(kind, path, timezone=timezone, options=options,
-                  required=("GroupName", "UserName", "UserArn"))
-    table = _privileged_table(privileged_entitlements)
-    _note_privileged(src, system_id, table)
+    system_id = ctx.system or "aws_prod"
+    src = _Source(kind, ctx, required=("GroupName", "UserName", "UserArn"))
+    table = _privileged_list(src, system_id)
     n = src.n
     systems = _constant(system_id, n, "string")
     group = src.text("GroupName")
@@ -2869,18 +2864,10 @@ def read_aws_iam_group_memberships(path: str | Path, *, system: str | None = Non
         "arn": src.text("UserArn"),
     }, src.lines)
     return src.population("grants", frame, key=("login", "entitlement"),
-                          totals={"group": "entitlement"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at, duplicates="drop")
+                          totals={"group": "entitlement"}, duplicates="drop")
 
 
-def read_campaign_decisions(path: str | Path, *, system: str | None = None,
-                            timezone: str = "UTC", extracted_at: str | None = None,
-                            source_system: str | None = None,
-                            display_names: Mapping[str, str] | None = None,
-                            privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                            options: Mapping[str, Any] | None = None,
-                            ) -> Population:
+def read_campaign_decisions(ctx: ReadContext) -> Population:
     """Certification campaign decisions -> ``review_decisions``.
 
     Key ``campaign_id`` + ``subject_email`` + ``system`` + ``entitlement`` (one line per
@@ -2889,7 +2876,7 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
     the ``Source`` display name (NA and counted in the evidence when unmapped).
     """
     kind = "campaign_decisions"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "Campaign ID", "Campaign Name", "Certification ID", "Reviewer Name", "Reviewer Email",
         "Identity Name", "Identity Email", "Source", "Access Type", "Access Name", "Privileged",
         "Decision", "Decision Date", "Comments"))
@@ -2903,7 +2890,7 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
         "subject_name": src.text("Identity Name"),
         "subject_email": src.folded("Identity Email"),
         "subject_email_original": src.text("Identity Email"),
-        "system": src.systems("Source", display_names),
+        "system": src.systems("Source", ctx.display_names),
         "application": src.text("Source"),
         "access_type": src.text("Access Type"),
         "entitlement": src.text("Access Name"),
@@ -2917,19 +2904,13 @@ def read_campaign_decisions(path: str | Path, *, system: str | None = None,
     return src.population("review_decisions", frame,
                           key=("campaign_id", "subject_email", "system", "entitlement"),
                           totals={"decision": "decision", "source": "application"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at, duplicates="drop")
+                          duplicates="drop")
 
 
-def read_campaign_status(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                         extracted_at: str | None = None, source_system: str | None = None,
-                         display_names: Mapping[str, str] | None = None,
-                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                         options: Mapping[str, Any] | None = None,
-                         ) -> Population:
+def read_campaign_status(ctx: ReadContext) -> Population:
     """Campaign Status Report -> ``campaigns`` (key ``campaign_id``); status lower-cased."""
     kind = "campaign_status"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "Campaign ID", "Campaign Name", "Type", "Date of Creation", "Date of Activation",
         "Deadline", "Status", "Completed Date", "Total Items", "Decisions Made", "Signed Off By",
         "Signed Off Date"))
@@ -2950,9 +2931,7 @@ def read_campaign_status(path: str | Path, *, system: str | None = None, timezon
         "signed_off_at": src.timestamp("Signed Off Date", example=_OKTA_EXAMPLE),
     }, src.lines)
     return src.population("campaigns", frame, key=("campaign_id",),
-                          totals={"status": "status"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"status": "status"})
 
 
 _SERVICENOW_APPROVAL = {
@@ -2963,13 +2942,7 @@ _SERVICENOW_APPROVAL = {
 }
 
 
-def read_servicenow_access_requests(path: str | Path, *, system: str | None = None,
-                                    timezone: str = "UTC", extracted_at: str | None = None,
-                                    source_system: str | None = None,
-                                    display_names: Mapping[str, str] | None = None,
-                                    privileged_entitlements: Mapping[str, Collection[str]]
-                                    | None = None,
-                                   options: Mapping[str, Any] | None = None) -> Population:
+def read_servicenow_access_requests(ctx: ReadContext) -> Population:
     """ServiceNow requested items -> ``requests`` (key ``ticket``).
 
     Timestamps without a zone are read in ``timezone`` (declare the instance's zone; the demo
@@ -2977,7 +2950,7 @@ def read_servicenow_access_requests(path: str | Path, *, system: str | None = No
     ``rejected``/``requested`` (other ServiceNow approval states are accepted too, snake_case).
     """
     kind = "servicenow_access_requests"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "Number", "Requested for", "Opened by", "Item", "Application", "Entitlement", "Action",
         "Approval", "Approver", "Approved", "Opened", "Closed", "State"))
     frame = _frame({
@@ -2987,7 +2960,7 @@ def read_servicenow_access_requests(path: str | Path, *, system: str | None = No
         "opened_by": src.folded("Opened by"),
         "opened_by_original": src.text("Opened by"),
         "item": src.text("Item"),
-        "system": src.systems("Application", display_names),
+        "system": src.systems("Application", ctx.display_names),
         "application": src.text("Application"),
         "entitlement": src.text("Entitlement"),
         "action": src.choice("Action", {"Grant": "grant", "Revoke": "revoke"}),
@@ -3002,9 +2975,7 @@ def read_servicenow_access_requests(path: str | Path, *, system: str | None = No
         "state": src.text("State"),
     }, src.lines)
     return src.population("requests", frame, key=("ticket",),
-                          totals={"action": "action", "approval": "approval", "state": "state"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"action": "action", "approval": "approval", "state": "state"})
 
 
 def _split_entitlements(values: np.ndarray) -> pd.Series:
@@ -3012,19 +2983,14 @@ def _split_entitlements(values: np.ndarray) -> pd.Series:
                      dtype=object)
 
 
-def read_sod_rules(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                   extracted_at: str | None = None, source_system: str | None = None,
-                   display_names: Mapping[str, str] | None = None,
-                   privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                   options: Mapping[str, Any] | None = None,
-                   ) -> Population:
+def read_sod_rules(ctx: ReadContext) -> Population:
     """The entity's SoD rule set -> ``sod_rules`` (key ``rule_id``).
 
     ``entitlements_a``/``entitlements_b`` are tuples of entitlement names (split on ``;``). A
     rule with an empty side can never fire, so it is an error naming the line.
     """
     kind = "sod_rules"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "rule_id", "system", "function_a", "entitlements_a", "function_b", "entitlements_b",
         "risk_level", "description"))
     for column in ("entitlements_a", "entitlements_b"):
@@ -3043,25 +3009,17 @@ def read_sod_rules(path: str | Path, *, system: str | None = None, timezone: str
         "description": src.text("description"),
     }, src.lines)
     return src.population("sod_rules", frame, key=("rule_id",),
-                          totals={"system": "system", "risk level": "risk_level"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"system": "system", "risk level": "risk_level"})
 
 
-def read_privileged_access_approved(path: str | Path, *, system: str | None = None,
-                                    timezone: str = "UTC", extracted_at: str | None = None,
-                                    source_system: str | None = None,
-                                    display_names: Mapping[str, str] | None = None,
-                                    privileged_entitlements: Mapping[str, Collection[str]]
-                                    | None = None,
-                                   options: Mapping[str, Any] | None = None) -> Population:
+def read_privileged_access_approved(ctx: ReadContext) -> Population:
     """Management's approved privileged access -> ``privileged_approvals``.
 
     Key ``system`` + ``account`` + ``entitlement``; ``account`` casefolded (original kept);
     ``approved_on``/``expires_on`` are dates (``expires_on`` empty = no expiry).
     """
     kind = "privileged_access_approved"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"))
     frame = _frame({
         "system": src.text("system"),
@@ -3074,9 +3032,7 @@ def read_privileged_access_approved(path: str | Path, *, system: str | None = No
     }, src.lines)
     return src.population("privileged_approvals", frame,
                           key=("system", "account", "entitlement"),
-                          totals={"system": "system"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                          totals={"system": "system"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -3093,11 +3049,7 @@ _SIGN_IN_FIELDS = ("lastSuccessfulSignInDateTime", "lastSignInDateTime",
                    "lastNonInteractiveSignInDateTime")
 
 
-def read_entra_users(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                     extracted_at: str | None = None, source_system: str | None = None,
-                     display_names: Mapping[str, str] | None = None,
-                     privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                     options: Mapping[str, Any] | None = None) -> Population:
+def read_entra_users(ctx: ReadContext) -> Population:
     """Entra ID "Download users" CSV -> ``accounts`` (key ``account_id``).
 
     Both column sets are read: the documented one (``objectId``, ...) and the one observed in
@@ -3117,8 +3069,8 @@ def read_entra_users(path: str | Path, *, system: str | None = None, timezone: s
     ``last_sign_in_attempt_at``, ``last_non_interactive_sign_in_at``.
     """
     kind = "entra_users"
-    system_id = system or "entra_id"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    system_id = ctx.system or "entra_id"
+    src = _Source(kind, ctx, required=(
         "userPrincipalName", "displayName", ("objectId", "id"), "userType", "accountEnabled"),
         optional=_ENTRA_OPTIONAL)
     n = src.n
@@ -3165,9 +3117,7 @@ def read_entra_users(path: str | Path, *, system: str | None = None, timezone: s
     }, src.lines)
     return src.population("accounts", frame, key=("account_id",),
                           totals={"status": "status", "user type": "user_type",
-                                  "last login": "last_login_state"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                                  "last login": "last_login_state"})
 
 
 def _external_email(upn: str) -> str | None:
@@ -3238,13 +3188,7 @@ _GOOGLE_OPTIONAL = (
 )
 
 
-def read_google_workspace_users(path: str | Path, *, system: str | None = None,
-                                timezone: str = "UTC", extracted_at: str | None = None,
-                                source_system: str | None = None,
-                                display_names: Mapping[str, str] | None = None,
-                                privileged_entitlements: Mapping[str, Collection[str]]
-                                | None = None,
-                                options: Mapping[str, Any] | None = None) -> Population:
+def read_google_workspace_users(ctx: ReadContext) -> Population:
     """Google Workspace Admin console "Download users" CSV -> ``accounts`` (key ``login``).
 
     Older and newer column sets are read (the newer storage and Gemini columns are optional).
@@ -3258,8 +3202,8 @@ def read_google_workspace_users(path: str | Path, *, system: str | None = None,
     ``storage_used``, ``storage_limit``, ``advanced_protection``.
     """
     kind = "google_workspace_users"
-    system_id = system or "google_workspace"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    system_id = ctx.system or "google_workspace"
+    src = _Source(kind, ctx, required=(
         "First Name [Required]", "Last Name [Required]", "Email Address [Required]",
         "Status [READ ONLY]", "Last Sign In [READ ONLY]", "2sv Enrolled [READ ONLY]",
         "2sv Enforced [READ ONLY]"), optional=_GOOGLE_OPTIONAL)
@@ -3306,9 +3250,7 @@ def read_google_workspace_users(path: str | Path, *, system: str | None = None,
     }, src.lines)
     return src.population("accounts", frame, key=("login",),
                           totals={"status": "status", "2-step enrolled": "mfa_enabled",
-                                  "last sign-in": "last_login_state"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at)
+                                  "last sign-in": "last_login_state"})
 
 
 # --------------------------------------------------------------------------------------------
@@ -3398,11 +3340,7 @@ def _json_records(text: str, file: str) -> tuple[str, list[tuple[int, Any]], lis
     return "ndjson", records, blanks
 
 
-def read_okta_system_log(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                         extracted_at: str | None = None, source_system: str | None = None,
-                         display_names: Mapping[str, str] | None = None,
-                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                         options: Mapping[str, Any] | None = None) -> Population:
+def read_okta_system_log(ctx: ReadContext) -> Population:
     """Okta System Log events (NDJSON, or the API's JSON array) -> ``events`` (key ``uuid``).
 
     Columns: :data:`EVENT_COLUMNS` (``actor``, ``target[0]`` and ``outcome`` flattened;
@@ -3417,11 +3355,10 @@ def read_okta_system_log(path: str | Path, *, system: str | None = None, timezon
     ``published`` then ``uuid`` (``line`` keeps each event's line) and the evidence says so.
     """
     kind = "okta_system_log"
-    path = Path(path)
-    file = _display_path(path)
-    tz = _check_timezone(timezone)
-    opts = _parse_options(kind, file, options, _LOG_OPTIONS)
-    data = _read_bytes(path, file)
+    file = ctx.file
+    _check_timezone(ctx.timezone)  # a bad zone is named before the file is read
+    opts = ctx.reader_options(kind, _LOG_OPTIONS)
+    data = _read_bytes(ctx.path, file)
     text, encoding = _decode(data, file, opts.encoding)
     file_format, records, blanks = _json_records(text, file)
     kept: list[tuple[int, dict[str, Any]]] = []
@@ -3457,8 +3394,7 @@ def read_okta_system_log(path: str | Path, *, system: str | None = None, timezon
                     lines=np.asarray([line for line, _ in kept], dtype="int64"),
                     sha256=hashlib.sha256(data).hexdigest(), size_bytes=len(data),
                     file_format=file_format, rejected=blanks, encoding=encoding)
-    src = _Source(kind, path, timezone=tz, options=opts, required=("uuid", "published",
-                                                                   "eventType"),
+    src = _Source(kind, ctx, options=opts, required=("uuid", "published", "eventType"),
                   optional=(*header[3:], "target.count"), raw=raw)
     src.notes.append(f"Top-level fields seen: {', '.join(top_level)}.")
     for name, what in (("uuid", "an event uuid"), ("eventType", "an event type like "
@@ -3502,8 +3438,7 @@ def read_okta_system_log(path: str | Path, *, system: str | None = None, timezon
                          "content (listed under duplicate lines).")
     return src.population("events", frame, key=("uuid",),
                           totals={"event type": "event_type", "outcome": "outcome_result"},
-                          source_system=_source_system(kind, system, source_system),
-                          extracted_at=extracted_at, dropped=dropped)
+                          dropped=dropped)
 
 
 def _text_column_nullable(values: Sequence[str | None]) -> pa.ChunkedArray:
@@ -3635,8 +3570,7 @@ def _mapped_spec(file: str, extra: Mapping[str, Any]) -> _Mapping:
                                     "{account_id: 'User Name', status: 'State'}.")
     for name, source in columns.items():
         if name not in spec:
-            close = difflib.get_close_matches(str(name), list(spec), n=1)
-            hint = f" Did you mean '{close[0]}'?" if close else ""
+            hint = _did_you_mean(name, spec)
             raise PopulationError(
                 file, f"options.columns.{name}: {name!r} is not a column of table '{table}'."
                       f"{hint} Mappable columns: {', '.join(spec)}.")
@@ -3695,11 +3629,7 @@ def _check_value(file: str, table: str, name: str, spec: _Mappable, source: Any,
     return canonical
 
 
-def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                extracted_at: str | None = None, source_system: str | None = None,
-                display_names: Mapping[str, str] | None = None,
-                privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                options: Mapping[str, Any] | None = None) -> Population:
+def read_mapped(ctx: ReadContext) -> Population:
     """Any other CSV, .xlsx or Parquet export through a column mapping declared in the period's
     YAML -> one of the canonical tables (see :data:`MAPPED_TABLES`).
 
@@ -3716,9 +3646,9 @@ def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = 
     decisions drop exact duplicate lines (listed in the evidence).
     """
     kind = "mapped"
-    path = Path(path)
-    file = _display_path(path)
-    opts = _parse_options(kind, file, options, {**COMMON_OPTIONS, **_MAPPED_OPTIONS})
+    file = ctx.file
+    system = ctx.system
+    opts = ctx.reader_options(kind, {**COMMON_OPTIONS, **_MAPPED_OPTIONS})
     mapping = _mapped_spec(file, opts.extra)
     table, columns, values = mapping.table, mapping.columns, mapping.values
     spec = _MAPPED[table]
@@ -3726,11 +3656,11 @@ def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = 
     labels = {}
     for name, source in columns.items():
         labels.setdefault(source, f"{source!r} (named by options.columns.{name})")
-    src = _Source(kind, path, timezone=timezone, options=opts, required=sources, labels=labels)
+    src = _Source(kind, ctx, options=opts, required=sources, labels=labels)
     n = src.n
     out: dict[str, pd.Series] = {}
     notes = src.notes
-    privileged_table = _privileged_table(privileged_entitlements)
+    privileged_table = ctx.privileged_table
 
     def convert(name: str) -> pd.Series:
         rule = spec[name]
@@ -3771,8 +3701,8 @@ def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = 
     if "system" in spec and "system" not in out:
         if system is not None:
             out["system"] = _constant(system, n, "string")
-        elif "application" in out and display_names:
-            out["system"] = src.systems(columns["application"], display_names)
+        elif "application" in out and ctx.display_names:
+            out["system"] = src.systems(columns["application"], ctx.display_names)
         elif table in ("accounts", "grants"):
             raise PopulationError(
                 src.file, f"table '{table}' needs a system id: map options.columns.system, or "
@@ -3801,8 +3731,7 @@ def read_mapped(path: str | Path, *, system: str | None = None, timezone: str = 
                     for name in _MAPPED_COLUMNS[table] if name != "line"}, src.lines)
     return src.population(
         table, frame, key=_MAPPED_KEYS[table], totals=_MAPPED_TOTALS[table],
-        source_system=source_system or system or f"mapped file ({table})",
-        extracted_at=extracted_at,
+        default_source_system=f"mapped file ({table})",
         duplicates="drop" if table in _MAPPED_DROP_DUPLICATES else "keep")
 
 
@@ -3824,11 +3753,10 @@ def _empty_like(table: str, name: str, n: int) -> pd.Series:
     return _constant(pd.NA, n, "string")
 
 
-Reader = Callable[..., Population]
+Reader = Callable[[ReadContext], Population]
 
-#: Export kind -> reader. Every reader takes ``(path, *, system, timezone, extracted_at,
-#: source_system, display_names, privileged_entitlements, options)`` and returns a
-#: :class:`Population`.
+#: Export kind -> reader. Every reader takes one :class:`ReadContext` (the file and what is
+#: declared for it) and returns a :class:`Population`.
 READERS: dict[str, Reader] = {
     "workday_workers": read_workday_workers,
     "okta_users": read_okta_users,
@@ -3884,12 +3812,12 @@ def load_source(
     reader = READERS.get(kind)
     if reader is None:
         known = ", ".join(sorted(READERS))
-        close = difflib.get_close_matches(str(kind), list(READERS), n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = _did_you_mean(kind, READERS)
         raise ValueError(f"unknown export kind {kind!r};{hint} known kinds: {known}.")
-    return reader(Path(path), system=system, timezone=timezone, extracted_at=extracted_at,
-                  source_system=source_system, display_names=display_names,
-                  privileged_entitlements=privileged_entitlements, options=options)
+    return reader(ReadContext(
+        path=Path(path), system=system, timezone=timezone, extracted_at=extracted_at,
+        source_system=source_system, display_names=display_names,
+        privileged_entitlements=privileged_entitlements, options=options))
 
 
 # --------------------------------------------------------------------------------------------
@@ -4074,11 +4002,7 @@ def reconcile(left: pd.DataFrame, right: pd.DataFrame, left_key: str, right_key:
 # SoD mitigation register (appended with the control test library; self-contained)
 # --------------------------------------------------------------------------------------------
 
-def read_sod_mitigations(path: str | Path, *, system: str | None = None, timezone: str = "UTC",
-                         extracted_at: str | None = None, source_system: str | None = None,
-                         display_names: Mapping[str, str] | None = None,
-                         privileged_entitlements: Mapping[str, Collection[str]] | None = None,
-                         options: Mapping[str, Any] | None = None) -> Population:
+def read_sod_mitigations(ctx: ReadContext) -> Population:
     """The entity's SoD mitigation register -> ``sod_mitigations`` (key ``mitigation_id``).
 
     One row per approved mitigation of one SoD rule for one user. ``login`` is the user's account
@@ -4089,7 +4013,7 @@ def read_sod_mitigations(path: str | Path, *, system: str | None = None, timezon
     by the analytics, not here.
     """
     kind = "sod_mitigations"
-    src = _Source(kind, path, timezone=timezone, options=options, required=(
+    src = _Source(kind, ctx, required=(
         "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from",
         "valid_to"))
     for column in ("mitigation_id", "rule_id", "login", "valid_from"):
@@ -4113,9 +4037,7 @@ def read_sod_mitigations(path: str | Path, *, system: str | None = None, timezon
         "valid_to": valid_to,
     }, src.lines)
     return src.population("sod_mitigations", frame, key=("mitigation_id",),
-                          totals={"rule": "rule_id"},
-                          source_system=source_system or system or "policy",
-                          extracted_at=extracted_at)
+                          totals={"rule": "rule_id"})
 
 
 READERS["sod_mitigations"] = read_sod_mitigations

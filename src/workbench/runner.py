@@ -406,13 +406,20 @@ def _import_targets(tree: ast.AST) -> set[str]:
     return names
 
 
+#: Libraries the package imports on first use rather than at import (sampling's scipy.stats and
+#: duckdb, the charts' matplotlib): a kernel started ahead imports them while the previous control runs.
+LAZILY_IMPORTED = ("duckdb", "matplotlib.backends.backend_agg", "matplotlib.figure", "matplotlib.ticker",
+                   "scipy.stats")
+
+
 def preload_modules(notebooks: Iterable[Path]) -> list[str]:
     """The modules the procedure notebooks import, which a kernel started ahead imports meanwhile.
 
-    Read from the notebooks' code cells (not the parameters cell); a name that turns out not to be
-    a module is skipped in the kernel. Sorted, so every kernel of a run does the same.
+    Read from the notebooks' code cells (not the parameters cell), plus the libraries the package
+    imports lazily (``LAZILY_IMPORTED``); a name that turns out not to be a module is skipped in
+    the kernel. Sorted, so every kernel of a run does the same.
     """
-    modules: set[str] = set()
+    modules: set[str] = set(LAZILY_IMPORTED)
     for path in notebooks:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
         for cell in document.get("cells", []):

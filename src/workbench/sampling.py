@@ -29,14 +29,15 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from numbers import Integral, Real
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy import stats
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "DEFAULT_FREQUENCY_POLICY",
@@ -114,6 +115,20 @@ _ADDED_COLUMNS = (
 
 class SamplingError(ValueError):
     """A sampling input the auditor must correct; the message names the argument or column."""
+
+
+def _stats() -> Any:
+    """``scipy.stats``, imported on first use: importing it costs every notebook kernel's start-up ~0.5 s."""
+    from scipy import stats
+
+    return stats
+
+
+def _duckdb() -> Any:
+    """``duckdb``, imported on first use (selection): importing it costs every notebook kernel's start-up ~0.05 s."""
+    import duckdb
+
+    return duckdb
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,11 +229,11 @@ def _risk_of_acceptance(
     would still pass the test. Works on scalars and numpy arrays.
     """
     if method == "binomial":
-        return stats.binom.cdf(k, n, float(tolerable_rate))
+        return _stats().binom.cdf(k, n, float(tolerable_rate))
     if method == "poisson":
-        return stats.poisson.cdf(k, np.asarray(n, dtype=float) * float(tolerable_rate))
+        return _stats().poisson.cdf(k, np.asarray(n, dtype=float) * float(tolerable_rate))
     deviations = _population_deviations(tolerable_rate, population_size)
-    return stats.hypergeom.cdf(k, population_size, deviations, n)
+    return _stats().hypergeom.cdf(k, population_size, deviations, n)
 
 
 def _meets_risk(method: str, risk: Any, allowed_risk: float) -> Any:
@@ -594,9 +609,10 @@ def _hypergeometric_upper_count(n: int, k: int, allowed_risk: float, population_
     allowed risk; consistent with the sizing rule (a plan's size gives K_U < ceil(TDR x N)).
     """
     low, high = k, population_size - (n - k)  # at K = k, P(X <= k) = 1
+    hypergeom = _stats().hypergeom
 
     def plausible(count: int) -> bool:
-        return bool(stats.hypergeom.cdf(k, population_size, count, n) > allowed_risk)
+        return bool(hypergeom.cdf(k, population_size, count, n) > allowed_risk)
 
     if plausible(high):
         return high
@@ -617,10 +633,10 @@ def _exact_upper_limit(n: int, k: int, level: Fraction, method: str, population:
     if method == "hypergeometric":
         return Fraction(_hypergeometric_upper_count(n, k, allowed_risk, population), population)
     if method == "poisson":
-        return min(1.0, float(stats.gamma.ppf(float(level), k + 1)) / n)
+        return min(1.0, float(_stats().gamma.ppf(float(level), k + 1)) / n)
     if k == n:
         return 1.0
-    return float(stats.beta.ppf(float(level), k + 1, n - k))
+    return float(_stats().beta.ppf(float(level), k + 1, n - k))
 
 
 def upper_deviation_limit(
@@ -1046,7 +1062,7 @@ def _draw(
     if method == "stratified":
         items["s"] = _column_text(population, strata, "strata")
     stratum_labels = None
-    with duckdb.connect() as connection:
+    with _duckdb().connect() as connection:
         connection.register("items", pa.table(items))
         _check_unique_keys(connection, key)
         if method == "random":
@@ -1190,7 +1206,7 @@ def select_targeted(population: pd.DataFrame, keys: Iterable[int | str], key: st
         raise SamplingError(
             f"{len(missing):,} targeted key(s) not found in key column {key!r}, e.g. {', '.join(map(repr, missing[:5]))}"
         )
-    with duckdb.connect() as connection:
+    with _duckdb().connect() as connection:
         connection.register("items", pa.table({"k": text}))
         _check_unique_keys(connection, key)
     positions = np.asarray(found.to_pylist(), dtype=np.int64)

@@ -22,6 +22,7 @@ recorded alike:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -40,6 +41,17 @@ POPULATION_FILE = "population.csv"
 MANAGEMENT_RESPONSE_COLUMNS = ["exception id", "SOC 2 criteria", "exception noted", "status", "management's response",
                                "owner", "remediation action", "due date"]
 NO_RESPONSE = "Management's response not yet recorded"
+
+
+def name_the_system(description: str, system: str, name: str) -> str:
+    """The description with the finding's system id written as its display name ("okta account" -> "Okta account").
+
+    Only where the analytics' wording puts the system: before " account", " access" or a quoted
+    entitlement, so an account name that happens to contain the id is never rewritten.
+    """
+    if not system or not name or system == name:
+        return description
+    return re.sub(rf"(?<![\w@.\-]){re.escape(system)}(?= account\b| access\b| ')", lambda _: name, description)
 
 
 def soc2_exception_wording(description: str, origin: str, rule: str, sample_text: str) -> str:
@@ -196,6 +208,11 @@ class ControlTest:
         return tuple(f for f, on in (("SOX", bool(self.control.frameworks.sox)),
                                      ("SOC 2", bool(self.control.frameworks.soc2))) if on)
 
+    @property
+    def system_names(self) -> dict[str, str]:
+        """System id -> display name, as declared in the period's parameter file."""
+        return {system.id: system.name for system in self.params.systems}
+
     def frameworks_of(self, system: str) -> tuple[str, ...]:
         """The frameworks whose conclusion an exception in this system feeds (all mapped, if no system)."""
         if not system:
@@ -323,7 +340,8 @@ class ControlTest:
         """Analytics hits and failed sample attributes as findings (one per line) for the register."""
         hits = self.all_hits()
         found = [
-            exceptions.Finding(rule=h.rule, subject=h.subject, system=h.system, description=h.description,
+            exceptions.Finding(rule=h.rule, subject=h.subject, system=h.system,
+                               description=name_the_system(h.description, h.system, self.system_names.get(h.system, "")),
                                evidence_reference=h.evidence_reference, severity=h.severity, origin="analytics",
                                detail_key=h.detail_key, frameworks=self.frameworks_of(h.system))
             for h in hits.itertuples()
