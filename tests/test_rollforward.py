@@ -11,7 +11,7 @@ import yaml
 from conftest import ROOT
 from workbench import lineage
 from workbench.exceptions import (
-    Finding, RemediationRecord, build_register, carried_summary, merge_records, read_remediation, write_register, write_remediation,
+    Finding, RemediationRecord, build_register, carried_summary, merge_records, unmatched_records, read_remediation, write_register, write_remediation,
 )
 from workbench.parameters import load_period
 from workbench.rollforward import RollforwardError, Shift, period_shift, proposed_seed, rollforward
@@ -130,6 +130,8 @@ def test_carried_items_are_retested_in_the_next_period(prior, tmp_path):
         "4 exception(s) carried from earlier periods: 1 retested and passed (no longer in the full population), "
         "0 retested and failed (recurred), 0 remediated awaiting retest, 2 still open, 1 accepted risk(s).")
     assert carried_summary(merge_records(q4, {}, dt.date(2026, 12, 31), "2026-Q4")) is None
+    # a retest that passed is not a record to review; a carried open item that vanished is
+    assert sorted(unmatched_records(merged.reset_index())) == sorted([ids["open@x.example"], ids["accepted@x.example"]])
 
 
 def test_a_period_that_was_never_run_still_rolls_forward(tmp_path):

@@ -318,8 +318,13 @@ def carried_summary(merged: pd.DataFrame) -> str | None:
 
 
 def unmatched_records(merged: pd.DataFrame) -> list[str]:
-    """Ids of records that match no finding of this run (to be reported, never dropped)."""
-    return merged.loc[merged["in_current_run"] == "no", "exception_id"].tolist()
+    """Ids of records that match no finding of this run and need the auditor's review (never dropped).
+
+    A carried exception whose retest passed is not among them: it is expected not to be found, and
+    its retest says so.
+    """
+    unmatched = (merged["in_current_run"] == "no") & (merged["status"] != "retested-pass")
+    return merged.loc[unmatched, "exception_id"].tolist()
 
 
 # --- Excel ------------------------------------------------------------------------------------
