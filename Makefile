@@ -10,7 +10,7 @@ JOBS   ?=
 .PHONY: help install browser demo test bench lab clean
 
 help:
-	@echo "make demo    set up .venv, build the demo company and run its period end to end"
+	@echo "make demo    set up .venv, build the demo company and run its two periods (Q2, roll-forward, Q3)"
 	@echo "make test    set up .venv with the test tools and run the whole test suite"
 	@echo "make bench   run the speed and memory benchmarks (prints figures; not part of test)"
 	@echo "make lab     open JupyterLab on the exception explorer (after make demo)"
