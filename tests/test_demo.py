@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -80,12 +83,63 @@ SYSTEM_OF_SOURCE = {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_p
 PRIVILEGED = {("ledgerline_erp", "System Administrator"), ("ledgerline_erp", "Security Administrator"),
               ("aws_prod", "Administrators"), ("aws_prod", "PowerUsers"), ("aws_prod", "BillingAdmins"),
               ("github", "owner")}
-EXTRACTED = pd.Timestamp("2026-10-01 06:00", tz="UTC")
-PERIOD_START, PERIOD_END = pd.Timestamp("2026-07-01", tz="UTC"), pd.Timestamp("2026-10-01", tz="UTC")
-SNAPSHOT_END = pd.Timestamp("2026-08-15", tz="UTC")
-DORMANT_BEFORE = pd.Timestamp("2026-07-02", tz="UTC")       # 90 days before 2026-09-30
-RECENT_SINCE = EXTRACTED - pd.Timedelta(days=45)
-NEW_SINCE = EXTRACTED - pd.Timedelta(days=30)
+
+
+# --- the two quarters (docs/demo-company.md sections 0 and 1), hard-coded on purpose -------------
+
+DECISIONS, CAMPAIGN_STATUS = "reviews/decisions", "reviews/campaign_status"   # load()'s keys for a quarter's campaign
+
+
+@dataclass(frozen=True)
+class Period:
+    """One demo quarter as the re-derivation needs it: its calendar, its campaign files, its planted counts."""
+
+    id: str
+    start: pd.Timestamp             # the first day of the period
+    end: pd.Timestamp               # the day after its last day (exclusive)
+    last_day: str                   # the period end, as the policy files write dates
+    extracted: pd.Timestamp         # every listing's extraction
+    snapshot_end: pd.Timestamp      # the day after the review snapshot (access held at any moment of that day)
+    dormant_before: pd.Timestamp    # no use in the 90 days before the period end
+    decisions: str                  # the campaign files' paths
+    campaign_status: str
+    planted: Mapping[str, int] = field(compare=False, hash=False)
+
+    @property
+    def recent_since(self) -> pd.Timestamp:
+        return self.extracted - pd.Timedelta(days=45)
+
+    @property
+    def new_since(self) -> pd.Timestamp:
+        return self.extracted - pd.Timedelta(days=30)
+
+    def files(self) -> dict[str, str]:
+        """load()'s key -> the file's path in this quarter's folder (the campaign files under one key each)."""
+        paths = {rel: rel for rel in EXPECTED_HEADERS if not rel.startswith("reviews/")}
+        return {**paths, DECISIONS: self.decisions, CAMPAIGN_STATUS: self.campaign_status}
+
+    def headers(self) -> dict[str, list[str]]:
+        """The contract of this quarter's folder: the Q3 files and headers with this quarter's campaign names."""
+        q3_names = {DECISIONS: "reviews/uar_2026Q3_decisions.csv",
+                    CAMPAIGN_STATUS: "reviews/uar_2026Q3_campaign_status.csv"}
+        return {rel: EXPECTED_HEADERS[q3_names.get(key, key)] for key, rel in self.files().items()}
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+Q3 = Period("2026-Q3", start=utc("2026-07-01"), end=utc("2026-10-01"), last_day="2026-09-30",
+            extracted=utc("2026-10-01 06:00"), snapshot_end=utc("2026-08-15"),
+            dormant_before=utc("2026-07-02"),      # 90 days before 2026-09-30
+            decisions="reviews/uar_2026Q3_decisions.csv", campaign_status="reviews/uar_2026Q3_campaign_status.csv",
+            planted=MappingProxyType(PLANTED))
+Q2 = Period("2026-Q2", start=utc("2026-04-01"), end=utc("2026-07-01"), last_day="2026-06-30",
+            extracted=utc("2026-07-01 06:00"), snapshot_end=utc("2026-05-15"),
+            dormant_before=utc("2026-04-01"),      # 90 days before 2026-06-30
+            decisions="reviews/uar_2026Q2_decisions.csv", campaign_status="reviews/uar_2026Q2_campaign_status.csv",
+            # MIT-0002 (the Procurement person's SOD-02) is valid to 2026-06-30: one SoD conflict fewer
+            planted=MappingProxyType({**PLANTED, "sod_conflict": 1}))
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -97,7 +151,7 @@ def company(tmp_path_factory) -> demo.DemoCompany:
 
 @pytest.fixture(scope="module")
 def frames(company) -> dict[str, pd.DataFrame]:
-    return load(company.out_dir)
+    return load(company.out_dir, Q3)
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +159,25 @@ def big(tmp_path_factory) -> demo.DemoCompany:
     return demo.generate_demo_company(tmp_path_factory.mktemp("big") / "data", employees=2000, seed=7)
 
 
-def load(folder: Path) -> dict[str, pd.DataFrame]:
-    return {rel: pd.read_csv(folder / rel, dtype=str, keep_default_na=False) for rel in EXPECTED_HEADERS}
+@pytest.fixture(scope="module")
+def prior(tmp_path_factory) -> demo.DemoCompany:
+    return demo.generate_demo_company(tmp_path_factory.mktemp("prior") / "data", period="2026-Q2")
+
+
+@pytest.fixture(scope="module")
+def prior_frames(prior) -> dict[str, pd.DataFrame]:
+    return load(prior.out_dir, Q2)
+
+
+@pytest.fixture(scope="module")
+def big_prior(tmp_path_factory) -> demo.DemoCompany:
+    return demo.generate_demo_company(tmp_path_factory.mktemp("big-prior") / "data", employees=2000, seed=7,
+                                      period="2026-Q2")
+
+
+def load(folder: Path, period: Period) -> dict[str, pd.DataFrame]:
+    """Every file of a quarter's folder; its campaign files under the keys DECISIONS and CAMPAIGN_STATUS."""
+    return {key: pd.read_csv(folder / rel, dtype=str, keep_default_na=False) for key, rel in period.files().items()}
 
 
 def ts(series: pd.Series) -> pd.Series:
@@ -127,8 +198,8 @@ def bdays(start: pd.Series, end: pd.Series) -> np.ndarray:
 
 # --- the independent re-derivation of every rule ------------------------------------------------
 
-def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
-    """(rule, subject, system) of every exception in the exports, by the documented definitions."""
+def derive_findings(f: dict[str, pd.DataFrame], period: Period) -> set[tuple[str, str, str]]:
+    """(rule, subject, system) of every exception in a quarter's exports, by the documented definitions."""
     hr = f["hr/workday_workers.csv"].copy()
     hr["email"] = hr["Email - Work"].str.casefold()
     hr["term"] = pd.to_datetime(hr["Termination Date"].replace("", None), utc=True)
@@ -136,7 +207,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
     manager_email = hr.set_index("Employee ID")["email"]
     hr["manager_email"] = hr["Manager Employee ID"].map(manager_email)
     term_of = hr.set_index("email")["term"]
-    terminated = set(hr.loc[hr["term"].notna() & (hr["term"] <= EXTRACTED), "email"])
+    terminated = set(hr.loc[hr["term"].notna() & (hr["term"] <= period.extracted), "email"])
 
     okta = f["idp/okta_users.csv"].copy()
     okta["login"] = okta["profile.login"].str.casefold()
@@ -160,7 +231,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
     groups = f["cloud/aws_iam_group_memberships.csv"].copy()
     groups["person"] = [login_map.get(("AWS Production", u.casefold())) for u in groups["UserName"]]
 
-    uar = f["reviews/uar_2026Q3_decisions.csv"].copy()
+    uar = f[DECISIONS].copy()
     uar["reviewer"] = uar["Reviewer Email"].str.casefold()
     uar["identity"] = uar["Identity Email"].str.casefold()
     uar["system"] = uar["Source"].map(SYSTEM_OF_SOURCE)
@@ -185,7 +256,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
         found.add(("late_deprovisioning", login, "okta"))
 
     # termination: accounts used after the termination day (last use later than the termination date)
-    leavers_in_period = hr[hr["term"].notna() & (hr["term"] >= PERIOD_START)].set_index("email")["term"]
+    leavers_in_period = hr[hr["term"].notna() & (hr["term"] >= period.start)].set_index("email")["term"]
     used = okta.assign(last=ts(okta["lastLogin"]))
     for r in used[used["login"].isin(leavers_in_period.index)].itertuples():
         if pd.notna(r.last) and r.last.normalize() > leavers_in_period[r.login]:
@@ -216,7 +287,8 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
         found.add(("approved_terminated_user", r.identity, r.system))
     for r in uar[uar["Decision"] == "REVOKE"].itertuples():
         if r.system == "ledgerline_erp":
-            rows = erp[(erp["person"] == r.identity) & (erp["ROLE_NAME"] == r._10) & (erp["start"] < SNAPSHOT_END)]
+            rows = erp[(erp["person"] == r.identity) & (erp["ROLE_NAME"] == r._10)
+                       & (erp["start"] < period.snapshot_end)]
             late_or_never = rows["end"].isna() | (bdays(pd.Series([r.at] * len(rows), index=rows.index), rows["end"]) > 2)
             if late_or_never.any():
                 found.add(("revocation_not_executed", r.identity, r.system))
@@ -233,7 +305,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
     rules = f["policy/sod_rules.csv"]
     mitigations = f["policy/sod_mitigations.csv"]
     mitigated = {(m.rule_id, m.login.casefold()) for m in mitigations.itertuples()
-                 if m.valid_from <= "2026-09-30" and (m.valid_to == "" or m.valid_to >= "2026-09-30")}
+                 if m.valid_from <= period.last_day and (m.valid_to == "" or m.valid_to >= period.last_day)}
     for uid, roles in held.groupby("USER_ID")["ROLE_NAME"]:
         roles = set(roles)
         for rule in rules.itertuples():
@@ -251,7 +323,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
 
     # authentication: dormant accounts (no use in 90 days; never used and older than 30 days)
     def dormant(last: pd.Series, created: pd.Series) -> pd.Series:
-        return (last < DORMANT_BEFORE) | (last.isna() & (created < NEW_SINCE))
+        return (last < period.dormant_before) | (last.isna() & (created < period.new_since))
 
     live = okta[okta["status"] != "DEPROVISIONED"]
     for login in live.loc[dormant(ts(live["lastLogin"]), ts(live["created"])), "login"]:
@@ -281,7 +353,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
                  & (tickets["Approver"].str.casefold() != tickets["Opened by"].str.casefold())]
     ok = ok.merge(hr[["email", "manager_email"]], left_on="who", right_on="email")
     ok = ok[ok["Approver"].str.casefold() == ok["manager_email"]]
-    new = erp[(erp["start"] >= PERIOD_START) & (erp["start"] < PERIOD_END)]
+    new = erp[(erp["start"] >= period.start) & (erp["start"] < period.end)]
     for r in new.itertuples():
         match = ok[(ok["who"] == r.person) & (ok["Entitlement"] == r.ROLE_NAME) & (ok["approved_at"] < r.start)]
         if match.empty:
@@ -291,7 +363,7 @@ def derive_findings(f: dict[str, pd.DataFrame]) -> set[tuple[str, str, str]]:
     approved_list = f["policy/privileged_access_approved.csv"]
     valid = {(s, a.casefold(), e) for s, a, e, x in zip(approved_list["system"], approved_list["account"],
                                                        approved_list["entitlement"], approved_list["expires_on"])
-             if x == "" or x > "2026-09-30"}
+             if x == "" or x > period.last_day}
     holders = [("ledgerline_erp", r.USER_ID, r.ROLE_NAME, r.person) for r in held.itertuples()]
     holders += [("aws_prod", r.UserName, r.GroupName, r.person) for r in groups.itertuples()]
     holders += [("github", r.login, r.role, r.person) for r in gh.itertuples()]
@@ -361,7 +433,7 @@ def test_iam_credential_report_quirks(frames):
     assert len(never_used_key) >= 1 and (never_used_key["access_key_1_last_used_region"] == "N/A").all()
     for k in (1, 2):   # every active access key rotated within 90 days of extraction
         active = cred[cred[f"access_key_{k}_active"] == "true"]
-        assert (ts(active[f"access_key_{k}_last_rotated"]) >= EXTRACTED - pd.Timedelta(days=90)).all()
+        assert (ts(active[f"access_key_{k}_last_rotated"]) >= Q3.extracted - pd.Timedelta(days=90)).all()
 
 
 def test_export_quirks_present(frames):
@@ -406,9 +478,9 @@ def test_ground_truth_has_the_planted_counts(frames):
 
 def test_larger_company_scales_with_the_same_planted_counts(big, frames):
     assert big.employees == 2000
-    f = load(big.out_dir)
+    f = load(big.out_dir, Q3)
     assert f["ground_truth.csv"]["rule"].value_counts().to_dict() == PLANTED
-    for relative in ("hr/workday_workers.csv", "apps/ledgerline_erp_user_roles.csv", "reviews/uar_2026Q3_decisions.csv",
+    for relative in ("hr/workday_workers.csv", "apps/ledgerline_erp_user_roles.csv", DECISIONS,
                      "cloud/aws_iam_group_memberships.csv", "idp/okta_app_assignments.csv"):
         assert len(f[relative]) > 4 * len(frames[relative]), relative
     active_hr = f["hr/workday_workers.csv"]
@@ -421,8 +493,15 @@ def test_larger_company_scales_with_the_same_planted_counts(big, frames):
 
 # --- every planted exception, and nothing else ---------------------------------------------------
 
+def assert_shows_exactly_its_ground_truth(f: dict[str, pd.DataFrame], period: Period) -> None:
+    assert f["ground_truth.csv"]["rule"].value_counts().to_dict() == dict(period.planted)
+    found, truth = derive_findings(f, period), truth_keys(f)
+    assert sorted(found - truth) == [], f"{period.id}: exceptions in the data that were not planted"
+    assert sorted(truth - found) == [], f"{period.id}: planted exceptions the data does not show"
+
+
 def test_independent_analytics_find_exactly_the_ground_truth(frames):
-    found = derive_findings(frames)
+    found = derive_findings(frames, Q3)
     truth = truth_keys(frames)
     assert found - truth == set(), "exceptions in the data that were not planted"
     assert truth - found == set(), "planted exceptions the data does not show"
@@ -431,8 +510,8 @@ def test_independent_analytics_find_exactly_the_ground_truth(frames):
 @pytest.mark.parametrize("employees, seed", [(100, 3), (2000, 7)])
 def test_independent_analytics_at_other_sizes(employees, seed, tmp_path, big):
     company = big if employees == 2000 else demo.generate_demo_company(tmp_path / "d", employees, seed)
-    f = load(company.out_dir)
-    assert derive_findings(f) == truth_keys(f)
+    f = load(company.out_dir, Q3)
+    assert derive_findings(f, Q3) == truth_keys(f)
 
 
 @settings(max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -440,19 +519,74 @@ def test_independent_analytics_at_other_sizes(employees, seed, tmp_path, big):
 def test_any_size_and_seed_shows_exactly_its_ground_truth(employees, seed):
     with tempfile.TemporaryDirectory() as scratch:
         company = demo.generate_demo_company(Path(scratch) / "d", employees, seed)
-        f = load(company.out_dir)
+        f = load(company.out_dir, Q3)
     assert f["ground_truth.csv"]["rule"].value_counts().to_dict() == PLANTED
-    assert derive_findings(f) == truth_keys(f)
+    assert derive_findings(f, Q3) == truth_keys(f)
+
+
+# --- the prior quarter (2026-Q2): the same re-derivation on its own calendar and campaign -----------
+
+def test_the_quarters_calendars_and_planted_counts_are_the_generators():
+    for period in (Q3, Q2):
+        quarter = demo.QUARTERS[period.id]
+        assert (quarter.start.isoformat(), quarter.end.isoformat()) == (str(period.start.date()), period.last_day)
+        assert period.end == period.start + pd.DateOffset(months=3)
+        assert utc(str(quarter.snapshot)) + pd.Timedelta(days=1) == period.snapshot_end
+        assert utc(quarter.extracted.isoformat()) == period.extracted == period.end + pd.Timedelta(hours=6)
+        assert period.dormant_before == utc(period.last_day) - pd.Timedelta(days=90)
+        assert demo.expected_truth_counts(period.id) == dict(period.planted)
+    assert demo.PRIOR_PERIOD == Q2.id and demo.DEMO_PERIOD == Q3.id
+    assert str(demo.QUARTERS["2026-Q2"].snapshot) == "2026-05-14"
+    assert sum(Q2.planted.values()) == sum(PLANTED.values()) - 1
+
+
+def test_prior_quarter_files_follow_the_contract(prior):
+    assert prior.employees == 300 and prior.seed == 20260930
+    headers = Q2.headers()
+    assert sorted(prior.files) == sorted(headers)
+    assert "reviews/uar_2026Q2_decisions.csv" in headers and "reviews/uar_2026Q3_decisions.csv" not in headers
+    for relative, header in headers.items():
+        raw = (prior.out_dir / relative).read_bytes()
+        assert not raw.startswith(b"\xef\xbb\xbf") and b"\r\n" not in raw, relative
+        assert raw.split(b"\n", 1)[0].decode("utf-8").split(",") == header, relative
+
+
+def test_prior_quarter_campaign_is_its_own(prior_frames):
+    uar, status = prior_frames[DECISIONS], prior_frames[CAMPAIGN_STATUS].iloc[0]
+    assert int(status["Total Items"]) == len(uar) and int(status["Decisions Made"]) == (uar["Decision"] != "").sum()
+    decided = uar.loc[uar["Decision"] != "", "Decision Date"]
+    assert decided.min() >= status["Date of Activation"] > "2026-05-14" and decided.max() <= status["Completed Date"]
+    assert status["Completed Date"] < "2026-07-01"
+
+
+def test_prior_quarter_independent_analytics_find_exactly_the_ground_truth(prior_frames):
+    assert_shows_exactly_its_ground_truth(prior_frames, Q2)
+
+
+@pytest.mark.parametrize("employees, seed", [(100, 3), (2000, 7)])
+def test_prior_quarter_independent_analytics_at_other_sizes(employees, seed, tmp_path, big_prior):
+    company = big_prior if employees == 2000 else \
+        demo.generate_demo_company(tmp_path / "d", employees, seed, period="2026-Q2")
+    assert_shows_exactly_its_ground_truth(load(company.out_dir, Q2), Q2)
+
+
+@settings(max_examples=5, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(employees=st.integers(min_value=100, max_value=400), seed=st.integers(min_value=0, max_value=2**32))
+def test_prior_quarter_any_size_and_seed_shows_exactly_its_ground_truth(employees, seed):
+    with tempfile.TemporaryDirectory() as scratch:
+        company = demo.generate_demo_company(Path(scratch) / "d", employees, seed, period="2026-Q2")
+        f = load(company.out_dir, Q2)
+    assert_shows_exactly_its_ground_truth(f, Q2)
 
 
 def test_self_review_line(frames):
-    uar = frames["reviews/uar_2026Q3_decisions.csv"]
+    uar = frames[DECISIONS]
     own = uar[uar["Reviewer Email"].str.casefold() == uar["Identity Email"].str.casefold()]
     assert len(own) == 1 and own["Decision"].iloc[0] == "APPROVE"
 
 
 def test_rubber_stamper_and_every_other_reviewer(frames):
-    uar = frames["reviews/uar_2026Q3_decisions.csv"].copy()
+    uar = frames[DECISIONS].copy()
     uar["reviewer"], uar["identity"] = uar["Reviewer Email"].str.casefold(), uar["Identity Email"].str.casefold()
     uar["at"] = ts(uar["Decision Date"])
     stats = reviewer_stats(uar)
@@ -514,11 +648,11 @@ def test_campaign_covers_exactly_the_erp_access_held_at_the_snapshot(frames):
     hr_emails = set(frames["hr/workday_workers.csv"]["Email - Work"].str.casefold())
     held = erp[(erp["ROLE_ASSIGNED_DATE"] < "2026-08-15") & ((erp["END_DATE"] == "") | (erp["END_DATE"] >= "2026-08-15"))]
     held = held[held["EMAIL"].str.casefold().isin(hr_emails)]
-    uar = frames["reviews/uar_2026Q3_decisions.csv"]
+    uar = frames[DECISIONS]
     lines = uar[uar["Source"] == "Ledgerline ERP"]
     assert sorted(zip(held["EMAIL"].str.casefold(), held["ROLE_NAME"])) == \
         sorted(zip(lines["Identity Email"].str.casefold(), lines["Access Name"]))
-    status = frames["reviews/uar_2026Q3_campaign_status.csv"].iloc[0]
+    status = frames[CAMPAIGN_STATUS].iloc[0]
     assert int(status["Total Items"]) == len(uar) and int(status["Decisions Made"]) == (uar["Decision"] != "").sum()
     decided = uar.loc[uar["Decision"] != "", "Decision Date"]
     assert decided.min() >= status["Date of Activation"] and decided.max() <= status["Completed Date"]
@@ -530,7 +664,7 @@ def test_reviewer_is_the_hr_manager_except_the_self_review(frames):
     hr = frames["hr/workday_workers.csv"]
     email_of = dict(zip(hr["Employee ID"], hr["Email - Work"].str.casefold()))
     manager = {e.casefold(): email_of.get(m) for e, m in zip(hr["Email - Work"], hr["Manager Employee ID"])}
-    uar = frames["reviews/uar_2026Q3_decisions.csv"]
+    uar = frames[DECISIONS]
     reviewer, identity = uar["Reviewer Email"].str.casefold(), uar["Identity Email"].str.casefold()
     wrong = uar[(reviewer != identity.map(manager))]
     assert len(wrong) == 1 and (wrong["Reviewer Email"] == wrong["Identity Email"]).all()

@@ -955,9 +955,6 @@ class _Company:
             p.tags = tuple(t for t in map(active_tag, p.tags) if t is not None)
         self.special = {active_tag(tag): person for tag, person in self.special.items()
                         if active_tag(tag) is not None}
-        self.joiners = [p for p in self.people if p.kind == "joiner"]
-        self.clean_leavers = [p for p in self.people if p.kind == "leaver"
-                              and not any(p.has(t) for t in ("T1", "T2", "L1", "L2"))]
 
     # -- 4. accounts and access --------------------------------------------------------------
 
