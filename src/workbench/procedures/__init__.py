@@ -1,7 +1,8 @@
 """Control test procedures: one module per control family, each driving one thin notebook.
 
 A procedure module exposes ``Settings`` (a pydantic model of its ``settings:`` block in the period
-file, validated before the run starts) and a test class the notebook calls cell by cell.
+file, validated before the run starts) and a test class the notebook calls cell by cell, which
+declares the source roles it reads (``SOURCE_ROLES``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,20 @@ def settings_model(procedure: str) -> type[BaseModel]:
     if procedure not in PROCEDURES:
         raise KeyError(f"unknown procedure '{procedure}'; procedures are {', '.join(PROCEDURES)}")
     return import_module(f"workbench.procedures.{procedure}").Settings
+
+
+def procedure_class(procedure: str) -> type:
+    """The ``ControlTest`` subclass a procedure module defines (its notebook's test class)."""
+    if procedure not in PROCEDURES:
+        raise KeyError(f"unknown procedure '{procedure}'; procedures are {', '.join(PROCEDURES)}")
+    from workbench.procedures.base import ControlTest
+
+    module = import_module(f"workbench.procedures.{procedure}")
+    found = [value for value in vars(module).values()
+             if isinstance(value, type) and issubclass(value, ControlTest) and value.__module__ == module.__name__]
+    if len(found) != 1:
+        raise LookupError(f"procedure module {module.__name__} defines {len(found)} control tests; expected one")
+    return found[0]
 
 
 def settings_problems(procedure: str, settings: dict, where: str) -> list[str]:

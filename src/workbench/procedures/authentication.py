@@ -20,7 +20,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import (ACCESS_LISTINGS, CREDENTIAL_REPORTS, ControlTest, HR, IDP_ASSIGNMENTS,
+                                      IDP_USERS)
 
 
 class Settings(BaseModel):
@@ -46,6 +47,13 @@ class AuthenticationTest(ControlTest):
     """Accounts active at extraction: MFA, credential age and dormancy."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "idp_users": IDP_USERS,
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "access_listings": ACCESS_LISTINGS,
+        "credential_reports": CREDENTIAL_REPORTS,
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
     SAMPLE_COLUMNS = ["subject", "system", "account", "last_used", "mfa"]

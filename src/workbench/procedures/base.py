@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from workbench import exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
-from workbench.parameters import Control, PeriodParameters
+from workbench.parameters import Control, PeriodParameters, Source, System
 from workbench.runner import (CONTROL_EXCEPTIONS, CONTROL_RESULT, RunContext, frozen_records, open_run,
                               prepare_standalone_run)
 
@@ -89,11 +89,59 @@ def management_response_table(register: pd.DataFrame, records: dict[str, excepti
     return pd.DataFrame(rows, columns=MANAGEMENT_RESPONSE_COLUMNS)
 
 
+@dataclass(frozen=True)
+class SourceRole:
+    """One entry a procedure reads from a control's ``sources:`` block, as its code really reads it.
+
+    ``tables``: the canonical tables that can fill the role (the table a source's reader builds);
+    ``several``: the code reads every source given (``frames``), not only the first (``frame``);
+    ``required``: the procedure cannot run without it; ``required_with``: a setting that makes an
+    optional role required when it is given (the code reads the role only then).
+    """
+
+    meaning: str
+    tables: tuple[str, ...]
+    required: bool = True
+    several: bool = False
+    required_with: str | None = None
+
+
+# The roles the families share, worded once.
+HR = SourceRole("the HR roster: every worker with e-mail, manager and termination date", ("identities",))
+IDP_USERS = SourceRole("the identity provider's user export: every identity with its status", ("accounts",))
+IDP_ASSIGNMENTS = SourceRole("the identity provider's application assignment report (who is assigned which "
+                             "application, and when)", ("grants",))
+ACCESS_LISTINGS = SourceRole("the systems' access listings: each account with its roles, groups or memberships",
+                             ("grants",), several=True)
+CREDENTIAL_REPORTS = SourceRole("cloud credential reports: console and access-key use, MFA, key rotation",
+                                ("accounts",), several=True)
+ACCESS_REQUESTS = SourceRole("the access request tickets with their approvals", ("requests",))
+SOD_RULES = SourceRole("the SoD rule set: pairs of incompatible functions, each a list of entitlements", ("sod_rules",))
+SOD_MITIGATIONS = SourceRole("the SoD mitigation register (without it, no conflict counts as mitigated)",
+                             ("sod_mitigations",), required=False)
+
+
+def read_source(source: Source, path: Path, systems: list[System]) -> populations.Population:
+    """Read one declared source from ``path`` into its canonical table, with its IPE evidence.
+
+    The one way a source is read: by a control (from its frozen copy) and by ``workbench check``
+    (from the file the period names), so the check reads each export exactly as the run will.
+    """
+    return populations.load_source(
+        source.kind, path, system=source.system, timezone=source.timezone,
+        extracted_at=source.extracted_at.isoformat(), source_system=source.source_system,
+        display_names={s.name: s.id for s in systems},
+        **({"options": source.options} if source.options else {}),
+    )
+
+
 @dataclass
 class ControlTest:
     """One execution of a procedure over one frozen population; notebook cells call its steps."""
 
     Settings: ClassVar[type[BaseModel]]
+    # The roles of the control's ``sources:`` block this procedure reads (checked before a run).
+    SOURCE_ROLES: ClassVar[dict[str, SourceRole]] = {}
     ATTRIBUTES: ClassVar[dict[str, str]] = {}
     ITEM_NOUN: ClassVar[str] = "items"  # e.g. "review lines": how the workpaper names a sample item
     SAMPLE_COLUMNS: ClassVar[list[str]] = []  # population columns shown and kept in sample.csv
@@ -134,13 +182,8 @@ class ControlTest:
     def load(self, source_id: str) -> populations.Population:
         """A source's canonical table and evidence, read once from its frozen copy."""
         if source_id not in self.loaded:
-            source = self.params.source(source_id)
-            self.loaded[source_id] = populations.load_source(
-                source.kind, self.context.inputs[source_id], system=source.system, timezone=source.timezone,
-                extracted_at=source.extracted_at.isoformat(), source_system=source.source_system,
-                display_names={s.name: s.id for s in self.params.systems},
-                **({"options": source.options} if source.options else {}),
-            )
+            self.loaded[source_id] = read_source(self.params.source(source_id), self.context.inputs[source_id],
+                                                 list(self.params.systems))
         return self.loaded[source_id]
 
     def frame(self, role: str) -> pd.DataFrame:

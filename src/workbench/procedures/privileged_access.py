@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import ACCESS_LISTINGS, ControlTest, HR, IDP_ASSIGNMENTS, SourceRole
 
 
 class Settings(BaseModel):
@@ -44,6 +44,14 @@ class PrivilegedAccessTest(ControlTest):
     """Privileged memberships at period end against the approved list and the review campaign."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "access_listings": ACCESS_LISTINGS,
+        "privileged_approved": SourceRole("management's approved list of privileged access", ("privileged_approvals",)),
+        "review_decisions": SourceRole("the access review campaign's decisions (PA4: privileged access reviewed)",
+                                       ("review_decisions",), required=False, required_with="review_snapshot_date"),
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "privileged memberships"
     SAMPLE_COLUMNS = ["subject", "system", "account", "entitlement", "approval", "approved_by", "expires_on"]

@@ -21,7 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import (ACCESS_REQUESTS, ControlTest, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS,
+                                      SOD_RULES, SourceRole)
 
 
 class Settings(BaseModel):
@@ -49,6 +50,15 @@ class ProvisioningTest(ControlTest):
     """New access granted in the period, each traced to its approved request."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "role_grants": SourceRole("the dated role listings: when each role was assigned and removed", ("grants",),
+                                  several=True),
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "access_requests": ACCESS_REQUESTS,
+        "sod_rules": SOD_RULES,
+        "sod_mitigations": SOD_MITIGATIONS,
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "new grants"
     SAMPLE_COLUMNS = ["subject", "system", "entitlement", "granted", "ticket", "approver"]

@@ -22,7 +22,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import (ACCESS_LISTINGS, ControlTest, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS,
+                                      SOD_RULES)
 
 
 class AttributeRuleSettings(BaseModel):
@@ -61,6 +62,13 @@ class SegregationOfDutiesTest(ControlTest):
     """Accounts at period end against the SoD rule set, the attribute rules and the mitigation register."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "access_listings": ACCESS_LISTINGS,
+        "sod_rules": SOD_RULES,
+        "sod_mitigations": SOD_MITIGATIONS,
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
     SAMPLE_COLUMNS = ["subject", "system", "account", "department", "entitlements"]

@@ -21,7 +21,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import (ACCESS_LISTINGS, ACCESS_REQUESTS, CREDENTIAL_REPORTS, ControlTest, HR,
+                                      IDP_ASSIGNMENTS, IDP_USERS)
 
 
 class Settings(BaseModel):
@@ -46,6 +47,14 @@ class TerminationTest(ControlTest):
     """Leavers' accounts at termination, each traced to its removal."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "idp_users": IDP_USERS,
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "access_listings": ACCESS_LISTINGS,
+        "credential_reports": CREDENTIAL_REPORTS,
+        "access_requests": ACCESS_REQUESTS,
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "leaver accounts"
     SAMPLE_COLUMNS = ["subject", "system", "account", "terminated", "removed", "last_used"]

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ControlTest
+from workbench.procedures.base import ACCESS_LISTINGS, ControlTest, HR, IDP_ASSIGNMENTS, SourceRole
 
 
 class RubberStamp(BaseModel):
@@ -55,6 +55,15 @@ class UserAccessReviewTest(ControlTest):
     """The UAR over one campaign: population = review lines of the systems under test."""
 
     Settings = Settings
+    SOURCE_ROLES = {
+        "hr": HR,
+        "idp_assignments": IDP_ASSIGNMENTS,
+        "review_decisions": SourceRole("the certification campaign's decisions: one line per reviewed access",
+                                       ("review_decisions",)),
+        "review_campaign": SourceRole("the campaign status report: launch, completion and total items",
+                                      ("campaigns",)),
+        "access_listings": ACCESS_LISTINGS,
+    }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "review lines"
     SAMPLE_COLUMNS = ["reviewer_email", "subject_email", "system", "entitlement", "decision"]
