@@ -57,6 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
 
+    check = commands.add_parser("check", help="check a period's parameter file and its exports before running it",
+                                description="Check everything a run of the period would use and report every "
+                                            "problem at once, each with its line and key: the YAML, every key and "
+                                            "value, the references between systems, sources and controls, that every "
+                                            "export exists and its reader reads it (kind, reader options, mapped "
+                                            "columns against the file's real headers), each control's procedure, "
+                                            "settings and source roles. Writes nothing. Exit 0 when the period is "
+                                            "ready to run, 2 when there is any problem.")
+    check.add_argument("parameters", type=Path, help="the period's YAML parameter file, e.g. parameters/2026-Q3.yaml")
+
     verify = commands.add_parser("verify", help="re-hash a run's files and re-derive its samples",
                                  description="Check that every input and output of a run still has the SHA-256 its "
                                              "manifest recorded, re-derive every control's sample from the recorded "
@@ -132,6 +142,15 @@ def _cmd_rollforward(args: argparse.Namespace) -> int:
               f"{result.remediation_file} ({result.retests} retest(s) scheduled).")
     print("Review the new file before running it: source files, extraction times, the proposed seed and people.")
     return EXIT_OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    """Check a period file: every problem grouped by source and control, or one line saying it is ready."""
+    from workbench.check import check_period
+
+    report = check_period(args.parameters)
+    print(report.format())
+    return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -250,7 +269,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-HANDLERS = {"run": _cmd_run, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
+HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward}
 
 

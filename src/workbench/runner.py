@@ -1077,10 +1077,25 @@ def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: 
     return path
 
 
+def check_before_run(parameter_file: Path) -> None:
+    """Run ``workbench check`` on the period; raise ``CheckFailed`` (a ParameterError) listing every problem.
+
+    Called before the run folder is created, so a refused period leaves nothing behind.
+    """
+    from workbench.check import CheckFailed, check_period
+
+    report = check_period(parameter_file)
+    if not report.ok:
+        raise CheckFailed(report)
+
+
 def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int | None = None,
                only: list[str] | None = None, notebooks_dir: Path | None = None,
                progress: Callable[[str], None] = print, reporter: ProgressReporter | None = None) -> RunResult:
     """Run a period end to end and return where its evidence is. Raises ParameterError on bad input.
+
+    The period is checked first (``workbench check``: keys, references, exports read by their readers,
+    settings, source roles); any problem stops the run before its folder is created.
 
     ``reporter`` shows progress (default: plain lines through ``progress``); ``jobs`` is how many
     controls are tested at once (default: the number of cores).
@@ -1092,7 +1107,11 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
     notebooks_dir = notebooks_dir or project_root() / "notebooks"
-    params = load_period(parameter_file)
+    try:
+        params = load_period(parameter_file)
+    except ParameterError:  # report every problem of the file, not only its keys
+        check_before_run(parameter_file)
+        raise
     selected = [c for c in params.controls if not only or c.id in only]
     unknown = sorted(set(only or []) - {c.id for c in params.controls})
     if unknown:
@@ -1100,6 +1119,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
                        f"controls are {', '.join(c.id for c in params.controls)}")
     notebooks = {c.id: notebook_for(c.procedure, notebooks_dir) for c in selected}
     with ControlPool(jobs, notebooks, notebooks_dir) as pool:  # the first kernels boot meanwhile
+        check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
         context = prepare_run(Path(parameter_file), Path(out_dir), started_wall)
         reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
         try:
