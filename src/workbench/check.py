@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import Annotated, Any, Iterable
 
 import yaml
+from yaml.constructor import SafeConstructor
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from workbench import populations, procedures
 from workbench.parameters import (Control, ParameterError, PeriodParameters, Source, System, _describe,
-                                  _format_location, _is_plain_json, _key_lines, load_period)
+                                  _format_location, _is_plain_json, _key_lines)
 from workbench.procedures.base import SourceRole, read_source
 
 Loc = tuple[Any, ...]
@@ -241,7 +242,6 @@ class _Checker:
         self.controls: dict[int, Control] = {}
         self.source_paths: dict[int, Path] = {}
         self.tables: dict[str, str] = {}
-        self.loaded: dict[str, populations.Population] = {}
         self.not_plain: set[Loc] = set()
         self.duplicate_ids: set[str] = set()
 
@@ -326,9 +326,9 @@ class _Checker:
         except UnicodeDecodeError as exc:
             self.add((), f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
             return False
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            document = yaml.safe_load(text)
+        try:  # parsed once (libyaml when installed); built as yaml.safe_load builds it
+            root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            document = SafeConstructor().construct_document(root) if root is not None else None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             self.add((), f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
@@ -473,7 +473,6 @@ class _Checker:
             if options_ok and index in self.sources and index in self.source_paths:
                 population = self.read(index, self.sources[index], systems)
                 if population is not None:
-                    self.loaded[self.sources[index].id] = population
                     table = population.table
             if isinstance(ident, str) and table is not None:
                 self.tables[ident] = table
@@ -643,11 +642,12 @@ class _Checker:
                 layer()
         self.records()
         parameters = None
-        if not self.problems:
+        if not self.problems:  # what load_period does after parsing: a rule missed above never passes as ready
             try:
-                parameters = load_period(self.path)
-            except ParameterError as exc:  # a rule the layers above missed: never call such a file ready
-                self.problems += [Problem(self.file, None, "", p) for p in exc.problems]
+                parameters = PeriodParameters.model_validate(self.document)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    self.add(tuple(error["loc"]), _describe(error))
         return CheckReport(self.path, self.problems, len(self.items("sources")), len(self.items("controls")),
                            parameters, dict(self.tables))
 
