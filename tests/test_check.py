@@ -283,6 +283,13 @@ def test_a_value_that_is_not_plain_yaml_is_reported_once(tmp_path):
     assert problem.key == "preparer" and "no YAML tags" in problem.message
 
 
+def test_a_key_yaml_reads_as_a_boolean_is_named_once(tmp_path):
+    text = swap(valid_period(), "No response: undecided", "No: undecided")  # YAML 1.1 reads the key No as false
+    [problem] = problems_of(tmp_path, text)
+    assert problem.key == "sources[13].options.values.decision.False" and "quote a key" in problem.message
+    assert problem.line == line_of(text, "decision: {Accept")
+
+
 # --- the demo periods check clean ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", [PRIOR_DEMO_PARAMETER_FILE, DEMO_PARAMETER_FILE])

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from workbench import cli, demo, lineage
+from workbench import cli, demo, lineage, runner
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
@@ -207,6 +207,7 @@ def test_rerun_is_a_new_folder_with_identical_results(run, project):
 
 
 def test_a_failing_control_is_reported_and_the_others_complete(project, tmp_path, capsys):
+    """An export that changes after ``workbench check`` passed (before the run freezes it) fails only its control."""
     broken = tmp_path / "broken"
     shutil.copytree(project / "data", broken / "data")
     (broken / "parameters").mkdir()
@@ -214,10 +215,17 @@ def test_a_failing_control_is_reported_and_the_others_complete(project, tmp_path
     decisions = broken / "data" / "demo" / "2026-Q3" / "reviews" / "uar_2026Q3_decisions.csv"
     lines = decisions.read_text().splitlines(keepends=True)
     lines[3] = re.sub(r"2026-\d{2}-\d{2}T", "2026-13-45T", lines[3], count=1)
-    decisions.write_text("".join(lines))
+    checked = runner.check_before_run
+
+    def check_then_change_the_export(parameter_file):
+        checked(parameter_file)  # the real check passes on the good export ...
+        decisions.write_text("".join(lines))  # ... which then changes before it is frozen
+
     others = [c for c in _controls_in_parameters() if c != "UAR-01"][:1]
     capsys.readouterr()
-    code, run_dir = _run(broken, broken / "outputs", "--only", "UAR-01", *others)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "check_before_run", check_then_change_the_export)
+        code, run_dir = _run(broken, broken / "outputs", "--only", "UAR-01", *others)
     assert code == 1
     assert "Failed workpaper(s): UAR-01 —" in capsys.readouterr().err
     page = (run_dir / "UAR-01" / "workpaper.html").read_text()

@@ -343,7 +343,8 @@ class _Checker:
         self.document = document
         self.not_plain = set(_not_plain(document))
         for loc in sorted(self.not_plain, key=str):
-            self.add(loc, "must be plain text, a number, a date, a list or a mapping with text keys (no YAML tags)")
+            self.add(loc, "must be plain text, a number, a date, a list or a mapping with text keys (no YAML "
+                          "tags; quote a key that YAML would read as a number, date or true/false)")
         return True
 
     def duplicate_keys(self, node: yaml.Node, loc: Loc = ()) -> None:
@@ -470,7 +471,8 @@ class _Checker:
                 continue
             options_ok = self.reader_options(index, kind, options)
             table = self.declared_table(kind, options)
-            if options_ok and index in self.sources and index in self.source_paths:
+            plain = not any(loc[:2] == ("sources", index) for loc in self.not_plain)  # else reported already
+            if options_ok and plain and index in self.sources and index in self.source_paths:
                 population = self.read(index, self.sources[index], systems)
                 if population is not None:
                     table = population.table
@@ -662,9 +664,13 @@ def _role_refs(loc: Loc, ref: Any) -> list[tuple[Loc, Any]]:
 def _not_plain(value: Any, loc: Loc = ()) -> list[Loc]:
     """Key paths of values that are not plain YAML (tags, sets, non-text keys)."""
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            return [loc]
-        return [bad for k, v in value.items() for bad in _not_plain(v, loc + (k,))]
+        found: list[Loc] = []
+        for key, item in value.items():
+            if isinstance(key, str):
+                found += _not_plain(item, loc + (key,))
+            else:  # a key YAML reads as a number, date or boolean, not as text
+                found.append(loc + (str(key),))
+        return found
     if isinstance(value, list):
         return [bad for i, v in enumerate(value) for bad in _not_plain(v, loc + (i,))]
     return [] if _is_plain_json(value) else [loc]
