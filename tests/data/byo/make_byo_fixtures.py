@@ -213,9 +213,257 @@ def rippling() -> None:
                 csv_lines(rows, eol="\n").encode("utf-8"))
 
 
+# --------------------------------------------------------------------------------------------
+# 1. SailPoint Identity Security Cloud: certifications and their access review items (API JSON)
+# --------------------------------------------------------------------------------------------
+
+def hexid(seed: str, n: int = 32) -> str:
+    import hashlib
+    return hashlib.sha256(seed.encode()).hexdigest()[:n]
+
+
+def guid(seed: str) -> str:
+    h = hexid(seed, 32)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def iso_ms(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def sailpoint() -> None:
+    """What `GET /v3/certifications?filters=campaign.id eq "..."` and
+    `GET /v3/certifications/{id}/access-review-items` return, saved as pretty-printed JSON (the
+    form a script or the VS Code ISC extension leaves on disk). Field names and enums follow the
+    published v3 models IdentityCertificationDto and AccessReviewItem. There is no per-item
+    decision timestamp or decider: the reviewer and the sign-off time live on the
+    certification."""
+    T = dt.datetime
+    campaign = {"id": hexid("kf-campaign-2026q3"), "name": "KF Q3 2026 Source Owner Review",
+                "type": "CAMPAIGN", "campaignType": "SOURCE_OWNER",
+                "description": "Quarterly source-owner certification of privileged and "
+                               "financial access (SOX ITGC AC-04)",
+                "correlatedStatus": "CORRELATED",
+                "mandatoryCommentRequirement": "REVOKE_ONLY_DECISIONS"}
+
+    def reviewer(name: str) -> dict:
+        p = P(name)
+        return {"id": hexid("identity-" + p.emp), "name": p.name, "email": p.email,
+                "type": "IDENTITY", "created": "2024-03-11T09:14:52.118Z",
+                "modified": "2026-09-28T02:00:13.407Z"}
+
+    sources = {
+        "ad": {"sourceName": "Active Directory - KF", "sourceType": "Active Directory - Direct",
+               "sourceId": hexid("source-ad"), "sourceSchemaObjectType": "group",
+               "attributeName": "memberOf"},
+        "sap": {"sourceName": "SAP S/4HANA PRD (100)", "sourceType": "SAP - Direct",
+                "sourceId": hexid("source-sap"), "sourceSchemaObjectType": "activity_groups",
+                "attributeName": "Roles"},
+    }
+    certs = []
+    cert_ad = {"id": hexid("cert-ad"), "name": "KF Q3 2026 Source Owner Review - Marcus Bell",
+               "campaign": campaign, "completed": True, "identitiesCompleted": 9,
+               "identitiesTotal": 9, "created": "2026-09-21T08:00:04.512Z",
+               "modified": "2026-10-09T15:22:07.391Z", "decisionsMade": 11, "decisionsTotal": 11,
+               "due": "2026-10-16T23:59:59.000Z", "signed": "2026-10-09T15:22:07.391Z",
+               "reviewer": reviewer("Marcus Bell"), "reassignment": None, "hasErrors": False,
+               "errorMessage": None, "phase": "SIGNED"}
+    cert_sap = {"id": hexid("cert-sap"), "name": "KF Q3 2026 Source Owner Review - Priya Raman",
+                "campaign": campaign, "completed": True, "identitiesCompleted": 8,
+                "identitiesTotal": 8, "created": "2026-09-21T08:00:05.077Z",
+                "modified": "2026-10-12T10:41:58.220Z", "decisionsMade": 10,
+                "decisionsTotal": 10, "due": "2026-10-16T23:59:59.000Z",
+                "signed": "2026-10-12T10:41:58.220Z", "reviewer": reviewer("Priya Raman"),
+                "reassignment": {"from": {"id": hexid("cert-sap-original"),
+                                          "name": "KF Q3 2026 Source Owner Review - Declan Murphy",
+                                          "type": "CERTIFICATION",
+                                          "reviewer": reviewer("Declan Murphy")},
+                                 "comment": "On annual leave until 20 Oct - Priya to cover"},
+                "hasErrors": False, "errorMessage": None, "phase": "SIGNED"}
+    cert_snow = {"id": hexid("cert-snow"), "name": "KF Q3 2026 Source Owner Review - Aisling O'Neill",
+                 "campaign": campaign, "completed": False, "identitiesCompleted": 3,
+                 "identitiesTotal": 7, "created": "2026-09-21T08:00:05.310Z",
+                 "modified": "2026-10-14T16:03:22.918Z", "decisionsMade": 5,
+                 "decisionsTotal": 12, "due": "2026-10-16T23:59:59.000Z", "signed": None,
+                 "reviewer": reviewer("Aisling O'Neill"), "reassignment": None,
+                 "hasErrors": False, "errorMessage": None, "phase": "ACTIVE"}
+    certs = [cert_ad, cert_sap, cert_snow]
+    write_bytes(HERE / "sailpoint_isc" / "certifications_KF_Q3_2026.json",
+                (json.dumps(certs, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    def account(p: Person, src: str, native: str, disabled: bool = False, locked: bool = False,
+                usage: int | None = 30) -> dict:
+        acc_id = hexid(f"account-{src}-{p.emp}")
+        return {"nativeIdentity": native, "disabled": disabled, "locked": locked, "id": acc_id,
+                "name": native, "created": "2024-03-11T09:20:17.004Z",
+                "modified": "2026-09-28T02:04:41.552Z",
+                "activityInsights": {"accountId": acc_id, "usageDays": usage,
+                                     "usageDaysState": "COMPLETE" if usage is not None
+                                     else "UNKNOWN"},
+                "description": None, "governanceGroupId": None}
+
+    def item(seq: int, person: str, src: str, ent: str, value: str, desc: str, privileged: bool,
+             decision: str, comments: str | None, native: str, disabled: bool = False,
+             locked: bool = False, usage: int | None = 30, owner: str = "Marcus Bell") -> dict:
+        p = P(person)
+        s = sources[src]
+        o = P(owner)
+        ent_id = hexid(f"ent-{src}-{ent}")
+        entitlement = {"id": ent_id, "name": ent, "description": desc, "privileged": privileged,
+                       "owner": {"id": hexid("identity-" + o.emp), "name": o.name,
+                                 "email": o.email},
+                       "attributeName": s["attributeName"], "attributeValue": value,
+                       "sourceSchemaObjectType": s["sourceSchemaObjectType"],
+                       "sourceName": s["sourceName"], "sourceType": s["sourceType"],
+                       "sourceId": s["sourceId"], "hasPermissions": False,
+                       "isPermission": False, "revocable": True, "cloudGoverned": False,
+                       "containsDataAccess": False, "dataAccess": None,
+                       "account": account(p, src, native, disabled, locked, usage)}
+        return {"accessSummary": {"access": {"type": "ENTITLEMENT", "id": ent_id, "name": ent},
+                                  "entitlement": entitlement, "accessProfile": None,
+                                  "role": None},
+                "identitySummary": {"id": hexid(f"certid-{src}-{p.emp}"), "name": p.name,
+                                    "identityId": hexid("identity-" + p.emp), "completed": True},
+                "id": hexid(f"item-{src}-{seq}"), "completed": True, "newAccess": False,
+                "decision": decision, "comments": comments}
+
+    ad = "OU=Groups,OU=KF,DC=kestrelfreight,DC=example"
+    users = "OU=Users,OU=KF,DC=kestrelfreight,DC=example"
+
+    def dn(p: str) -> str:
+        person = P(p)
+        return f"CN={person.first} {person.last},{users}"
+
+    items_ad = [
+        item(1, "Marcus Bell", "ad", "Domain Admins", f"CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
+             "Full control of the KF domain", True, "APPROVE", None, dn("Marcus Bell")),
+        item(2, "Aisling O'Neill", "ad", "Domain Admins", f"CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
+             "Full control of the KF domain", True, "APPROVE", "BAU sysadmin", dn("Aisling O'Neill")),
+        item(3, "Owen Price", "ad", "GG-Security-Admins", f"CN=GG-Security-Admins,{ad}",
+             "Manage GPOs, LAPS and Defender policies", True, "APPROVE", None, dn("Owen Price")),
+        item(4, "Ben Carter", "ad", "GG-WMS-Supervisors", f"CN=GG-WMS-Supervisors,{ad}",
+             "WMS supervisor screens (Felixstowe)", False, "APPROVE", None, dn("Ben Carter"),
+             usage=11),
+        item(5, "Ben Carter", "ad", "GG-VPN-Users", f"CN=GG-VPN-Users,{ad}",
+             "Remote access VPN", False, "APPROVE", None, dn("Ben Carter"), usage=11),
+        item(6, "Jack Thompson", "ad", "GG-WMS-Dispatch", f"CN=GG-WMS-Dispatch,{ad}",
+             "WMS dispatch screens", False, "REVOKE", "Left 10/07 per HR", dn("Jack Thompson"),
+             disabled=True, usage=0),
+        item(7, "Oliver Grant", "ad", "GG-SAP-Basis", f"CN=GG-SAP-Basis,{ad}",
+             "SAP Basis jump hosts", True, "APPROVE", "Contract extended to 31/03/2027",
+             dn("Oliver Grant")),
+        item(8, "Liam Walsh", "ad", "GG-ServiceDesk-PwdReset", f"CN=GG-ServiceDesk-PwdReset,{ad}",
+             "Reset passwords for standard users", True, "APPROVE", None, dn("Liam Walsh")),
+        item(9, "Zoe Adams", "ad", "GG-Salesforce-Users", f"CN=GG-Salesforce-Users,{ad}",
+             "Salesforce SSO", False, "APPROVE", None, dn("Zoe Adams")),
+        item(10, "Fatima Zahra", "ad", "GG-Finance-Share-RW", f"CN=GG-Finance-Share-RW,{ad}",
+             "Read/write on \\\\kf-fs01\\Finance$", False, "REVOKE",
+             "Audit needs read only - move to GG-Finance-Share-RO", dn("Fatima Zahra")),
+        item(11, "Leo Marchetti", "ad", "GG-WMS-Supervisors", f"CN=GG-WMS-Supervisors,{ad}",
+             "WMS supervisor screens (Felixstowe)", False, "APPROVE", "New WH manager",
+             dn("Leo Marchetti"), usage=2),
+    ]
+    write_bytes(HERE / "sailpoint_isc" / f"access-review-items_{cert_ad['id']}.json",
+                (json.dumps(items_ad, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+    items_sap = [
+        item(1, "Priya Raman", "sap", "Z_FI_AP_PAYMENT_RUN", "Z_FI_AP_PAYMENT_RUN",
+             "Automatic payment run F110", True, "APPROVE", None, "PRAMAN", owner="Declan Murphy"),
+        item(2, "Priya Raman", "sap", "Z_MM_VENDOR_MAINT", "Z_MM_VENDOR_MAINT",
+             "Vendor master maintenance", True, "APPROVE", None, "PRAMAN", owner="Declan Murphy"),
+        item(3, "Priya Raman", "sap", "Z_FI_AP_INVOICE", "Z_FI_AP_INVOICE",
+             "AP invoice entry FB60/MIRO", False, "APPROVE", None, "PRAMAN",
+             owner="Declan Murphy"),
+        item(4, "Declan Murphy", "sap", "Z_FI_AP_PAYMENT_RUN", "Z_FI_AP_PAYMENT_RUN",
+             "Automatic payment run F110", True, "APPROVE", None, "DMURPHY",
+             owner="Declan Murphy"),
+        item(5, "Chloe Dubois", "sap", "Z_HR_PAYROLL", "Z_HR_PAYROLL", "UK payroll run",
+             True, "REVOKE", "Leaver 15/08/2026", "CDUBOIS", locked=True, usage=0,
+             owner="Emma Lindqvist"),
+        item(6, "Fatima Zahra", "sap", "Z_FI_GL_POST", "Z_FI_GL_POST", "GL journal posting FB50",
+             False, "APPROVE", "Needed for audit sampling", "FZAHRA", owner="Tomasz Wiśniewski"),
+        item(7, "Raj Patel", "sap", "Z_MM_PO_RELEASE", "Z_MM_PO_RELEASE", "PO release ME29N",
+             False, "APPROVE", None, "RPATEL", owner="Declan Murphy"),
+        item(8, "Raj Patel", "sap", "Z_MM_PO_CREATE", "Z_MM_PO_CREATE", "PO create ME21N",
+             False, "APPROVE", None, "RPATEL", owner="Declan Murphy"),
+        item(9, "Ben Carter", "sap", "Z_MM_PO_CREATE", "Z_MM_PO_CREATE", "PO create ME21N",
+             False, "REVOKE", "Leaver", "BCARTER", usage=4, owner="Declan Murphy"),
+        item(10, "Aisling O'Neill", "sap", "Z_BC_USER_ADMIN", "Z_BC_USER_ADMIN",
+             "User and role administration SU01/PFCG", True, "APPROVE", None, "AONEILL",
+             owner="Marcus Bell"),
+    ]
+    write_bytes(HERE / "sailpoint_isc" / f"access-review-items_{cert_sap['id']}.json",
+                (json.dumps(items_sap, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------
+# 2. midPoint "Certification cases report" (initial object 150), CSV export
+# --------------------------------------------------------------------------------------------
+
+NNBSP = "\u202f"   # narrow no-break space: what Java 20+ (CLDR 42) puts before AM/PM
+
+
+def java_short(value: dt.datetime | None) -> str:
+    """java.text.SimpleDateFormat() with the en_US default locale on Java 21: 'M/d/yy, h:mm a'
+    with U+202F before AM/PM. Server-local time, no zone shown."""
+    if value is None:
+        return ""
+    hour = value.hour % 12 or 12
+    ampm = "AM" if value.hour < 12 else "PM"
+    return f"{value.month}/{value.day}/{value.strftime('%y')}, {hour}:{value.minute:02d}{NNBSP}{ampm}"
+
+
+def midpoint() -> None:
+    """Report 150 'Certification cases report' run with CSV output and midPoint's default CSV
+    settings (CommonCsvSupport): ';' delimiter, every value quoted (QuoteMode NON_NUMERIC on
+    String values), '\\' escape, CRLF, UTF-8, multi-valued columns joined with ','. Object and
+    Target are 'Type: name' (ReportUtils.prettyPrintForReport on the reference); Reviewers and
+    Reviewed by are user names; Outcome is the localized response ('' for no response)."""
+    T = dt.datetime
+    camp = "KF Q3 2026 Role Recertification"
+    header = ["Object", "Target", "Campaign", "Reviewers", "Last reviewed on", "Reviewed by",
+              "Iteration", "In stage", "Outcome", "Comments", "Remedied on"]
+    rows = [header]
+
+    def r(obj, target, reviewers, reviewed_on, reviewed_by, stage, outcome, comment="",
+          remedied=None):
+        rows.append([f"User: {obj}", target, camp, reviewers, java_short(reviewed_on),
+                     reviewed_by, "1", stage, outcome, comment, java_short(remedied)])
+
+    r("aoneill", "Role: SAP Z_BC_USER_ADMIN", "mbell", T(2026, 10, 6, 14, 14), "mbell", "1",
+      "Accept")
+    r("bcarter", "Role: WMS Supervisor", "mbell", T(2026, 10, 6, 14, 15), "mbell", "1",
+      "Accept", "Keep until handover to Leo")
+    r("mbell", "Role: AD Domain Admins", "mbell", T(2026, 10, 6, 14, 16), "mbell", "1", "Accept")
+    r("cdubois", "Role: SAP Z_HR_PAYROLL", "elindqvist", T(2026, 10, 2, 9, 3), "elindqvist",
+      "1", "Revoke", "Leaver", T(2026, 10, 3, 1, 0))
+    r("fzahra", "Role: SAP Z_FI_GL_POST", "twisniewski", T(2026, 10, 5, 11, 42), "twisniewski",
+      "1", "Revoke", "Auditors get display only")
+    r("hokafor", "Role: SAP Z_FI_GL_MASTER", "ebrooks", T(2026, 10, 7, 8, 55), "ebrooks", "1",
+      "Accept")
+    r("jthompson", "Role: WMS Dispatcher", "bcarter", None, "", "1", "")
+    r("praman", "Role: SAP Z_FI_AP_PAYMENT_RUN", "dmurphy,twisniewski", T(2026, 10, 8, 16, 20),
+      "dmurphy", "2", "Accept")
+    r("praman", "Role: SAP Z_MM_VENDOR_MAINT", "dmurphy", T(2026, 10, 9, 9, 1), "hokafor", "1",
+      "Accept", "Approved by CFO while Declan on leave")
+    r("rpatel", "Role: SAP Z_MM_PO_RELEASE", "bcarter", T(2026, 10, 13, 17, 30), "ebrooks", "1",
+      "Reduce", "Keep PO create, drop release")
+    r("ogrant", "Org: Technology", "mbell", T(2026, 10, 6, 14, 20), "mbell", "1", "Accept")
+    r("salmeida", "Role: SAP Z_FI_GL_MASTER", "twisniewski", T(2026, 10, 5, 11, 48),
+      "twisniewski", "1", "Not decided", "Check with Harriet - was declined in ITSD-1095")
+    r("lwalsh", "Role: ServiceNow itil_admin", "aoneill", T(2026, 10, 1, 10, 2), "aoneill", "1",
+      "Accept")
+    r("zadams", "Service: Salesforce Sales Cloud", "ebrooks", T(2026, 10, 7, 8, 58), "ebrooks",
+      "1", "Accept")
+    write_bytes(HERE / "midpoint" / "Certification cases report-KF_Q3_2026.csv",
+                csv_lines(rows, sep=";", always=True, eol="\r\n").encode("utf-8"))
+
+
 SHAPES = {
     "bamboohr": bamboohr,
     "rippling": rippling,
+    "sailpoint": sailpoint,
+    "midpoint": midpoint,
 }
 
 
