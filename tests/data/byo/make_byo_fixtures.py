@@ -459,11 +459,254 @@ def midpoint() -> None:
                 csv_lines(rows, sep=";", always=True, eol="\r\n").encode("utf-8"))
 
 
+# --------------------------------------------------------------------------------------------
+# 5. Jira Cloud (Jira Service Management project) issues, "Export > CSV (all fields)"
+# --------------------------------------------------------------------------------------------
+
+def jira_dt(value: dt.datetime | None) -> str:
+    """Jira's default export date-time format dd/MMM/yy hh:mm a (e.g. 11/May/24 03:26 PM)."""
+    return value.strftime("%d/%b/%y %I:%M %p") if value else ""
+
+
+def jira_d(value: dt.date | None) -> str:
+    return value.strftime("%d/%b/%y") if value else ""
+
+
+def jira() -> None:
+    """Access-request tickets of a JSM project (ITSD). Column names as Jira writes them:
+    system fields by name, custom fields as 'Custom field (<name>)', multi-valued fields
+    (Labels, Comment) repeated as several columns with the same header; comments packed as
+    '<date>;<accountId>;<body>'; user fields show display names; description keeps its line
+    breaks inside a quoted cell."""
+    T = dt.datetime
+    header = ["Summary", "Issue key", "Issue id", "Issue Type", "Status", "Project key",
+              "Project name", "Project type", "Project lead", "Priority", "Resolution",
+              "Assignee", "Reporter", "Creator", "Created", "Updated", "Last Viewed", "Resolved",
+              "Due date", "Labels", "Labels", "Description", "Custom field (Access role)",
+              "Custom field (Approval date)", "Custom field (Approver)",
+              "Custom field (Request Type)", "Custom field (Requested for)",
+              "Custom field (Target system)", "Custom field ([CHART] Date of First Response)",
+              "Comment", "Comment"]
+    rows = [header]
+
+    def acct(name: str) -> str:
+        return "712020:" + guid("jira-" + name)
+
+    def t(key, summary, itype, status, resolution, assignee, reporter, created, resolved,
+          labels, description, role, approval, approver, rtype, req_for, system,
+          comments=(), updated=None, priority="Medium"):
+        num = int(key.split("-")[1])
+        comment_cells = [f"{jira_dt(when)};{acct(who)};{body}" for when, who, body in comments]
+        comment_cells += [""] * (2 - len(comment_cells))
+        labels = list(labels) + [""] * (2 - len(labels))
+        first_response = created + dt.timedelta(minutes=37) if resolved or status != "Open" else None
+        rows.append([summary, key, str(10000 + num), itype, status, "ITSD", "KF IT Service Desk",
+                     "service_desk", "Marcus Bell", priority, resolution, assignee, reporter,
+                     reporter, jira_dt(created), jira_dt(updated or resolved or created),
+                     jira_dt(T(2026, 9, 30, 16, 2)) if key in ("ITSD-1052", "ITSD-1095") else "",
+                     jira_dt(resolved), "", labels[0], labels[1], description, role,
+                     jira_d(approval), approver, rtype, req_for, system,
+                     jira_dt(first_response), comment_cells[0], comment_cells[1]])
+
+    SR = "Service Request with Approvals"
+    t("ITSD-1041", "SAP: F110 payment run for Priya", SR, "Done", "Done", "Liam Walsh",
+      "Priya Raman", T(2026, 7, 1, 10, 12), T(2026, 7, 3, 16, 40), ["access-request", "sap"],
+      "Please add payment run.\nManager: Declan Murphy", "Z_FI_AP_PAYMENT_RUN",
+      D(2026, 7, 2), "Declan Murphy", "Request access", "Priya Raman", "SAP S/4HANA PRD",
+      [(T(2026, 7, 2, 9, 5), "Declan Murphy", "Approved")])
+    t("ITSD-1045", "SAP vendor master maintenance (XK02) - Priya Raman", SR, "Done", "Done",
+      "Liam Walsh", "Priya Raman", T(2026, 7, 7, 9, 30), T(2026, 7, 8, 14, 5),
+      ["access-request", "sap"], "Covering vendor set-up while Raj is on leave",
+      "Z_MM_VENDOR_MAINT", D(2026, 7, 10), "Declan Murphy", "Request access", "Priya Raman",
+      "SAP S/4HANA PRD",
+      [(T(2026, 7, 8, 14, 4), "Liam Walsh", "Provisioned on Declan's verbal OK, formal approval to follow"),
+       (T(2026, 7, 10, 11, 17), "Declan Murphy", "approved (retrospective)")],
+      updated=T(2026, 7, 10, 11, 17))
+    t("ITSD-1052", "Domain Admins for Marcus", SR, "Done", "Done", "Aisling O'Neill",
+      "Marcus Bell", T(2026, 7, 6, 8, 2), T(2026, 7, 6, 8, 40), ["privileged"],
+      "Need DA for the DC upgrade weekend", "Domain Admins", D(2026, 7, 6), "Marcus Bell",
+      "Request privileged access", "Marcus Bell", "Active Directory",
+      [(T(2026, 7, 6, 8, 3), "Marcus Bell", "approved")], priority="High")
+    t("ITSD-1058", "GL posting access for audit sampling", SR, "Done", "Done", "Liam Walsh",
+      "Fatima Zahra", T(2026, 7, 1, 15, 0), T(2026, 7, 3, 9, 12), ["access-request", "sap"],
+      "Internal audit needs FB50 to re-perform journal tests", "Z_FI_GL_POST", D(2026, 7, 2),
+      "Tomasz Wiśniewski", "Request access", "Fatima Zahra", "SAP S/4HANA PRD")
+    t("ITSD-1060", "Leaver: Ben Carter - remove all access", "Service Request", "Done", "Done",
+      "Liam Walsh", "Emma Lindqvist", T(2026, 6, 30, 17, 47), T(2026, 7, 24, 12, 30),
+      ["leaver"], "Last day 30/06/2026. Please disable AD, VPN, SAP, WMS.", "", None, "",
+      "Leaver - remove access", "Ben Carter", "All",
+      [(T(2026, 7, 24, 12, 29), "Liam Walsh", "AD disabled. SAP/WMS passed to app owners")])
+    t("ITSD-1063", "WMS supervisor access for Ben (handover)", SR, "Done", "Done", "Liam Walsh",
+      "Raj Patel", T(2026, 7, 14, 7, 58), T(2026, 7, 15, 10, 3), ["access-request"],
+      "Ben is helping with the Felixstowe handover, \"temporary\" access please",
+      "WMS Supervisor", D(2026, 7, 15), "Harriet Okafor", "Request access", "Ben Carter",
+      "Manhattan WMS")
+    t("ITSD-1071", "Entra Privileged Role Administrator - Olly Grant", SR, "Done", "Done",
+      "Liam Walsh", "Oliver Grant", T(2026, 7, 13, 16, 20), T(2026, 7, 14, 9, 45),
+      ["privileged"], "For SAP SSO enterprise app config", "Privileged Role Administrator",
+      D(2026, 7, 20), "Liam Walsh", "Request privileged access", "Oliver Grant", "Entra ID",
+      updated=T(2026, 7, 20, 8, 51), priority="High")
+    t("ITSD-1077", "New starter Zoe Adams - Salesforce", SR, "Done", "Done", "Liam Walsh",
+      "Ethan Brooks", T(2026, 7, 28, 11, 10), T(2026, 8, 3, 8, 30), ["new-starter"],
+      "Starts 03/08", "Sales User", D(2026, 7, 28), "Ethan Brooks", "Request access",
+      "Zoe Adams", "Salesforce")
+    t("ITSD-1080", "PO release strategy access - Raj", SR, "Declined", "Declined", "Liam Walsh",
+      "Raj Patel", T(2026, 7, 20, 13, 5), T(2026, 7, 22, 9, 0), ["access-request", "sap"],
+      "Release POs over 10k while Ben is gone", "Z_MM_PO_RELEASE", None, "Declan Murphy",
+      "Request access", "Raj Patel", "SAP S/4HANA PRD",
+      [(T(2026, 7, 22, 8, 59), "Declan Murphy", "Declined - SoD KF-P2P-03")])
+    t("ITSD-1084", "Barclays.Net payments role - Grace Kim", SR, "Waiting for approval", "",
+      "", "Grace Kim", T(2026, 9, 24, 10, 40), None, ["access-request"],
+      "Treasury payments approver", "Payments Approver", None, "Harriet Okafor",
+      "Request access", "Grace Kim", "Barclays.Net")
+    t("ITSD-1088", "Pre-start accounts for Leo Marchetti", SR, "Done", "Done", "Liam Walsh",
+      "Ethan Brooks", T(2026, 9, 18, 9, 0), T(2026, 9, 21, 15, 30), ["new-starter"],
+      "Start date 12/10/2026 - accounts ready in advance", "Standard user + WMS Supervisor",
+      D(2026, 9, 18), "Ethan Brooks", "Request access", "Leo Marchetti", "Active Directory")
+    t("ITSD-1090", "Leaver: Chloe Dubois", "Service Request", "Done", "Done", "Liam Walsh",
+      "Emma Lindqvist", T(2026, 8, 14, 16, 0), T(2026, 8, 15, 17, 5), ["leaver"],
+      "Last day 15/08/2026", "", None, "", "Leaver - remove access", "Chloe Dubois", "All")
+    t("ITSD-1093", "SAP user admin for Aisling", SR, "Done", "Done", "Oliver Grant",
+      "Aisling O'Neill", T(2026, 7, 14, 11, 25), T(2026, 7, 15, 9, 10), ["privileged", "sap"],
+      "Backup for Olly on SU01/PFCG", "Z_BC_USER_ADMIN", None, "Marcus Bell",
+      "Request privileged access", "Aisling O'Neill", "SAP S/4HANA PRD", priority="High")
+    t("ITSD-1095", "FS00 GL master data - Sofia", SR, "Closed", "Won't Do", "Liam Walsh",
+      "Sofia Almeida", T(2026, 7, 16, 10, 0), T(2026, 7, 17, 12, 0), ["access-request", "sap"],
+      "", "Z_FI_GL_MASTER", None, "Tomasz Wiśniewski", "Request access", "Sofia Almeida",
+      "SAP S/4HANA PRD",
+      [(T(2026, 7, 17, 11, 58), "Tomasz Wiśniewski", "Declined - conflicts with GL posting (KF-R2R-01)")])
+    t("ITSD-1098", "Leaver: Jack Thompson", "Service Request", "In Progress", "", "Liam Walsh",
+      "Emma Lindqvist", T(2026, 7, 10, 17, 30), None, ["leaver"],
+      "Last day 10/07/2026", "", None, "", "Leaver - remove access", "Jack Thompson", "All",
+      updated=T(2026, 8, 2, 9, 0))
+    write_bytes(HERE / "jira" / "Jira Export CSV (all fields) 20260930.csv",
+                csv_lines(rows, eol="\r\n").encode("utf-8"))
+
+
+# --------------------------------------------------------------------------------------------
+# 6. ServiceNow list exports (right-click list header > Export > CSV)
+# --------------------------------------------------------------------------------------------
+
+def snow_dt(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def servicenow() -> None:
+    """sc_req_item and sysapproval_approver list exports. CSV export writes the column (element)
+    names as the header and every value in double quotes; reference and choice fields come out
+    as display values; dates in the exporting user's format (system default yyyy-MM-dd
+    HH:mm:ss, instance time zone); journal fields (comments) keep their
+    '<time> - <name> (Comments)' preamble and line breaks."""
+    T = dt.datetime
+    ritm_header = ["number", "request", "cat_item", "requested_for", "opened_by",
+                   "short_description", "u_target_system", "u_access_role", "approval", "stage",
+                   "state", "opened_at", "closed_at", "sys_created_on", "assignment_group",
+                   "assigned_to"]
+    appr_header = ["sysapproval", "approver", "state", "sys_created_on", "sys_updated_on",
+                   "sys_updated_by", "comments", "source_table", "document_id"]
+    ritms = [ritm_header]
+    apprs = [appr_header]
+    login = {p.name: p.email_local for p in PEOPLE}
+    login["System Administrator"] = "admin"
+
+    def journal(when: dt.datetime, who: str, text: str) -> str:
+        return f"{snow_dt(when)} - {who} (Comments)\n{text}\n\n"
+
+    def ritm(num, req, item, req_for, opened_by, short, system, role, approval, stage, state,
+             opened, closed, group="KF Service Desk", assigned="Liam Walsh", approvals=()):
+        ritms.append([num, req, item, req_for, opened_by, short, system, role, approval, stage,
+                      state, snow_dt(opened), snow_dt(closed), snow_dt(opened), group,
+                      assigned])
+        for approver, astate, created, updated, by, comment in approvals:
+            apprs.append([num, approver, astate, snow_dt(created), snow_dt(updated),
+                          login[by] if by else "system",
+                          journal(updated, by, comment) if comment else "", "sc_req_item",
+                          num])
+
+    ritm("RITM0010231", "REQ0010198", "Cloud Access Request", "Owen Price", "Owen Price",
+         "AWS kf-prod AdministratorAccess for on-call", "AWS kf-prod", "AdministratorAccess",
+         "Approved", "Completed", "Closed Complete", T(2026, 7, 6, 8, 41, 12),
+         T(2026, 7, 6, 15, 2, 55), approvals=[
+             ("Marcus Bell", "Approved", T(2026, 7, 6, 8, 41, 13), T(2026, 7, 6, 9, 14, 2),
+              "Marcus Bell", "Approved - on-call rota")])
+    ritm("RITM0010236", "REQ0010203", "Privileged Access Request", "Marcus Bell", "Marcus Bell",
+         "Entra Global Administrator (PIM eligible)", "Entra ID", "Global Administrator",
+         "Approved", "Completed", "Closed Complete", T(2026, 7, 8, 7, 55, 0),
+         T(2026, 7, 8, 8, 20, 31), group="KF Identity", assigned="Owen Price", approvals=[
+             ("Marcus Bell", "Approved", T(2026, 7, 8, 7, 55, 1), T(2026, 7, 8, 7, 58, 40),
+              "Marcus Bell", "")])
+    ritm("RITM0010240", "REQ0010207", "Application Role Request", "Liam Walsh", "Liam Walsh",
+         "ServiceNow itil_admin", "ServiceNow PRD", "itil_admin", "Approved", "Completed",
+         "Closed Complete", T(2026, 7, 9, 10, 0, 3), T(2026, 7, 9, 16, 45, 0), approvals=[
+             ("Aisling O'Neill", "Approved", T(2026, 7, 9, 10, 0, 4), T(2026, 7, 9, 10, 31, 9),
+              "Aisling O'Neill", "ok")])
+    ritm("RITM0010244", "REQ0010211", "Cloud Access Request", "Oliver Grant", "Oliver Grant",
+         "AWS kf-prod ReadOnlyAccess", "AWS kf-prod", "ReadOnlyAccess", "Approved", "Completed",
+         "Closed Complete", T(2026, 7, 16, 14, 2, 0), T(2026, 7, 17, 9, 30, 0), approvals=[
+             ("Marcus Bell", "Approved", T(2026, 7, 16, 14, 2, 1), T(2026, 7, 21, 18, 3, 44),
+              "Marcus Bell", "Approved retrospectively")])
+    ritm("RITM0010247", "REQ0010214", "Remote Access (VPN)", "Ben Carter", "Raj Patel",
+         "Re-enable VPN for Ben - WMS handover", "Active Directory", "GG-VPN-Users",
+         "Approved", "Completed", "Closed Complete", T(2026, 7, 14, 8, 10, 0),
+         T(2026, 7, 14, 13, 0, 0), approvals=[
+             ("Harriet Okafor", "Approved", T(2026, 7, 14, 8, 10, 1), T(2026, 7, 14, 9, 2, 17),
+              "Harriet Okafor", "Fine for two weeks")])
+    ritm("RITM0010252", "REQ0010219", "Application Role Request", "Grace Kim", "Grace Kim",
+         "Barclays.Net payment release", "Barclays.Net", "Payments Approver", "Rejected",
+         "Completed", "Closed Complete", T(2026, 7, 20, 11, 0, 0), T(2026, 7, 23, 10, 0, 0),
+         approvals=[
+             ("Harriet Okafor", "Rejected", T(2026, 7, 20, 11, 0, 1), T(2026, 7, 21, 8, 30, 0),
+              "Harriet Okafor", "Not until dual control is in place")])
+    ritm("RITM0010255", "REQ0010222", "Application Role Request", "Zoe Adams", "Ethan Brooks",
+         "Salesforce Sales User", "Salesforce", "Sales User", "Approved", "Completed",
+         "Closed Complete", T(2026, 7, 28, 11, 20, 0), T(2026, 8, 3, 8, 35, 0), approvals=[
+             ("Ethan Brooks", "Approved", T(2026, 7, 28, 11, 20, 1), T(2026, 7, 28, 11, 21, 5),
+              "Ethan Brooks", "")])
+    ritm("RITM0010259", "REQ0010226", "Application Role Request", "Fatima Zahra",
+         "Fatima Zahra", "ServiceNow audit read", "ServiceNow PRD", "snc_read_only",
+         "Approved", "Completed", "Closed Complete", T(2026, 8, 4, 9, 0, 0),
+         T(2026, 8, 4, 12, 0, 0), approvals=[
+             ("Marcus Bell", "Approved", T(2026, 8, 4, 9, 0, 1), T(2026, 8, 4, 9, 40, 0),
+              "Marcus Bell", "")])
+    ritm("RITM0010262", "REQ0010229", "Cloud Access Request", "Aisling O'Neill",
+         "Aisling O'Neill", "AWS kf-prod PowerUserAccess", "AWS kf-prod", "PowerUserAccess",
+         "Approved", "Completed", "Closed Complete", T(2026, 8, 11, 10, 5, 0),
+         T(2026, 8, 11, 17, 0, 0), approvals=[
+             ("Marcus Bell", "Approved", T(2026, 8, 11, 10, 5, 1), T(2026, 8, 11, 16, 58, 2),
+              "System Administrator", "Approved on behalf of Marcus (email approval)"),
+             ("Owen Price", "No Longer Required", T(2026, 8, 11, 10, 5, 1),
+              T(2026, 8, 11, 16, 58, 3), "", "")])
+    ritm("RITM0010266", "REQ0010233", "New Starter Accounts", "Leo Marchetti", "Ethan Brooks",
+         "Entra account + M365 E3 before start", "Entra ID", "Standard user", "Approved",
+         "Completed", "Closed Complete", T(2026, 9, 18, 9, 5, 0), T(2026, 9, 21, 15, 40, 0),
+         approvals=[
+             ("Ethan Brooks", "Approved", T(2026, 9, 18, 9, 5, 1), T(2026, 9, 18, 9, 30, 0),
+              "Ethan Brooks", "")])
+    ritm("RITM0010270", "REQ0010237", "Application Role Request", "Nadia Haddad",
+         "Nadia Haddad", "Power BI Pro licence", "Power BI", "Pro", "Requested",
+         "Waiting for Approval", "Open", T(2026, 9, 25, 14, 12, 0), None, approvals=[
+             ("Ben Carter", "Requested", T(2026, 9, 25, 14, 12, 1), T(2026, 9, 25, 14, 12, 1),
+              "", "")])
+    ritm("RITM0010273", "REQ0010240", "Leaver", "Jack Thompson", "Emma Lindqvist",
+         "Disable accounts - leaver 10/07", "All", "", "Not Yet Requested", "Fulfillment",
+         "Work in Progress", T(2026, 7, 10, 17, 35, 0), None, assigned="")
+    ritm("RITM0010277", "REQ0010244", "Cloud Access Request", "Sofia Almeida", "Sofia Almeida",
+         "AWS billing console", "AWS kf-prod", "Billing", "Not Yet Requested",
+         "Request Cancelled", "Closed Incomplete", T(2026, 8, 20, 10, 0, 0),
+         T(2026, 8, 20, 10, 15, 0))
+    write_bytes(HERE / "servicenow" / "sc_req_item.csv",
+                csv_lines(ritms, always=True, eol="\n").encode("utf-8"))
+    write_bytes(HERE / "servicenow" / "sysapproval_approver.csv",
+                csv_lines(apprs, always=True, eol="\n").encode("utf-8"))
+
+
 SHAPES = {
     "bamboohr": bamboohr,
     "rippling": rippling,
     "sailpoint": sailpoint,
     "midpoint": midpoint,
+    "jira": jira,
+    "servicenow": servicenow,
 }
 
 
