@@ -128,7 +128,7 @@ def write_bytes(path: Path, data: bytes) -> None:
 
 def csv_field(value: str, sep: str = ",", always: bool = False) -> str:
     """RFC 4180 quoting: quote when needed (or always), double embedded quotes."""
-    if always or any(c in value for c in (sep, '"', "\n", "\r")) or value != value.strip():
+    if always or any(c in value for c in (sep, '"', "\n", "\r")):
         return '"' + value.replace('"', '""') + '"'
     return value
 
@@ -700,6 +700,277 @@ def servicenow() -> None:
                 csv_lines(apprs, always=True, eol="\n").encode("utf-8"))
 
 
+# --------------------------------------------------------------------------------------------
+# 7. SAP: AGR_USERS (SE16N, "Text with Tabs") and AGR_1251 (SE16 list, "unconverted")
+# --------------------------------------------------------------------------------------------
+
+def sap() -> None:
+    """AGR_USERS as an SE16N export to a tab-separated local file with technical field names as
+    headings: dates in the user's format DD.MM.YYYY, 31.12.9999 meaning 'no end', the DEC
+    timestamp CHANGE_TST printed with thousands separators, client 200 rows mixed in,
+    composite-role children flagged COL_FLAG=X. AGR_1251 as the SE16 list downloaded
+    'unconverted': a 'Table:' / 'Displayed Fields:' preamble, dashed rules, '|'-separated
+    columns padded to the field length. Both written in Windows-1252 with CRLF, as SAP GUI
+    saves them on a Western-European Windows front end."""
+    D_ = dt.date
+
+    def sd(d: dt.date) -> str:
+        return d.strftime("%d.%m.%Y")
+
+    def tst(d: dt.date, t: str) -> str:
+        raw = d.strftime("%Y%m%d") + t.replace(":", "")
+        return f"{int(raw):,}"
+
+    END = D_(9999, 12, 31)
+    header = ["MANDT", "AGR_NAME", "UNAME", "FROM_DAT", "TO_DAT", "EXCLUDE", "CHANGE_DAT",
+              "CHANGE_TIM", "CHANGE_TST", "ORG_FLAG", "COL_FLAG"]
+    rows = [header]
+
+    def a(client, role, user, frm, to, chg, tim, col=""):
+        # CHANGE_TST is UTC; London is UTC+1 in summer, so the UTC stamp is an hour behind
+        # CHANGE_DAT/CHANGE_TIM (local) for the summer-time rows.
+        h, m, s = (int(x) for x in tim.split(":"))
+        local = dt.datetime(chg.year, chg.month, chg.day, h, m, s)
+        bst = 4 <= chg.month <= 10
+        utc = local - dt.timedelta(hours=1 if bst else 0)
+        rows.append([client, role, user, sd(frm), sd(to), "", sd(chg), tim,
+                     tst(utc.date(), utc.strftime("%H:%M:%S")), "", col])
+
+    a("100", "Z_DISPLAY_ALL", "FZAHRA", D_(2025, 1, 27), END, D_(2025, 1, 27), "10:02:13")
+    a("100", "Z_FI_AP_INVOICE", "PRAMAN", D_(2021, 6, 14), END, D_(2021, 6, 14), "09:12:44")
+    a("100", "Z_FI_AP_PAYMENT_RUN", "PRAMAN", D_(2026, 7, 3), END, D_(2026, 7, 3), "16:38:02")
+    a("100", "Z_MM_VENDOR_MAINT", "PRAMAN", D_(2026, 7, 8), END, D_(2026, 7, 8), "14:02:51")
+    a("100", "Z_FI_AP_SUPERVISOR", "DMURPHY", D_(2018, 5, 2), END, D_(2018, 5, 2), "11:20:00")
+    a("100", "Z_FI_AP_PAYMENT_RUN", "DMURPHY", D_(2018, 5, 2), END, D_(2018, 5, 2), "11:20:00")
+    a("100", "Z_FI_GL_POST", "SALMEIDA", D_(2020, 9, 7), END, D_(2020, 9, 7), "08:45:31")
+    a("100", "Z_FI_GL_MASTER", "SALMEIDA", D_(2026, 7, 21), END, D_(2026, 7, 21), "17:55:09")
+    a("100", "Z_FI_GL_POST", "FZAHRA", D_(2026, 7, 3), END, D_(2026, 7, 3), "09:10:27")
+    a("100", "Z_FI_GL_MASTER", "HOKAFOR", D_(2019, 3, 4), END, D_(2019, 3, 4), "13:00:12")
+    a("100", "Z_FI_CONTROLLER", "TWISNIEWSKI", D_(2021, 1, 11), END, D_(2021, 1, 11),
+      "10:30:00")
+    a("100", "Z_FI_GL_MASTER", "TWISNIEWSKI", D_(2021, 1, 11), END, D_(2021, 1, 11),
+      "10:30:00", col="X")
+    a("100", "Z_FI_GL_POST", "TWISNIEWSKI", D_(2021, 1, 11), END, D_(2021, 1, 11), "10:30:00",
+      col="X")
+    a("100", "Z_BC_USER_ADMIN", "AONEILL", D_(2026, 7, 15), END, D_(2026, 7, 15), "09:08:40")
+    a("100", "Z_BASIS_ADMIN", "OGRANT", D_(2025, 1, 6), D_(2026, 3, 31), D_(2025, 1, 6),
+      "15:12:00")
+    a("100", "Z_BASIS_ADMIN", "OGRANT", D_(2026, 4, 1), END, D_(2026, 3, 30), "16:01:44")
+    a("100", "Z_BC_USER_ADMIN", "OGRANT", D_(2025, 1, 6), END, D_(2025, 1, 6), "15:12:00")
+    a("100", "Z_MM_PO_CREATE", "BCARTER", D_(2016, 8, 20), END, D_(2016, 8, 22), "10:00:00")
+    a("100", "Z_MM_GR_POST", "BCARTER", D_(2016, 8, 20), END, D_(2016, 8, 22), "10:00:00")
+    a("100", "Z_HR_PAYROLL", "CDUBOIS", D_(2023, 3, 9), D_(2026, 8, 15), D_(2026, 8, 15),
+      "17:02:10")
+    a("100", "Z_MM_PO_CREATE", "RPATEL", D_(2022, 4, 12), END, D_(2022, 4, 12), "09:30:00")
+    a("100", "Z_MM_PO_RELEASE", "RPATEL", D_(2022, 4, 12), END, D_(2022, 4, 12), "09:30:00")
+    a("100", "Z_MM_GR_POST", "JTHOMPSON", D_(2023, 5, 22), END, D_(2023, 5, 22), "08:00:00")
+    a("100", "Z_FI_EMERGENCY", "FF_ID01", D_(2024, 1, 1), END, D_(2023, 12, 28), "12:00:00")
+    a("200", "Z_FI_AP_INVOICE", "PRAMAN", D_(2024, 2, 1), END, D_(2024, 2, 1), "10:11:12")
+    text = "".join("\t".join(r) + "\r\n" for r in rows)
+    write_bytes(HERE / "sap" / "AGR_USERS.txt", text.encode("cp1252"))
+
+    # AGR_1251 as an SE16 list (field names as column headings), downloaded unconverted.
+    fields = [("MANDT", 3), ("AGR_NAME", 30), ("COUNTER", 6), ("OBJECT", 10), ("AUTH", 12),
+              ("VARIANT", 4), ("FIELD", 10), ("LOW", 40), ("HIGH", 40), ("MODIFIED", 1),
+              ("DELETED", 1), ("COPIED", 1), ("NEU", 1), ("NODE", 6)]
+    widths = [max(n, len(name)) for name, n in fields]
+    data = []
+    counters: dict[str, int] = {}
+    auth_no = {"n": 100}
+
+    def auth(role, obj, auth_name, field, low, high="", deleted="", modified="G"):
+        counters[role] = counters.get(role, 0) + 1
+        data.append(["100", role, f"{counters[role]:06d}", obj, auth_name, "", field, low, high,
+                     modified, deleted, "", "O", f"{counters[role] + 10:06d}"])
+
+    auth("Z_FI_AP_INVOICE", "S_TCODE", "T-KF10000100", "TCD", "FB60")
+    auth("Z_FI_AP_INVOICE", "S_TCODE", "T-KF10000100", "TCD", "MIRO")
+    auth("Z_FI_AP_INVOICE", "S_TCODE", "T-KF10000100", "TCD", "FB01", deleted="X")
+    auth("Z_FI_AP_INVOICE", "F_BKPF_BUK", "T-KF10000101", "ACTVT", "01")
+    auth("Z_FI_AP_INVOICE", "F_BKPF_BUK", "T-KF10000101", "BUKRS", "1000", "1999")
+    auth("Z_FI_AP_PAYMENT_RUN", "S_TCODE", "T-KF10000200", "TCD", "F110")
+    auth("Z_FI_AP_PAYMENT_RUN", "F_REGU_BUK", "T-KF10000201", "FBTCH", "11")
+    auth("Z_FI_AP_PAYMENT_RUN", "F_REGU_BUK", "T-KF10000201", "FBTCH", "21")
+    auth("Z_FI_AP_PAYMENT_RUN", "F_REGU_BUK", "T-KF10000201", "BUKRS", "*", modified="M")
+    auth("Z_MM_VENDOR_MAINT", "S_TCODE", "T-KF10000300", "TCD", "BP")
+    auth("Z_MM_VENDOR_MAINT", "F_LFA1_BUK", "T-KF10000301", "ACTVT", "01")
+    auth("Z_MM_VENDOR_MAINT", "F_LFA1_BUK", "T-KF10000301", "ACTVT", "02")
+    auth("Z_FI_GL_POST", "S_TCODE", "T-KF10000400", "TCD", "FB50")
+    auth("Z_FI_GL_POST", "F_BKPF_BUK", "T-KF10000401", "ACTVT", "01")
+    auth("Z_FI_GL_MASTER", "S_TCODE", "T-KF10000500", "TCD", "FS00")
+    auth("Z_FI_GL_MASTER", "F_SKA1_BUK", "T-KF10000501", "ACTVT", "01")
+    auth("Z_MM_PO_CREATE", "S_TCODE", "T-KF10000600", "TCD", "ME21N")
+    auth("Z_MM_PO_RELEASE", "S_TCODE", "T-KF10000700", "TCD", "ME29N")
+    auth("Z_MM_PO_RELEASE", "M_EINK_FRG", "T-KF10000701", "FRGCO", "01", "02")
+    auth("Z_BC_USER_ADMIN", "S_TCODE", "T-KF10000800", "TCD", "SU01")
+    auth("Z_BC_USER_ADMIN", "S_TCODE", "T-KF10000800", "TCD", "PFCG")
+    auth("Z_BC_USER_ADMIN", "S_USER_GRP", "T-KF10000801", "ACTVT", "*", modified="U")
+    auth("Z_HR_PAYROLL", "S_TCODE", "T-KF10000900", "TCD", "PC00_M08_CALC")
+    auth("Z_HR_PAYROLL", "S_TCODE", "T-KF10000900", "TCD", "PA30")
+    auth("Z_DISPLAY_ALL", "S_TCODE", "T-KF10001000", "TCD", "*", modified="M")
+
+    def line(values):
+        return "|" + "|".join(str(v).ljust(w) for v, w in zip(values, widths)) + "|"
+
+    width = len(line([name for name, _ in fields]))
+    rule = "-" * width
+    out = ["", "Table:          AGR_1251",
+           f"Displayed Fields:  {len(fields)} of  {len(fields)}  Fixed Columns:"
+           f"                 3  List Width 0250", "", rule, line([n for n, _ in fields]), rule]
+    out += [line(r) for r in data]
+    out += [rule, ""]
+    write_bytes(HERE / "sap" / "AGR_1251_se16_unconverted.txt",
+                "\r\n".join(out).encode("cp1252"))
+
+
+# --------------------------------------------------------------------------------------------
+# 8. Microsoft Entra ID sign-in logs, portal "Download > CSV" (interactive user sign-ins)
+# --------------------------------------------------------------------------------------------
+
+ENTRA_COLUMNS = [
+    "Date (UTC)", "Request ID", "User agent", "Correlation ID", "User ID", "User", "Username",
+    "User type", "Cross tenant access type", "Incoming token type", "Authentication Protocol",
+    "Unique token identifier", "Original transfer method", "Client credential type",
+    "Token Protection - Sign In Session", "Token Protection - Sign In Session StatusCode",
+    "Application", "Application ID ", "App owner tenant ID", "Resource", "Resource ID ",
+    "Resource tenant ID", "Resource owner tenant ID", "Home tenant ID", "Home tenant name",
+    "IP address", "Location", "Status", "Sign-in error code", "Failure reason", "Client app",
+    "Device ID", "Browser", "Operating System", "Compliant", "Managed", "Join Type",
+    "Multifactor authentication result", "Multifactor authentication auth method",
+    "Multifactor authentication auth detail", "Authentication requirement",
+    "Sign-in identifier", "Session ID", "IP address (seen by resource)",
+    "Through Global Secure Access", "Global Secure Access IP address",
+    "Autonomous system  number", "Flagged for review", "Token issuer type",
+    "Incoming token type", "Token issuer name", "Latency", "Conditional Access",
+    "Managed Identity type", "Associated Resource Id", "Federated Token Id",
+    "Federated Token Issuer",
+]
+
+
+def entra() -> None:
+    """InteractiveSignIns_<from>_<to>.csv as the Entra admin center writes it. Header spelled as
+    in real downloads (two trailing-space headers, a double space in 'Autonomous system
+    number', 'Incoming token type' twice); UTC ISO 8601 timestamps; Location packed as
+    'City, Region, Country'; no BOM."""
+    T = dt.datetime
+    tenant = guid("kf-tenant")
+    apps = {
+        "Office 365 Exchange Online": ("00000002-0000-0ff1-ce00-000000000000",
+                                       "Office 365 Exchange Online",
+                                       "00000002-0000-0ff1-ce00-000000000000"),
+        "Microsoft Azure Portal": ("c44b4083-3bb0-49c1-b47d-974e53cbdf3c",
+                                   "Windows Azure Service Management API",
+                                   "797f4846-ba00-4fd7-ba43-dac1f8f63013"),
+        "SAP Fiori (KF PRD)": (guid("app-sap-fiori"), "SAP Fiori (KF PRD)",
+                               guid("app-sap-fiori")),
+        "ServiceNow": (guid("app-servicenow"), "ServiceNow", guid("app-servicenow")),
+        "Manhattan WMS": (guid("app-wms"), "Manhattan WMS", guid("app-wms")),
+        "Salesforce": (guid("app-salesforce"), "Salesforce", guid("app-salesforce")),
+    }
+    edge = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87")
+    iphone = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+              "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+    rows = [ENTRA_COLUMNS]
+
+    def s(when, upn_local, display, app, status, code="0", reason="", ip="81.2.69.160",
+          location="London, England, GB", agent=edge, browser="Edge 126.0.2592", os_="Windows10",
+          compliant="True", managed="True", join="Microsoft Entra hybrid joined",
+          mfa_result="MFA requirement satisfied by claim in the token", mfa_method="",
+          requirement="Multifactor authentication", user_type="Member", ca="Success",
+          asn="20712", latency="142", upn=None, home=None, cross="None"):
+        seed = f"{when.isoformat()}-{upn_local}-{app}"
+        app_id, resource, resource_id = apps[app]
+        username = upn or f"{upn_local}@{DOMAIN}"
+        device = guid("device-" + upn_local) if managed == "True" else ""
+        v = {c: "" for c in ENTRA_COLUMNS}
+        v.update({
+            "Date (UTC)": when.strftime("%Y-%m-%dT%H:%M:%SZ"), "Request ID": guid("req-" + seed),
+            "User agent": agent, "Correlation ID": guid("corr-" + seed),
+            "User ID": guid("user-" + upn_local), "User": display, "Username": username,
+            "User type": user_type, "Cross tenant access type": cross,
+            "Authentication Protocol": "None", "Original transfer method": "None",
+            "Client credential type": "None", "Application": app,
+            "App owner tenant ID": "f8cdef31-a31e-4b4a-93e4-5f571e91255a"
+            if app_id.startswith(("0000", "c44b")) else tenant,
+            "Resource": resource, "Resource tenant ID": tenant,
+            "Resource owner tenant ID": tenant, "Home tenant ID": home or tenant,
+            "Home tenant name": "" if home else "Kestrel Freight Ltd", "IP address": ip,
+            "Location": location, "Status": status, "Sign-in error code": code,
+            "Failure reason": reason, "Client app": "Browser", "Device ID": device,
+            "Browser": browser, "Operating System": os_, "Compliant": compliant,
+            "Managed": managed, "Join Type": join,
+            "Multifactor authentication result": mfa_result,
+            "Multifactor authentication auth method": mfa_method,
+            "Authentication requirement": requirement, "Sign-in identifier": username,
+            "Session ID": guid("session-" + upn_local + when.strftime("%Y%m%d")),
+            "IP address (seen by resource)": ip, "Through Global Secure Access": "False",
+            "Autonomous system  number": asn, "Flagged for review": "False",
+            "Token issuer type": "AzureAD", "Latency": latency, "Conditional Access": ca,
+        })
+        v["Application ID "] = app_id
+        v["Resource ID "] = resource_id
+        v["Unique token identifier"] = hexid("uti-" + seed, 22)
+        row = [v[c] for c in ENTRA_COLUMNS]
+        # 'Incoming token type' appears twice; both cells say "None" in real files.
+        for i, c in enumerate(ENTRA_COLUMNS):
+            if c == "Incoming token type":
+                row[i] = "None"
+        rows.append(row)
+
+    s(T(2026, 7, 1, 7, 58, 12), "harriet.okafor", "Harriet Okafor", "SAP Fiori (KF PRD)",
+      "Success")
+    s(T(2026, 7, 3, 16, 41, 5), "priya.raman", "Priya Raman", "SAP Fiori (KF PRD)", "Success")
+    s(T(2026, 7, 6, 8, 5, 44), "marcus.bell", "Marcus Bell", "Microsoft Azure Portal", "Success",
+      mfa_result="MFA completed in Azure AD", mfa_method="Microsoft Authenticator app",
+      latency="311")
+    s(T(2026, 7, 14, 9, 12, 30), "ben.carter", "Ben Carter", "Manhattan WMS", "Success",
+      ip="86.150.22.41", location="Ipswich, England, GB", agent=iphone, browser="Mobile Safari",
+      os_="Ios 17.5", compliant="False", managed="False", join="",
+      mfa_result="MFA completed in Azure AD", mfa_method="Text message",
+      asn="2856")
+    s(T(2026, 7, 14, 9, 10, 2), "ben.carter", "Ben Carter", "Manhattan WMS", "Failure",
+      code="50126", reason="Error validating credentials due to invalid username or password.",
+      ip="86.150.22.41", location="Ipswich, England, GB", agent=iphone, browser="Mobile Safari",
+      os_="Ios 17.5", compliant="False", managed="False", join="", mfa_result="",
+      requirement="Single-factor authentication", ca="Not Applied", asn="2856")
+    s(T(2026, 7, 22, 6, 30, 51), "jack.thompson", "Jack Thompson", "Manhattan WMS", "Success",
+      location="Felixstowe, England, GB", ip="51.148.73.9", asn="13285")
+    s(T(2026, 8, 16, 8, 1, 7), "chloe.dubois", "Chloe Dubois", "Office 365 Exchange Online",
+      "Failure", code="50057",
+      reason="The user account is disabled.", ip="90.252.14.200", location="Reading, England, GB",
+      compliant="False", managed="False", join="", mfa_result="",
+      requirement="Single-factor authentication", ca="Not Applied", asn="5607")
+    s(T(2026, 7, 14, 9, 40, 19), "oliver.grant", "Oliver Grant", "Microsoft Azure Portal",
+      "Success", ip="92.40.180.7", location="Leeds, England, GB", compliant="False",
+      managed="False", join="", mfa_result="MFA completed in Azure AD",
+      mfa_method="Microsoft Authenticator app", user_type="Guest",
+      upn="oliver.grant_grantbasis.example#EXT#@kestrelfreight.onmicrosoft.com",
+      home=guid("grantbasis-tenant"), cross="B2B collaboration", asn="12576")
+    s(T(2026, 8, 3, 8, 45, 0), "zoe.adams", "Zoe Adams", "Salesforce", "Interrupted",
+      code="50074", reason="Strong Authentication is required.", mfa_result="",
+      requirement="Multifactor authentication")
+    s(T(2026, 8, 3, 8, 46, 12), "zoe.adams", "Zoe Adams", "Salesforce", "Success",
+      mfa_result="MFA completed in Azure AD", mfa_method="Microsoft Authenticator app")
+    s(T(2026, 9, 22, 19, 4, 33), "leo.marchetti", "Leo Marchetti", "Manhattan WMS", "Success",
+      ip="109.144.211.3", location="Colchester, England, GB", compliant="False",
+      managed="False", join="", mfa_result="MFA completed in Azure AD",
+      mfa_method="Text message", asn="5378")
+    s(T(2026, 9, 2, 2, 13, 56), "svc-sapbatch", "svc-sapbatch", "SAP Fiori (KF PRD)", "Success",
+      ip="20.77.134.9", location="London, England, GB", agent="python-requests/2.32.3",
+      browser="Python Requests 2.32", os_="", compliant="", managed="", join="", mfa_result="",
+      requirement="Single-factor authentication", ca="Not Applied", asn="8075")
+    s(T(2026, 9, 15, 12, 0, 41), "aisling.oneill", "Aisling O'Neill", "ServiceNow", "Success")
+    s(T(2026, 9, 29, 23, 58, 2), "owen.price", "Owen Price", "Microsoft Azure Portal",
+      "Success", ip="185.220.101.45", location="Frankfurt am Main, Hessen, DE",
+      compliant="False", managed="False", join="", mfa_result="MFA completed in Azure AD",
+      mfa_method="Microsoft Authenticator app", asn="60729")
+    rows[1:] = sorted(rows[1:], key=lambda r: r[0], reverse=True)   # newest first, as listed
+    text = csv_lines(rows, eol="\r\n")
+    write_bytes(HERE / "entra" / "InteractiveSignIns_2026-07-01_2026-09-30.csv",
+                text.encode("utf-8"))
+
+
 SHAPES = {
     "bamboohr": bamboohr,
     "rippling": rippling,
@@ -707,6 +978,8 @@ SHAPES = {
     "midpoint": midpoint,
     "jira": jira,
     "servicenow": servicenow,
+    "sap": sap,
+    "entra": entra,
 }
 
 
