@@ -971,6 +971,236 @@ def entra() -> None:
                 text.encode("utf-8"))
 
 
+# --------------------------------------------------------------------------------------------
+# 9. "Approved administrators" register as a company keeps it (illustrative .xlsx)
+# --------------------------------------------------------------------------------------------
+
+FIXED_TIME = dt.datetime(2026, 9, 30, 12, 0, 0)
+
+
+def _book():
+    import openpyxl
+    book = openpyxl.Workbook()
+    book.properties.creator = "Marcus Bell"
+    book.properties.lastModifiedBy = "Marcus Bell"
+    book.properties.created = FIXED_TIME
+    book.properties.modified = FIXED_TIME
+    return book
+
+
+def approved_admins() -> None:
+    """An IT-owned Excel register of approved administrator accounts. Illustrative: companies
+    invent their own headers. Title and owner rows above the header, merged title cell, dates
+    that are real Excel dates (dd/mm/yyyy format) next to dates typed as text ('12th March
+    2026', '06.07.26'), 'TBC' / 'N/A' / 'Pending' placeholders, packed 'system:role' cells, a
+    notes block under the table, a second sheet with the authorised approvers per system and a
+    hidden 'Lists' sheet for drop-downs."""
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    book = _book()
+    ws = book.active
+    ws.title = "Register"
+    ws["A1"] = "Kestrel Freight Ltd \u2014 Approved Administrators Register"
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.merge_cells("A1:J1")
+    ws["A2"] = "Owner: IT Director (M. Bell)   |   Last reviewed: 03/09/2026   |   Classification: Internal"
+    header = ["Admin Name", "System", "Access Level", "Account / Username", "Approved By",
+              "Approval Date", "Access Granted", "Review Due", "Ticket Ref", "Notes"]
+    ws.append([])
+    ws.append(header)
+    for cell in ws[4]:
+        cell.font = Font(bold=True, color="FFFFFF")
+        cell.fill = PatternFill("solid", fgColor="1F4E78")
+        cell.alignment = Alignment(wrap_text=True)
+    d = dt.datetime
+    entries = [
+        ["Marcus Bell", "Active Directory", "Domain Admin", "KF\\mbell-adm", "Marcus Bell",
+         d(2026, 7, 6), d(2026, 7, 6), d(2027, 1, 6), "ITSD-1052", "DC upgrade"],
+        ["Aisling O'Neill", "Active Directory", "Domain Admin", "KF\\aoneill-adm",
+         "Marcus Bell", "12th March 2025", d(2025, 3, 12), d(2026, 3, 31), "ITSD-0877", ""],
+        ["Aisling O'Neill", "SAP S/4HANA PRD", "User Administrator", "SAP:Z_BC_USER_ADMIN",
+         "Marcus Bell", "TBC", d(2026, 7, 15), d(2027, 1, 15), "ITSD-1093",
+         "Backup for Olly"],
+        ["Oliver Grant", "SAP S/4HANA PRD", "Basis Administrator",
+         "SAP:Z_BASIS_ADMIN; SAP:Z_BC_USER_ADMIN", "Marcus Bell", d(2025, 1, 2),
+         d(2025, 1, 6), "N/A - contractor", "PO-22417", "Contract to 31/03/2027"],
+        ["Oliver Grant", "Entra ID", "Privileged Role Administrator",
+         "oliver.grant_grantbasis.example#EXT#@kestrelfreight.onmicrosoft.com", "Liam Walsh",
+         d(2026, 7, 20), d(2026, 7, 14), d(2027, 1, 20), "ITSD-1071", "Guest account"],
+        ["Owen Price", "Entra ID", "Global Administrator", "owen.price@kestrelfreight.example",
+         "Ethan Brooks", d(2024, 9, 1), d(2024, 9, 2), d(2025, 9, 1), "", "PIM eligible"],
+        ["Owen Price", "AWS (kf-prod)", "AdministratorAccess", "AWS:owen.price",
+         "Marcus Bell", "06.07.26", d(2026, 7, 6), d(2027, 1, 6), "RITM0010231", "On-call"],
+        ["Marcus Bell", "Entra ID", "Global Administrator", "marcus.bell@kestrelfreight.example",
+         "Marcus Bell", d(2026, 7, 8), d(2026, 7, 8), d(2027, 1, 8), "RITM0010236", ""],
+        ["Liam Walsh", "ServiceNow PRD", "itil_admin", "lwalsh", "Aisling O'Neill",
+         d(2026, 7, 9), d(2026, 7, 9), d(2027, 1, 9), "RITM0010240", ""],
+        ["Ben Carter", "Manhattan WMS", "System Admin", "bcarter", "Harriet Okafor",
+         d(2023, 2, 1), d(2023, 2, 1), d(2024, 2, 1), "", "Leaver? check with HR"],
+        ["FF_ID01", "SAP S/4HANA PRD", "Firefighter (emergency)", "SAP:Z_FI_EMERGENCY",
+         "Harriet Okafor", d(2024, 1, 1), d(2024, 1, 1), "Monthly log review",
+         "CHG0004410", "Owner: H. Okafor; log reviewed by Internal Audit"],
+        ["svc-sapbatch", "SAP S/4HANA PRD", "Batch (background jobs)", "SAP:BATCH_USER",
+         "N/A", "N/A", "", "N/A", "", "System account - no interactive logon"],
+        ["Ethan Brooks", "Entra ID", "Global Administrator (break-glass)",
+         "breakglass01@kestrelfreight.onmicrosoft.com", "Board", d(2022, 5, 16),
+         d(2022, 5, 16), d(2026, 5, 16), "", "Sealed envelope in safe"],
+        ["Aisling O'Neill", "AWS (kf-prod)", "PowerUserAccess", "AWS:aisling.oneill",
+         "Marcus Bell", "Pending", d(2026, 8, 11), "", "RITM0010262", ""],
+    ]
+    for row in entries:
+        ws.append(row)
+    for row in ws.iter_rows(min_row=5, max_row=4 + len(entries)):
+        for cell in row:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "dd/mm/yyyy"
+    last = 4 + len(entries)
+    ws.append([])
+    ws.append(["* Domain Admin and Global Administrator entries are re-approved every 6 months."])
+    ws.append(["* Leavers: move the row to the 'Leavers' tab - do not delete (audit trail)."])
+    widths = [18, 18, 28, 44, 16, 16, 16, 16, 14, 36]
+    for i, w in enumerate(widths):
+        ws.column_dimensions["ABCDEFGHIJ"[i]].width = w
+    ws.freeze_panes = "A5"
+    ws.auto_filter.ref = f"A4:J{last}"
+
+    ap = book.create_sheet("Authorised Approvers")
+    ap.append(["System", "Authorised approver", "Role", "Scope / limits"])
+    for row in [
+        ["Active Directory", "Marcus Bell", "IT Director", "All privileged groups"],
+        ["Active Directory", "Ethan Brooks", "CEO", "Approvals for the IT Director's own access"],
+        ["Entra ID", "Marcus Bell", "IT Director", "All directory roles"],
+        ["Entra ID", "Ethan Brooks", "CEO", "Approvals for the IT Director's own access"],
+        ["SAP S/4HANA PRD", "Harriet Okafor", "CFO", "Finance roles (Z_FI_*, Z_MM_*)"],
+        ["SAP S/4HANA PRD", "Tomasz Wiśniewski", "Financial Controller", "Z_FI_* except own"],
+        ["SAP S/4HANA PRD", "Marcus Bell", "IT Director", "Technical roles (Z_BC_*, Z_BASIS_*)"],
+        ["ServiceNow PRD", "Marcus Bell", "IT Director", "admin, itil_admin"],
+        ["AWS (kf-prod)", "Marcus Bell", "IT Director", "All permission sets"],
+        ["Manhattan WMS", "Ben Carter", "Warehouse Manager", "All WMS roles"],
+    ]:
+        ap.append(row)
+    ap["A13"] = "Last updated 14/01/2026"
+
+    lists = book.create_sheet("Lists")
+    for i, system in enumerate(["Active Directory", "Entra ID", "SAP S/4HANA PRD",
+                                "ServiceNow PRD", "AWS (kf-prod)", "Manhattan WMS"], start=1):
+        lists.cell(row=i, column=1, value=system)
+    lists.sheet_state = "hidden"
+    dv = DataValidation(type="list", formula1="=Lists!$A$1:$A$6", allow_blank=True)
+    ws.add_data_validation(dv)
+    dv.add(f"B5:B{last}")
+    path = HERE / "approved_admins" / "kestrel_approved_administrators_register.xlsx"
+    book.save(path)
+    print(f"wrote {path.relative_to(HERE)}")
+
+
+# --------------------------------------------------------------------------------------------
+# 10. SoD rule matrix with the company's own headers (illustrative .xlsx)
+# --------------------------------------------------------------------------------------------
+
+def sod_matrix() -> None:
+    """A segregation-of-duties rule book in the style of SAP GRC Access Control rule sets
+    (risk = two conflicting functions; function = actions/permissions), kept by the company in
+    Excel with its own headers: 'Risks' (one rule per row), 'Functions' (function -> permission,
+    one row per transaction or authorisation value, some cells packed 'FB60; MIRO'), and
+    'Mitigations' (mitigating controls assigned to users, with validity dates)."""
+    from openpyxl.styles import Font
+
+    book = _book()
+    book.properties.creator = "Harriet Okafor"
+    book.properties.lastModifiedBy = "Fatima Zahra"
+    risks = book.active
+    risks.title = "Risks"
+    risks.append(["Risk ID", "Risk Description", "Function 1", "Function 2", "Risk Rating",
+                  "Business Process", "Mitigating Control", "Risk Owner", "Source / basis"])
+    for row in [
+        ["KF-P2P-01", "Maintain vendor master and pay vendors (fictitious vendor)", "F-VEND-MAINT",
+         "F-AP-PAYRUN", "High", "Procure to Pay", "MC-03", "Declan Murphy",
+         "SAP GRC std. risk P001-like; public ruleset PUB-AP-01"],
+        ["KF-P2P-02", "Enter AP invoices and execute payment run", "F-AP-INVOICE", "F-AP-PAYRUN",
+         "High", "Procure to Pay", "MC-01", "Declan Murphy", ""],
+        ["KF-P2P-03", "Create purchase orders and release (approve) them", "F-PO-CREATE",
+         "F-PO-RELEASE", "HIGH", "Procure to Pay", "", "Harriet Okafor", "PUB-P2P-01"],
+        ["KF-P2P-04", "Post goods receipt and pay the vendor", "F-GR-POST", "F-AP-PAYRUN",
+         "Medium", "Procure to Pay", "", "Declan Murphy", "PUB-P2P-02 (D365 example)"],
+        ["KF-R2R-01", "Maintain GL accounts and post journals (hide activity)", "F-GL-MASTER",
+         "F-GL-POST", "Medium", "Record to Report", "MC-05", "Tomasz Wiśniewski",
+         "SAP GRC F001-like; PUB-GL-01"],
+        ["KF-BAS-01", "Maintain users and assign roles", "F-USER-ADMIN", "F-ROLE-ASSIGN",
+         "Critical", "Basis / Security", "", "Marcus Bell", "PUB-SEC-01"],
+        ["KF-HR-01", "Maintain payroll master data and run payroll", "F-PAY-MASTER", "F-PAY-RUN",
+         3, "Hire to Retire", "", "Emma Lindqvist", ""],
+        ["KF-AUD-01", "Internal audit staff with posting access (sensitive access)", "F-GL-POST",
+         None, "High", "Record to Report", "", "Harriet Okafor",
+         "Single-function risk - Function 2 intentionally blank"],
+    ]:
+        risks.append(row)
+    for cell in risks[1]:
+        cell.font = Font(bold=True)
+
+    fn = book.create_sheet("Functions")
+    fn.append(["Function ID", "Function Description", "System", "Action (T-code)",
+               "Auth Object", "Field", "Value From", "Value To"])
+    for row in [
+        ["F-VEND-MAINT", "Maintain vendor master", "SAP S/4HANA PRD", "BP", "F_LFA1_BUK",
+         "ACTVT", "01", "02"],
+        ["F-AP-INVOICE", "Enter AP invoices", "SAP S/4HANA PRD", "FB60; MIRO", "F_BKPF_BUK",
+         "ACTVT", "01", None],
+        ["F-AP-PAYRUN", "Execute payment run", "SAP S/4HANA PRD", "F110", "F_REGU_BUK", "FBTCH",
+         "11", "21"],
+        ["F-PO-CREATE", "Create purchase order", "SAP S/4HANA PRD", "ME21N", "M_BEST_BSA",
+         "ACTVT", "01", None],
+        ["F-PO-RELEASE", "Release purchase order", "SAP S/4HANA PRD", "ME29N", "M_EINK_FRG",
+         "FRGCO", "01", "02"],
+        ["F-GL-MASTER", "Maintain GL account master", "SAP S/4HANA PRD", "FS00", "F_SKA1_BUK",
+         "ACTVT", "01", None],
+        ["F-GL-POST", "Post GL journal", "SAP S/4HANA PRD", "FB50", "F_BKPF_BUK", "ACTVT",
+         "01", None],
+        ["F-USER-ADMIN", "Maintain user master", "SAP S/4HANA PRD", "SU01", "S_USER_GRP",
+         "ACTVT", "01", "02"],
+        ["F-ROLE-ASSIGN", "Assign roles to users", "SAP S/4HANA PRD", "PFCG; SU01",
+         "S_USER_AGR", "ACTVT", "22", None],
+        ["F-PAY-MASTER", "Maintain payroll master data", "SAP S/4HANA PRD", "PA30",
+         "P_ORGIN", "INFTY", "0008", None],
+        ["F-PAY-RUN", "Run payroll (GB)", "SAP S/4HANA PRD", "PC00_M08_CALC", "P_ABRKS",
+         "ABRKS", "*", None],
+    ]:
+        fn.append(row)
+    fn.append([])
+    fn.append(["Note: F-GR-POST (MIGO goods receipt) still to be defined - see action log #14"])
+    for cell in fn[1]:
+        cell.font = Font(bold=True)
+
+    mi = book.create_sheet("Mitigations")
+    mi.append(["Control ID", "Control Description", "Risk ID", "User ID", "Monitor",
+               "Valid From", "Valid To", "Frequency"])
+    d = dt.datetime
+    for row in [
+        ["MC-01", "Weekly review of payment proposal vs. invoices entered by same user",
+         "KF-P2P-02", "PRAMAN", "Declan Murphy", d(2025, 7, 1), d(2026, 6, 30), "Weekly"],
+        ["MC-01", "Weekly review of payment proposal vs. invoices entered by same user",
+         "KF-P2P-02", "DMURPHY", "Tomasz Wiśniewski", d(2025, 7, 1), d(2027, 6, 30), "Weekly"],
+        ["MC-03", "Vendor master change report (S_ALR_87012089) reviewed by AP Supervisor",
+         "KF-P2P-01", "PRAMAN", "Declan Murphy", d(2026, 7, 8), "31.12.9999", "Monthly"],
+        ["MC-05", "Monthly review of GL master changes by CFO", "KF-R2R-01", "TWISNIEWSKI",
+         "Harriet Okafor", d(2021, 1, 11), None, "Monthly"],
+        ["MC-05", "Monthly review of GL master changes by CFO", "KF-R2R-01", "SALMEIDA",
+         "Tomasz Wiśniewski", "TBC", None, "Monthly"],
+    ]:
+        mi.append(row)
+    for ws in (mi,):
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, dt.datetime):
+                    cell.number_format = "dd/mm/yyyy"
+    for cell in mi[1]:
+        cell.font = Font(bold=True)
+    path = HERE / "sod_matrix" / "kestrel_sod_ruleset_v3.xlsx"
+    book.save(path)
+    print(f"wrote {path.relative_to(HERE)}")
+
+
 SHAPES = {
     "bamboohr": bamboohr,
     "rippling": rippling,
@@ -980,6 +1210,8 @@ SHAPES = {
     "servicenow": servicenow,
     "sap": sap,
     "entra": entra,
+    "approved_admins": approved_admins,
+    "sod_matrix": sod_matrix,
 }
 
 
