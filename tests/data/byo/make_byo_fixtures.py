@@ -978,6 +978,23 @@ def entra() -> None:
 FIXED_TIME = dt.datetime(2026, 9, 30, 12, 0, 0)
 
 
+def _save(book, path: Path) -> None:
+    """Save, then rewrite the zip with fixed member timestamps so reruns give identical bytes."""
+    import io
+    import zipfile
+    buffer = io.BytesIO()
+    book.save(buffer)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_TIME.timetuple()[:6])
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    write_bytes(path, out.getvalue())
+
+
 def _book():
     import openpyxl
     book = openpyxl.Workbook()
@@ -1090,9 +1107,7 @@ def approved_admins() -> None:
     dv = DataValidation(type="list", formula1="=Lists!$A$1:$A$6", allow_blank=True)
     ws.add_data_validation(dv)
     dv.add(f"B5:B{last}")
-    path = HERE / "approved_admins" / "kestrel_approved_administrators_register.xlsx"
-    book.save(path)
-    print(f"wrote {path.relative_to(HERE)}")
+    _save(book, HERE / "approved_admins" / "kestrel_approved_administrators_register.xlsx")
 
 
 # --------------------------------------------------------------------------------------------
@@ -1196,9 +1211,7 @@ def sod_matrix() -> None:
                     cell.number_format = "dd/mm/yyyy"
     for cell in mi[1]:
         cell.font = Font(bold=True)
-    path = HERE / "sod_matrix" / "kestrel_sod_ruleset_v3.xlsx"
-    book.save(path)
-    print(f"wrote {path.relative_to(HERE)}")
+    _save(book, HERE / "sod_matrix" / "kestrel_sod_ruleset_v3.xlsx")
 
 
 SHAPES = {
