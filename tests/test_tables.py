@@ -2,21 +2,27 @@
 
 The declarations must agree with what the readers produce today (their public column constants,
 and every reader's frame on its fixture and on the demo company's exports); validate_frame must
-catch each kind of departure.
+catch each kind of departure; docs/tables.md must be the rendering of the declarations; and the
+``workbench tables`` command prints them.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from workbench import cli
 from workbench import populations as P
 from workbench import tables as T
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "exports"
+DOC = ROOT / "docs" / "tables.md"
 DISPLAY_NAMES = {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod",
                  "GitHub Enterprise": "github", "Okta": "okta"}
 
@@ -390,3 +396,68 @@ def test_a_repeated_column_is_named_once():
 def test_validate_frame_of_an_unknown_table():
     with pytest.raises(KeyError, match="Did you mean 'grants'"):
         T.validate_frame("grant", workers())
+
+
+# --------------------------------------------------------------------------------------------
+# Documentation and the command line
+# --------------------------------------------------------------------------------------------
+
+def test_docs_page_is_the_rendering_of_the_declarations():
+    expected = T.render_markdown()
+    found = DOC.read_text(encoding="utf-8") if DOC.is_file() else "(missing)"
+    assert found == expected, ("docs/tables.md is out of date with src/workbench/tables.py: "
+                               "regenerate it with `workbench tables --markdown > docs/tables.md`")
+
+
+def test_docs_page_says_it_is_generated_and_by_which_command():
+    first_lines = T.render_markdown().splitlines()[:3]
+    assert any("Generated" in line and "workbench tables --markdown > docs/tables.md" in line
+               for line in first_lines)
+    page = T.render_markdown()
+    for spec in T.TABLES.values():
+        assert f"\n## {spec.name}\n" in page
+        for column in spec.columns:
+            assert f"| `{column.name}` |" in page
+
+
+def test_tables_command_lists_every_table_with_its_key(capsys):
+    assert cli.main(["tables"]) == 0
+    out = capsys.readouterr().out
+    for spec in T.TABLES.values():
+        assert spec.name in out
+        assert f"key: {' + '.join(spec.key)}" in out
+    assert "workbench tables TABLE" in out
+
+
+def test_tables_command_shows_one_tables_columns(capsys):
+    assert cli.main(["tables", "accounts"]) == 0
+    out = capsys.readouterr().out
+    assert out == T.render_text("accounts")
+    for column in T.table("accounts").columns:
+        assert f"  {column.name} " in out
+    assert "Key: system + account_id" in out
+    assert "password_expired" in out                         # allowed values are listed
+    assert "optional" in out and "required" in out
+    assert "must map: account_id (text), status (choice)" in out
+    assert "extra columns may follow" in out
+
+
+def test_tables_command_with_an_unknown_table_exits_2(capsys):
+    assert cli.main(["tables", "acounts"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "unknown canonical table 'acounts'" in captured.err
+    assert "Did you mean 'accounts'?" in captured.err
+
+
+def test_tables_markdown_prints_the_docs_page(capsys):
+    assert cli.main(["tables", "--markdown"]) == 0
+    assert capsys.readouterr().out == T.render_markdown()
+    assert cli.main(["tables", "accounts", "--markdown"]) == 2
+    assert "--markdown prints the whole page" in capsys.readouterr().err
+
+
+def test_the_regenerating_command_writes_the_page_byte_for_byte():
+    done = subprocess.run([sys.executable, "-m", "workbench.cli", "tables", "--markdown"],
+                          capture_output=True, check=True, timeout=120)
+    assert done.stdout == T.render_markdown().encode("utf-8")

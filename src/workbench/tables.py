@@ -354,8 +354,9 @@ _ACCOUNTS = Table(
         _col("employee_id", "text", "The HR employee number recorded on the account, where the "
                                     "system keeps one: the strongest link to a worker."),
         _col("display_name", "text", "The account's display name."),
-        _col("status", "choice", "The account's status in canonical words; only an active "
-                                 "account can be used to sign in.", required=True,
+        _col("status", "choice", "The account's status in canonical words; termination tests "
+                                 "look for accounts still active after the worker left.",
+             required=True,
              values=ACCOUNT_STATUSES),
         _col("status_original", "text", "The status exactly as exported; empty where the export "
                                         "has no status and lists only active accounts.",
