@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, make_demo_project
-from workbench import check, cli, populations, procedures
+from workbench import check, cli, populations, procedures, tables
 from workbench.check import KIND_TABLES, check_period
 from workbench.runner import DEMO_PARAMETER_FILE, PRIOR_DEMO_PARAMETER_FILE, prepare_run
 
@@ -340,6 +340,7 @@ MAPPED_FIXTURES = {
 
 def test_every_reader_kind_has_its_table_in_the_map():
     assert set(KIND_TABLES) == set(populations.READERS) - {"mapped"}
+    assert set(KIND_TABLES.values()) <= set(tables.TABLES)
     assert set(READER_FIXTURES) == set(KIND_TABLES), "a fixture for every kind"
 
 
@@ -396,8 +397,7 @@ def test_declared_roles_are_the_roles_the_code_reads_one_or_several(procedure):
     assert set(declared) == set(uses)
     for role, spec in declared.items():
         assert spec.several == ("frames" in uses[role]), role
-        assert set(spec.tables) <= {"identities", "accounts", "grants", "review_decisions", "campaigns", "requests",
-                                    "sod_rules", "sod_mitigations", "privileged_approvals", "events"}
+        assert set(spec.tables) <= set(tables.TABLES), "a role takes canonical tables"
         assert spec.required_with is None or spec.required_with in procedures.settings_model(procedure).model_fields
 
 

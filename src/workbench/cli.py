@@ -127,7 +127,34 @@ def build_parser() -> argparse.ArgumentParser:
     roll.add_argument("--records-only", action="store_true",
                       help="the next period's parameter file already exists: leave it as it is and only carry the "
                            "open exceptions into its remediation file")
+
+    tables = commands.add_parser("tables", help="the canonical tables: columns, types, required or optional, key",
+                                 description="Show the canonical tables every export is read into: without TABLE each "
+                                             "table with its key and meaning; with TABLE its columns (type, required "
+                                             "or optional, allowed values, meaning), key and what a kind: mapped "
+                                             "source may fill.")
+    tables.add_argument("table", nargs="?", metavar="TABLE", help="a table, e.g. accounts")
+    tables.add_argument("--markdown", action="store_true",
+                        help="print the whole documentation page (workbench tables --markdown > docs/tables.md)")
     return parser
+
+
+def _cmd_tables(args: argparse.Namespace) -> int:
+    """Print the canonical tables' declarations; an unknown table is an input error (exit 2)."""
+    from workbench import tables
+
+    if args.markdown:
+        if args.table is not None:
+            print("error: --markdown prints the whole page; leave out TABLE.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        sys.stdout.write(tables.render_markdown())
+        return EXIT_OK
+    try:
+        sys.stdout.write(tables.render_text(args.table))
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
 
 
 def _cmd_rollforward(args: argparse.Namespace) -> int:
@@ -270,7 +297,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
-            "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward}
+            "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
+            "tables": _cmd_tables}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
