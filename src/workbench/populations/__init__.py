@@ -48,7 +48,6 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
-import difflib
 import gc
 import hashlib
 import io
@@ -67,6 +66,48 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .contract import (
+    ACCOUNT_COLUMNS,
+    ACCOUNT_STATUSES,
+    CAMPAIGN_COLUMNS,
+    DATE_DTYPE,
+    DEFAULT_PRIVILEGED_ENTITLEMENTS,
+    EVENT_COLUMNS,
+    GRANT_COLUMNS,
+    IDENTITY_COLUMNS,
+    NEVER,
+    NO_INFORMATION,
+    NOT_APPLICABLE,
+    NOT_SUPPORTED,
+    PRIVILEGED_APPROVAL_COLUMNS,
+    REQUEST_COLUMNS,
+    REVIEW_DECISION_COLUMNS,
+    SET,
+    SOD_RULE_COLUMNS,
+    TIMESTAMP_DTYPE,
+    USED,
+    _STATES,
+    _TEXT,
+)
+from .errors import (
+    DuplicateKey,
+    DuplicateRow,
+    PopulationError,
+    RejectedRow,
+    _did_you_mean,
+    _either,
+)
+from .evidence import IPEEvidence, Population, _delimiter_label
+from .options import (
+    COMMON_OPTIONS,
+    _FORMAT_SAMPLE,
+    _LOG_OPTIONS,
+    _MAPPED_OPTIONS,
+    _bad_option,
+    _Options,
+    _parse_options,
+)
 
 __all__ = [
     "ACCOUNT_COLUMNS",
@@ -100,86 +141,6 @@ __all__ = [
     "reconcile",
 ]
 
-# --------------------------------------------------------------------------------------------
-# Contract constants
-# --------------------------------------------------------------------------------------------
-
-#: Entitlements treated as privileged, by system id. Matching is case-insensitive. Pass
-#: ``privileged_entitlements=`` to :func:`load_source` to use the entity's own list instead.
-DEFAULT_PRIVILEGED_ENTITLEMENTS: dict[str, frozenset[str]] = {
-    "ledgerline_erp": frozenset({"System Administrator", "Security Administrator"}),
-    "aws_prod": frozenset({"Administrators", "PowerUsers", "BillingAdmins"}),
-    "github": frozenset({"owner"}),
-}
-
-#: Canonical columns of the ``identities`` table (HR workers).
-IDENTITY_COLUMNS: tuple[str, ...] = (
-    "employee_id", "full_name", "email", "email_original", "department", "title",
-    "manager_employee_id", "cost_center", "hire_date", "status", "status_original",
-    "termination_date", "last_day_of_work", "termination_reason", "eligible_for_rehire", "line",
-)
-
-#: Columns every ``accounts`` table starts with; system-specific columns follow, ``line`` last.
-ACCOUNT_COLUMNS: tuple[str, ...] = (
-    "system", "account_id", "login", "login_original", "email", "email_original", "employee_id",
-    "display_name", "status", "status_original", "created_at", "last_login_at",
-    "last_login_state", "status_changed_at", "mfa_enabled", "password_enabled", "is_root",
-)
-
-#: Canonical account statuses (``accounts.status``, ``grants.account_status``).
-ACCOUNT_STATUSES: tuple[str, ...] = (
-    "active", "disabled", "suspended", "locked", "deprovisioned", "staged", "provisioned",
-    "recovery", "password_expired", "archived", "deleted",
-)
-
-#: Columns every ``grants`` table starts with; source-specific columns follow, ``line`` last.
-GRANT_COLUMNS: tuple[str, ...] = (
-    "system", "account_id", "login", "login_original", "email", "email_original", "entitlement",
-    "entitlement_type", "privileged", "granted_at", "removed_at", "account_status",
-)
-
-#: Canonical columns of the ``review_decisions`` table (certification campaign export).
-REVIEW_DECISION_COLUMNS: tuple[str, ...] = (
-    "campaign_id", "campaign_name", "certification_id", "reviewer_name", "reviewer_email",
-    "reviewer_email_original", "subject_name", "subject_email", "subject_email_original",
-    "system", "application", "access_type", "entitlement", "privileged", "decision",
-    "decision_original", "decided_at", "comments", "line",
-)
-
-#: Canonical columns of the ``campaigns`` table (campaign status report).
-CAMPAIGN_COLUMNS: tuple[str, ...] = (
-    "campaign_id", "campaign_name", "type", "created_at", "activated_at", "deadline", "status",
-    "status_original", "completed_at", "total_items", "decisions_made", "signed_off_by",
-    "signed_off_at", "line",
-)
-
-#: Canonical columns of the ``requests`` table (ServiceNow requested items).
-REQUEST_COLUMNS: tuple[str, ...] = (
-    "ticket", "requested_for", "requested_for_original", "opened_by", "opened_by_original",
-    "item", "system", "application", "entitlement", "action", "action_original", "approval",
-    "approval_original", "approver", "approver_original", "approved_at", "opened_at",
-    "closed_at", "state", "line",
-)
-
-#: Canonical columns of the ``sod_rules`` table.
-SOD_RULE_COLUMNS: tuple[str, ...] = (
-    "rule_id", "system", "function_a", "entitlements_a", "function_b", "entitlements_b",
-    "risk_level", "description", "line",
-)
-
-#: Canonical columns of the ``privileged_approvals`` table.
-PRIVILEGED_APPROVAL_COLUMNS: tuple[str, ...] = (
-    "system", "account", "account_original", "entitlement", "approved_by", "approved_on",
-    "expires_on", "line",
-)
-
-#: Columns every ``events`` table starts with (identity-provider event log); reader-specific
-#: columns follow, ``line`` last. Logins are casefolded (``*_original`` keeps the export's text).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "uuid", "published", "event_type", "actor_id", "actor_login", "target_id", "target_login",
-    "target_type", "outcome_result", "outcome_reason", "display_message",
-)
-
 #: CSV files larger than this many bytes are read through Arrow (vectorised) unless the source
 #: declares ``fast: false``; smaller files go through the ``csv`` module (about 6 s per 100 MB
 #: here, against well under 1 s through Arrow). Both paths give the same table, line numbers,
@@ -187,452 +148,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
 #: that are not UTF-8, a ragged row) to the csv module to name the line.
 FAST_PATH_BYTES = 64 * 1024 * 1024
 
-# States carried next to a timestamp that may hold a sentinel instead of a value.
-USED = "used"                   # a real timestamp of use
-SET = "set"                     # a real timestamp (changed / rotated / next rotation)
-NEVER = "never"                 # the system says: never used
-NO_INFORMATION = "no_information"
-NOT_APPLICABLE = "not_applicable"
-NOT_SUPPORTED = "not_supported"
-_STATES = (USED, SET, NEVER, NO_INFORMATION, NOT_APPLICABLE, NOT_SUPPORTED)
-
-TIMESTAMP_DTYPE = "datetime64[us, UTC]"
-#: Arrow type of all text: what pandas' ``string`` dtype stores (64-bit offsets), so no column
-#: is copied when it becomes a Series.
-DATE_DTYPE = "datetime64[s]"
-_TEXT = pa.large_string()
-
-# --------------------------------------------------------------------------------------------
-# Errors and evidence
-# --------------------------------------------------------------------------------------------
-
-
-class PopulationError(ValueError):
-    """An export (or a reader option) does not match its contract.
-
-    Attributes: ``file`` (the file as shown in messages, e.g. ``hr/workday_workers.csv``),
-    ``row`` (1-based line in the file, the header is line 1 unless a preamble is declared; for
-    .xlsx the worksheet row, for Parquet the record number; None when the problem is not one
-    line), ``column`` (the column as spelt in the file), ``expected``, ``found``, ``more_rows``
-    (further lines with the same problem in that column, at most 1,000 listed) and
-    ``more_count`` (how many there are in all).
-    """
-
-    def __init__(
-        self,
-        file: str,
-        message: str | None = None,
-        *,
-        row: int | None = None,
-        column: str | None = None,
-        expected: str | None = None,
-        found: str | None = None,
-        more_rows: Sequence[int] = (),
-        more_count: int | None = None,
-        unit: str = "line",
-    ) -> None:
-        self.file = file
-        self.row = row
-        self.column = column
-        self.expected = expected
-        self.found = found
-        self.more_rows = tuple(more_rows)
-        self.more_count = len(self.more_rows) if more_count is None else more_count
-        self.unit = unit
-        where = [file]
-        if row is not None:
-            where.append(f"{unit} {row}")
-        if column is not None:
-            where.append(f"column '{column}'")
-        if expected is not None:
-            body = f"expected {expected}, found {_show(found)}."
-        else:
-            body = message or "invalid export."
-        if expected is not None and message:
-            body = f"{body} {message}"
-        text = f"{', '.join(where)}: {body}"
-        if self.more_count:
-            shown = ", ".join(str(r) for r in self.more_rows[:10])
-            tail = ", ..." if self.more_count > 10 else ""
-            text += (f" The same problem is on {self.more_count} more {unit}(s) in this column:"
-                     f" {shown}{tail}.")
-        super().__init__(text)
-
-    @property
-    def line(self) -> int | None:
-        """Alias of ``row``: the 1-based line number in the file."""
-        return self.row
-
-
-def _either(options: Sequence[str]) -> str:
-    """'a', 'a or b', 'a, b or c'."""
-    options = list(options)
-    if len(options) <= 1:
-        return "".join(options)
-    return f"{', '.join(options[:-1])} or {options[-1]}"
-
-
-def _did_you_mean(name: Any, choices: Collection[str]) -> str:
-    """A hint naming the closest of ``choices`` to a misspelt ``name``, or ''."""
-    close = difflib.get_close_matches(str(name), list(choices), n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
-
-
-def _show(value: str | None) -> str:
-    """Render a found value for an error message."""
-    if value is None:
-        return "nothing"
-    if value == "":
-        return "an empty value"
-    if len(value) > 80:
-        value = value[:77] + "..."
-    return repr(value)
-
-
-@dataclass(frozen=True)
-class RejectedRow:
-    """A line of the file that produced no canonical row, and why."""
-
-    line: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class DuplicateRow:
-    """A line dropped because every field repeats an earlier line (``duplicate_of``)."""
-
-    line: int
-    duplicate_of: int
-
-
-@dataclass(frozen=True)
-class DuplicateKey:
-    """One key value that occurs on more than one line."""
-
-    values: tuple[Any, ...]
-    lines: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class IPEEvidence:
-    """Completeness-and-accuracy evidence for one export file (information produced by entity).
-
-    ``columns`` are the header names as spelt in the file; ``null_counts`` counts empty values per
-    required column of the export's contract; ``key_columns`` are canonical columns (the key is
-    checked after normalisation, so ``JDoe`` and ``jdoe`` are the same key). ``control_totals``
-    maps a name to a small ``{value: count}`` dict (empty values counted under ``"(empty)"``).
-
-    How the file was read: ``file_format`` (``csv``, ``csv (Arrow)``, ``xlsx``, ``parquet``,
-    ``ndjson``, ``json``), ``delimiter`` and whether it was ``delimiter_detected`` (sniffed from
-    the header line), ``encoding``, ``preamble`` (the text of the lines skipped above the header),
-    ``options`` (the reader options as declared) and ``duplicate_rows`` (exact duplicate lines
-    dropped, each with the line it repeats). Line counts reconcile: lines read = ``row_count`` +
-    ``len(rows_rejected)`` + ``duplicates_dropped``. ``to_dict()`` gives the same content
-    JSON-ready for the run manifest.
-    """
-
-    kind: str
-    table: str
-    source_system: str
-    file_name: str
-    path: str
-    sha256: str
-    size_bytes: int
-    extracted_at: str | None
-    row_count: int
-    column_count: int
-    columns: tuple[str, ...]
-    key_columns: tuple[str, ...]
-    key_unique: bool
-    duplicate_key_count: int
-    duplicate_keys: tuple[DuplicateKey, ...]
-    null_counts: dict[str, int]
-    control_totals: dict[str, dict[str, int]]
-    rows_rejected: tuple[RejectedRow, ...] = ()
-    unmapped_display_names: dict[str, int] = field(default_factory=dict)
-    timezone: str = "UTC"
-    notes: tuple[str, ...] = ()
-    file_format: str = "csv"
-    delimiter: str | None = None
-    delimiter_detected: bool = False
-    encoding: str | None = None
-    preamble: tuple[str, ...] = ()
-    options: dict[str, Any] = field(default_factory=dict)
-    duplicate_rows: tuple[DuplicateRow, ...] = ()
-
-    @property
-    def duplicates_dropped(self) -> int:
-        """How many exact duplicate lines were dropped (listed in ``duplicate_rows``)."""
-        return len(self.duplicate_rows)
-
-    def as_rows(self) -> list[tuple[str, str]]:
-        """The evidence as (label, value) pairs for a workpaper table, in reading order."""
-        rows: list[tuple[str, str]] = [
-            ("Source system", self.source_system),
-            ("Export", self.kind),
-            ("File", self.file_name),
-            ("Path", self.path),
-            ("SHA-256", self.sha256),
-            ("Size (bytes)", f"{self.size_bytes:,}"),
-            ("Read as", self._read_as()),
-            ("Reader options", _describe_options(self.options)),
-        ]
-        if self.preamble:
-            shown = "; ".join(_show(line) for line in self.preamble[:5])
-            more = f"; ... ({len(self.preamble)} lines)" if len(self.preamble) > 5 else ""
-            rows.append(("Preamble skipped above the header",
-                         f"{len(self.preamble)} line(s): {shown}{more}"))
-        rows += [
-            ("Extracted at (declared)", self.extracted_at or "not declared"),
-            ("Rows", f"{self.row_count:,}"),
-            ("Columns", str(self.column_count)),
-            ("Column names", ", ".join(self.columns)),
-            ("Key", " + ".join(self.key_columns)),
-        ]
-        if self.key_unique:
-            rows.append(("Key unique", "yes"))
-        else:
-            examples = "; ".join(
-                f"{' / '.join(_fmt(v) for v in d.values)} (lines {', '.join(map(str, d.lines))})"
-                for d in self.duplicate_keys
-            )
-            rows.append(("Key unique", f"no: {self.duplicate_key_count} key(s) repeated, e.g. "
-                                       f"{examples}"))
-        if self.duplicate_rows:
-            shown = "; ".join(f"line {d.line} repeats line {d.duplicate_of}"
-                              for d in self.duplicate_rows[:20])
-            more = "; ..." if len(self.duplicate_rows) > 20 else ""
-            rows.append(("Exact duplicate lines dropped",
-                         f"{len(self.duplicate_rows):,}: {shown}{more}"))
-        else:
-            rows.append(("Exact duplicate lines dropped", "none"))
-        empties = {c: n for c, n in self.null_counts.items() if n}
-        rows.append(("Empty values in required columns",
-                     "; ".join(f"{c}: {n}" for c, n in empties.items()) or "none"))
-        for name, counts in self.control_totals.items():
-            rows.append((f"Count by {name}",
-                         "; ".join(f"{k}: {v:,}" for k, v in counts.items()) or "none"))
-        rows.append(("Rows rejected",
-                     "; ".join(f"line {r.line}: {r.reason}" for r in self.rows_rejected)
-                     or "none"))
-        if self.unmapped_display_names:
-            rows.append(("Display names not mapped to a system",
-                         "; ".join(f"{k}: {v}" for k, v in self.unmapped_display_names.items())))
-        rows.append(("Time zone for values without a zone", self.timezone))
-        for note in self.notes:
-            rows.append(("Note", note))
-        return rows
-
-    def _read_as(self) -> str:
-        parts = [self.file_format]
-        if self.delimiter is not None:
-            how = ("detected from the header line" if self.delimiter_detected
-                   else "declared" if "delimiter" in self.options else "default")
-            parts.append(f"delimiter {_delimiter_label(self.delimiter)} ({how})")
-        if self.encoding:
-            parts.append(f"encoding {self.encoding}")
-        return "; ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict of the evidence (for manifests)."""
-        return {
-            "kind": self.kind, "table": self.table, "source_system": self.source_system,
-            "file_name": self.file_name, "path": self.path, "sha256": self.sha256,
-            "size_bytes": self.size_bytes, "extracted_at": self.extracted_at,
-            "file_format": self.file_format, "delimiter": self.delimiter,
-            "delimiter_detected": self.delimiter_detected, "encoding": self.encoding,
-            "options": _jsonable(self.options), "preamble": list(self.preamble),
-            "row_count": self.row_count, "column_count": self.column_count,
-            "columns": list(self.columns), "key_columns": list(self.key_columns),
-            "key_unique": self.key_unique, "duplicate_key_count": self.duplicate_key_count,
-            "duplicate_keys": [{"values": [_fmt(v) for v in d.values], "lines": list(d.lines)}
-                               for d in self.duplicate_keys],
-            "duplicates_dropped": self.duplicates_dropped,
-            "duplicate_rows": [{"line": d.line, "duplicate_of": d.duplicate_of}
-                               for d in self.duplicate_rows],
-            "null_counts": dict(self.null_counts),
-            "control_totals": {k: dict(v) for k, v in self.control_totals.items()},
-            "rows_rejected": [{"line": r.line, "reason": r.reason} for r in self.rows_rejected],
-            "unmapped_display_names": dict(self.unmapped_display_names),
-            "timezone": self.timezone, "notes": list(self.notes),
-        }
-
-
-def _fmt(value: Any) -> str:
-    if value is None or (not isinstance(value, (tuple, list)) and pd.isna(value)):
-        return "(empty)"
-    return str(value)
-
-
-def _jsonable(value: Any) -> Any:
-    """Options as plain JSON types (mappings and sequences copied, other values as text)."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
-
-
-def _describe_options(options: Mapping[str, Any]) -> str:
-    if not options:
-        return "none (defaults)"
-    return "; ".join(f"{k}={json.dumps(_jsonable(v), ensure_ascii=False)}"
-                     for k, v in options.items())
-
-
-def _delimiter_label(delimiter: str) -> str:
-    return {"\t": "tab", ",": "',' (comma)", ";": "';' (semicolon)",
-            "|": "'|' (pipe)"}.get(delimiter, repr(delimiter))
-
-
-@dataclass(frozen=True, eq=False)
-class Population:
-    """One export read into its canonical table, with its IPE evidence."""
-
-    kind: str
-    table: str
-    frame: pd.DataFrame
-    evidence: IPEEvidence
-
-    def __repr__(self) -> str:
-        return (f"Population(kind={self.kind!r}, table={self.table!r}, "
-                f"rows={len(self.frame)}, file={self.evidence.file_name!r})")
-
-# --------------------------------------------------------------------------------------------
-# Reader options
-# --------------------------------------------------------------------------------------------
-
-#: Options every tabular reader accepts (CSV, .xlsx and Parquet files), with what each takes.
-COMMON_OPTIONS: dict[str, str] = {
-    "delimiter": "',' (the default), ';', '\\t' (or 'tab'), '|', or 'auto' to detect it from the "
-                 "header line",
-    "preamble_lines": "the number of lines above the header to skip (a report title, a blank "
-                      "line); default 0",
-    "encoding": "the text encoding of a CSV file, default 'utf-8' (a UTF-8 or UTF-16 byte-order "
-                "mark is recognised)",
-    "date_format": "the strftime format of date values, e.g. '%d/%m/%Y'; default ISO YYYY-MM-DD",
-    "timestamp_format": "the strftime format of timestamps, e.g. '%m/%d/%Y %I:%M:%S %p', or "
-                        "'epoch_ms' / 'epoch_s' for Unix epoch numbers; default ISO 8601",
-    "fast": "true to parse a CSV file with Arrow (vectorised), false for the csv module; by "
-            "default files over 64 MiB use Arrow",
-    "sheet": "the worksheet of an .xlsx file: its name or position (1 = first); default the first",
-}
-
-_MAPPED_OPTIONS: dict[str, str] = {
-    "table": "the canonical table to build: identities, accounts, grants, review_decisions or "
-             "requests",
-    "columns": "canonical column -> source column header (as spelt in the file)",
-    "values": "canonical column -> {source value: canonical value}",
-}
-
-_LOG_OPTIONS: dict[str, str] = {"encoding": COMMON_OPTIONS["encoding"]}
-
-_DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
-               "auto": "auto"}
-_EPOCH_FORMATS = {"epoch_ms": "epoch_ms", "epoch_s": "epoch_s", "iso8601": None}
-_FORMAT_SAMPLE = dt.datetime(2026, 7, 14, 21, 5, 33, tzinfo=dt.timezone.utc)
-
-
-@dataclass(frozen=True)
-class _Options:
-    """Validated reader options (``declared`` keeps them as given, for the evidence)."""
-
-    declared: dict[str, Any] = field(default_factory=dict)
-    delimiter: str = ","
-    delimiter_declared: bool = False
-    preamble_lines: int = 0
-    encoding: str | None = None
-    date_format: str | None = None
-    timestamp_format: str | None = None
-    fast: bool | None = None
-    sheet: str | int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _bad_option(file: str, name: str, expected: str, value: Any) -> PopulationError:
-    return PopulationError(file, f"reader option '{name}' must be {expected}; found {value!r}.")
-
-
-def _check_format(file: str, name: str, fmt: Any, *, with_time: bool) -> str:
-    """A strftime format that can write and read back a full date (and time)."""
-    what = "a strftime format with day, month and year" + (" and hours and minutes"
-                                                            if with_time else "")
-    example = "'%m/%d/%Y %I:%M:%S %p'" if with_time else "'%d/%m/%Y'"
-    if not isinstance(fmt, str) or "%" not in fmt:
-        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
-    try:
-        text = _FORMAT_SAMPLE.strftime(fmt)
-        parsed = pd.to_datetime(text, format=fmt)
-    except (ValueError, TypeError):
-        raise _bad_option(file, name, f"{what} (it cannot read back its own output), e.g. "
-                                      f"{example}", fmt) from None
-    wanted = [(parsed.year, 2026), (parsed.month, 7), (parsed.day, 14)]
-    if with_time:
-        wanted += [(parsed.hour, 21), (parsed.minute, 5)]
-    if any(got != want for got, want in wanted):
-        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
-    return fmt
-
-
-def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
-                   allowed: Mapping[str, str]) -> _Options:
-    """Validate ``options`` against the names ``allowed`` for ``kind``; name what is wrong."""
-    if options is None:
-        return _Options()
-    if not isinstance(options, Mapping):
-        raise PopulationError(file, "reader options must be a mapping of option names to "
-                                    f"values; found {type(options).__name__}.")
-    for name in options:
-        if name not in allowed:
-            hint = _did_you_mean(name, allowed)
-            raise PopulationError(
-                file, f"unknown reader option {name!r} for export kind '{kind}'.{hint} Allowed "
-                      f"options: {', '.join(sorted(allowed))}.")
-    values: dict[str, Any] = {"declared": dict(options)}
-    extra: dict[str, Any] = {}
-    for name, value in options.items():
-        if name == "delimiter":
-            key = value.casefold() if isinstance(value, str) and len(value) > 1 else value
-            if not isinstance(value, str) or key not in _DELIMITERS:
-                raise _bad_option(file, name, "one of ',', ';', '\\t' (or 'tab'), '|' or 'auto'",
-                                  value)
-            values["delimiter"] = _DELIMITERS[key]
-            values["delimiter_declared"] = True
-        elif name == "preamble_lines":
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
-                raise _bad_option(file, name, "a whole number of lines from 0 to 1000", value)
-            values["preamble_lines"] = value
-        elif name == "encoding":
-            try:
-                codecs.lookup(value)
-            except (LookupError, TypeError):
-                raise _bad_option(file, name, "a text encoding Python knows, such as 'utf-8', "
-                                              "'utf-8-sig', 'utf-16' or 'cp1252'",
-                                  value) from None
-            values["encoding"] = value
-        elif name == "date_format":
-            values["date_format"] = _check_format(file, name, value, with_time=False)
-        elif name == "timestamp_format":
-            if isinstance(value, str) and value.casefold() in _EPOCH_FORMATS:
-                values["timestamp_format"] = _EPOCH_FORMATS[value.casefold()]
-            else:
-                values["timestamp_format"] = _check_format(file, name, value, with_time=True)
-        elif name == "fast":
-            if not isinstance(value, bool):
-                raise _bad_option(file, name, "true or false", value)
-            values["fast"] = value
-        elif name == "sheet":
-            if isinstance(value, bool) or not (
-                    (isinstance(value, str) and value.strip())
-                    or (isinstance(value, int) and value >= 1)):
-                raise _bad_option(file, name, "a worksheet name or its position (1 = first)",
-                                  value)
-            values["sheet"] = value
-        else:
-            extra[name] = value
-    return _Options(**values, extra=extra)
 
 # --------------------------------------------------------------------------------------------
 # File reading
