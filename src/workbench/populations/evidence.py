@@ -1,16 +1,25 @@
-"""The completeness-and-accuracy evidence of one export (:class:`IPEEvidence`) and the
-:class:`Population` that pairs a canonical table with it."""
+"""The completeness-and-accuracy evidence of one export (:class:`IPEEvidence`), the
+:class:`Population` that pairs a canonical table with it, and what the evidence counts: repeated
+keys (vectorised) and control totals."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .arrowtext import _arrow_of
 from .errors import DuplicateKey, DuplicateRow, RejectedRow, _show
+from .files import _RawTable
+from .options import _Options
 
 
 @dataclass(frozen=True)
@@ -199,3 +208,94 @@ class Population:
     def __repr__(self) -> str:
         return (f"Population(kind={self.kind!r}, table={self.table!r}, "
                 f"rows={len(self.frame)}, file={self.evidence.file_name!r})")
+
+
+def _population(*, kind: str, table: str, frame: pd.DataFrame, key: Sequence[str],
+                repeated: np.ndarray, totals: Mapping[str, str], source_system: str,
+                extracted_at: str | None, path: Path, raw: _RawTable,
+                null_counts: dict[str, int], rejected: Sequence[RejectedRow],
+                unmapped: Mapping[str, int], timezone: str, notes: Sequence[str],
+                options: _Options, duplicate_rows: Sequence[DuplicateRow]) -> Population:
+    unique, count, examples = _duplicate_examples(frame, key, repeated)
+    control_totals = {label: _count(frame[col]) for label, col in totals.items()}
+    evidence = IPEEvidence(
+        kind=kind, table=table, source_system=source_system, file_name=path.name,
+        path=str(path), sha256=raw.sha256, size_bytes=raw.size_bytes,
+        extracted_at=None if extracted_at is None else str(extracted_at),
+        row_count=len(frame), column_count=len(raw.header), columns=tuple(raw.header),
+        key_columns=tuple(key), key_unique=unique, duplicate_key_count=count,
+        duplicate_keys=examples, null_counts=null_counts, control_totals=control_totals,
+        rows_rejected=tuple(sorted(rejected, key=lambda r: r.line)),
+        unmapped_display_names=dict(sorted(unmapped.items())), timezone=timezone,
+        notes=tuple(notes), file_format=raw.file_format, delimiter=raw.delimiter,
+        delimiter_detected=raw.delimiter_detected, encoding=raw.encoding,
+        preamble=raw.preamble, options=dict(options.declared),
+        duplicate_rows=tuple(duplicate_rows),
+    )
+    return Population(kind=kind, table=table, frame=frame, evidence=evidence)
+
+
+def _count(series: pd.Series) -> dict[str, int]:
+    """Counts by value, empty values as '(empty)', sorted by value for stable workpapers."""
+    counts: Counter[str] = Counter()
+    for value, count in series.value_counts(dropna=False).items():
+        counts["(empty)" if pd.isna(value) else str(value)] += int(count)
+    return dict(sorted(counts.items()))
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _codes(series: pd.Series) -> np.ndarray:
+    """An int64 code per row, equal for equal values (NA has its own code)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        encoded = pc.dictionary_encode(_arrow_of(series))  # one dictionary for all chunks
+        indices = pa.chunked_array([c.indices for c in encoded.chunks], pa.int32())
+        return pc.fill_null(indices, -1).to_numpy(zero_copy_only=False)
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+        return series.to_numpy(dtype="datetime64[us]").view("int64")
+    if dtype == bool:  # noqa: E721  # a numpy dtype equals bool; `is` would not
+        return series.to_numpy().astype("int64")
+    return pd.factorize(series, use_na_sentinel=True)[0].astype("int64")
+
+
+def _repeated_mask(frame: pd.DataFrame, key: Sequence[str]) -> np.ndarray:
+    """Rows whose key occurs more than once (vectorised: a 64-bit hash finds candidates, then
+    the candidates are compared exactly)."""
+    n = len(frame)
+    if not key or not n:
+        return np.zeros(n, dtype=bool)
+    digest = np.full(n, _MIX, dtype=np.uint64)
+    for column in key:  # FNV-style combination, then one avalanche; collisions cost only time
+        digest *= np.uint64(0x100000001B3)
+        digest ^= _codes(frame[column]).astype(np.int64, copy=False).view(np.uint64)
+    digest ^= digest >> np.uint64(31)
+    digest *= np.uint64(0xBF58476D1CE4E5B9)
+    digest ^= digest >> np.uint64(29)
+    ordered = np.sort(digest)
+    repeats = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not repeats.size:
+        return np.zeros(n, dtype=bool)
+    candidates = np.isin(digest, repeats)
+    subset = frame.loc[candidates, list(key)]
+    keyed = subset.astype(object).where(subset.notna(), None)
+    exact = keyed.duplicated(keep=False).to_numpy()
+    mask = np.zeros(n, dtype=bool)
+    mask[np.flatnonzero(candidates)[exact]] = True
+    return mask
+
+
+def _duplicate_examples(frame: pd.DataFrame, key: Sequence[str], repeated: np.ndarray
+                        ) -> tuple[bool, int, tuple[DuplicateKey, ...]]:
+    """Whether ``key`` is unique; the number of repeated keys and 10 examples (first seen)."""
+    if not repeated.any():
+        return True, 0, ()
+    subset = frame.loc[repeated, list(key)]
+    keyed = subset.astype(object).where(subset.notna(), None)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for values, line in zip(keyed.itertuples(index=False, name=None),
+                            frame["line"].to_numpy()[repeated]):
+        groups.setdefault(tuple(values), []).append(int(line))
+    examples = tuple(DuplicateKey(values=k, lines=tuple(v)) for k, v in list(groups.items())[:10])
+    return False, len(groups), examples
