@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-
 #: Entitlements treated as privileged, by system id. Matching is case-insensitive. Pass
 #: ``privileged_entitlements=`` to :func:`load_source` to use the entity's own list instead.
 DEFAULT_PRIVILEGED_ENTITLEMENTS: dict[str, frozenset[str]] = {

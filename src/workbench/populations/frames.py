@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrowtext import _arrow_of, _fold, _fold_arrow, _np, _string_series
-from .contract import TIMESTAMP_DTYPE, _TEXT
+from .contract import _TEXT, TIMESTAMP_DTYPE
 from .source import _Source
 
 

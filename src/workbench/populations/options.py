@@ -13,7 +13,6 @@ import pandas as pd
 
 from .errors import PopulationError, _did_you_mean
 
-
 #: Options every tabular reader accepts (CSV, .xlsx and Parquet files), with what each takes.
 COMMON_OPTIONS: dict[str, str] = {
     "delimiter": "',' (the default), ';', '\\t' (or 'tab'), '|', or 'auto' to detect it from the "

@@ -15,7 +15,6 @@ from .files import _not_for, _RawTable
 from .hashing import _HashJob
 from .options import _Options
 
-
 _NESTED = (pa.types.is_list, pa.types.is_large_list, pa.types.is_struct, pa.types.is_map,
            pa.types.is_fixed_size_list, pa.types.is_union)
 

@@ -16,10 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .arrowtext import _chunked, _np, _string_series
-from .contract import DATE_DTYPE, NO_INFORMATION, SET, TIMESTAMP_DTYPE, USED, _TEXT
+from .contract import _TEXT, DATE_DTYPE, NO_INFORMATION, SET, TIMESTAMP_DTYPE, USED
 from .errors import _either
 from .options import _FORMAT_SAMPLE, _Options
-
 
 _ISO_TIMESTAMP_RE2 = (r"^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"
                       r"(?:[Zz]|[+-]\d{2}:?\d{2})?)?$")

@@ -21,7 +21,6 @@ from ..frames import (
 from ..source import _Source
 from ..timestamps import _AWS_EXAMPLE
 
-
 _AWS_COLUMNS = (
     "user", "arn", "user_creation_time", "password_enabled", "password_last_used",
     "password_last_changed", "password_next_rotation", "mfa_active", "access_key_1_active",

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from ..arrowtext import _fold, _np
 from ..context import ReadContext
-from ..contract import SET, _TEXT
+from ..contract import _TEXT, SET
 from ..errors import DuplicateRow, PopulationError, RejectedRow
 from ..evidence import Population
 from ..files import _decode, _RawTable, _read_bytes
@@ -22,7 +22,6 @@ from ..frames import _frame
 from ..options import _LOG_OPTIONS
 from ..source import _Source
 from ..timestamps import _check_timezone
-
 
 _OKTA_LOG_EXAMPLE = "2026-07-14T09:12:33.843Z"
 _LOG_FIELDS: tuple[tuple[str, tuple[str | int, ...]], ...] = (

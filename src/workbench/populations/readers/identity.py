@@ -19,7 +19,6 @@ from ..frames import _constant, _email_or_na, _frame, _nat, _privileged, _where_
 from ..source import _Source
 from ..timestamps import _OKTA_EXAMPLE, _to_us
 
-
 _OKTA_STATUS = {
     "ACTIVE": "active", "SUSPENDED": "suspended", "DEPROVISIONED": "deprovisioned",
     "STAGED": "staged", "PROVISIONED": "provisioned", "RECOVERY": "recovery",

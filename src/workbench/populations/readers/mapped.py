@@ -12,6 +12,7 @@ import pandas as pd
 from ..arrowtext import _fold
 from ..context import ReadContext
 from ..contract import (
+    _STATES,
     ACCOUNT_COLUMNS,
     ACCOUNT_STATUSES,
     DATE_DTYPE,
@@ -21,12 +22,11 @@ from ..contract import (
     REQUEST_COLUMNS,
     REVIEW_DECISION_COLUMNS,
     USED,
-    _STATES,
 )
 from ..errors import PopulationError, _did_you_mean
 from ..evidence import Population
 from ..frames import _constant, _frame, _nat, _privileged
-from ..options import COMMON_OPTIONS, _MAPPED_OPTIONS, _bad_option
+from ..options import _MAPPED_OPTIONS, COMMON_OPTIONS, _bad_option
 from ..source import _Source
 from .tickets import _SERVICENOW_APPROVAL
 

@@ -8,7 +8,6 @@ from ..frames import _frame
 from ..source import _Source
 from ..timestamps import _LOCAL_EXAMPLE
 
-
 _SERVICENOW_APPROVAL = {
     "approved": "approved", "rejected": "rejected", "requested": "requested",
     "not yet requested": "not_yet_requested", "not requested": "not_requested",
