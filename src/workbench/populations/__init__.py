@@ -51,7 +51,7 @@ accepts. Everything named here is importable from the package; its modules follo
 - ``source``: the contract check of one export (columns found in the header, values converted
   column by column, every bad value named by its line) and its evidence; ``timestamps`` its
   date and timestamp converters; ``frames`` the building blocks of canonical frames;
-- ``tables``: any file into a raw text table by its suffix, through ``csv_exact`` (the ``csv``
+- ``formats``: any file into a raw text table by its suffix, through ``csv_exact`` (the ``csv``
   module), ``csv_fast`` (Arrow), ``xlsx`` or ``parquet``, on ``files`` (bytes, decoding, the raw
   table) and ``hashing`` (SHA-256, and the quote check run beside the Arrow parse);
 - ``options``: reader options and their validation; ``arrowtext``: text helpers for Arrow and
@@ -152,5 +152,5 @@ __all__ = [
 #: here, against well under 1 s through Arrow). Both paths give the same table, line numbers,
 #: rejections and errors: the Arrow path hands anything it cannot vouch for (odd quoting, bytes
 #: that are not UTF-8, a ragged row) to the csv module to name the line. The setting is this
-#: attribute of the package: the reading code (``tables``) looks it up here at every read.
+#: attribute of the package: the reading code (``formats``) looks it up here at every read.
 FAST_PATH_BYTES = 64 * 1024 * 1024

@@ -20,8 +20,8 @@ from .contract import _TEXT
 from .errors import DuplicateRow, PopulationError, RejectedRow, _either
 from .evidence import Population, _population, _repeated_mask
 from .files import _RawTable
+from .formats import _load_table
 from .options import _Options
-from .tables import _load_table
 from .timestamps import _check_timezone, _DatesAndTimestamps
 
 
