@@ -1,0 +1,80 @@
+"""What a reader is told about one source besides its kind: :class:`ReadContext`, the file and
+what the period's YAML declares for it (system, time zone, extraction time, display names,
+privileged entitlements, reader options)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .contract import DEFAULT_PRIVILEGED_ENTITLEMENTS
+from .files import _display_path
+from .options import COMMON_OPTIONS, _Options, _parse_options
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Everything a reader is told about one source besides its kind: the file and what the
+    period's YAML declares for it.
+
+    :func:`load_source` builds one and hands it to the reader registered in :data:`READERS`, so
+    the declarations travel as one value instead of eight keyword arguments repeated by every
+    reader. The fields mean what the keyword arguments of :func:`load_source` mean.
+    """
+
+    path: Path
+    system: str | None = None
+    timezone: str = "UTC"
+    extracted_at: str | None = None
+    source_system: str | None = None
+    display_names: Mapping[str, str] | None = None
+    privileged_entitlements: Mapping[str, Collection[str]] | None = None
+    options: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))  # a str is accepted too
+
+    @property
+    def file(self) -> str:
+        """The file as error messages name it."""
+        return _display_path(self.path)
+
+    @property
+    def privileged_table(self) -> Mapping[str, Collection[str]]:
+        """The privileged-entitlement list in force: the one declared, else the defaults."""
+        if self.privileged_entitlements is None:
+            return DEFAULT_PRIVILEGED_ENTITLEMENTS
+        return self.privileged_entitlements
+
+    def reader_options(self, kind: str, allowed: Mapping[str, str] = COMMON_OPTIONS
+                       ) -> _Options:
+        """The declared reader options, checked against those ``kind`` accepts (``allowed``);
+        an unknown option or a bad value raises :class:`PopulationError` naming the file."""
+        return _parse_options(kind, self.file, self.options, allowed)
+
+    def source_system_for(self, kind: str, default: str | None = None) -> str:
+        """The ``source_system`` the evidence records: as declared, else the system id, else
+        ``default``, else the usual system of a ``kind`` export."""
+        return self.source_system or self.system or default or _DEFAULT_SOURCE_SYSTEM[kind]
+
+
+_DEFAULT_SOURCE_SYSTEM = {
+    "workday_workers": "workday",
+    "okta_users": "okta",
+    "okta_app_assignments": "okta",
+    "ledgerline_erp_user_roles": "ledgerline_erp",
+    "github_org_members": "github",
+    "aws_iam_credential_report": "aws_prod",
+    "aws_iam_group_memberships": "aws_prod",
+    "campaign_decisions": "certification_campaign",
+    "campaign_status": "certification_campaign",
+    "servicenow_access_requests": "servicenow",
+    "sod_rules": "policy",
+    "privileged_access_approved": "policy",
+    "entra_users": "entra_id",
+    "google_workspace_users": "google_workspace",
+    "okta_system_log": "okta",
+    "sod_mitigations": "policy",
+}

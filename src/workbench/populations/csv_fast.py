@@ -1,0 +1,255 @@
+"""CSV through Arrow, every column as text, for large files (see ``FAST_PATH_BYTES``): the same
+table, line numbers, rejections and errors as the ``csv`` module path, which it hands anything
+it cannot vouch for (odd quoting, bytes that are not UTF-8, a ragged row) to name the line."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import mmap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .arrowtext import _np
+from .contract import _TEXT
+from .csv_exact import _parse_csv, _ragged, _short_preamble, _sniff_delimiter
+from .errors import PopulationError, RejectedRow
+from .files import _BOM, _is_utf8, _line_ends, _not_utf8, _RawTable
+from .hashing import _HashJob
+from .options import _Options
+
+
+def _decode_line(raw: bytes, file: str, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(file, raw[exc.start], line) from None
+
+
+def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
+                   ) -> tuple[_RawTable | None, str]:
+    """A CSV file through Arrow, every column as text: (table, "") or (None, why not).
+
+    Line numbers stay exact: Arrow keeps blank lines as rows (``ignore_empty_lines=False``), and
+    when the file's LF count shows newlines inside quoted values, each record's line is shifted
+    by the newlines of the records before it. A structural problem (ragged row, bad quoting,
+    invalid UTF-8) is located and reported exactly like the csv-module path.
+    """
+    import pyarrow.csv as pv
+
+    if not _is_utf8(opts.encoding):
+        return None, "the Arrow path reads UTF-8 files only"
+    if not path.is_file():
+        raise PopulationError(file, f"file not found ({path}).")
+    preamble: list[str] = []
+    rejected: list[RejectedRow] = []
+    with open(path, "rb") as handle:
+        head = handle.read(3)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return None, "the file is UTF-16"
+        handle.seek(3 if head == _BOM else 0)
+        line = 0
+        for k in range(opts.preamble_lines):
+            raw = handle.readline()
+            if not raw.endswith(b"\n"):
+                raise _short_preamble(file, opts.preamble_lines, k + (1 if raw else 0))
+            line += 1
+            preamble.append(_decode_line(raw, file, line).rstrip("\r\n"))
+        while True:
+            raw = handle.readline()
+            line += 1
+            if not raw:
+                raise PopulationError(file, "the file is empty: no header row.")
+            if raw.strip():
+                break
+            rejected.append(RejectedRow(line, "blank line"))
+        header_offset = handle.tell() - len(raw)
+        header_text = _decode_line(raw, file, line).rstrip("\r\n")
+        data_offset = handle.tell()
+    if header_text.count('"') % 2:
+        return None, "the header row spans several lines"
+    header_line = line
+    detected = delimiter == "auto"
+    if detected:
+        delimiter = _sniff_delimiter(header_text, file, header_line)
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ
+                                               ) if data_offset < path.stat().st_size else \
+            contextlib.nullcontext(b"") as mapped:
+        quoted = mapped.find(b'"', data_offset) >= 0  # no quote: no newline inside a value
+    job = _HashJob(path, delimiter if quoted else None, header_offset)
+    header = [h.replace("\ufeff", "").strip()
+              for h in next(csv.reader([header_text], delimiter=delimiter))]
+    names = [f"c{j}" for j in range(len(header))]
+    invalid: list[tuple[int | None, int, str]] = []
+
+    def on_invalid(row: Any) -> str:
+        invalid.append((row.number, row.actual_columns, row.text))
+        return "skip" if len(invalid) < 1000 else "error"
+
+    def read(threads: bool, handler: Callable[[Any], str]) -> pa.Table:
+        source = pa.memory_map(str(path))
+        try:
+            source.seek(data_offset)
+            return pv.read_csv(
+                source,
+                read_options=pv.ReadOptions(column_names=names, use_threads=threads),
+                parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
+                                              ignore_empty_lines=False,
+                                              invalid_row_handler=handler),
+                convert_options=pv.ConvertOptions(
+                    column_types=dict.fromkeys(names, _TEXT), strings_can_be_null=False,
+                    quoted_strings_can_be_null=False))
+        finally:
+            source.close()
+
+    try:
+        if data_offset >= path.stat().st_size:  # a header and nothing else
+            table = pa.table({name: pa.array([], _TEXT) for name in names})
+        else:
+            table = read(True, on_invalid)
+    except pa.ArrowInvalid as exc:
+        job.result(file)
+        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+        raise PopulationError(file, f"the CSV is malformed ({exc}).") from None
+    job.result(file)
+    if job.suspect:  # Arrow drops such quotes silently: let the csv module judge the file
+        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+    first_line = header_line + 1
+    rows = table.num_rows
+    expected = header_line + rows + len(invalid) - (0 if job.last in (b"\n", b"\r") else 1)
+    embedded = job.newlines - expected
+    if embedded < 0:
+        return None, "the line ends could not be counted"
+    offsets = np.zeros(rows, dtype="int64")
+    if embedded:
+        per_row = np.zeros(rows, dtype="int64")
+        for column in table.columns:
+            for sign, what in ((1, "\n"), (1, "\r"), (-1, "\r\n")):
+                per_row += sign * pc.fill_null(pc.count_substring(column, what), 0).to_numpy()
+        offsets[1:] = np.cumsum(per_row)[:-1]
+    lines = first_line + np.arange(rows, dtype="int64") + offsets
+    if invalid:
+        if not invalid[0][2].strip():
+            return None, "a line holds only whitespace"
+        number = invalid[0][0]
+        if number is None:  # Arrow numbers rows only when it parses on one thread
+            again: list[int | None] = []
+            try:
+                read(False, lambda row: again.append(row.number) or "error")
+            except pa.ArrowInvalid:
+                pass
+            number = again[0] if again else None
+        if number is None:
+            return None, "a malformed row could not be located"
+        before = number - 1
+        at = first_line + before + (int(offsets[before - 1] + per_row[before - 1])
+                                    if embedded and before else 0)
+        fields = invalid[0][1]
+        first = not any(pc.any(pc.not_equal(column.slice(0, before), "")).as_py()
+                        for column in table.columns) if before else True
+        raise PopulationError(file, _ragged(fields, len(header), at if first else None), row=at)
+    columns = [table.column(j) for j in range(len(names))]
+    del table
+    if columns and rows:
+        empty = _no_values(columns)
+        if empty.any():
+            blank = _blank_lines(path, lines[empty])
+            rejected += [RejectedRow(int(n), "blank line" if n in blank else "empty fields only")
+                         for n in lines[empty]]
+            keep = pa.array(~empty)
+            columns = [pc.filter(column, keep) for column in columns]
+            lines = lines[~empty]
+    return _RawTable(
+        file=file, header=header, header_line=header_line, columns=columns, lines=lines,
+        sha256=job.sha256, size_bytes=job.size, file_format="csv (Arrow)", rejected=rejected,
+        delimiter=delimiter, delimiter_detected=detected,
+        encoding="utf-8 (byte-order mark)" if head == _BOM else "utf-8",
+        preamble=tuple(preamble)), ""
+
+
+def _no_values(columns: Sequence[pa.ChunkedArray]) -> np.ndarray:
+    """Rows whose every field is empty or whitespace (only rows with an empty first field are
+    looked at beyond the first column)."""
+    first = columns[0]
+    empty = _np(pc.or_(pc.equal(first, ""), pc.utf8_is_space(first)))
+    if empty.any() and len(columns) > 1:
+        positions = np.flatnonzero(empty)
+        take = pa.array(positions)
+        still = np.ones(len(positions), dtype=bool)
+        for column in columns[1:]:
+            values = pc.take(column, take)
+            still &= _np(pc.or_(pc.equal(values, ""), pc.utf8_is_space(values)))
+        empty[:] = False
+        empty[positions[still]] = True
+    return empty
+
+
+def _blank_lines(path: Path, lines: np.ndarray) -> set[int]:
+    """Which of ``lines`` are blank in the file (called only for the few rows with no value).
+    Lines end at LF, CRLF or a lone CR, as in Python's universal newlines."""
+    wanted = {int(n) for n in lines}
+    last = max(wanted)
+    starts = [0]
+    offset = 0
+    previous = 0
+    with open(path, "rb") as handle:
+        while len(starts) <= last and (chunk := handle.read(1 << 24)):
+            codes = np.frombuffer(chunk, dtype=np.uint8)
+            following = np.append(codes[1:], 0)  # the next byte (0 at the chunk's end)
+            ends = np.flatnonzero((codes == 10) | ((codes == 13) & (following != 10)))
+            if previous == 13 and codes[0] == 10:  # a CRLF split between two reads
+                starts.pop()
+                ends = np.concatenate(([0], ends[ends != 0]))
+            starts.extend((ends + offset + 1).tolist())
+            offset += len(chunk)
+            previous = int(codes[-1])
+        handle.seek(0)
+        data_end = offset
+        blank = set()
+        for line in wanted:
+            begin = starts[line - 1]
+            finish = starts[line] if line < len(starts) else data_end
+            handle.seek(begin)
+            if not handle.read(finish - begin).strip():
+                blank.add(line)
+    return blank
+
+
+def _locate_csv_problem(path: Path, file: str, opts: _Options, delimiter: str, bom: bool
+                        ) -> None:
+    """Stream the file through the csv module to raise the exact error Arrow only summarised."""
+    _check_utf8(path, file, bom)
+    with open(path, "rb") as raw:
+        raw.seek(3 if bom else 0)
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")  # universal line ends
+        for _ in range(opts.preamble_lines):
+            text.readline()
+        _parse_csv(text, file, delimiter=delimiter, line_offset=opts.preamble_lines, keep=False)
+
+
+def _check_utf8(path: Path, file: str, bom: bool) -> None:
+    """Raise the error naming the line of the first byte that is not UTF-8 (read in pieces cut
+    after a LF, so that no character is split between two pieces)."""
+    lines = 0
+    carry = b""
+    with open(path, "rb") as handle:
+        handle.seek(3 if bom else 0)
+        while True:
+            chunk = handle.read(1 << 24)
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            piece, carry = data[:cut], data[cut:]
+            try:
+                piece.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _not_utf8(file, piece[exc.start],
+                                lines + _line_ends(piece[:exc.start]) + 1) from None
+            lines += _line_ends(piece)
+            if not chunk:
+                return

@@ -1,0 +1,144 @@
+"""Reader options: the options every tabular reader accepts (:data:`COMMON_OPTIONS`), those of the
+mapped reader and of the Okta System Log, and their validation into :class:`_Options`."""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from .errors import PopulationError, _did_you_mean
+
+#: Options every tabular reader accepts (CSV, .xlsx and Parquet files), with what each takes.
+COMMON_OPTIONS: dict[str, str] = {
+    "delimiter": "',' (the default), ';', '\\t' (or 'tab'), '|', or 'auto' to detect it from the "
+                 "header line",
+    "preamble_lines": "the number of lines above the header to skip (a report title, a blank "
+                      "line); default 0",
+    "encoding": "the text encoding of a CSV file, default 'utf-8' (a UTF-8 or UTF-16 byte-order "
+                "mark is recognised)",
+    "date_format": "the strftime format of date values, e.g. '%d/%m/%Y'; default ISO YYYY-MM-DD",
+    "timestamp_format": "the strftime format of timestamps, e.g. '%m/%d/%Y %I:%M:%S %p', or "
+                        "'epoch_ms' / 'epoch_s' for Unix epoch numbers; default ISO 8601",
+    "fast": "true to parse a CSV file with Arrow (vectorised), false for the csv module; by "
+            "default files over 64 MiB use Arrow",
+    "sheet": "the worksheet of an .xlsx file: its name or position (1 = first); default the first",
+}
+
+_MAPPED_OPTIONS: dict[str, str] = {
+    "table": "the canonical table to build: identities, accounts, grants, review_decisions or "
+             "requests",
+    "columns": "canonical column -> source column header (as spelt in the file)",
+    "values": "canonical column -> {source value: canonical value}",
+}
+
+_LOG_OPTIONS: dict[str, str] = {"encoding": COMMON_OPTIONS["encoding"]}
+
+_DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
+               "auto": "auto"}
+_EPOCH_FORMATS = {"epoch_ms": "epoch_ms", "epoch_s": "epoch_s", "iso8601": None}
+_FORMAT_SAMPLE = dt.datetime(2026, 7, 14, 21, 5, 33, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class _Options:
+    """Validated reader options (``declared`` keeps them as given, for the evidence)."""
+
+    declared: dict[str, Any] = field(default_factory=dict)
+    delimiter: str = ","
+    delimiter_declared: bool = False
+    preamble_lines: int = 0
+    encoding: str | None = None
+    date_format: str | None = None
+    timestamp_format: str | None = None
+    fast: bool | None = None
+    sheet: str | int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _bad_option(file: str, name: str, expected: str, value: Any) -> PopulationError:
+    return PopulationError(file, f"reader option '{name}' must be {expected}; found {value!r}.")
+
+
+def _check_format(file: str, name: str, fmt: Any, *, with_time: bool) -> str:
+    """A strftime format that can write and read back a full date (and time)."""
+    what = "a strftime format with day, month and year" + (" and hours and minutes"
+                                                            if with_time else "")
+    example = "'%m/%d/%Y %I:%M:%S %p'" if with_time else "'%d/%m/%Y'"
+    if not isinstance(fmt, str) or "%" not in fmt:
+        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
+    try:
+        text = _FORMAT_SAMPLE.strftime(fmt)
+        parsed = pd.to_datetime(text, format=fmt)
+    except (ValueError, TypeError):
+        raise _bad_option(file, name, f"{what} (it cannot read back its own output), e.g. "
+                                      f"{example}", fmt) from None
+    wanted = [(parsed.year, 2026), (parsed.month, 7), (parsed.day, 14)]
+    if with_time:
+        wanted += [(parsed.hour, 21), (parsed.minute, 5)]
+    if any(got != want for got, want in wanted):
+        raise _bad_option(file, name, f"{what}, e.g. {example}", fmt)
+    return fmt
+
+
+def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
+                   allowed: Mapping[str, str]) -> _Options:
+    """Validate ``options`` against the names ``allowed`` for ``kind``; name what is wrong."""
+    if options is None:
+        return _Options()
+    if not isinstance(options, Mapping):
+        raise PopulationError(file, "reader options must be a mapping of option names to "
+                                    f"values; found {type(options).__name__}.")
+    for name in options:
+        if name not in allowed:
+            hint = _did_you_mean(name, allowed)
+            raise PopulationError(
+                file, f"unknown reader option {name!r} for export kind '{kind}'.{hint} Allowed "
+                      f"options: {', '.join(sorted(allowed))}.")
+    values: dict[str, Any] = {"declared": dict(options)}
+    extra: dict[str, Any] = {}
+    for name, value in options.items():
+        if name == "delimiter":
+            key = value.casefold() if isinstance(value, str) and len(value) > 1 else value
+            if not isinstance(value, str) or key not in _DELIMITERS:
+                raise _bad_option(file, name, "one of ',', ';', '\\t' (or 'tab'), '|' or 'auto'",
+                                  value)
+            values["delimiter"] = _DELIMITERS[key]
+            values["delimiter_declared"] = True
+        elif name == "preamble_lines":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+                raise _bad_option(file, name, "a whole number of lines from 0 to 1000", value)
+            values["preamble_lines"] = value
+        elif name == "encoding":
+            try:
+                codecs.lookup(value)
+            except (LookupError, TypeError):
+                raise _bad_option(file, name, "a text encoding Python knows, such as 'utf-8', "
+                                              "'utf-8-sig', 'utf-16' or 'cp1252'",
+                                  value) from None
+            values["encoding"] = value
+        elif name == "date_format":
+            values["date_format"] = _check_format(file, name, value, with_time=False)
+        elif name == "timestamp_format":
+            if isinstance(value, str) and value.casefold() in _EPOCH_FORMATS:
+                values["timestamp_format"] = _EPOCH_FORMATS[value.casefold()]
+            else:
+                values["timestamp_format"] = _check_format(file, name, value, with_time=True)
+        elif name == "fast":
+            if not isinstance(value, bool):
+                raise _bad_option(file, name, "true or false", value)
+            values["fast"] = value
+        elif name == "sheet":
+            if isinstance(value, bool) or not (
+                    (isinstance(value, str) and value.strip())
+                    or (isinstance(value, int) and value >= 1)):
+                raise _bad_option(file, name, "a worksheet name or its position (1 = first)",
+                                  value)
+            values["sheet"] = value
+        else:
+            extra[name] = value
+    return _Options(**values, extra=extra)
