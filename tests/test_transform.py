@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workbench.populations_transform import (
+from workbench.populations.transform import (
     TransformError,
     apply_transform,
     map_values,
@@ -41,7 +41,7 @@ def _column(header: list[str], columns: list[pa.ChunkedArray], name: str) -> lis
 
 
 def test_derived_columns_concatenate_split_extract_and_compute_from_presence():
-    header, columns, disclosure = _apply({
+    header, columns, _, disclosure = _apply({
         "null_tokens": ["N/A"],
         "derive": {
             "full_name": "\"First Name\" || ' ' || \"Last Name\"",
@@ -65,20 +65,20 @@ def test_derived_columns_concatenate_split_extract_and_compute_from_presence():
 
 
 def test_rename_gives_the_reader_its_expected_header_and_keeps_row_order():
-    header, columns, disclosure = _apply({"columns": {"Employee_ID": "Employee #"}})
+    header, columns, _, disclosure = _apply({"columns": {"Employee_ID": "Employee #"}})
     assert header[0] == "Employee_ID"
     assert _column(header, columns, "Employee_ID") == ["E-001", "E-002", "E-003"]
     assert disclosure.renamed == [("Employee_ID", "Employee #")]
 
 
 def test_rename_onto_an_existing_header_sets_the_original_aside():
-    header, columns, _ = _apply({"columns": {"Status": "Termination Date"}})
+    header, columns, _, _ = _apply({"columns": {"Status": "Termination Date"}})
     assert "Status (replaced by options.columns)" in header
     assert _column(header, columns, "Status") == ["", "2026-08-01", "N/A"]
 
 
 def test_value_maps_ignore_case_and_use_the_default_for_other_values():
-    header, columns, disclosure = _apply({"values": {"Status": {
+    header, columns, _, disclosure = _apply({"values": {"Status": {
         "active": "Active", "Terminated": "Terminated", "*": "On Leave"}}})
     assert _column(header, columns, "Status") == ["Active", "Terminated", "On Leave"]
     assert disclosure.mapped == [("Status", 2, 1, 0)]
@@ -87,7 +87,7 @@ def test_value_maps_ignore_case_and_use_the_default_for_other_values():
 def test_value_map_without_default_keeps_other_values_and_never_maps_empty_by_default():
     rows = [r[:] for r in ROWS]
     rows[0][5] = ""
-    header, columns, disclosure = _apply({"values": {"Status": {"terminated": "Terminated",
+    header, columns, _, disclosure = _apply({"values": {"Status": {"terminated": "Terminated",
                                                                 "*": "Active"}}}, rows)
     assert _column(header, columns, "Status") == ["", "Terminated", "Active"]
     assert disclosure.mapped == [("Status", 1, 1, 1)]
@@ -96,7 +96,7 @@ def test_value_map_without_default_keeps_other_values_and_never_maps_empty_by_de
 def test_per_column_null_tokens_only_touch_their_column():
     rows = [r[:] for r in ROWS]
     rows[0][1] = "N/A"
-    header, columns, disclosure = _apply({"null_tokens": {"Termination Date": ["n/a"]}}, rows)
+    header, columns, _, disclosure = _apply({"null_tokens": {"Termination Date": ["n/a"]}}, rows)
     assert _column(header, columns, "Termination Date") == ["", "2026-08-01", ""]
     assert _column(header, columns, "First Name")[0] == "N/A"
     assert disclosure.emptied == [("Termination Date", "n/a", 1)]
@@ -133,7 +133,7 @@ def test_the_engine_cannot_read_files():
 
 
 def test_a_semicolon_inside_a_literal_is_text_not_a_statement():
-    header, columns, _ = _apply({"derive": {"x": "'a;b'"}})
+    header, columns, _, _ = _apply({"derive": {"x": "'a;b'"}})
     assert _column(header, columns, "x") == ["a;b"] * 3
 
 

@@ -118,12 +118,12 @@ APPROVAL_STATES: tuple[str, ...] = ("approved", "rejected", "requested", "not_ye
 
 #: How a ``kind: mapped`` source fills a column (the mapped reader's converters).
 MappingKind = Literal["text", "key", "system", "date", "timestamp", "last_login", "boolean", "flag",
-                      "integer", "choice"]
+                      "integer", "choice", "list"]
 #: Mapping kind -> the column type it produces.
 _MAPPING_TYPE: Mapping[str, str] = MappingProxyType({
     "text": "text", "system": "text", "key": "key", "choice": "choice", "date": "date",
     "timestamp": "timestamp", "last_login": "timestamp", "boolean": "boolean", "flag": "flag",
-    "integer": "integer",
+    "integer": "integer", "list": "list",
 })
 _MAPPING_MEANINGS: Mapping[str, str] = MappingProxyType({
     "text": "text as exported",
@@ -138,6 +138,7 @@ _MAPPING_MEANINGS: Mapping[str, str] = MappingProxyType({
     "boolean": "true, false or empty (other spellings through options.values)",
     "flag": "true or false (other spellings through options.values)",
     "integer": "a whole number",
+    "list": "values separated by ';' (split, each trimmed)",
 })
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -489,7 +490,7 @@ _CAMPAIGNS = Table(
     meaning="The review campaign status report: one row per campaign, with its dates, "
             "completion counts and sign-off.",
     key=("campaign_id",),
-    built_by=("campaign_status",),
+    built_by=("campaign_status", "mapped"),
     columns=(
         _col("campaign_id", "text", "The campaign's identifier, as review_decisions.campaign_id "
                                     "gives it.", required=True),
@@ -508,6 +509,13 @@ _CAMPAIGNS = Table(
         _col("signed_off_by", "text", "Who signed the campaign off."),
         _col("signed_off_at", "timestamp", "When the campaign was signed off."),
         _LINE,
+    ),
+    mappable=(
+        _map("campaign_id", "text", True), _map("campaign_name", "text"), _map("type", "text"),
+        _map("created_at", "timestamp"), _map("activated_at", "timestamp"),
+        _map("deadline", "timestamp"), _map("status", "text"), _map("completed_at", "timestamp"),
+        _map("total_items", "integer"), _map("decisions_made", "integer"),
+        _map("signed_off_by", "text"), _map("signed_off_at", "timestamp"),
     ),
 )
 
@@ -560,7 +568,7 @@ _SOD_RULES = Table(
     meaning="The entity's segregation-of-duties rule set: one row per pair of conflicting "
             "business functions, with the entitlements that give each.",
     key=("rule_id",),
-    built_by=("sod_rules",),
+    built_by=("sod_rules", "mapped"),
     columns=(
         _col("rule_id", "text", "The rule's identifier.", required=True),
         _col("system", "text", "The id of the system the rule applies to.", required=True),
@@ -576,6 +584,12 @@ _SOD_RULES = Table(
                                     "functions."),
         _LINE,
     ),
+    mappable=(
+        _map("rule_id", "text", True), _map("system", "system", True),
+        _map("function_a", "text"), _map("entitlements_a", "list", True),
+        _map("function_b", "text"), _map("entitlements_b", "list", True),
+        _map("risk_level", "text"), _map("description", "text"),
+    ),
 )
 
 _SOD_MITIGATIONS = Table(
@@ -583,7 +597,7 @@ _SOD_MITIGATIONS = Table(
     meaning="The SoD mitigation register: one row per approved mitigation of one rule for one "
             "user, with the dates it is valid.",
     key=("mitigation_id",),
-    built_by=("sod_mitigations",),
+    built_by=("sod_mitigations", "mapped"),
     columns=(
         _col("mitigation_id", "text", "The mitigation's identifier.", required=True),
         _col("rule_id", "text", "The SoD rule mitigated, as sod_rules.rule_id gives it.",
@@ -599,6 +613,11 @@ _SOD_MITIGATIONS = Table(
         _col("valid_to", "date", "The last day the mitigation counts; empty when open-ended."),
         _LINE,
     ),
+    mappable=(
+        _map("mitigation_id", "text", True), _map("rule_id", "text", True),
+        _map("login", "key", True), _map("mitigating_control", "text"),
+        _map("approved_by", "key"), _map("valid_from", "date", True), _map("valid_to", "date"),
+    ),
 )
 
 _PRIVILEGED_APPROVALS = Table(
@@ -606,7 +625,7 @@ _PRIVILEGED_APPROVALS = Table(
     meaning="Management's approved list of privileged access: one row per system, account and "
             "privileged entitlement approved.",
     key=("system", "account", "entitlement"),
-    built_by=("privileged_access_approved",),
+    built_by=("privileged_access_approved", "mapped"),
     columns=(
         _col("system", "text", "The id of the system.", required=True),
         _col("account", "key", "The approved account's login, casefolded.", required=True),
@@ -618,6 +637,11 @@ _PRIVILEGED_APPROVALS = Table(
         _col("expires_on", "date", "The day the approval expires; empty when it does not."),
         _LINE,
     ),
+    mappable=(
+        _map("system", "system", True), _map("account", "key", True),
+        _map("entitlement", "text", True), _map("approved_by", "text"),
+        _map("approved_on", "date"), _map("expires_on", "date"),
+    ),
 )
 
 _EVENTS = Table(
@@ -626,7 +650,7 @@ _EVENTS = Table(
             "in the order the events were published.",
     key=("uuid",),
     extra_columns=True,
-    built_by=("okta_system_log",),
+    built_by=("okta_system_log", "mapped"),
     columns=(
         _col("uuid", "text", "The event's unique identifier.", required=True),
         _col("published", "timestamp", "When the event happened.", required=True),
@@ -647,14 +671,21 @@ _EVENTS = Table(
                                         "writes it."),
         _LINE,
     ),
+    mappable=(
+        _map("uuid", "text", True), _map("published", "timestamp", True),
+        _map("event_type", "text", True), _map("actor_id", "text"), _map("actor_login", "key"),
+        _map("target_id", "text"), _map("target_login", "key"), _map("target_type", "text"),
+        _map("outcome_result", "text"), _map("outcome_reason", "text"),
+        _map("display_message", "text"),
+    ),
 )
 
 _ROLE_PERMISSIONS = Table(
     name="role_permissions",
     meaning="What each role of a system permits (e.g. SAP AGR_1251 role authorizations): one "
-            "row per role and permission, for segregation-of-duties tests at permission level; "
-            "no reader builds it yet.",
+            "row per role and permission, for segregation-of-duties tests at permission level.",
     key=("system", "role", "permission"),
+    built_by=("mapped",),
     columns=(
         _col("system", "text", "The id of the system the role belongs to.", required=True),
         _col("role", "text", "The role's name, as grants.entitlement names it.", required=True),
@@ -665,6 +696,11 @@ _ROLE_PERMISSIONS = Table(
                                         "authorization_object)."),
         _col("description", "text", "What the permission allows, as the system describes it."),
         _LINE,
+    ),
+    mappable=(
+        _map("system", "system", True), _map("role", "text", True),
+        _map("permission", "text", True), _map("permission_type", "text"),
+        _map("description", "text"),
     ),
 )
 

@@ -10,7 +10,7 @@ import gc
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,31 +29,36 @@ class _Csv:
     lines: list[int]
     rejected: list[RejectedRow]
     header_line: int
+    padded: list[int] = field(default_factory=list)
 
 
 def _parse_csv(lines: str | Iterator[str], file: str, *, delimiter: str = ",",
-               line_offset: int = 0, keep: bool = True) -> _Csv:
+               line_offset: int = 0, keep: bool = True, pad: bool = False) -> _Csv:
     """Split CSV text into header and records, remembering where each record starts.
 
     The ``csv`` module is used rather than ``pandas.read_csv`` because it lets us name the exact
     starting line of every record (quoted fields may span lines) and detect rows with too few
     fields, which pandas silently pads with missing values. ``line_offset`` is the number of
     preamble lines skipped before ``lines``; ``keep=False`` only checks (for locating an error
-    in a file read by the Arrow fast path).
+    in a file read by the Arrow fast path); ``pad=True`` (the reader option
+    ``pad_missing_fields``) reads a row with fewer fields than the header as if its missing
+    trailing fields were empty, and lists its line in ``padded``.
     """
     source = io.StringIO(lines, newline="") if isinstance(lines, str) else lines
     reader = csv.reader(source, delimiter=delimiter, strict=True)
     collecting = gc.isenabled()
     gc.disable()  # a million row lists would otherwise trigger full collections over and over
     try:
-        return _parse_records(reader, file, line_offset, keep)
+        return _parse_records(reader, file, line_offset, keep, pad)
     finally:
         if collecting:
             gc.enable()
 
 
-def _parse_records(reader: Any, file: str, line_offset: int, keep: bool) -> _Csv:
+def _parse_records(reader: Any, file: str, line_offset: int, keep: bool, pad: bool = False
+                   ) -> _Csv:
     header: list[str] | None = None
+    padded: list[int] = []
     header_line = line_offset + 1
     records: list[list[str]] = []
     starts: list[int] = []
@@ -74,6 +79,9 @@ def _parse_records(reader: Any, file: str, line_offset: int, keep: bool) -> _Csv
             header = [h.replace("\ufeff", "").strip() for h in record]
             header_line = start
             continue
+        if pad and 0 < len(record) < len(header):
+            record = record + [""] * (len(header) - len(record))
+            padded.append(start)
         if len(record) != len(header):
             raise PopulationError(file, _ragged(len(record), len(header),
                                                 None if records else start),
@@ -86,7 +94,7 @@ def _parse_records(reader: Any, file: str, line_offset: int, keep: bool) -> _Csv
             starts.append(start)
     if header is None:
         raise PopulationError(file, "the file is empty: no header row.")
-    return _Csv(header, records, starts, rejected, header_line)
+    return _Csv(header, records, starts, rejected, header_line, padded)
 
 
 def _ragged(fields: int, width: int, line: int | None = None) -> str:
@@ -159,7 +167,8 @@ def _read_csv_exact(path: Path, file: str, opts: _Options, delimiter: str) -> _R
         skipped, header_text = _first_line(body)
         delimiter = _sniff_delimiter(header_text, file, opts.preamble_lines + skipped + 1)
         detected = True
-    parsed = _parse_csv(body, file, delimiter=delimiter, line_offset=opts.preamble_lines)
+    parsed = _parse_csv(body, file, delimiter=delimiter, line_offset=opts.preamble_lines,
+                        pad=opts.pad_missing_fields)
     width = len(parsed.header)
     columns = ([_text_column(values) for values in zip(*parsed.records)] if parsed.records
                else [_text_column([]) for _ in range(width)])
@@ -168,4 +177,5 @@ def _read_csv_exact(path: Path, file: str, opts: _Options, delimiter: str) -> _R
         file=file, header=parsed.header, header_line=parsed.header_line, columns=columns,
         lines=np.asarray(parsed.lines, dtype="int64"), sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data), file_format="csv", rejected=parsed.rejected, delimiter=delimiter,
-        delimiter_detected=detected, encoding=encoding, preamble=tuple(preamble))
+        delimiter_detected=detected, encoding=encoding, preamble=tuple(preamble),
+        padded=tuple(parsed.padded))

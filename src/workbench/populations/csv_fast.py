@@ -151,6 +151,8 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
         at = first_line + before + (int(offsets[before - 1] + per_row[before - 1])
                                     if embedded and before else 0)
         fields = invalid[0][1]
+        if opts.pad_missing_fields and fields < len(header):
+            return None, "rows with missing trailing fields are padded (pad_missing_fields)"
         first = not any(pc.any(pc.not_equal(column.slice(0, before), "")).as_py()
                         for column in table.columns) if before else True
         raise PopulationError(file, _ragged(fields, len(header), at if first else None), row=at)

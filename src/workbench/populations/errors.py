@@ -33,6 +33,7 @@ class PopulationError(ValueError):
         more_rows: Sequence[int] = (),
         more_count: int | None = None,
         unit: str = "line",
+        column_note: str | None = None,
     ) -> None:
         self.file = file
         self.row = row
@@ -46,7 +47,7 @@ class PopulationError(ValueError):
         if row is not None:
             where.append(f"{unit} {row}")
         if column is not None:
-            where.append(f"column '{column}'")
+            where.append(f"column '{column}'" + (f" ({column_note})" if column_note else ""))
         if expected is not None:
             body = f"expected {expected}, found {_show(found)}."
         else:

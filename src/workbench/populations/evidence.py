@@ -20,6 +20,7 @@ from .arrowtext import _arrow_of
 from .errors import DuplicateKey, DuplicateRow, RejectedRow, _show
 from .files import _RawTable
 from .options import _Options
+from .transform import Disclosure
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,9 @@ class IPEEvidence:
     preamble: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
     duplicate_rows: tuple[DuplicateRow, ...] = ()
+    mapping: tuple[str, ...] = ()
+    mapping_detail: dict[str, Any] = field(default_factory=dict)
+    padded_lines: tuple[int, ...] = ()
 
     @property
     def duplicates_dropped(self) -> int:
@@ -86,6 +90,13 @@ class IPEEvidence:
             ("Read as", self._read_as()),
             ("Reader options", _describe_options(self.options)),
         ]
+        if self.mapping:
+            rows.append(("How the export became the table", "; ".join(self.mapping)))
+        if self.padded_lines:
+            shown = ", ".join(map(str, self.padded_lines[:20]))
+            more = ", ..." if len(self.padded_lines) > 20 else ""
+            rows.append(("Rows with missing trailing fields read as empty (pad_missing_fields)",
+                         f"{len(self.padded_lines):,}: lines {shown}{more}"))
         if self.preamble:
             shown = "; ".join(_show(line) for line in self.preamble[:5])
             more = f"; ... ({len(self.preamble)} lines)" if len(self.preamble) > 5 else ""
@@ -164,6 +175,8 @@ class IPEEvidence:
             "rows_rejected": [{"line": r.line, "reason": r.reason} for r in self.rows_rejected],
             "unmapped_display_names": dict(self.unmapped_display_names),
             "timezone": self.timezone, "notes": list(self.notes),
+            "mapping": list(self.mapping), "mapping_detail": _jsonable(self.mapping_detail),
+            "padded_lines": list(self.padded_lines),
         }
 
 
@@ -184,11 +197,23 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+#: Options that declare how an export becomes its table; a long one is summarised in the
+#: population section and given in full in the workpaper's appendix.
+MAPPING_OPTIONS = ("columns", "derive", "values", "null_tokens", "formats")
+_INLINE_LIMIT = 160
+
+
 def _describe_options(options: Mapping[str, Any]) -> str:
+    """The declared options in one line; a long mapping option is counted, not listed."""
     if not options:
         return "none (defaults)"
-    return "; ".join(f"{k}={json.dumps(_jsonable(v), ensure_ascii=False)}"
-                     for k, v in options.items())
+    parts = []
+    for name, value in options.items():
+        text = json.dumps(_jsonable(value), ensure_ascii=False)
+        if name in MAPPING_OPTIONS and len(text) > _INLINE_LIMIT and isinstance(value, Mapping):
+            text = f"{len(value)} entries (in full in the appendix)"
+        parts.append(f"{name}={text}")
+    return "; ".join(parts)
 
 
 def _delimiter_label(delimiter: str) -> str:
@@ -215,7 +240,8 @@ def _population(*, kind: str, table: str, frame: pd.DataFrame, key: Sequence[str
                 extracted_at: str | None, path: Path, raw: _RawTable,
                 null_counts: dict[str, int], rejected: Sequence[RejectedRow],
                 unmapped: Mapping[str, int], timezone: str, notes: Sequence[str],
-                options: _Options, duplicate_rows: Sequence[DuplicateRow]) -> Population:
+                options: _Options, duplicate_rows: Sequence[DuplicateRow],
+                disclosure: Disclosure | None = None) -> Population:
     unique, count, examples = _duplicate_examples(frame, key, repeated)
     control_totals = {label: _count(frame[col]) for label, col in totals.items()}
     evidence = IPEEvidence(
@@ -231,6 +257,9 @@ def _population(*, kind: str, table: str, frame: pd.DataFrame, key: Sequence[str
         delimiter_detected=raw.delimiter_detected, encoding=raw.encoding,
         preamble=raw.preamble, options=dict(options.declared),
         duplicate_rows=tuple(duplicate_rows),
+        mapping=tuple(disclosure.summary()) if disclosure is not None else (),
+        mapping_detail=disclosure.to_dict() if disclosure is not None else {},
+        padded_lines=raw.padded,
     )
     return Population(kind=kind, table=table, frame=frame, evidence=evidence)
 

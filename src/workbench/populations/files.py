@@ -78,6 +78,7 @@ class _RawTable:
     encoding: str | None = None
     preamble: tuple[str, ...] = ()
     unit: str = "line"
+    padded: tuple[int, ...] = ()  # lines read with missing trailing fields (pad_missing_fields)
 
 
 def _text_column(values: Sequence[str]) -> pa.ChunkedArray:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import PopulationError, _did_you_mean
+from .transform import TRANSFORM_OPTIONS, Transform, parse_transform
 
 #: Options every tabular reader accepts (CSV, .xlsx and Parquet files), with what each takes.
 COMMON_OPTIONS: dict[str, str] = {
@@ -27,16 +28,29 @@ COMMON_OPTIONS: dict[str, str] = {
     "fast": "true to parse a CSV file with Arrow (vectorised), false for the csv module; by "
             "default files over 64 MiB use Arrow",
     "sheet": "the worksheet of an .xlsx file: its name or position (1 = first); default the first",
+    **TRANSFORM_OPTIONS,
+    "formats": "column -> the strftime format of that column's dates or timestamps (or "
+               "'epoch_ms' / 'epoch_s'), when columns differ, e.g. {Hire Date: '%d/%m/%Y'}",
+    "pad_missing_fields": "true to read a row with fewer fields than the header as if the "
+                          "missing trailing fields were empty (each such row is counted and "
+                          "listed in the evidence); default false: such a row is an error",
 }
 
 _MAPPED_OPTIONS: dict[str, str] = {
-    "table": "the canonical table to build: identities, accounts, grants, review_decisions or "
-             "requests",
+    "table": "the canonical table to build: identities, accounts, grants, review_decisions, "
+             "campaigns, requests, sod_rules, sod_mitigations, privileged_approvals, events or "
+             "role_permissions (workbench tables lists their columns)",
     "columns": "canonical column -> source column header (as spelt in the file)",
     "values": "canonical column -> {source value: canonical value}",
 }
 
-_LOG_OPTIONS: dict[str, str] = {"encoding": COMMON_OPTIONS["encoding"]}
+_LOG_OPTIONS: dict[str, str] = {
+    "encoding": COMMON_OPTIONS["encoding"],
+    "conflicting_duplicates": "'reject' to load a log in which one event id appears with "
+                              "different content: every version of such an event is listed as "
+                              "a rejected row (none is kept, none is guessed); default: such a "
+                              "log is refused",
+}
 
 _DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
                "auto": "auto"}
@@ -57,6 +71,10 @@ class _Options:
     timestamp_format: str | None = None
     fast: bool | None = None
     sheet: str | int | None = None
+    transform: Transform = field(default_factory=Transform)
+    column_formats: dict[str, str] = field(default_factory=dict)
+    pad_missing_fields: bool = False
+    conflicting_duplicates: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -139,6 +157,35 @@ def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
                 raise _bad_option(file, name, "a worksheet name or its position (1 = first)",
                                   value)
             values["sheet"] = value
+        elif name == "formats":
+            values["column_formats"] = _check_column_formats(file, value)
+        elif name == "pad_missing_fields":
+            if not isinstance(value, bool):
+                raise _bad_option(file, name, "true or false", value)
+            values["pad_missing_fields"] = value
+        elif name == "conflicting_duplicates":
+            if value != "reject":
+                raise _bad_option(file, name, "'reject' (or leave it out)", value)
+            values["conflicting_duplicates"] = value
+        elif name in ("derive", "null_tokens", "skip_rows") or (name in TRANSFORM_OPTIONS
+                                                    and kind != "mapped"):
+            continue  # parsed together below
         else:
             extra[name] = value
+    values["transform"] = parse_transform(file, options, renames=kind != "mapped")
     return _Options(**values, extra=extra)
+
+
+def _check_column_formats(file: str, declared: Any) -> dict[str, str]:
+    """``formats``: column -> a date or timestamp format (or an epoch unit)."""
+    if not isinstance(declared, Mapping) or not declared:
+        raise _bad_option(file, "formats", "a mapping of column -> strftime format, e.g. "
+                                           "{Hire Date: '%d/%m/%Y'}", declared)
+    out: dict[str, str] = {}
+    for column, fmt in declared.items():
+        if isinstance(fmt, str) and fmt.casefold() in ("epoch_ms", "epoch_s"):
+            out[str(column)] = fmt.casefold()
+            continue
+        with_time = isinstance(fmt, str) and any(d in fmt for d in ("%H", "%I", "%M"))
+        out[str(column)] = _check_format(file, f"formats.{column}", fmt, with_time=with_time)
+    return out

@@ -5,6 +5,7 @@ converters are in :mod:`.timestamps`."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NoReturn
@@ -17,12 +18,13 @@ import pyarrow.compute as pc
 from .arrowtext import _as_text, _chunked, _fold_arrow, _np, _null_empty, _string_series, _trim
 from .context import ReadContext
 from .contract import _TEXT
-from .errors import DuplicateRow, PopulationError, RejectedRow, _either
+from .errors import DuplicateRow, PopulationError, RejectedRow, _did_you_mean, _either
 from .evidence import Population, _population, _repeated_mask
 from .files import _RawTable
 from .formats import _load_table
 from .options import _Options
 from .timestamps import _check_timezone, _DatesAndTimestamps
+from .transform import Disclosure, apply_transform
 
 
 def _normalise_header(name: str) -> str:
@@ -83,13 +85,7 @@ class _Source(_DatesAndTimestamps):
         self.options = context.reader_options(kind) if options is None else options
         if raw is None:
             raw = _load_table(self.path, self.file, self.options)
-        self.raw_table = raw
-        self.file = raw.file
-        self.unit = raw.unit
-        self.header = raw.header
-        self.lines = raw.lines
-        self.n = len(raw.lines)
-        self._columns = raw.columns
+        self._use(raw)
         alternatives = {(spec if isinstance(spec, str) else spec[0]):
                         ((spec,) if isinstance(spec, str) else tuple(spec)) for spec in required}
         try:
@@ -97,6 +93,18 @@ class _Source(_DatesAndTimestamps):
         except PopulationError:  # a report title above the header looks like this too
             wanted = {s for spellings in alternatives.values() for s in spellings}
             _check_header(raw.header, self.file, raw.header_line, self._preamble_hint(wanted))
+        self.file_table = raw  # the file as exported, for the evidence
+        self.disclosure = Disclosure()
+        if not self.options.transform.empty:
+            header, columns, lines, self.disclosure = apply_transform(
+                raw.file, raw.header, raw.columns, raw.lines, self.options.transform,
+                unit=raw.unit)
+            skipped = [RejectedRow(line, f"not read: options.skip_rows "
+                                         f"({self.options.transform.skip_rows})")
+                       for line in self.disclosure.skipped]
+            raw = dataclasses.replace(raw, header=header, columns=columns, lines=lines,
+                                      rejected=[*raw.rejected, *skipped])
+            self._use(raw)
         self.sha256 = raw.sha256
         self.size_bytes = raw.size_bytes
         self.notes: list[str] = list(raw.notes)
@@ -104,12 +112,43 @@ class _Source(_DatesAndTimestamps):
         self.unmapped: Counter[str] = Counter()
         self.required = tuple(alternatives)
         self._position = self._match_columns(alternatives, optional, labels or {})
-        self._spelling = {name: self.header[i] for name, i in self._position.items()}
+        renamed = {expected: source for expected, source in self.disclosure.renamed}
+        derived = {name for name, *_ in self.disclosure.derived}
+        self._spelling = {name: renamed.get(self.header[i], self.header[i])
+                          for name, i in self._position.items()}
+        self._notes = {name: note for name, i in self._position.items()
+                       if (note := self._column_note(self.header[i], renamed, derived))}
+        for column in self.options.column_formats:
+            if column not in self.header:
+                raise PopulationError(
+                    self.file, f"options.formats.{column}: no column {column!r} in the file."
+                               f"{_did_you_mean(column, self.header)} Columns: "
+                               f"{', '.join(self.header)}.")
         self._text: dict[str, pa.ChunkedArray] = {}
         absent = [name for name in optional if name not in self._position]
         if absent:
             self.notes.append(f"Optional column(s) {', '.join(repr(a) for a in absent)} not in "
                               "the file; read as empty.")
+
+    @staticmethod
+    def _column_note(name: str, renamed: Mapping[str, str], derived: Collection[str]
+                     ) -> str | None:
+        """How messages explain a column the source's declarations renamed or derived."""
+        if name in renamed:
+            return f"read as '{name}' by options.columns"
+        if name in derived:
+            return f"derived by options.derive.{name}"
+        return None
+
+    def _use(self, raw: _RawTable) -> None:
+        """Read from ``raw`` (the file as loaded, then as transformed)."""
+        self.raw_table = raw
+        self.file = raw.file
+        self.unit = raw.unit
+        self.header = raw.header
+        self.lines = raw.lines
+        self.n = len(raw.lines)
+        self._columns = raw.columns
 
     def _match_columns(self, required: Mapping[str, tuple[str, ...]], optional: Sequence[str],
                        labels: Mapping[str, str]) -> dict[str, int]:
@@ -193,7 +232,8 @@ class _Source(_DatesAndTimestamps):
         found = self.text_array(column)[first].as_py()
         raise PopulationError(
             self.file, message, row=int(self.lines[first]),
-            column=self._spelling.get(column, column), expected=expected, found=found,
+            column=self._spelling.get(column, column), column_note=self._notes.get(column),
+            expected=expected, found=found,
             more_rows=[int(self.lines[p]) for p in positions[1:1001]],
             more_count=len(positions) - 1, unit=self.unit)
 
@@ -375,7 +415,8 @@ class _Source(_DatesAndTimestamps):
             kind=self.kind, table=table, frame=frame, key=key, repeated=repeated, totals=totals,
             source_system=self.context.source_system_for(self.kind, default_source_system),
             extracted_at=self.context.extracted_at, path=self.path,
-            raw=self.raw_table, null_counts=self.null_counts(), rejected=self.rejected,
+            raw=self.file_table, null_counts=self.null_counts(), rejected=self.rejected,
+            disclosure=self.disclosure,
             unmapped=self.unmapped, timezone=self.timezone, notes=self.notes,
             options=self.options, duplicate_rows=dropped)
 

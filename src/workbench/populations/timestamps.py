@@ -111,6 +111,16 @@ class _DatesAndTimestamps:
                  ) -> NoReturn:
             ...
 
+    def _column_format(self, column: str) -> str | None:
+        """The format declared for this column under ``formats`` (by the header it is read
+        from), if any."""
+        formats = self.options.column_formats
+        if not formats:
+            return None
+        index = self._position.get(column)  # type: ignore[attr-defined]
+        header = self.header[index] if index is not None else column  # type: ignore[attr-defined]
+        return formats.get(header) or formats.get(column)
+
     def date(self, column: str, *, example: str = "2026-07-01",
              sentinels: Collection[str] = ()) -> pd.Series:
         """Dates as naive ``datetime64[s]``; empty (and declared ``sentinels``) -> NaT.
@@ -138,7 +148,7 @@ class _DatesAndTimestamps:
             filled &= ~_np(pc.is_in(pc.utf8_lower(values), value_set=tokens))
         null = pa.scalar(None, _TEXT)
         candidates = pc.if_else(pa.array(filled), values, null)
-        fmt = self.options.date_format
+        fmt = self._column_format(column) or self.options.date_format
         if fmt is None:
             shaped = filled & _np(pc.match_substring_regex(candidates, _ISO_DATE_RE2))
             well_shaped = pc.if_else(pa.array(shaped), values, null)
@@ -200,7 +210,7 @@ class _DatesAndTimestamps:
                     epoch_state: str | None, fmt: str | None = None, state: bool = True
                     ) -> tuple[pd.Series, pd.Series | None]:
         n = self.n
-        fmt = self.options.timestamp_format or fmt
+        fmt = self._column_format(column) or self.options.timestamp_format or fmt
         labels: list[str | None] = [None, value_state, empty_state]
         codes = np.zeros(n, dtype="int8")
         typed = self._typed(column)

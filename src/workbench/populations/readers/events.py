@@ -106,6 +106,28 @@ def _json_records(text: str, file: str) -> tuple[str, list[tuple[int, Any]], lis
     return "ndjson", records, blanks
 
 
+def _reject_conflicts(kept: list[tuple[int, dict[str, Any]]], conflicting: dict[str, list[int]],
+                      dropped: list[DuplicateRow], rejected: list[RejectedRow]
+                      ) -> tuple[list[tuple[int, dict[str, Any]]], list[DuplicateRow],
+                                 list[RejectedRow]]:
+    """Drop every version of an event whose uuid repeats with different content, listing each
+    line as rejected (the option ``conflicting_duplicates: reject``): none is kept on a guess.
+    Exact repeats of a rejected version are rejected with it."""
+    reasons = {}
+    for uuid, lines in conflicting.items():
+        for line in lines:
+            others = ", ".join(str(other) for other in lines if other != line)
+            reasons[line] = (f"event uuid {uuid!r} also on line(s) {others} with different "
+                             "content (conflicting_duplicates: reject)")
+    for duplicate in dropped:
+        if duplicate.duplicate_of in reasons:
+            reasons[duplicate.line] = (f"repeats line {duplicate.duplicate_of}, an event with "
+                                       "conflicting versions (conflicting_duplicates: reject)")
+    return ([(line, obj) for line, obj in kept if line not in reasons],
+            [d for d in dropped if d.line not in reasons],
+            [*rejected, *(RejectedRow(line, reason) for line, reason in sorted(reasons.items()))])
+
+
 def read_okta_system_log(ctx: ReadContext) -> Population:
     """Okta System Log events (NDJSON, or the API's JSON array) -> ``events`` (key ``uuid``).
 
@@ -130,6 +152,7 @@ def read_okta_system_log(ctx: ReadContext) -> Population:
     kept: list[tuple[int, dict[str, Any]]] = []
     seen: dict[str, int] = {}
     dropped: list[DuplicateRow] = []
+    conflicting: dict[str, list[int]] = {}
     top_level: dict[str, None] = {}
     for line, obj in records:
         if not isinstance(obj, dict):
@@ -140,15 +163,21 @@ def read_okta_system_log(ctx: ReadContext) -> Population:
         if isinstance(uuid, str) and uuid in seen:
             first_line, first = kept[seen[uuid]]
             if first != obj:
-                raise PopulationError(
-                    file, f"uuid {uuid!r} is on lines {first_line} and {line} with different "
-                          "content; an event is never de-duplicated on a guess.", row=line,
-                    column="uuid")
+                if opts.conflicting_duplicates != "reject":
+                    raise PopulationError(
+                        file, f"uuid {uuid!r} is on lines {first_line} and {line} with "
+                              "different content; an event is never de-duplicated on a guess "
+                              "(the reader option conflicting_duplicates: reject lists every "
+                              "version as a rejected row instead).", row=line, column="uuid")
+                conflicting.setdefault(uuid, [first_line]).append(line)
+                continue
             dropped.append(DuplicateRow(line, first_line))
             continue
         if isinstance(uuid, str):
             seen[uuid] = len(kept)
         kept.append((line, obj))
+    if conflicting:
+        kept, dropped, blanks = _reject_conflicts(kept, conflicting, dropped, blanks)
     columns = [_text_column_nullable([_dig(obj, steps) for _, obj in kept])
                for _, steps in _LOG_FIELDS]
     counts = pa.chunked_array([pa.array(

@@ -3,125 +3,73 @@ canonical tables in :data:`MAPPED_TABLES`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..arrowtext import _fold
 from ..context import ReadContext
-from ..contract import (
-    _STATES,
-    ACCOUNT_COLUMNS,
-    ACCOUNT_STATUSES,
-    DATE_DTYPE,
-    GRANT_COLUMNS,
-    IDENTITY_COLUMNS,
-    NO_INFORMATION,
-    REQUEST_COLUMNS,
-    REVIEW_DECISION_COLUMNS,
-    USED,
-)
+from ... import tables as canonical
+from ..contract import _STATES, DATE_DTYPE, NO_INFORMATION, USED
 from ..errors import PopulationError, _did_you_mean
 from ..evidence import Population
 from ..frames import _constant, _frame, _nat, _privileged
-from ..options import _MAPPED_OPTIONS, COMMON_OPTIONS, _bad_option
+from ..options import _MAPPED_OPTIONS, COMMON_OPTIONS, _bad_option, _Options
+from ..transform import DEFAULT_VALUE
 from ..source import _Source
-from .tickets import _SERVICENOW_APPROVAL
 
 
 @dataclass(frozen=True)
 class _Mappable:
     """A canonical column a mapping may fill: its kind, whether it must be mapped, choices."""
 
-    kind: str  # text, key, system, date, timestamp, last_login, boolean, flag, integer, choice
+    kind: str  # text, key, system, date, timestamp, last_login, boolean, flag, integer, choice,
+    #            list
     required: bool = False
     choices: tuple[str, ...] = ()
     empty: str | None = None  # canonical value of an empty choice (None: empty is NA)
     allow_empty: bool = False
 
 
-_IDENTITY_STATUSES = ("active", "terminated", "on_leave")
-_DECISIONS = ("approve", "revoke", "undecided")
-_ACTIONS = ("grant", "revoke")
+def _mappable(table: str) -> dict[str, _Mappable]:
+    """The columns a mapping may fill for ``table``, from its declaration in workbench.tables."""
+    spec = canonical.table(table)
+    return {m.column: _Mappable(m.kind, m.required, spec.column(m.column).values, m.empty,
+                                m.allow_empty) for m in spec.mappable}
+
 
 _MAPPED: dict[str, dict[str, _Mappable]] = {
-    "identities": {
-        "employee_id": _Mappable("text", True), "full_name": _Mappable("text"),
-        "email": _Mappable("key", True), "department": _Mappable("text"),
-        "title": _Mappable("text"), "manager_employee_id": _Mappable("text"),
-        "cost_center": _Mappable("text"), "hire_date": _Mappable("date"),
-        "status": _Mappable("choice", True, _IDENTITY_STATUSES),
-        "termination_date": _Mappable("date"), "last_day_of_work": _Mappable("date"),
-        "termination_reason": _Mappable("text"), "eligible_for_rehire": _Mappable("boolean"),
-    },
-    "accounts": {
-        "system": _Mappable("system"), "account_id": _Mappable("text", True),
-        "login": _Mappable("key"), "email": _Mappable("key"), "employee_id": _Mappable("text"),
-        "display_name": _Mappable("text"),
-        "status": _Mappable("choice", True, ACCOUNT_STATUSES),
-        "created_at": _Mappable("timestamp"), "last_login_at": _Mappable("last_login"),
-        "status_changed_at": _Mappable("timestamp"), "mfa_enabled": _Mappable("boolean"),
-        "password_enabled": _Mappable("boolean"), "is_root": _Mappable("flag"),
-    },
-    "grants": {
-        "system": _Mappable("system"), "account_id": _Mappable("text", True),
-        "login": _Mappable("key"), "email": _Mappable("key"),
-        "entitlement": _Mappable("text", True), "entitlement_type": _Mappable("text"),
-        "privileged": _Mappable("flag"), "granted_at": _Mappable("timestamp"),
-        "removed_at": _Mappable("timestamp"),
-        "account_status": _Mappable("choice", False, ACCOUNT_STATUSES, allow_empty=True),
-    },
-    "review_decisions": {
-        "campaign_id": _Mappable("text", True), "campaign_name": _Mappable("text"),
-        "certification_id": _Mappable("text"), "reviewer_name": _Mappable("text"),
-        "reviewer_email": _Mappable("key"), "subject_name": _Mappable("text"),
-        "subject_email": _Mappable("key", True), "system": _Mappable("system"),
-        "application": _Mappable("text"), "access_type": _Mappable("text"),
-        "entitlement": _Mappable("text", True), "privileged": _Mappable("flag"),
-        "decision": _Mappable("choice", True, _DECISIONS, empty="undecided"),
-        "decided_at": _Mappable("timestamp"), "comments": _Mappable("text"),
-    },
-    "requests": {
-        "ticket": _Mappable("text", True), "requested_for": _Mappable("key", True),
-        "opened_by": _Mappable("key"), "item": _Mappable("text"), "system": _Mappable("system"),
-        "application": _Mappable("text"), "entitlement": _Mappable("text"),
-        "action": _Mappable("choice", True, _ACTIONS),
-        "approval": _Mappable("choice", False, tuple(dict.fromkeys(
-            _SERVICENOW_APPROVAL.values())), allow_empty=True),
-        "approver": _Mappable("key"), "approved_at": _Mappable("timestamp"),
-        "opened_at": _Mappable("timestamp"), "closed_at": _Mappable("timestamp"),
-        "state": _Mappable("text"),
-    },
-}
+    name: _mappable(name) for name, spec in canonical.TABLES.items() if spec.mappable}
 
 #: Canonical tables the ``mapped`` reader builds: table -> {"required": ..., "optional": ...}
 #: canonical columns that ``options.columns`` may map (``*_original`` and state columns follow
 #: from them).
-MAPPED_TABLES: dict[str, dict[str, tuple[str, ...]]] = {
-    table: {"required": tuple(c for c, m in spec.items() if m.required),
-            "optional": tuple(c for c, m in spec.items() if not m.required)}
-    for table, spec in _MAPPED.items()
-}
+MAPPED_TABLES: dict[str, dict[str, tuple[str, ...]]] = canonical.mapped_tables()
+
+#: Extra columns a mapped table carries after its declared ones (the logins as exported).
+_MAPPED_EXTRAS = {"events": ("actor_login_original", "target_login_original")}
 
 _MAPPED_COLUMNS = {
-    "identities": IDENTITY_COLUMNS, "accounts": (*ACCOUNT_COLUMNS, "line"),
-    "grants": (*GRANT_COLUMNS, "line"), "review_decisions": REVIEW_DECISION_COLUMNS,
-    "requests": REQUEST_COLUMNS,
-}
-_MAPPED_KEYS = {
-    "identities": ("employee_id",), "accounts": ("system", "account_id"),
-    "grants": ("system", "account_id", "entitlement", "granted_at"),
-    "review_decisions": ("campaign_id", "subject_email", "system", "entitlement"),
-    "requests": ("ticket",),
-}
+    name: (*canonical.columns_of(name), *_MAPPED_EXTRAS.get(name, ()),
+           *(("line",) if canonical.table(name).extra_columns else ()))
+    for name in _MAPPED}
+_MAPPED_KEYS = {name: canonical.table(name).key for name in _MAPPED}
 _MAPPED_TOTALS = {
     "identities": {"status": "status"},
     "accounts": {"status": "status", "last login": "last_login_state"},
     "grants": {"system": "system", "privileged": "privileged"},
     "review_decisions": {"decision": "decision", "system": "system"},
+    "campaigns": {"status": "status"},
     "requests": {"action": "action", "approval": "approval"},
+    "sod_rules": {"system": "system", "risk level": "risk_level"},
+    "sod_mitigations": {"rule": "rule_id"},
+    "privileged_approvals": {"system": "system"},
+    "events": {"event type": "event_type", "outcome": "outcome_result"},
+    "role_permissions": {"system": "system", "permission type": "permission_type"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"
@@ -134,7 +82,8 @@ class _Mapping:
     values: dict[str, dict[str, Any]]
 
 
-def _mapped_spec(file: str, extra: Mapping[str, Any]) -> _Mapping:
+def _mapped_spec(file: str, extra: Mapping[str, Any], *, system_declared: bool = False
+                 ) -> _Mapping:
     """Validate ``table``, ``columns`` and ``values``; every message names the option key."""
     tables = ", ".join(_MAPPED)
     table = extra.get("table")
@@ -158,7 +107,8 @@ def _mapped_spec(file: str, extra: Mapping[str, Any]) -> _Mapping:
         if not isinstance(source, str) or not source.strip():
             raise PopulationError(file, f"options.columns.{name} must be the source column's "
                                         f"header as text; found {source!r}.")
-    missing = [c for c, m in spec.items() if m.required and c not in columns]
+    missing = [c for c, m in spec.items() if m.required and c not in columns
+               and not (c == "system" and system_declared)]
     if missing:
         raise PopulationError(
             file, f"options.columns must map the required column(s) "
@@ -199,12 +149,16 @@ def _check_value(file: str, table: str, name: str, spec: _Mappable, source: Any,
         if canonical is not None and not isinstance(canonical, bool):
             raise PopulationError(file, f"{where}; use true, false or null.")
     elif spec.kind in ("date", "timestamp", "last_login"):
+        if str(source) == DEFAULT_VALUE:
+            raise PopulationError(file, f"options.values.{name}: '*' (any other value) cannot "
+                                        "be mapped for a date or timestamp column; map each "
+                                        "sentinel, or declare its format under formats.")
         if canonical is not None and canonical not in _STATES:
             raise PopulationError(file, f"{where}; map a sentinel to null (read as empty) or to "
                                         f"a state: {', '.join(_STATES)}.")
-    elif spec.kind == "integer":
+    elif spec.kind in ("integer", "list"):
         raise PopulationError(file, f"options.values.{name}: values cannot be mapped for this "
-                                    "column.")
+                                    "column (use options.derive to compute it).")
     elif canonical is not None and not isinstance(canonical, str):
         raise PopulationError(file, f"{where}; use text or null.")
     return canonical
@@ -230,9 +184,12 @@ def read_mapped(ctx: ReadContext) -> Population:
     file = ctx.file
     system = ctx.system
     opts = ctx.reader_options(kind, {**COMMON_OPTIONS, **_MAPPED_OPTIONS})
-    mapping = _mapped_spec(file, opts.extra)
+    mapping = _mapped_spec(file, _with_derived(opts), system_declared=system is not None)
     table, columns, values = mapping.table, mapping.columns, mapping.values
     spec = _MAPPED[table]
+    if opts.column_formats:  # a format may name the canonical column or the file's header
+        opts = dataclasses.replace(opts, column_formats={
+            columns.get(k, k): v for k, v in opts.column_formats.items()})
     sources = list(dict.fromkeys(columns.values()))
     labels = {}
     for name, source in columns.items():
@@ -246,7 +203,11 @@ def read_mapped(ctx: ReadContext) -> Population:
     def convert(name: str) -> pd.Series:
         rule = spec[name]
         source = columns[name]
-        mapped = values.get(name, {})
+        keep = rule.choices if rule.kind == "choice" else (
+            ("true", "false") if rule.kind in ("boolean", "flag") else ())
+        mapped = _spelled(src, source, values.get(name, {}), keep)
+        if rule.kind == "list":
+            return _split_list(src.raw(source))
         if rule.kind in ("text", "system"):
             return src.text(source, mapped)
         if rule.kind == "key":
@@ -308,12 +269,88 @@ def read_mapped(ctx: ReadContext) -> Population:
         out["is_root"] = _constant(False, n, "bool")
     if table == "accounts" and "last_login_state" not in out:
         out["last_login_state"] = _constant(NO_INFORMATION, n, "string")
+    if table == "campaigns" and "status" in out:  # as the campaign status reader gives it
+        out["status_original"] = out["status"]
+        out["status"] = out["status"].str.lower()
+    _require_values(src, table, columns, out)
+    if table == "sod_mitigations" and "valid_to" in out:
+        backwards = (out["valid_to"].notna() & (out["valid_to"] < out["valid_from"])).to_numpy(
+            dtype=bool)
+        if backwards.any():
+            src.fail(columns["valid_to"], backwards, "a date on or after valid_from")
     frame = _frame({name: out[name] if name in out else _empty_like(table, name, n)
                     for name in _MAPPED_COLUMNS[table] if name != "line"}, src.lines)
+    problems = canonical.validate_frame(table, frame)
+    if problems:  # a mapping that builds a table its declaration refuses: never passed on
+        raise PopulationError(src.file, f"the mapped table does not meet its declaration "
+                                        f"(workbench tables {table}): {problems[0]}")
     return src.population(
         table, frame, key=_MAPPED_KEYS[table], totals=_MAPPED_TOTALS[table],
         default_source_system=f"mapped file ({table})",
         duplicates="drop" if table in _MAPPED_DROP_DUPLICATES else "keep")
+
+
+def _with_derived(opts: _Options) -> dict[str, Any]:
+    """The mapped reader's options with every derived column named like a canonical column
+    mapped to itself (``derive: {status: ...}`` fills ``status`` without a ``columns`` entry)."""
+    extra = dict(opts.extra)
+    table = extra.get("table")
+    declared = extra.get("columns")
+    if table not in _MAPPED or (declared is not None and not isinstance(declared, Mapping)):
+        return extra
+    columns = dict(declared or {})
+    for derivation in opts.transform.derive:
+        if derivation.name in _MAPPED[table] and derivation.name not in columns:
+            columns[derivation.name] = derivation.name
+    if columns:
+        extra["columns"] = columns
+    return extra
+
+
+def _spelled(src: _Source, source: str, mapped: Mapping[str, Any], keep: Sequence[str]
+             ) -> dict[str, Any]:
+    """A value map as exact spellings of the column's values: matched ignoring case and
+    surrounding spaces; ``'*'`` maps any other non-empty value, except values in ``keep`` (the
+    canonical values themselves, which stay as they are)."""
+    if not mapped:
+        return {}
+    folded = {k.strip().casefold(): v for k, v in mapped.items() if k != DEFAULT_VALUE}
+    has_default = DEFAULT_VALUE in mapped
+    kept = {k.casefold() for k in keep}
+    uniques, _ = src._distinct(source)
+    exact: dict[str, Any] = {k: v for k, v in mapped.items() if k != DEFAULT_VALUE}
+    for value in uniques:
+        key = value.strip().casefold()
+        if key in folded:
+            exact[value] = folded[key]
+        elif value and has_default and key not in kept:
+            exact[value] = mapped[DEFAULT_VALUE]
+    return exact
+
+
+def _split_list(values: np.ndarray) -> pd.Series:
+    """A list column: values separated by ';', each trimmed, empty parts dropped."""
+    return pd.Series([tuple(p.strip() for p in v.split(";") if p.strip()) for v in values],
+                     dtype=object)
+
+
+def _require_values(src: _Source, table: str, columns: Mapping[str, str],
+                    out: Mapping[str, pd.Series]) -> None:
+    """Every row has a value in each required column the mapping fills (its declaration says
+    so); the first empty one is named by line and by the file's header."""
+    spec = canonical.table(table)
+    for name, source in columns.items():
+        column = spec.column(name)
+        if not column.required or name not in out:
+            continue
+        series = out[name]
+        if column.type == "list":
+            empty = series.map(len).eq(0).to_numpy(dtype=bool)
+        else:
+            empty = series.isna().to_numpy(dtype=bool)
+        if empty.any():
+            src.fail(source, empty, f"a value: {name} is required in table '{table}' "
+                                    "(workbench tables " + table + ")")
 
 
 def _empty_like(table: str, name: str, n: int) -> pd.Series:
@@ -331,4 +368,6 @@ def _empty_like(table: str, name: str, n: int) -> pd.Series:
         return _constant(False, n, "bool")
     if kind == "integer":
         return pd.Series(pd.NA, index=range(n), dtype="Int64")
+    if kind == "list":
+        return pd.Series([()] * n, dtype=object)
     return _constant(pd.NA, n, "string")

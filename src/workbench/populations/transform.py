@@ -16,7 +16,10 @@ reader knows, under the source's ``options:``:
   earlier ones;
 - ``columns``: renames, ``{column the reader expects: header in the file, or a derived column}``;
 - ``values``: value maps per column (after renaming), matched ignoring case, with ``'*'`` as the
-  value for any other non-empty value.
+  value for any other non-empty value;
+- ``skip_rows``: a DuckDB SQL condition over the file's (and derived) columns; the rows where it
+  holds are not read, and each is listed as a rejected row with the condition, so a footnote
+  under a spreadsheet's table or a register's placeholder row is excluded in the open.
 
 Expressions are evaluated by DuckDB with file-system and network access disabled and the
 configuration locked, and only an expression is accepted (never a statement), so a parameter file
@@ -40,6 +43,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from .errors import PopulationError
 
 __all__ = [
     "DEFAULT_VALUE",
@@ -67,6 +72,8 @@ TRANSFORM_OPTIONS: dict[str, str] = {
               "'*' maps any other non-empty value",
     "null_tokens": "values read as empty: a list for every column (['N/A', 'null']) or "
                    "column -> list",
+    "skip_rows": "a DuckDB SQL condition; rows where it holds are not read and are listed as "
+                 "rejected, e.g. \"\\\"Admin Name\\\" LIKE '*%'\"",
 }
 
 _TEXT = pa.large_string()
@@ -76,16 +83,15 @@ _CONFIG_ERRORS = ("ParserException", "BinderException", "CatalogException",
 _STATEMENT = re.compile(r";")
 
 
-class TransformError(ValueError):
+class TransformError(PopulationError):
     """A declared transformation that cannot be applied; ``key`` names the YAML option
-    (``options.derive.status``), ``line`` the first failing row when a value is to blame."""
+    (``options.derive.status``), ``row`` the first failing row when a value is to blame."""
 
     def __init__(self, file: str, key: str, message: str, *, line: int | None = None,
                  found: Any = None, unit: str = "line") -> None:
-        self.file, self.key, self.line, self.found, self.unit = file, key, line, found, unit
-        where = f", {unit} {line}" if line is not None else ""
+        self.key = key
         shown = f" (values on that {unit}: {found})" if found is not None else ""
-        super().__init__(f"{file}{where}: {key}: {message}{shown}")
+        super().__init__(file, f"{key}: {message}{shown}", row=line, unit=unit)
 
 
 @dataclass(frozen=True)
@@ -114,10 +120,12 @@ class Transform:
     derive: tuple[Derivation, ...] = ()
     rename: dict[str, str] = field(default_factory=dict)
     values: dict[str, ValueMap] = field(default_factory=dict)
+    skip_rows: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.null_tokens or self.derive or self.rename or self.values)
+        return not (self.null_tokens or self.derive or self.rename or self.values
+                    or self.skip_rows)
 
 
 @dataclass
@@ -128,10 +136,12 @@ class Disclosure:
     derived: list[tuple[str, str, list[tuple[str, int]], int]] = field(default_factory=list)
     emptied: list[tuple[str, str, int]] = field(default_factory=list)
     mapped: list[tuple[str, int, int, int]] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
+    skip_condition: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.renamed or self.derived or self.emptied or self.mapped)
+        return not (self.renamed or self.derived or self.emptied or self.mapped or self.skipped)
 
     def summary(self) -> list[str]:
         """One sentence per declaration, in the order applied (for the workpaper)."""
@@ -139,6 +149,9 @@ class Disclosure:
         for column, token, count in self.emptied:
             where = f"column '{column}'" if column else "any column"
             lines.append(f"{count:,} value(s) {token!r} in {where} read as empty")
+        if self.skip_condition is not None:
+            lines.append(f"{len(self.skipped):,} row(s) not read because {self.skip_condition} "
+                         "(listed as rejected)")
         for name, expression, top, distinct in self.derived:
             shown = ", ".join(f"{_label(v)} {c:,}" for v, c in top)
             more = f" (+{distinct - len(top)} more values)" if distinct > len(top) else ""
@@ -159,6 +172,8 @@ class Disclosure:
             "renamed": [{"column": c, "header": h} for c, h in self.renamed],
             "value_maps": [{"column": c, "mapped": m, "default": d, "kept": k}
                            for c, m, d, k in self.mapped],
+            "skip_rows": ({"condition": self.skip_condition, "lines": list(self.skipped)}
+                          if self.skip_condition is not None else None),
         }
 
 
@@ -190,7 +205,13 @@ def parse_transform(file: str, options: Mapping[str, Any], *, renames: bool = Tr
     if renames:
         rename = _parse_columns(file, options.get("columns"))
         values = parse_value_maps(file, options.get("values"))
-    return Transform(null_tokens=null_tokens, derive=derive, rename=rename, values=values)
+    skip_rows = options.get("skip_rows")
+    if skip_rows is not None and (not isinstance(skip_rows, str) or not skip_rows.strip()):
+        raise TransformError(file, "options.skip_rows", "must be an SQL condition as text, e.g. "
+                                                        "\"\\\"Admin Name\\\" LIKE '*%'\"; found "
+                                                        f"{skip_rows!r}.")
+    return Transform(null_tokens=null_tokens, derive=derive, rename=rename, values=values,
+                     skip_rows=skip_rows.strip() if skip_rows else None)
 
 
 def _parse_null_tokens(file: str, declared: Any) -> dict[str | None, tuple[str, ...]]:
@@ -302,11 +323,13 @@ def parse_value_maps(file: str, declared: Any) -> dict[str, ValueMap]:
 
 def apply_transform(file: str, header: Sequence[str], columns: Sequence[pa.ChunkedArray],
                     lines: np.ndarray, transform: Transform, *, unit: str = "line"
-                    ) -> tuple[list[str], list[pa.ChunkedArray], Disclosure]:
-    """The export's header and columns after the declared transformation, and what it did.
+                    ) -> tuple[list[str], list[pa.ChunkedArray], np.ndarray, Disclosure]:
+    """The export's header, columns and line numbers after the declared transformation, and
+    what it did.
 
-    Order: empty tokens, derived columns (which see the tokens as empty), renames, value maps.
-    Rows and their line numbers are never added, dropped or reordered.
+    Order: empty tokens, derived columns (which see the tokens as empty), skipped rows, renames,
+    value maps. Rows are never added or reordered; only ``skip_rows`` drops rows, each listed in
+    the disclosure by its line.
     """
     header, columns = list(header), list(columns)
     disclosure = Disclosure()
@@ -322,6 +345,16 @@ def apply_transform(file: str, header: Sequence[str], columns: Sequence[pa.Chunk
         columns.append(values)
         disclosure.derived.append((derivation.name, derivation.expression,
                                    *_top_values(values)))
+    if transform.skip_rows is not None:
+        condition = Derivation("skip_rows", f"coalesce(({transform.skip_rows}), false)")
+        hit = _evaluate(file, header, columns, lines, condition, unit, key="options.skip_rows")
+        skip = np.asarray(pc.equal(hit, "true").to_numpy(zero_copy_only=False), dtype=bool)
+        disclosure.skip_condition = transform.skip_rows
+        disclosure.skipped = [int(line) for line in lines[skip]]
+        if skip.any():
+            keep = pa.array(~skip)
+            columns = [_chunked(pc.filter(column, keep)) for column in columns]
+            lines = lines[~skip]
     if transform.rename:
         header = _apply_rename(file, header, transform.rename, disclosure)
     for column, value_map in transform.values.items():
@@ -332,7 +365,7 @@ def apply_transform(file: str, header: Sequence[str], columns: Sequence[pa.Chunk
         index = header.index(column)
         columns[index], counts = map_values(columns[index], value_map)
         disclosure.mapped.append((column, *counts))
-    return header, columns, disclosure
+    return header, columns, lines, disclosure
 
 
 def _apply_null_tokens(file: str, header: list[str], columns: list[pa.ChunkedArray],
@@ -422,11 +455,12 @@ def map_values(column: pa.ChunkedArray, value_map: ValueMap
 
 
 def _evaluate(file: str, header: Sequence[str], columns: Sequence[pa.ChunkedArray],
-              lines: np.ndarray, derivation: Derivation, unit: str) -> pa.ChunkedArray:
+              lines: np.ndarray, derivation: Derivation, unit: str, key: str | None = None
+              ) -> pa.ChunkedArray:
     """Evaluate one expression over the file's columns (empty text is NULL) as text."""
     import duckdb  # imported on first use: most runs derive nothing
 
-    key = f"options.derive.{derivation.name}"
+    key = key or f"options.derive.{derivation.name}"
     if _STATEMENT.search(_without_literals(derivation.expression)):
         raise TransformError(file, key, "must be one SQL expression, not statements (found "
                                         "';').")
