@@ -35,33 +35,19 @@ from yaml.constructor import SafeConstructor
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from workbench import populations, procedures
+from workbench import tables as canonical_tables
 from workbench.parameters import (Control, ParameterError, PeriodParameters, Source, System, _describe,
                                   _format_location, _is_plain_json, _key_lines)
 from workbench.procedures.base import SourceRole, read_source
 
 Loc = tuple[Any, ...]
 
-#: The canonical table each dedicated export kind builds (``mapped`` builds its ``options.table``).
+#: The canonical table each dedicated export kind builds (``mapped`` builds its ``options.table``),
+#: from the tables' declarations (``workbench.tables``, ``built_by``).
 #: Used for the source-role check when a source could not be read; a test holds it equal to the
 #: ``.table`` every reader really produces.
 KIND_TABLES: dict[str, str] = {
-    "workday_workers": "identities",
-    "okta_users": "accounts",
-    "okta_app_assignments": "grants",
-    "ledgerline_erp_user_roles": "grants",
-    "github_org_members": "grants",
-    "aws_iam_credential_report": "accounts",
-    "aws_iam_group_memberships": "grants",
-    "campaign_decisions": "review_decisions",
-    "campaign_status": "campaigns",
-    "servicenow_access_requests": "requests",
-    "sod_rules": "sod_rules",
-    "sod_mitigations": "sod_mitigations",
-    "privileged_access_approved": "privileged_approvals",
-    "entra_users": "accounts",
-    "google_workspace_users": "accounts",
-    "okta_system_log": "events",
-}
+    kind: spec.name for spec in canonical_tables.TABLES.values() for kind in spec.built_by if kind != "mapped"}
 
 PERIOD_GROUP = "Period file"
 RECORDS_GROUP = "Auditors' record files beside the period"
@@ -244,10 +230,15 @@ class _Checker:
         self.tables: dict[str, str] = {}
         self.not_plain: set[Loc] = set()
         self.duplicate_ids: set[str] = set()
+        self.todos: set[Loc] = set()
 
     # --- recording ------------------------------------------------------------------------------
     def add(self, loc: Loc, message: str, did_you_mean: str | None = None, line: int | None = None) -> None:
-        """Record a problem at a key path (its line looked up unless given)."""
+        """Record a problem at a key path (its line looked up unless given). A key still holding a
+        TODO is reported once, as a TODO, not again as the wrong value it is."""
+        if not message.startswith(TODO_MESSAGE) and (
+                tuple(loc) in self.todos or any(todo[:-1] == tuple(loc) for todo in self.todos)):
+            return  # the TODO itself is reported (a list holding a TODO is not wrong twice)
         self.problems.append(Problem(self.file, line or _line(self.lines, loc), _format_location(loc) if loc else "",
                                      message, did_you_mean, self.group_of(loc)))
 
@@ -341,6 +332,9 @@ class _Checker:
             self.add((), "the file must be a YAML mapping of keys (entity, period, systems, sources, controls, ...)")
             return False
         self.document = document
+        for loc, value in _todo_values(document):  # left by workbench init for the auditor
+            self.todos.add(loc)
+            self.add(loc, f"{TODO_MESSAGE}: {value}")
         self.not_plain = set(_not_plain(document))
         for loc in sorted(self.not_plain, key=str):
             self.add(loc, "must be plain text, a number, a date, a list or a mapping with text keys (no YAML "
@@ -524,9 +518,13 @@ class _Checker:
     def reader_location(self, index: int, message: str) -> Loc:
         """The key a reader's message points at (``options.columns.x``, ``reader option 'y'``), else the source."""
         base: Loc = ("sources", index)
-        match = re.search(r"options\.(columns|values)\.(\w+)", message)
+        match = re.search(r"options\.(columns|values|derive|null_tokens|formats)\.([^:\s]+?)[:.]?(?:\s|$)",
+                          message)
         if match and (base + ("options", match[1], match[2])) in self.lines:
             return base + ("options", match[1], match[2])
+        match = re.search(r"options\.(skip_rows|derive|null_tokens|formats|columns|values)\b", message)
+        if match and (base + ("options", match[1])) in self.lines:
+            return base + ("options", match[1])
         match = re.search(r"reader option '(\w+)'", message)
         if match and (base + ("options", match[1])) in self.lines:
             return base + ("options", match[1])
@@ -544,7 +542,8 @@ class _Checker:
         headers = export_headers(self.source_paths[index], source.options)
         if not isinstance(columns, dict) or headers is None:
             return False
-        present = {_normalise(h) for h in headers}
+        derived = source.options.get("derive")
+        present = {_normalise(h) for h in [*headers, *(derived if isinstance(derived, dict) else ())]}
         missing = [(name, header) for name, header in columns.items()
                    if isinstance(header, str) and _normalise(header) not in present]
         for name, header in missing:
@@ -652,6 +651,20 @@ class _Checker:
                     self.add(tuple(error["loc"]), _describe(error))
         return CheckReport(self.path, self.problems, len(self.items("sources")), len(self.items("controls")),
                            parameters, dict(self.tables))
+
+
+TODO_MESSAGE = "still to fill in (TODO)"
+
+
+def _todo_values(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Key paths whose value is text starting with TODO (what ``workbench init`` leaves)."""
+    if isinstance(value, dict):
+        return [found for key, item in value.items() for found in _todo_values(item, loc + (key,))]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _todo_values(item, loc + (i,))]
+    if isinstance(value, str) and value.lstrip().upper().startswith("TODO"):
+        return [(loc, value.strip()[4:].lstrip(" :-") or "(no hint)")]
+    return []
 
 
 def _role_refs(loc: Loc, ref: Any) -> list[tuple[Loc, Any]]:

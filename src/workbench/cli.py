@@ -128,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the next period's parameter file already exists: leave it as it is and only carry the "
                            "open exceptions into its remediation file")
 
+    init = commands.add_parser("init", help="write a starting period file for a folder of exports",
+                               description="Look at every export in a folder: recognise the exports a dedicated "
+                                           "reader knows by reading them, propose a column mapping onto a canonical "
+                                           "table for the others, and write a period file to start from. What only "
+                                           "the auditor knows (entity, period, people, extraction times, scope, "
+                                           "controls) is left as TODO, which workbench check reports until filled "
+                                           "in. An existing file is never overwritten.")
+    init.add_argument("exports", type=Path, help="the folder of the period's exports")
+    init.add_argument("--out", type=Path, default=None,
+                      help="the period file to write (default: parameters/<folder name>.yaml)")
+    init.add_argument("--entity", default=None, help='the entity under audit, e.g. "Kestrel Freight Ltd"')
+    init.add_argument("--period", default=None, help="the period's id, e.g. 2026-Q3")
+
     tables = commands.add_parser("tables", help="the canonical tables: columns, types, required or optional, key",
                                  description="Show the canonical tables every export is read into: without TABLE each "
                                              "table with its key and meaning; with TABLE its columns (type, required "
@@ -137,6 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--markdown", action="store_true",
                         help="print the whole documentation page (workbench tables --markdown > docs/tables.md)")
     return parser
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    """Write a starting period file for a folder of exports and say what was recognised."""
+    from workbench import scaffold
+
+    out = args.out or Path("parameters") / f"{args.exports.resolve().name}.yaml"
+    written, guesses, skipped = scaffold.write_period_file(args.exports, out, entity=args.entity,
+                                                           period=args.period)
+    print(f"{len(guesses)} export(s) in {args.exports}:")
+    print(scaffold.describe(guesses))
+    for path in skipped:
+        print(f"  {path.name}: skipped (not an export format the workbench reads)")
+    todos = written.read_text(encoding="utf-8").count('"TODO')
+    print(f"Wrote {written} with {todos} TODO(s) to fill in. Then add the controls to test and run "
+          f"`workbench check {written}`.")
+    return EXIT_OK
 
 
 def _cmd_tables(args: argparse.Namespace) -> int:
@@ -298,7 +328,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
-            "tables": _cmd_tables}
+            "tables": _cmd_tables, "init": _cmd_init}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,6 +77,17 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "approved_at": ("approved", "approval date", "approved on", "approved at"),
     "opened_at": ("opened", "created", "sys created on", "created date"),
     "action": ("action", "request type", "type", "operation"),
+    "account": ("account", "account / username", "username", "user id", "login"),
+    "approved_by": ("approved by", "approver", "authorised by"),
+    "approved_on": ("approval date", "approved on", "date approved"),
+    "expires_on": ("expiry date", "expires", "review due", "valid until"),
+    "rule_id": ("risk id", "rule id", "rule", "risk"),
+    "risk_level": ("risk rating", "risk level", "rating", "severity"),
+    "mitigation_id": ("control id", "mitigation id", "mitigating control id"),
+    "valid_from": ("valid from", "start date", "from"),
+    "valid_to": ("valid to", "end date", "to", "expiry date"),
+    "permission": ("transaction", "t code", "tcode", "permission", "object", "low"),
+    "role": ("role", "agr name", "role name"),
 }
 
 
@@ -120,35 +131,60 @@ _DELIMITERS = (",", ";", "\t", "|")
 def _header_of(path: Path) -> tuple[list[str], dict[str, object]]:
     """The column names of an export no dedicated reader knows, and the reader options its
     first lines call for (delimiter, a preamble above the header)."""
-    if path.suffix.lower() in (".xlsx", ".parquet"):
-        try:
-            population = populations.load_source(
-                "mapped", path, system="probe",
-                options={"table": "accounts", "columns": {"account_id": "\x00", "status": "\x00"}})
-        except populations.PopulationError as exc:
-            found = re.search(r"columns found: (.*?)\.(?: The|$)", str(exc), re.DOTALL)
-            names = re.findall(r"'((?:[^']|'')*)'", found.group(1)) if found else []
-            return [n.strip() for n in names], {}
-        return list(population.evidence.columns), {}
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names), {}
+    if suffix == ".xlsx":
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:  # the sheet whose header names the most columns (a README sheet often comes first)
+            found = []
+            for position, sheet in enumerate(book.worksheets, start=1):
+                rows = [["" if c is None else str(c).strip() for c in row]
+                        for row in sheet.iter_rows(max_row=20, values_only=True)]
+                header, options = _best_header(rows, {} if position == 1
+                                               else {"sheet": sheet.title})
+                found.append((len(header), -position, header, options))
+        finally:
+            book.close()
+        best = max(found, default=(0, 0, [], {}))
+        return best[2], best[3]
     import csv
 
     text = path.read_bytes()[:65536].decode("utf-8", errors="replace").lstrip("\ufeff")
     lines = text.splitlines()[:20]
-    best: tuple[int, int, str, list[str]] | None = None
+    best: tuple[int, str] | None = None
     for delimiter in _DELIMITERS:
-        for index, row in enumerate(csv.reader(lines, delimiter=delimiter)):
-            filled = sum(1 for cell in row if cell.strip())
-            if filled > 1 and filled == len(row) and (best is None or filled > best[0]):
-                best = (filled, index, delimiter, [c.strip() for c in row])
+        rows = list(csv.reader(lines, delimiter=delimiter))
+        widest = max((sum(1 for c in row if c.strip()) for row in rows), default=0)
+        if widest > 1 and (best is None or widest > best[0]):
+            best = (widest, delimiter)
     if best is None:
         return [], {}
-    _, index, delimiter, header = best
+    delimiter = best[1]
     options: dict[str, object] = {}
     if delimiter != ",":
         options["delimiter"] = "\t" if delimiter == "\t" else delimiter
-    if index:
-        options["preamble_lines"] = index
-    return header, options
+    return _best_header([[c.strip() for c in row]
+                         for row in csv.reader(lines, delimiter=delimiter)], options)
+
+
+def _best_header(rows: list[list[str]], options: dict[str, object]
+                 ) -> tuple[list[str], dict[str, object]]:
+    """The header among the first rows: the first with the most named cells (a report title or
+    a blank line above it becomes ``preamble_lines``)."""
+    widest = max((sum(1 for c in row if c) for row in rows), default=0)
+    for index, row in enumerate(rows):
+        if widest > 1 and sum(1 for c in row if c) == widest:
+            if index:
+                options = {**options, "preamble_lines": index}
+            while row and not row[-1]:
+                row = row[:-1]
+            return row, options
+    return [], options
 
 
 def guess_export(path: Path) -> ExportGuess:
@@ -203,25 +239,46 @@ def propose_mapping(header: Sequence[str]) -> tuple[str, dict[str, str], list[st
     Each mappable column takes the header that names it best (0.8 or better, each header used
     once); the table with the most required columns matched (then the most columns) wins.
     """
-    best: tuple[tuple[float, int], str, dict[str, str], list[str]] | None = None
+    best: tuple[tuple[int, int], str, dict[str, str], list[str]] | None = None
     for table, spec in populations.MAPPED_TABLES.items():
         taken: set[str] = set()
         columns: dict[str, str] = {}
         for column in (*spec["required"], *spec["optional"]):
-            scored = sorted(((_score(h, column), h) for h in header if h not in taken),
-                            reverse=True)
-            if scored and scored[0][0] >= 0.8:
-                columns[column] = scored[0][1]
-                taken.add(scored[0][1])
+            scored = sorted((-_score(h, column), position, h)
+                            for position, h in enumerate(header) if h not in taken)
+            if scored and -scored[0][0] >= 0.8:  # the best match; the leftmost on a tie
+                columns[column] = scored[0][2]
+                taken.add(scored[0][2])
         missing = [c for c in spec["required"] if c not in columns]
         matched = len(spec["required"]) - len(missing)
-        rank = (matched / len(spec["required"]), len(columns))
+        rank = (2 * matched + (len(columns) - matched) - 2 * len(missing), len(columns))
         if best is None or rank > best[0]:
             best = (rank, table, columns, missing)
     assert best is not None
     if not best[2]:
         return TODO, {}, []
     return best[1], best[2], best[3]
+
+
+#: The system a dedicated export kind comes from (several files of one system share its id).
+KIND_SYSTEMS = {"okta_users": "okta", "okta_app_assignments": "okta", "okta_system_log": "okta",
+                "aws_iam_credential_report": "aws", "aws_iam_group_memberships": "aws",
+                "github_org_members": "github", "entra_users": "entra_id",
+                "google_workspace_users": "google_workspace",
+                "ledgerline_erp_user_roles": "ledgerline_erp"}
+#: Kinds whose rows name their systems themselves (or none): no ``system:`` is declared.
+_NO_SYSTEM = ("workday_workers", "campaign_decisions", "campaign_status",
+              "servicenow_access_requests", "sod_rules", "privileged_access_approved",
+              "sod_mitigations")
+
+
+def _system_of(guess: ExportGuess) -> str | None:
+    """The system id proposed for an export's rows, or None when its rows name no one system."""
+    if guess.kind == "mapped":
+        return _system_id(guess.path) if guess.table in ("accounts", "grants") else None
+    if guess.kind in _NO_SYSTEM:
+        return None
+    return KIND_SYSTEMS.get(guess.kind or "", _system_id(guess.path))
 
 
 def _system_id(path: Path) -> str:
@@ -267,12 +324,7 @@ def scaffold_period(exports: Path, parameter_file: Path, guesses: Iterable[Expor
         "",
         "systems:",
     ]
-    systems = sorted({_system_id(g.path) for g in guesses
-                      if g.kind not in ("workday_workers", "campaign_decisions",
-                                        "campaign_status", "servicenow_access_requests",
-                                        "sod_rules", "privileged_access_approved",
-                                        "sod_mitigations")
-                      and (g.kind != "mapped" or g.table in ("accounts", "grants"))})
+    systems = sorted({system for g in guesses if (system := _system_of(g)) is not None})
     for system in systems:
         out += [f"  - id: {system}",
                 f"    name: {_q(TODO + ': the system as people call it')}",
@@ -284,37 +336,125 @@ def scaffold_period(exports: Path, parameter_file: Path, guesses: Iterable[Expor
         out.append(f"    name: {_q(TODO)}")
     out += ["", "sources:"]
     base = parameter_file.resolve().parent
-    used_ids: set[str] = set()
+    used_ids: list[str] = []
     for guess in guesses:
         out += _source_lines(guess, base, used_ids)
-    out += ["",
-            "controls:",
-            f"  - id: {_q(TODO + ': control id, e.g. UAR-01')}",
-            "    # procedure: one of " + ", ".join(_procedures()),
-            f"    procedure: {_q(TODO)}",
-            f"    title: {_q(TODO)}",
-            f"    description: {_q(TODO + ': the control as management describes it')}",
-            f"    owner: {_q(TODO)}",
-            "    frequency: quarterly",
-            "    frameworks:",
-            "      soc2: [CC6.2]",
-            "    systems: []",
-            "    sources: {}",
-            ""]
-    return "\n".join(out)
+    out += ["", "controls:"]
+    out += _control_lines(guesses, used_ids, systems)
+    return "\n".join(out) + "\n"
 
 
-def _procedures() -> list[str]:
+def _control_lines(guesses: Sequence[ExportGuess], source_ids: Sequence[str],
+                   systems: Sequence[str]) -> list[str]:
+    """One proposed control per procedure whose required source roles the exports can fill:
+    each role names the sources of a table it accepts (a TODO where several could fill a
+    one-source role). Procedures the exports cannot serve are listed in a comment."""
     from workbench import procedures
 
-    return list(procedures.PROCEDURES)
+    tables = [_table_of(g) for g in guesses]
+    lines: list[str] = []
+    left_out: list[str] = []
+    for procedure in procedures.PROCEDURES:
+        roles = procedures.procedure_class(procedure).SOURCE_ROLES
+        filled = {role: _candidates(role, spec.tables, guesses, source_ids, tables)
+                  for role, spec in roles.items()}
+        missing = [role for role, spec in roles.items() if spec.required and not filled[role]]
+        if missing:
+            left_out.append(f"{procedure} (no export for {', '.join(missing)})")
+            continue
+        lines += [f"  - id: {_CONTROL_IDS.get(procedure, procedure.upper())}",
+                  f"    procedure: {procedure}",
+                  f"    title: {_q(TODO + ': the control in a few words')}",
+                  f"    description: {_q(TODO + ': the control as management describes it')}",
+                  f"    owner: {_q(TODO + ': who owns the control')}",
+                  "    frequency: quarterly   # annual, semi_annual, quarterly, monthly, weekly, "
+                  "daily or multiple_daily",
+                  "    frameworks:   # SOC 2 criteria and/or a SOX ITGC objective",
+                  f"      soc2: [{_q(TODO + ': e.g. CC6.2')}]",
+                  f"    systems: [{', '.join(systems)}]",
+                  "    sources:"]
+        for role, spec in roles.items():
+            ids = filled[role]
+            need = "required" if spec.required else "optional"
+            if not ids:
+                lines.append(f"      # {role}:   # {need}: {spec.meaning}; no export fills it")
+            elif spec.several:
+                lines.append(f"      {role}: [{', '.join(ids)}]   # {need}: {spec.meaning}")
+            elif len(ids) == 1:
+                lines.append(f"      {role}: {ids[0]}   # {need}: {spec.meaning}")
+            else:
+                lines.append(f"      {role}: {_q(TODO + ': one of ' + ', '.join(ids))}"
+                             f"   # {need}: {spec.meaning}")
+        lines += _settings_lines(procedure)
+    if not lines:
+        lines.append(f"  - id: {_q(TODO + ': no procedure can run on these exports alone')}")
+    if left_out:
+        lines.append("  # Not proposed: " + "; ".join(left_out) + ".")
+    return lines
 
 
-def _source_lines(guess: ExportGuess, base: Path, used_ids: set[str]) -> list[str]:
+_KINDS_OF_VALUE = {dt.date: "a date, YYYY-MM-DD", int: "a whole number", float: "a number",
+                   str: "text", bool: "true or false"}
+
+
+def _settings_lines(procedure: str) -> list[str]:
+    """The procedure's settings: each required one as a TODO, the others with their default in
+    a comment."""
+    from pydantic_core import PydanticUndefined
+
+    from workbench import procedures
+
+    model = procedures.settings_model(procedure)
+    lines = ["    settings:"]
+    for name, info in model.model_fields.items():
+        what = info.description or _KINDS_OF_VALUE.get(info.annotation, "a value")
+        if info.is_required():
+            lines.append(f"      {name}: {_q(TODO + ': ' + what)}")
+        else:
+            default = info.get_default(call_default_factory=True)
+            if hasattr(default, "model_dump"):
+                default = default.model_dump()
+            shown = "" if default is PydanticUndefined else json.dumps(default, default=str)
+            lines.append(f"      # {name}: {shown}   # default")
+    if not any(line.strip() and not line.strip().startswith("#") for line in lines[1:]):
+        lines[0] = "    settings: {}   # every setting at its default:"
+    return lines if len(lines) > 1 else []
+
+
+_CONTROL_IDS = {"user_access_review": "UAR-01", "provisioning": "PROV-01",
+                "termination": "TERM-01", "privileged_access": "PRIV-01",
+                "segregation_of_duties": "SOD-01", "authentication": "AUTH-01"}
+#: Exports of an identity provider: they fill the ``idp_*`` roles, not the systems' listings.
+_IDP_KINDS = ("okta_users", "okta_app_assignments", "entra_users", "google_workspace_users")
+
+
+def _candidates(role: str, accepted: Sequence[str], guesses: Sequence[ExportGuess],
+                source_ids: Sequence[str], tables: Sequence[str | None]) -> list[str]:
+    """The sources that can fill a role: of a table it accepts; an ``idp_*`` role prefers the
+    identity provider's exports, other roles the systems' own."""
+    fitting = [(sid, g) for sid, g, table in zip(source_ids, guesses, tables) if table in accepted]
+    idp = [sid for sid, g in fitting if g.kind in _IDP_KINDS]
+    other = [sid for sid, g in fitting if g.kind not in _IDP_KINDS]
+    if role.startswith("idp_"):
+        return idp or other
+    return other or idp
+
+
+def _table_of(guess: ExportGuess) -> str | None:
+    """The canonical table an export fills, as recognised or proposed."""
+    from workbench import tables
+
+    if guess.kind == "mapped":
+        return guess.table if guess.table in tables.TABLES else None
+    return next((t.name for t in tables.TABLES.values() if guess.kind in t.built_by), None)
+
+
+def _source_lines(guess: ExportGuess, base: Path, used_ids: list[str]) -> list[str]:
+    """The ``sources:`` entry of one export; its id is appended to ``used_ids``."""
     source_id = _system_id(guess.path)
     while source_id in used_ids:
         source_id += "_2"
-    used_ids.add(source_id)
+    used_ids.append(source_id)
     try:
         relative = Path(guess.path).resolve().relative_to(base).as_posix()
     except ValueError:
@@ -328,11 +468,9 @@ def _source_lines(guess: ExportGuess, base: Path, used_ids: set[str]) -> list[st
               f"    # The file was last modified {_mtime(guess.path)}; give the time it was "
               "extracted.",
               f"    extracted_at: {_q(TODO + ': e.g. 2026-10-01T06:00:00Z')}"]
-    if guess.kind != "mapped" and guess.kind not in (
-            "workday_workers", "campaign_decisions", "campaign_status",
-            "servicenow_access_requests", "sod_rules", "privileged_access_approved",
-            "sod_mitigations"):
-        lines.append(f"    system: {_system_id(guess.path)}")
+    system = _system_of(guess)
+    if system is not None:
+        lines.append(f"    system: {system}")
     if guess.problem:
         reason = " ".join(guess.problem.split())
         lines.append(f"    # The reader found its columns but refused a value: {reason}")
