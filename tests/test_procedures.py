@@ -148,3 +148,28 @@ def test_descriptions_name_the_system_as_the_auditor_knows_it(description, expec
     from workbench.procedures.base import name_the_system
 
     assert name_the_system(description, "okta", "Okta") == expected
+
+
+def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
+    import dataclasses
+    from pathlib import Path
+
+    from workbench import populations
+
+    assert "nothing to list" in uar.mapping_appendix()[0].markup  # the demo declares no options
+    departments = {f"Dept {i}": f"Department {i}" for i in range(25)}
+    options = {"table": "identities", "date_format": "%d/%m/%Y",
+               "columns": {"employee_id": "Employee #", "email": "Work Email",
+                           "termination_date": "Termination Date", "department": "Department"},
+               "derive": {"status": "CASE WHEN \"Termination Date\" IS NULL THEN 'active' "
+                                    "ELSE 'terminated' END"},
+               "values": {"department": {**departments, "*": "Other"}}}
+    roster = Path(__file__).parent / "data" / "byo" / "bamboohr" / \
+        "kestrel_employees_no_status_columns.csv"
+    population = populations.load_source("mapped", roster, options=options)
+    test = dataclasses.replace(uar, loaded={"hr_workers": population})
+    evidence = "".join(block.markup for block in test.population_evidence())
+    assert "Dept 24" not in evidence and "in full in the appendix" in evidence
+    appendix = "".join(block.markup for block in test.mapping_appendix())
+    assert "Dept 24: Department 24" in appendix and "&#x27;*&#x27;: Other" in appendix
+    assert "CASE WHEN" in appendix and "identities" in appendix

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
+import yaml
 from pydantic import BaseModel
 
 from workbench import exceptions, populations, sampling, workpapers
@@ -285,6 +286,25 @@ class ControlTest:
             rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
                     for label, value in population.evidence.as_rows()]
             blocks.append(workpapers.key_values(rows, caption))
+        return blocks
+
+    def mapping_appendix(self) -> list[workpapers.HtmlBlock]:
+        """Appendix: every source's declared reader options in full (column mappings, derived
+        columns, value maps, leniency), which the population section only summarises, so a
+        reviewer can re-perform how each export became its table."""
+        blocks = []
+        for source_id, population in self.loaded.items():
+            options = population.evidence.options
+            if not options:
+                continue
+            rows = [(name, yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=100,
+                                          default_flow_style=True).strip().removesuffix("..."))
+                    for name, value in options.items()]
+            caption = f"{self.label(source_id)} ({population.evidence.kind} → {population.table})"
+            blocks.append(workpapers.key_values(rows, caption))
+        if not blocks:
+            blocks.append(workpapers.paragraph("Every export was read as exported, with the "
+                                               "readers' default options: nothing to list."))
         return blocks
 
     def all_hits(self) -> pd.DataFrame:
