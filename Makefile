@@ -11,7 +11,7 @@ JOBS   ?=
 
 help:
 	@echo "make demo    set up .venv, build the demo company and run its two periods (Q2, roll-forward, Q3)"
-	@echo "make test    set up .venv with the test tools and run the whole test suite"
+	@echo "make test    set up .venv with the test tools, check the code with ruff and run the whole test suite"
 	@echo "make bench   run the speed and memory benchmarks (prints figures; not part of test)"
 	@echo "make lab     open JupyterLab on the exception explorer (after make demo)"
 	@echo "make clean   remove .venv and generated outputs"
@@ -28,6 +28,7 @@ demo: $(STAMP)
 	$(BIN)/workbench demo $(if $(JOBS),--jobs $(JOBS))
 
 test: $(STAMP) browser
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax -p no:cacheprovider
 
 # Chromium (the Debian package) for tests/test_browser.py, which opens every workpaper offline.

@@ -68,7 +68,9 @@ def stats() -> pd.DataFrame:
 # --- deterministic PNG and embedding ------------------------------------------------------------
 
 def test_png_is_deterministic_and_carries_no_software_or_time_metadata():
-    build = lambda: charts.exceptions_by_control_and_rule(_register([("UAR-01", "self_review"), ("TRM-01", "late")]))
+    def build():
+        return charts.exceptions_by_control_and_rule(_register([("UAR-01", "self_review"), ("TRM-01", "late")]))
+
     first, second = charts.png_bytes(build()), charts.png_bytes(build())
     assert first == second
     kinds = [kind for kind, _ in _png_chunks(first)]

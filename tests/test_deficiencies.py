@@ -6,7 +6,12 @@ import pandas as pd
 import pytest
 
 from workbench.deficiencies import (
-    DeficiencyError, DeficiencyInputs, aggregation_by_application, consistency_flags, read_inputs, worksheet,
+    DeficiencyError,
+    DeficiencyInputs,
+    aggregation_by_application,
+    consistency_flags,
+    read_inputs,
+    worksheet,
 )
 
 RESULTS = {

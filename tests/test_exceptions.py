@@ -58,8 +58,14 @@ import datetime as dt  # noqa: E402
 import openpyxl  # noqa: E402
 
 from workbench.exceptions import (  # noqa: E402
-    RemediationError, RemediationRecord, finding_key, merge_records, read_remediation, unmatched_records,
-    write_excel, write_remediation,
+    RemediationError,
+    RemediationRecord,
+    finding_key,
+    merge_records,
+    read_remediation,
+    unmatched_records,
+    write_excel,
+    write_remediation,
 )
 
 PERIOD_END = dt.date(2026, 9, 30)

@@ -445,8 +445,12 @@ def test_record_note_refuses_what_it_must_not_do(run, tmp_path, note, by, target
 
 def test_explorer_filters_the_table_and_drills_down(run):
     explorer = exploration.build_explorer(run)
-    table = lambda: explorer.table.outputs[0]["data"]["text/html"]
-    detail = lambda: explorer.detail.outputs[0]["data"]["text/html"]
+    def table():
+        return explorer.table.outputs[0]["data"]["text/html"]
+
+    def detail():
+        return explorer.detail.outputs[0]["data"]["text/html"]
+
     assert len(explorer.matching) == len(run.register)
     assert explorer.choice.value == explorer.matching["exception_id"].iloc[0]
     assert explorer.matching["severity"].iloc[0] == "high" and "Evidence rows" in detail()

@@ -11,7 +11,15 @@ import yaml
 from conftest import ROOT
 from workbench import lineage
 from workbench.exceptions import (
-    Finding, RemediationRecord, build_register, carried_summary, merge_records, unmatched_records, read_remediation, write_register, write_remediation,
+    Finding,
+    RemediationRecord,
+    build_register,
+    carried_summary,
+    merge_records,
+    read_remediation,
+    unmatched_records,
+    write_register,
+    write_remediation,
 )
 from workbench.parameters import load_period
 from workbench.rollforward import RollforwardError, Shift, period_shift, proposed_seed, rollforward

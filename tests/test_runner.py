@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import copy
 import io
-from contextlib import redirect_stderr, redirect_stdout
 import json
 import os
 import shutil
 import stat
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import nbformat
@@ -306,7 +306,7 @@ def test_a_change_after_signoff_fails_verify_and_says_so(signed_copy, capsys, re
     capsys.readouterr()
     assert cli.main(["verify", str(signed_copy)]) == 1
     out = capsys.readouterr().out
-    assert f"changed after sign-off: " in out and relative in out
+    assert "changed after sign-off: " in out and relative in out
     assert "The run was signed off by Morgan Lee" in out
 
 
@@ -466,3 +466,40 @@ def test_a_bad_settings_block_stops_the_run_before_any_notebook_and_leaves_no_ke
     assert not (tmp_path / "outputs" / "2026-Q3").exists() or not any((tmp_path / "outputs" / "2026-Q3").iterdir())
     psutil = pytest.importorskip("psutil")
     assert [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())] == []
+
+
+class _StubKernel:
+    """A kernel that fails to start (``fails``) or starts; records its life."""
+
+    def __init__(self, fails: Exception | None = None):
+        self.fails, self.closed, self.timeouts = fails, 0, []
+
+    def enter(self, directory, timeout=runner.KERNEL_START_TIMEOUT_SECONDS):
+        self.timeouts.append(timeout)
+        if self.fails is not None:
+            raise self.fails
+        return f"client in {directory}"
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.mark.parametrize("failure", [TimeoutError("the kernel did not start within 60 s"),
+                                     RuntimeError("the kernel stopped before the notebook could start")])
+def test_a_kernel_that_does_not_start_is_replaced_once(tmp_path, failure):
+    first, second = _StubKernel(failure), _StubKernel()
+    kernel, client = runner.enter_kernel(first, tmp_path, lambda: second)
+    assert kernel is second and client == f"client in {tmp_path}"
+    assert first.closed == 1 and second.closed == 0
+    assert first.timeouts == [runner.KERNEL_START_TIMEOUT_SECONDS / 2]
+    assert second.timeouts == [runner.KERNEL_START_TIMEOUT_SECONDS]
+
+
+def test_a_kernel_is_replaced_only_once_and_a_folder_problem_is_not_retried(tmp_path):
+    first, second = _StubKernel(TimeoutError("slow")), _StubKernel(TimeoutError("slow again"))
+    with pytest.raises(TimeoutError, match="slow again"):
+        runner.enter_kernel(first, tmp_path, lambda: second)
+    assert first.closed == 1 and second.closed == 1
+    folder = _StubKernel(RuntimeError(f"the kernel could not change into {tmp_path}"))
+    with pytest.raises(RuntimeError, match="could not change into"):
+        runner.enter_kernel(folder, tmp_path, lambda: pytest.fail("no second kernel"))

@@ -340,7 +340,7 @@ def test_known_upper_deviation_limits():
     assert smp.upper_deviation_limit(10, 10, 0.95) == 1.0
     # Table A-3 style values (5 % risk, rounded up to 0.1 %), recomputed here by root finding.
     for n, k, shown in [(60, 0, "4.9%"), (100, 0, "3.0%"), (100, 1, "4.7%"), (100, 2, "6.2%"), (200, 2, "3.2%"), (50, 1, "9.2%"), (25, 2, "23.2%")]:
-        root = optimize.brentq(lambda p: stats.binom.cdf(k, n, p) - 0.05, 1e-9, 1 - 1e-9, xtol=1e-14)
+        root = optimize.brentq(lambda p, k=k, n=n: stats.binom.cdf(k, n, p) - 0.05, 1e-9, 1 - 1e-9, xtol=1e-14)
         assert smp.upper_deviation_limit(n, k, 0.95) == pytest.approx(root, abs=1e-9)
         assert f"{smp.round_up_pct(smp.upper_deviation_limit(n, k, 0.95)):.1%}" == shown
 
@@ -467,7 +467,7 @@ def test_duckdb_sha256_equals_hashlib_including_non_ascii():
     population = pd.DataFrame({"user": keys})
     sample = smp.select(population, len(keys), "random", seed="FY26-Q4", key="user")
     for key, digest in zip(sample["user"], sample["selection_hash"]):
-        assert digest == hashlib.sha256(f"FY26-Q4|{key}".encode("utf-8")).hexdigest()
+        assert digest == hashlib.sha256(f"FY26-Q4|{key}".encode()).hexdigest()
         assert digest == smp.selection_hash("FY26-Q4", key)
 
 

@@ -287,7 +287,7 @@ def campaign_timeliness(campaign: pd.Series, snapshot: dt.date, launch_within_da
     activated = campaign["activated_at"]
     completed = campaign["completed_at"]
     launch_deadline = pd.Timestamp(snapshot, tz="UTC") + pd.Timedelta(days=launch_within_days + 1)
-    checks.append(("Launched within %d days of the snapshot" % launch_within_days,
+    checks.append((f"Launched within {launch_within_days:d} days of the snapshot",
                    f"{activated:%Y-%m-%d}" if pd.notna(activated) else "not launched",
                    pd.notna(activated) and activated < launch_deadline))
     if pd.notna(activated):
@@ -295,7 +295,7 @@ def campaign_timeliness(campaign: pd.Series, snapshot: dt.date, launch_within_da
         on_time = pd.notna(completed) and completed < complete_deadline
     else:
         on_time = False
-    checks.append(("Completed within %d days of launch" % complete_within_days,
+    checks.append((f"Completed within {complete_within_days:d} days of launch",
                    f"{completed:%Y-%m-%d}" if pd.notna(completed) else "not completed", bool(on_time)))
     checks.append(("Completed by the campaign deadline",
                    f"deadline {campaign['deadline']:%Y-%m-%d}" if pd.notna(campaign["deadline"]) else "no deadline",
@@ -409,8 +409,12 @@ MATCH_COLUMNS = ["ticket", "request_line", "requested_for", "opened_by", "approv
                  "approver_independent", "approver_is_manager"]
 
 
+#: No minimum time between an approval and the grant it supports (the default of match_approvals).
+NO_LEAD = pd.Timedelta(0)
+
+
 def match_approvals(grants: pd.DataFrame, requests: pd.DataFrame, identities: pd.DataFrame,
-                    min_lead: pd.Timedelta = pd.Timedelta(0)) -> pd.DataFrame:
+                    min_lead: pd.Timedelta = NO_LEAD) -> pd.DataFrame:
     """Each new grant with its best supporting access request and the checks that request passes.
 
     ``grants`` needs ``person_email``, ``login``, ``system``, ``entitlement``, ``granted_at`` and
@@ -471,7 +475,7 @@ def _provisioning_hits(matched: pd.DataFrame, mask: pd.Series, rule: str, severi
     keys = grant_detail_key(rows)
     labels = _with_label(rows, listing_label)
     out = []
-    for (i, row), subject, key, label in zip(rows.iterrows(), subjects, keys, labels):
+    for (_, row), subject, key, label in zip(rows.iterrows(), subjects, keys, labels):
         evidence = _evidence(label, row["line"])
         if pd.notna(row.get("ticket")):
             evidence += f"; {_evidence(request_label, row['request_line'])} ({row['ticket']})"

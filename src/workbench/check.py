@@ -26,18 +26,28 @@ import csv
 import difflib
 import re
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterable
+from typing import Annotated, Any
 
 import yaml
-from yaml.constructor import SafeConstructor
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from yaml.constructor import SafeConstructor
 
 from workbench import populations, procedures
 from workbench import tables as canonical_tables
-from workbench.parameters import (Control, ParameterError, PeriodParameters, Source, System, _describe,
-                                  _format_location, _is_plain_json, _key_lines)
+from workbench.parameters import (
+    Control,
+    ParameterError,
+    PeriodParameters,
+    Source,
+    System,
+    _describe,
+    _format_location,
+    _is_plain_json,
+    _key_lines,
+)
 from workbench.procedures.base import SourceRole, read_source
 
 Loc = tuple[Any, ...]

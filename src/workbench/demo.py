@@ -665,7 +665,7 @@ class _Company:
         t = self._time(d, 9, 18, rng)
         return t if a < t < b else a + timedelta(minutes=rng.randrange(5, 40))
 
-    def _own_rng(self, p: "_Person", purpose: str) -> random.Random:
+    def _own_rng(self, p: _Person, purpose: str) -> random.Random:
         """A stream of its own for one person's lasting facts, the same in every quarter's exports."""
         return random.Random(f"{self.seed}|{p.idx}|{purpose}")
 
@@ -1651,7 +1651,7 @@ class _Company:
                 continue
             unassigned = p.deact
 
-            def app_login_time(t: datetime | None) -> datetime | None:
+            def app_login_time(t: datetime | None, p: _Person = p) -> datetime | None:
                 if t is None:
                     return None
                 return t - timedelta(seconds=rng.randrange(0, 4 * 3600)) if t > p.okta_activated + timedelta(hours=5) else t

@@ -176,7 +176,7 @@ class RemediationRecord(BaseModel):
     history: list[HistoryEntry] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _accepted_risk_is_approved(self) -> "RemediationRecord":
+    def _accepted_risk_is_approved(self) -> RemediationRecord:
         if self.status == "accepted" and not (self.accepted_risk_approver and self.accepted_risk_expiry):
             raise ValueError("status 'accepted' needs accepted_risk_approver and accepted_risk_expiry")
         return self

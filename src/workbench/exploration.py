@@ -555,7 +555,7 @@ def filter_register(register: pd.DataFrame, **criteria: Any) -> pd.DataFrame:
     for name, value in criteria.items():
         wanted = _wanted(value)
         if wanted:
-            keep &= _values(register, name).map(lambda values: bool(wanted.intersection(values)))
+            keep &= _values(register, name).map(lambda values, wanted=wanted: bool(wanted.intersection(values)))
     return sort_register(register[keep])
 
 

@@ -48,7 +48,7 @@ class Period(_Strict):
     end: dt.date
 
     @model_validator(mode="after")
-    def _start_before_end(self) -> "Period":
+    def _start_before_end(self) -> Period:
         if self.start > self.end:
             raise ValueError(f"period start {self.start} is after period end {self.end}")
         return self
@@ -109,7 +109,7 @@ class Frameworks(_Strict):
         return criteria
 
     @model_validator(mode="after")
-    def _at_least_one(self) -> "Frameworks":
+    def _at_least_one(self) -> Frameworks:
         if not self.soc2 and self.sox is None:
             raise ValueError("a control must map to SOC 2 criteria, a SOX objective, or both")
         return self
@@ -126,7 +126,7 @@ class Sampling(_Strict):
     risk: Literal["lower", "higher"] = "lower"
 
     @model_validator(mode="after")
-    def _expected_below_tolerable(self) -> "Sampling":
+    def _expected_below_tolerable(self) -> Sampling:
         if self.expected_rate >= self.tolerable_rate:
             raise ValueError("expected_rate must be below tolerable_rate, or no sample size can support reliance")
         return self
@@ -161,7 +161,7 @@ class PeriodParameters(_Strict):
     controls: Annotated[list[Control], Field(min_length=1)]
 
     @model_validator(mode="after")
-    def _references_resolve(self) -> "PeriodParameters":
+    def _references_resolve(self) -> PeriodParameters:
         problems: list[str] = []
         for label, items in (("systems", self.systems), ("sources", self.sources), ("controls", self.controls)):
             ids = [item.id for item in items]

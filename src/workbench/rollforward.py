@@ -24,8 +24,15 @@ import yaml
 
 from workbench import sampling
 from workbench.exceptions import (
-    OPEN_STATUSES, REGISTER_COLUMNS, HistoryEntry, RemediationRecord, Retest, read_register, read_remediation,
-    resolve_records, write_remediation,
+    OPEN_STATUSES,
+    REGISTER_COLUMNS,
+    HistoryEntry,
+    RemediationRecord,
+    Retest,
+    read_register,
+    read_remediation,
+    resolve_records,
+    write_remediation,
 )
 from workbench.parameters import IDENTIFIER, PeriodParameters, load_period
 

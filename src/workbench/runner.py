@@ -41,9 +41,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterable, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from workbench import __version__, lineage, procedures, workpapers
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
@@ -507,7 +508,7 @@ class _Claimed:
     control_id: str
     notebook: Path
     preload: list[str]
-    kernel: "Kernel | None"
+    kernel: Kernel | None
 
 
 class Kernel:
@@ -685,7 +686,7 @@ def _control_header(params: PeriodParameters, control: Control, run_id: str, sta
     return workpapers.header_html(rows, f"{control.id}: {control.title}", status, error)
 
 
-def _error_notebook(message: str) -> "nbformat.NotebookNode":
+def _error_notebook(message: str) -> nbformat.NotebookNode:
     """A one-cell notebook that carries the error, when not even a partial notebook was saved."""
     import nbformat
 
@@ -695,7 +696,7 @@ def _error_notebook(message: str) -> "nbformat.NotebookNode":
 
 
 def publish_workpaper(context: RunContext, control: Control, status: str, error: str | None,
-                      notebook: "nbformat.NotebookNode", preload: list[str] | None = None) -> None:
+                      notebook: nbformat.NotebookNode, preload: list[str] | None = None) -> None:
     """Stamp the run status in the executed notebook, save it, and export its HTML workpaper.
 
     The status goes in the metadata because a notebook whose kernel died can look complete.
@@ -760,7 +761,7 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     error: str | None = None
     try:
         kernel = kernel or Kernel(context.run_dir, preload or [])
-        client = kernel.enter(out_dir)
+        kernel, client = enter_kernel(kernel, out_dir, lambda: Kernel(context.run_dir, preload or []))
         papermill.execute_notebook(
             str(notebook), str(executed), parameters={"run_dir": str(context.run_dir), "control_id": control_id},
             engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False, report_mode=False,
@@ -793,6 +794,27 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         exception_count=result.get("exception_count", 0) if status == "completed" else 0,
         frameworks=framework_labels(control), title=control.title,
     )
+
+
+def enter_kernel(kernel: Any, out_dir: Path, fresh: Callable[[], Any]) -> tuple[Any, Any]:
+    """The kernel to run a notebook in, entered into ``out_dir``, and its client.
+
+    A kernel that dies or does not answer while starting (for example when another process took
+    one of the ports it was given, which happens on a busy machine) is replaced once by a fresh
+    kernel from ``fresh``; the first one gets half the start-up time, the second all of it.
+    """
+    try:
+        return kernel, kernel.enter(out_dir, timeout=KERNEL_START_TIMEOUT_SECONDS / 2)
+    except (TimeoutError, RuntimeError) as exc:
+        if "could not change into" in str(exc):
+            raise
+        kernel.close()
+    replacement = fresh()
+    try:
+        return replacement, replacement.enter(out_dir)
+    except BaseException:
+        replacement.close()
+        raise
 
 
 class ControlExecutor:
@@ -902,7 +924,7 @@ class ControlPool:
         self._warm_up = threading.Thread(target=_warm_up, daemon=True, name="workbench-warm-up")
         self._warm_up.start()
 
-    def __enter__(self) -> "ControlPool":
+    def __enter__(self) -> ControlPool:
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
@@ -976,7 +998,7 @@ class RunResult:
         return [o.control_id for o in self.outcomes if o.status != "completed"]
 
 
-def _period_register(context: RunContext, outcomes: list[ControlOutcome]) -> "pd.DataFrame":
+def _period_register(context: RunContext, outcomes: list[ControlOutcome]) -> pd.DataFrame:
     """The period's exception register from every completed control's register."""
     from workbench import exceptions  # pandas and openpyxl: the worker processes never need them
 
@@ -992,8 +1014,8 @@ def _period_register(context: RunContext, outcomes: list[ControlOutcome]) -> "pd
 class PublishedRegister:
     """The period's register with the auditors' records merged in, and the SOX deficiency worksheet."""
 
-    merged: "pd.DataFrame"
-    worksheet: "pd.DataFrame"
+    merged: pd.DataFrame
+    worksheet: pd.DataFrame
     unmatched: list[str]
 
 
@@ -1003,7 +1025,7 @@ def _control_results(context: RunContext, outcomes: list[ControlOutcome]) -> dic
             for o in outcomes if o.status == "completed" and (context.control_dir(o.control_id) / CONTROL_RESULT).is_file()}
 
 
-def _publish_register(context: RunContext, outcomes: list[ControlOutcome], register: "pd.DataFrame") -> PublishedRegister:
+def _publish_register(context: RunContext, outcomes: list[ControlOutcome], register: pd.DataFrame) -> PublishedRegister:
     """Write exceptions.csv (register + lifecycle) and exceptions.xlsx (register, SOC 2 and SOX views,
     deficiency worksheet) from the control registers and the auditors' frozen records."""
     from workbench import deficiencies, exceptions
@@ -1023,7 +1045,7 @@ def _publish_register(context: RunContext, outcomes: list[ControlOutcome], regis
     return PublishedRegister(merged, worksheet, exceptions.unmatched_records(merged))
 
 
-def _index_charts(register: "pd.DataFrame", merged: "pd.DataFrame") -> list[str]:
+def _index_charts(register: pd.DataFrame, merged: pd.DataFrame) -> list[str]:
     """The period's charts as inline PNG blocks for the lead sheet (static: no script, no request)."""
     from workbench import charts
 
@@ -1031,7 +1053,7 @@ def _index_charts(register: "pd.DataFrame", merged: "pd.DataFrame") -> list[str]
             charts.figure_html(charts.exceptions_by_status_and_age(merged))]
 
 
-def _status_summary(merged: "pd.DataFrame") -> list[dict[str, Any]]:
+def _status_summary(merged: pd.DataFrame) -> list[dict[str, Any]]:
     """Exceptions by control and status, with the oldest age, for the lead sheet."""
     if merged.empty:
         return []
@@ -1040,7 +1062,7 @@ def _status_summary(merged: "pd.DataFrame") -> list[dict[str, Any]]:
     return table.to_dict("records")
 
 
-def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: "pd.DataFrame",
+def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: pd.DataFrame,
                  published: PublishedRegister) -> Path:
     """Write the period lead sheet ``index.html``."""
     params = context.parameters

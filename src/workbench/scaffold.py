@@ -298,7 +298,7 @@ def _q(value: str) -> str:
 
 
 def _mtime(path: Path) -> str:
-    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

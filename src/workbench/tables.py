@@ -169,7 +169,7 @@ class Column(_Frozen):
     derived: bool = False
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Column":
+    def _consistent(self) -> Column:
         if not _NAME.match(self.name):
             raise ValueError(f"column name {self.name!r} must be snake_case")
         if not self.meaning.endswith(".") or "\n" in self.meaning:
@@ -220,7 +220,7 @@ class Table(_Frozen):
     mappable: tuple[Mappable, ...] = ()
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Table":
+    def _consistent(self) -> Table:
         names = [c.name for c in self.columns]
         where = f"table {self.name!r}"
         if len(set(names)) != len(names):

@@ -18,10 +18,11 @@ import math
 import re
 import sys
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
 
@@ -78,7 +79,7 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def table(frame: "pd.DataFrame", caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
+def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
     """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
@@ -137,7 +138,7 @@ def _heading_anchor(text: str) -> str:
     return text.strip().replace(" ", "-")
 
 
-def toc_html(notebook: "nbformat.NotebookNode") -> str:
+def toc_html(notebook: nbformat.NotebookNode) -> str:
     """A table of contents from the notebook's level-2 markdown headings."""
     headings = []
     for cell in notebook.cells:
@@ -158,7 +159,7 @@ _EXPORT_LOCK = threading.Lock()
 
 
 @functools.cache
-def _html_exporter() -> "HTMLExporter":
+def _html_exporter() -> HTMLExporter:
     """The workpaper exporter, built once per process (its templates compile on first use).
 
     nbconvert's HTML exporter ends by re-parsing the whole page with BeautifulSoup only to add alt
@@ -208,7 +209,7 @@ def prepare_exporter() -> None:
 
 
 def export_html(notebook_path: Path, html_path: Path, header: str, footer: str = "",
-                notebook: "nbformat.NotebookNode | None" = None, title: str | None = None) -> Path:
+                notebook: nbformat.NotebookNode | None = None, title: str | None = None) -> Path:
     """Convert an executed notebook to a self-contained HTML workpaper (no code, no network).
 
     ``notebook`` is the executed notebook when the caller already holds it (the runner does), so

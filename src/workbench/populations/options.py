@@ -55,7 +55,7 @@ _LOG_OPTIONS: dict[str, str] = {
 _DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
                "auto": "auto"}
 _EPOCH_FORMATS = {"epoch_ms": "epoch_ms", "epoch_s": "epoch_s", "iso8601": None}
-_FORMAT_SAMPLE = dt.datetime(2026, 7, 14, 21, 5, 33, tzinfo=dt.timezone.utc)
+_FORMAT_SAMPLE = dt.datetime(2026, 7, 14, 21, 5, 33, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
-from workbench.procedures.base import (ACCESS_LISTINGS, CREDENTIAL_REPORTS, ControlTest, HR, IDP_ASSIGNMENTS,
-                                      IDP_USERS)
+from workbench.procedures.base import ACCESS_LISTINGS, CREDENTIAL_REPORTS, HR, IDP_ASSIGNMENTS, IDP_USERS, ControlTest
 
 
 class Settings(BaseModel):

@@ -34,8 +34,14 @@ from pydantic import BaseModel
 from workbench import exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import Control, PeriodParameters, Source, System
-from workbench.runner import (CONTROL_EXCEPTIONS, CONTROL_RESULT, RunContext, frozen_records, open_run,
-                              prepare_standalone_run)
+from workbench.runner import (
+    CONTROL_EXCEPTIONS,
+    CONTROL_RESULT,
+    RunContext,
+    frozen_records,
+    open_run,
+    prepare_standalone_run,
+)
 
 FRAMEWORKS = ("SOX", "SOC 2")
 POPULATION_FILE = "population.csv"
@@ -163,7 +169,7 @@ class ControlTest:
 
     # --- set-up --------------------------------------------------------------------------------
     @classmethod
-    def open(cls, run_dir: str, control_id: str) -> "ControlTest":
+    def open(cls, run_dir: str, control_id: str) -> ControlTest:
         """Open the control in a prepared run; with no run folder, in a throw-away demo run."""
         context = open_run(run_dir) if run_dir else prepare_standalone_run()
         control = context.parameters.control(control_id)

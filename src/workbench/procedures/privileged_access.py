@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, ControlTest, HR, IDP_ASSIGNMENTS, SourceRole
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDP_ASSIGNMENTS, ControlTest, SourceRole
 
 
 class Settings(BaseModel):

@@ -21,8 +21,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import (ACCESS_REQUESTS, ControlTest, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS,
-                                      SOD_RULES, SourceRole)
+from workbench.procedures.base import (
+    ACCESS_REQUESTS,
+    HR,
+    IDP_ASSIGNMENTS,
+    SOD_MITIGATIONS,
+    SOD_RULES,
+    ControlTest,
+    SourceRole,
+)
 
 
 class Settings(BaseModel):

@@ -22,8 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import (ACCESS_LISTINGS, ControlTest, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS,
-                                      SOD_RULES)
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS, SOD_RULES, ControlTest
 
 
 class AttributeRuleSettings(BaseModel):

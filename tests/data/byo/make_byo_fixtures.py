@@ -238,7 +238,6 @@ def sailpoint() -> None:
     published v3 models IdentityCertificationDto and AccessReviewItem. There is no per-item
     decision timestamp or decider: the reviewer and the sign-off time live on the
     certification."""
-    T = dt.datetime
     campaign = {"id": hexid("kf-campaign-2026q3"), "name": "KF Q3 2026 Source Owner Review",
                 "type": "CAMPAIGN", "campaignType": "SOURCE_OWNER",
                 "description": "Quarterly source-owner certification of privileged and "
@@ -335,9 +334,9 @@ def sailpoint() -> None:
         return f"CN={person.first} {person.last},{users}"
 
     items_ad = [
-        item(1, "Marcus Bell", "ad", "Domain Admins", f"CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
+        item(1, "Marcus Bell", "ad", "Domain Admins", "CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
              "Full control of the KF domain", True, "APPROVE", None, dn("Marcus Bell")),
-        item(2, "Aisling O'Neill", "ad", "Domain Admins", f"CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
+        item(2, "Aisling O'Neill", "ad", "Domain Admins", "CN=Domain Admins,CN=Users,DC=kestrelfreight,DC=example",
              "Full control of the KF domain", True, "APPROVE", "BAU sysadmin", dn("Aisling O'Neill")),
         item(3, "Owen Price", "ad", "GG-Security-Admins", f"CN=GG-Security-Admins,{ad}",
              "Manage GPOs, LAPS and Defender policies", True, "APPROVE", None, dn("Owen Price")),
@@ -776,7 +775,6 @@ def sap() -> None:
     widths = [max(n, len(name)) for name, n in fields]
     data = []
     counters: dict[str, int] = {}
-    auth_no = {"n": 100}
 
     def auth(role, obj, auth_name, field, low, high="", deleted="", modified="G"):
         counters[role] = counters.get(role, 0) + 1

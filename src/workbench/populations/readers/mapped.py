@@ -11,16 +11,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ... import tables as canonical
 from ..arrowtext import _fold
 from ..context import ReadContext
-from ... import tables as canonical
 from ..contract import _STATES, DATE_DTYPE, NO_INFORMATION, USED
 from ..errors import PopulationError, _did_you_mean
 from ..evidence import Population
 from ..frames import _constant, _frame, _nat, _privileged
 from ..options import _MAPPED_OPTIONS, COMMON_OPTIONS, _bad_option, _Options
-from ..transform import DEFAULT_VALUE
 from ..source import _Source
+from ..transform import DEFAULT_VALUE
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,13 @@ def _mapped_spec(file: str, extra: Mapping[str, Any], *, system_declared: bool =
                                         f"{{source value: canonical value}}; found "
                                         f"{table_values!r}.")
         checked[name] = {}
-        for source, canonical in table_values.items():
+        for source, target in table_values.items():
             if isinstance(source, bool) or source is None:
                 raise PopulationError(
                     file, f"options.values.{name}: the source value {source!r} was read by YAML "
                           "as a boolean or null; quote it (e.g. 'Yes', 'N', 'null').")
             checked[name][str(source)] = _check_value(file, table, name, spec[name], source,
-                                                      canonical)
+                                                      target)
     return _Mapping(str(table), {k: v.strip() for k, v in columns.items()}, checked)
 
 
