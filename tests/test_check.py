@@ -448,3 +448,32 @@ def test_a_role_is_optional_exactly_when_the_procedure_runs_without_it(demo_run,
         test = test_class(demo_run, control, test_class.Settings.model_validate(control.settings))
         with pytest.raises(KeyError, match=f"'{role}'"):
             run_notebook_steps(test)
+
+
+def test_mistakes_in_an_exports_declared_reshaping_are_named_at_their_key(tmp_path):
+    """A derived column naming a header the file lacks, a value map naming an unmapped column and
+    an expression that fails on a value: each is reported at its own key and line, with the file,
+    and with the closest real header."""
+    text = valid_period()
+    text = swap(text, "      columns:\n        campaign_id: Campaign",
+                "      derive:\n        reviewer_name: >-\n          \"Performer\" || ' (' || \"Orignal assignee\" || ')'\n"
+                "      columns:\n        campaign_id: Campaign", within="id: midpoint_reviews")
+    text = swap(text, "    extracted_at: 2026-10-01T06:00:00Z\n",
+                "    extracted_at: 2026-10-01T06:00:00Z\n    options:\n      derive:\n"
+                "        Hire Date: CAST(\"Termination Date\" AS DATE) + 1\n", within="id: erp_roles")
+    text = swap(text, "    extracted_at: 2026-10-01T06:00:00Z\n",
+                "    extracted_at: 2026-10-01T06:00:00Z\n    options:\n      values:\n"
+                "        Worker Statu: {Active: Active}\n", within="id: hr_workers")
+    path = tmp_path / "period.yaml"
+    path.write_text(text, encoding="utf-8")
+    problems = {p.key: p for p in check_period(path).problems}
+    derive = problems["sources[13].options.derive.reviewer_name"]
+    assert derive.line == line_of(text, "reviewer_name: >-")
+    assert "'Orignal assignee'" in derive.message and derive.did_you_mean is None
+    assert "Did you mean 'Original assignee'?" in derive.message
+    values = problems["sources[0].options.values.Worker Statu"]
+    assert values.line == line_of(text, "Worker Statu:")
+    assert "Did you mean 'Worker Status'?" in values.message
+    erp = problems["sources[3].options.derive.Hire Date"]
+    assert "apps/ledgerline_erp_user_roles.csv" in erp.message
+    assert len(problems) == 3

@@ -528,10 +528,10 @@ class _Checker:
     def reader_location(self, index: int, message: str) -> Loc:
         """The key a reader's message points at (``options.columns.x``, ``reader option 'y'``), else the source."""
         base: Loc = ("sources", index)
-        match = re.search(r"options\.(columns|values|derive|null_tokens|formats)\.([^:\s]+?)[:.]?(?:\s|$)",
+        match = re.search(r"options\.(columns|values|derive|null_tokens|formats)\.([^:]+?)(?::|\s(?:is|must)\b)",
                           message)
-        if match and (base + ("options", match[1], match[2])) in self.lines:
-            return base + ("options", match[1], match[2])
+        if match and (base + ("options", match[1], match[2].strip())) in self.lines:
+            return base + ("options", match[1], match[2].strip())
         match = re.search(r"options\.(skip_rows|derive|null_tokens|formats|columns|values)\b", message)
         if match and (base + ("options", match[1])) in self.lines:
             return base + ("options", match[1])
