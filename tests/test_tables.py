@@ -405,7 +405,7 @@ def test_validate_frame_of_an_unknown_table():
 def test_docs_page_is_the_rendering_of_the_declarations():
     expected = T.render_markdown()
     found = DOC.read_text(encoding="utf-8") if DOC.is_file() else "(missing)"
-    assert found == expected, ("docs/tables.md is out of date with src/workbench/tables.py: "
+    assert found == expected, ("docs/tables.md is out of date with src/workbench/tables/: "
                                "regenerate it with `workbench tables --markdown > docs/tables.md`")
 
 
