@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -484,3 +485,18 @@ def test_mfa_keys_passwords_and_the_root_credential():
     root = analytics.root_account_exceptions(report)
     assert sorted(root["rule"]) == ["mfa_not_enabled", "root_access_key_active"]
     assert set(root["subject"]) == {"<root_account>"}
+
+
+def test_assignment_accounts_with_no_assignment_in_the_point_in_time_systems_is_empty():
+    """An identity provider that assigns none of the point-in-time systems (its AWS accounts are
+    not federated, say) leaves nothing to add, rather than failing the termination test."""
+    from workbench import populations
+
+    assignments = populations.load_source(
+        "okta_app_assignments", Path(__file__).parent / "data" / "exports" / "idp" / "okta_app_assignments.csv",
+        display_names={"Ledgerline ERP": "ledgerline_erp", "GitHub Enterprise": "github"}).frame
+    present = pd.DataFrame({"system": pd.Series([], dtype="string"), "person_email": pd.Series([], dtype="string"),
+                            "login": pd.Series([], dtype="string")})
+    identities = pd.DataFrame({"email": pd.Series(["jane.doe@harborlane.example"], dtype="string")})
+    found = analytics.assignment_accounts(assignments, ["aws_prod"], present, identities, "okta.csv")
+    assert len(found) == 0 and "system" in found.columns

@@ -915,7 +915,7 @@ def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: 
     shown = set(zip(present["system"], present["person_email"].dropna())) | set(zip(present["system"], present["login"]))
     keep = [not ((s, p) in shown or (s, a) in shown)
             for s, p, a in zip(mine["system"], mine["person_email"], mine["application_login"])]
-    mine = mine[keep]
+    mine = mine[np.array(keep, dtype=bool)]  # a mask even when empty (an empty list selects columns)
     frame = pd.DataFrame({
         "system": mine["system"], "login": mine["application_login"],
         "login_original": mine["application_login_original"], "person_email": mine["person_email"],
