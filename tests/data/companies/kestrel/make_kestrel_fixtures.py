@@ -9,7 +9,7 @@ the period file kestrel-2026-Q3.yaml reads these files as they are (no file is r
 
 Text files are written byte by byte (delimiter, quoting, line endings and encoding are part of the
 shape); the .xlsx files with openpyxl and fixed zip timestamps, so reruns give identical bytes.
-Run from anywhere with the project's Python: ``python make_kestrel_fixtures.py``.
+Run from anywhere with the project's Python: ``python make_kestrel_fixtures.py [OUT_DIR]``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import io
 import re
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,7 +113,8 @@ def P(first: str) -> Person:
 def write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    print(f"wrote {path.relative_to(HERE)} ({len(data)} bytes)")
+    shown = path.relative_to(HERE) if path.is_relative_to(HERE) else path
+    print(f"wrote {shown} ({len(data)} bytes)")
 
 
 def csv_field(value: str, sep: str = ",", always: bool = False) -> str:
@@ -709,7 +711,12 @@ def approved_admins() -> None:
     _save(book, OUT / "policy" / "kestrel_approved_administrators_register.xlsx")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    """Write every export; into ``argv[0]`` instead of exports/2026-Q3 when given (the test
+    writes them afresh and compares them byte for byte with the committed files)."""
+    global OUT
+    if argv:
+        OUT = Path(argv[0])
     bamboohr()
     okta_users()
     okta_assignments()
@@ -723,4 +730,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
