@@ -120,3 +120,75 @@ def test_init_never_overwrites_and_refuses_an_empty_folder(tmp_path, capsys):
     assert not (tmp_path / "x.yaml").exists()
     with pytest.raises(ValueError, match="not a folder"):
         scaffold.write_period_file(tmp_path / "missing", tmp_path / "y.yaml")
+
+
+KESTREL = Path(__file__).parent / "data" / "companies" / "kestrel"
+
+
+def _answer_todos(document: dict, reference: dict, exports: Path) -> dict:
+    """Fill every TODO of an init file as Kestrel's auditor did in kestrel-2026-Q3.yaml: the
+    period, people and seed; each source's system, extraction time and zone, and for a proposed
+    mapping the columns and options the auditor settled on (the same file in the reference); each
+    control's wording, criteria, required settings and, where init offered a choice of sources,
+    the one the auditor chose."""
+    todo = lambda value: isinstance(value, str) and value.startswith("TODO")  # noqa: E731
+    for key in ("period", "preparer", "reviewer", "seed"):
+        document[key] = reference[key]
+    document["systems"] = reference["systems"]  # the auditor names the systems and their scope
+    def within(path: Path, folder: Path) -> str:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+
+    reference_exports = KESTREL / "exports" / "2026-Q3"
+    by_path = {}
+    for source in reference["sources"]:
+        by_path.setdefault(within(KESTREL / source["path"], reference_exports), source)
+    path_of = {}
+    for source in document["sources"]:
+        known = by_path[within(exports.parent / source["path"], exports)]
+        path_of[source["id"]] = (KESTREL / known["path"]).resolve()
+        source.pop("system", None)
+        for key in ("source_system", "extracted_at", "timezone", "system"):
+            if key in known:
+                source[key] = known[key]
+        if source["kind"] == "mapped":
+            source["options"] = known["options"]
+    chosen = {c["procedure"]: c for c in reference["controls"]}
+    for control in document["controls"]:
+        mine = chosen[control["procedure"]]
+        for key in ("title", "description", "owner"):
+            control[key] = mine[key]
+        control["frameworks"] = mine["frameworks"]
+        control["systems"] = mine["systems"]
+        for name, value in list(control.get("settings", {}).items()):
+            if todo(value):
+                control["settings"][name] = mine["settings"][name]
+        for role, value in control["sources"].items():
+            if todo(value):
+                wanted = [(KESTREL / s["path"]).resolve() for s in reference["sources"]
+                          if s["id"] == mine["sources"][role]]
+                control["sources"][role] = next(i for i, p in path_of.items() if p in wanted)
+    return document
+
+
+def test_init_on_the_second_company_gives_a_file_check_accepts_once_its_todos_are_answered(tmp_path):
+    exports = tmp_path / "exports"
+    shutil.copytree(KESTREL / "exports" / "2026-Q3", exports)
+    out = tmp_path / "kestrel.yaml"
+    _, guesses, _ = scaffold.write_period_file(exports, out, entity="Kestrel Freight Ltd",
+                                               period="2026-Q3")
+    tables_proposed = {g.path.name: (g.kind, g.table) for g in guesses}
+    assert tables_proposed["okta_users_20261001.csv"] == ("okta_users", None)
+    assert tables_proposed["Certification campaigns report.csv"] == ("mapped", "campaigns")
+    assert tables_proposed["bamboohr_employees_custom_report_20260930.csv"] == ("mapped", "identities")
+    report = check.check_period(out)
+    assert report.problems and all(p.message.startswith(check.TODO_MESSAGE) for p in report.problems)
+    document = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert [c["procedure"] for c in document["controls"]] == [
+        "user_access_review", "provisioning", "termination", "privileged_access",
+        "segregation_of_duties", "authentication"]
+    reference = yaml.safe_load((KESTREL / "kestrel-2026-Q3.yaml").read_text(encoding="utf-8"))
+    answered = tmp_path / "answered.yaml"
+    answered.write_text(yaml.safe_dump(_answer_todos(document, reference, exports),
+                                       sort_keys=False, allow_unicode=True), encoding="utf-8")
+    report = check.check_period(answered)
+    assert report.problems == []

@@ -70,7 +70,14 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "reviewer_name": ("reviewer name", "certifier name", "reviewer", "certifier"),
     "subject_email": ("identity email", "user email", "subject email", "reviewed user email"),
     "subject_name": ("identity", "identity name", "user name", "reviewed user"),
-    "campaign_id": ("campaign", "campaign id", "certification campaign", "review id"),
+    "campaign_id": ("campaign", "campaign id", "certification campaign", "review id", "name"),
+    "activated_at": ("start", "started", "activated", "launch date", "date of activation"),
+    "completed_at": ("finish", "finished", "completed", "completed date", "closed"),
+    "deadline": ("deadline", "due date", "end"),
+    "total_items": ("cases", "total items", "items", "total"),
+    "decisions_made": ("decisions made", "decided", "completed items"),
+    "signed_off_by": ("signed off by", "sign off by"),
+    "signed_off_at": ("signed off", "signed off date", "sign off date"),
     "ticket": ("ticket", "number", "issue key", "key", "request number", "ticket id"),
     "requested_for": ("requested for", "beneficiary", "user", "reporter"),
     "approver": ("approver", "approved by", "approver email"),
@@ -281,6 +288,10 @@ def _system_of(guess: ExportGuess) -> str | None:
     return KIND_SYSTEMS.get(guess.kind or "", _system_id(guess.path))
 
 
+#: Tables whose rows need a system: a mapped source of one of them declares it (or maps a column).
+_SYSTEM_REQUIRED = ("sod_rules", "privileged_approvals", "role_permissions")
+
+
 def _system_id(path: Path) -> str:
     """A system id proposed from the file name (the auditor confirms it)."""
     stem = re.sub(r"[^0-9a-z]+", "_", path.stem.casefold()).strip("_")
@@ -471,6 +482,8 @@ def _source_lines(guess: ExportGuess, base: Path, used_ids: list[str]) -> list[s
     system = _system_of(guess)
     if system is not None:
         lines.append(f"    system: {system}")
+    elif guess.kind == "mapped" and guess.table in _SYSTEM_REQUIRED and "system" not in guess.columns:
+        lines.append(f"    system: {_q(TODO + ': the id (under systems:) of the system these rows belong to')}")
     if guess.problem:
         reason = " ".join(guess.problem.split())
         lines.append(f"    # The reader found its columns but refused a value: {reason}")

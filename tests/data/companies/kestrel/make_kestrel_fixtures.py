@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 OUT = HERE / "exports" / "2026-Q3"
 DOMAIN = "kestrelfreight.example"
 LONDON = ZoneInfo("Europe/London")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D = dt.date
 T = dt.datetime
 
