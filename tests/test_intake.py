@@ -269,6 +269,50 @@ def test_rows_missing_trailing_fields_are_refused_unless_padding_is_declared(tmp
             "2: lines 3, 4"
 
 
+JIRA = BYO / "jira" / "Jira Export CSV (all fields) 20260930.csv"
+
+
+def test_a_header_that_repeats_a_name_is_read_numbered_only_when_declared():
+    options = {"table": "requests", "columns": {"ticket": "Issue key",
+                                                "requested_for": "Reporter",
+                                                "action": "Custom field (Request Type)"},
+               "values": {"action": {"Leaver - remove access": "revoke", "*": "grant"}}}
+    with pytest.raises(PopulationError) as caught:  # Jira repeats Labels and Comment
+        load_source("mapped", JIRA, options=options)
+    assert "'Labels' (column 20) and 'Labels' (column 21)" in str(caught.value)
+    assert "number_headers: true" in str(caught.value)
+    population = load_source("mapped", JIRA, options={
+        **options, "number_headers": True,
+        "derive": {"labels": "concat_ws(', ', \"Labels\", \"Labels (2)\")"}})
+    assert len(population.frame) == 15
+    evidence = population.evidence
+    assert evidence.columns.count("Labels") == 2  # the header as exported
+    disclosed = rows(population)["How the export became the table"]
+    assert disclosed.startswith("column 21 'Labels' (repeated in the header) read as "
+                                "'Labels (2)'; column 31 'Comment' (repeated in the header) "
+                                "read as 'Comment (2)'")
+    assert evidence.mapping_detail["headers"][0] == {
+        "position": 21, "header": "Labels", "read_as": "Labels (2)"}
+    assert "'access-request, sap' 5" in disclosed  # both Labels cells, read together
+
+
+def test_unnamed_columns_of_a_bordered_list_are_named_by_their_position(tmp_path):
+    path = tmp_path / "roles.txt"
+    path.write_text("|User|Role|\n|jdoe|AP Clerk|\n", encoding="utf-8")
+    options = {"delimiter": "|", "table": "grants",
+               "columns": {"account_id": "User", "entitlement": "Role"}}
+    with pytest.raises(PopulationError, match="column.s. 1, 4 of the header have no name"):
+        load_source("mapped", path, system="erp", options=options)
+    population = load_source("mapped", path, system="erp",
+                             options={**options, "number_headers": True})
+    assert population.frame.loc[0, "entitlement"] == "AP Clerk"
+    assert population.evidence.mapping[:2] == (
+        "column 1 (no name in the header) read as 'column 1'",
+        "column 4 (no name in the header) read as 'column 4'")
+    with pytest.raises(PopulationError, match="number_headers' must be true or false"):
+        load_source("mapped", path, system="erp", options={**options, "number_headers": "yes"})
+
+
 def test_null_tokens_are_counted_per_column(tmp_path):
     path = tmp_path / "apps" / "roles.csv"
     path.parent.mkdir()
