@@ -115,7 +115,11 @@ def test_packed_cells_are_split_by_expression_and_a_short_value_map_has_a_defaul
     assert set(frame["decision"]) == {"approve", "revoke", "undecided"}
     # "Not decided" by the default '*', and the empty outcome of a line still open
     assert (frame["decision"] == "undecided").sum() == 2
-    assert population.evidence.mapping_detail["value_maps"] == []  # mapped reader's own map
+    # the mapped reader's own value map is disclosed too: 12 mapped by an entry, 'Not decided'
+    # by the default, the empty outcome kept (read as undecided)
+    assert population.evidence.mapping_detail["value_maps"] == [
+        {"column": "decision", "mapped": 12, "default": 1, "kept": 1}]
+    assert "'Outcome' read as 'decision'" in rows(population)["How the export became the table"]
     aoneill = frame[frame["subject_email"] == "aoneill@kestrelfreight.example"].iloc[0]
     assert aoneill["entitlement"] == "SAP Z_BC_USER_ADMIN"
     assert aoneill["system"] == "sap_prd"
@@ -311,6 +315,20 @@ def test_unnamed_columns_of_a_bordered_list_are_named_by_their_position(tmp_path
         "column 4 (no name in the header) read as 'column 4'")
     with pytest.raises(PopulationError, match="number_headers' must be true or false"):
         load_source("mapped", path, system="erp", options={**options, "number_headers": "yes"})
+
+
+def test_a_mapped_source_discloses_its_column_mapping_and_value_maps(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Id,Mail,State\nE1,a@x.example,Active\nE2,b@x.example,Accepted\n"
+                    "E3,c@x.example,ACTIVE\n", encoding="utf-8")
+    population = load_source("mapped", path, options={
+        "table": "identities", "columns": {"employee_id": "Id", "email": "Mail",
+                                           "status": "State"},
+        "values": {"status": {"Accepted": "active"}}})
+    assert population.evidence.mapping == (
+        "'Id' read as 'employee_id'", "'Mail' read as 'email'", "'State' read as 'status'",
+        "'status': 1 value(s) mapped, 0 by the default '*', 2 kept as exported")
+    assert list(population.frame["status_original"]) == ["Active", "Accepted", "ACTIVE"]
 
 
 def test_null_tokens_are_counted_per_column(tmp_path):
