@@ -317,6 +317,17 @@ def test_unnamed_columns_of_a_bordered_list_are_named_by_their_position(tmp_path
         load_source("mapped", path, system="erp", options={**options, "number_headers": "yes"})
 
 
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+def test_a_json_file_is_refused_with_what_to_export_instead(tmp_path, suffix):
+    path = tmp_path / f"certifications{suffix}"
+    path.write_text('[\n  {"id": "c1", "reviewer": {"name": "Marcus Bell"}}\n]\n',
+                    encoding="utf-8")
+    with pytest.raises(PopulationError, match="a JSON file is not read as a table .* export "
+                                              "the data as CSV, .xlsx or Parquet"):
+        load_source("mapped", path, options={"table": "campaigns",
+                                             "columns": {"campaign_id": "id"}})
+
+
 def test_a_mapped_source_discloses_its_column_mapping_and_value_maps(tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("Id,Mail,State\nE1,a@x.example,Active\nE2,b@x.example,Accepted\n"
