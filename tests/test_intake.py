@@ -115,7 +115,11 @@ def test_packed_cells_are_split_by_expression_and_a_short_value_map_has_a_defaul
     assert set(frame["decision"]) == {"approve", "revoke", "undecided"}
     # "Not decided" by the default '*', and the empty outcome of a line still open
     assert (frame["decision"] == "undecided").sum() == 2
-    assert population.evidence.mapping_detail["value_maps"] == []  # mapped reader's own map
+    # the mapped reader's own value map is disclosed too: 12 mapped by an entry, 'Not decided'
+    # by the default, the empty outcome kept (read as undecided)
+    assert population.evidence.mapping_detail["value_maps"] == [
+        {"column": "decision", "mapped": 12, "default": 1, "kept": 1}]
+    assert "'Outcome' read as 'decision'" in rows(population)["How the export became the table"]
     aoneill = frame[frame["subject_email"] == "aoneill@kestrelfreight.example"].iloc[0]
     assert aoneill["entitlement"] == "SAP Z_BC_USER_ADMIN"
     assert aoneill["system"] == "sap_prd"
@@ -267,6 +271,75 @@ def test_rows_missing_trailing_fields_are_refused_unless_padding_is_declared(tmp
         assert rows(population)[
             "Rows with missing trailing fields read as empty (pad_missing_fields)"] == \
             "2: lines 3, 4"
+
+
+JIRA = BYO / "jira" / "Jira Export CSV (all fields) 20260930.csv"
+
+
+def test_a_header_that_repeats_a_name_is_read_numbered_only_when_declared():
+    options = {"table": "requests", "columns": {"ticket": "Issue key",
+                                                "requested_for": "Reporter",
+                                                "action": "Custom field (Request Type)"},
+               "values": {"action": {"Leaver - remove access": "revoke", "*": "grant"}}}
+    with pytest.raises(PopulationError) as caught:  # Jira repeats Labels and Comment
+        load_source("mapped", JIRA, options=options)
+    assert "'Labels' (column 20) and 'Labels' (column 21)" in str(caught.value)
+    assert "number_headers: true" in str(caught.value)
+    population = load_source("mapped", JIRA, options={
+        **options, "number_headers": True,
+        "derive": {"labels": "concat_ws(', ', \"Labels\", \"Labels (2)\")"}})
+    assert len(population.frame) == 15
+    evidence = population.evidence
+    assert evidence.columns.count("Labels") == 2  # the header as exported
+    disclosed = rows(population)["How the export became the table"]
+    assert disclosed.startswith("column 21 'Labels' (repeated in the header) read as "
+                                "'Labels (2)'; column 31 'Comment' (repeated in the header) "
+                                "read as 'Comment (2)'")
+    assert evidence.mapping_detail["headers"][0] == {
+        "position": 21, "header": "Labels", "read_as": "Labels (2)"}
+    assert "'access-request, sap' 5" in disclosed  # both Labels cells, read together
+
+
+def test_unnamed_columns_of_a_bordered_list_are_named_by_their_position(tmp_path):
+    path = tmp_path / "roles.txt"
+    path.write_text("|User|Role|\n|jdoe|AP Clerk|\n", encoding="utf-8")
+    options = {"delimiter": "|", "table": "grants",
+               "columns": {"account_id": "User", "entitlement": "Role"}}
+    with pytest.raises(PopulationError, match="column.s. 1, 4 of the header have no name"):
+        load_source("mapped", path, system="erp", options=options)
+    population = load_source("mapped", path, system="erp",
+                             options={**options, "number_headers": True})
+    assert population.frame.loc[0, "entitlement"] == "AP Clerk"
+    assert population.evidence.mapping[:2] == (
+        "column 1 (no name in the header) read as 'column 1'",
+        "column 4 (no name in the header) read as 'column 4'")
+    with pytest.raises(PopulationError, match="number_headers' must be true or false"):
+        load_source("mapped", path, system="erp", options={**options, "number_headers": "yes"})
+
+
+@pytest.mark.parametrize("suffix", [".json", ".ndjson"])
+def test_a_json_file_is_refused_with_what_to_export_instead(tmp_path, suffix):
+    path = tmp_path / f"certifications{suffix}"
+    path.write_text('[\n  {"id": "c1", "reviewer": {"name": "Marcus Bell"}}\n]\n',
+                    encoding="utf-8")
+    with pytest.raises(PopulationError, match="a JSON file is not read as a table .* export "
+                                              "the data as CSV, .xlsx or Parquet"):
+        load_source("mapped", path, options={"table": "campaigns",
+                                             "columns": {"campaign_id": "id"}})
+
+
+def test_a_mapped_source_discloses_its_column_mapping_and_value_maps(tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Id,Mail,State\nE1,a@x.example,Active\nE2,b@x.example,Accepted\n"
+                    "E3,c@x.example,ACTIVE\n", encoding="utf-8")
+    population = load_source("mapped", path, options={
+        "table": "identities", "columns": {"employee_id": "Id", "email": "Mail",
+                                           "status": "State"},
+        "values": {"status": {"Accepted": "active"}}})
+    assert population.evidence.mapping == (
+        "'Id' read as 'employee_id'", "'Mail' read as 'email'", "'State' read as 'status'",
+        "'status': 1 value(s) mapped, 0 by the default '*', 2 kept as exported")
+    assert list(population.frame["status_original"]) == ["Active", "Accepted", "ACTIVE"]
 
 
 def test_null_tokens_are_counted_per_column(tmp_path):

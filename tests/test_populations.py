@@ -832,7 +832,7 @@ def test_unknown_option_is_named_with_the_allowed_ones():
     assert_error(info.value, "hr/workday_workers.csv", "unknown reader option 'delimeter'",
                  "'workday_workers'", "Did you mean 'delimiter'?",
                  "Allowed options: columns, date_format, delimiter, derive, encoding, fast, "
-                 "formats, null_tokens, pad_missing_fields, preamble_lines, sheet, "
+                 "formats, null_tokens, number_headers, pad_missing_fields, preamble_lines, sheet, "
                  "skip_rows, timestamp_format, values.")
     assert isinstance(info.value, ValueError)
 

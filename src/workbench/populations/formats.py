@@ -1,5 +1,6 @@
 """Any tabular export into a :class:`_RawTable` by its suffix: .xlsx, .parquet, otherwise CSV
-(through Arrow when large or declared ``fast``, else through the ``csv`` module)."""
+(through Arrow when large or declared ``fast``, else through the ``csv`` module); legacy .xls and
+JSON files are refused with what to export instead."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ def _load_table(path: Path, file: str, opts: _Options) -> _RawTable:
         return _read_xlsx(path, file, opts)
     if suffix in (".parquet", ".pq"):
         return _read_parquet(path, file, opts)
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        raise PopulationError(file, "a JSON file is not read as a table (only the Okta System Log "
+                                    "kind reads JSON): export the data as CSV, .xlsx or Parquet, "
+                                    "one row per record.")
     if suffix == ".xls":
         raise PopulationError(file, "legacy .xls workbooks are not read; save the sheet as .xlsx "
                                     "or as CSV (UTF-8).")

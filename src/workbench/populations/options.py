@@ -34,6 +34,10 @@ COMMON_OPTIONS: dict[str, str] = {
     "pad_missing_fields": "true to read a row with fewer fields than the header as if the "
                           "missing trailing fields were empty (each such row is counted and "
                           "listed in the evidence); default false: such a row is an error",
+    "number_headers": "true to read a header that repeats a column name or leaves a column "
+                      "unnamed: the second 'Labels' is read as 'Labels (2)', an unnamed column "
+                      "as 'column N' (N its position); each is listed in the evidence; default "
+                      "false: such a header is refused",
 }
 
 _MAPPED_OPTIONS: dict[str, str] = {
@@ -74,6 +78,7 @@ class _Options:
     transform: Transform = field(default_factory=Transform)
     column_formats: dict[str, str] = field(default_factory=dict)
     pad_missing_fields: bool = False
+    number_headers: bool = False
     conflicting_duplicates: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -163,6 +168,10 @@ def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
             if not isinstance(value, bool):
                 raise _bad_option(file, name, "true or false", value)
             values["pad_missing_fields"] = value
+        elif name == "number_headers":
+            if not isinstance(value, bool):
+                raise _bad_option(file, name, "true or false", value)
+            values["number_headers"] = value
         elif name == "conflicting_duplicates":
             if value != "reject":
                 raise _bad_option(file, name, "'reject' (or leave it out)", value)

@@ -49,6 +49,32 @@ def _check_header(header: list[str], file: str, row: int | None = 1, hint: str =
                                     f"{hint}", row=row)
 
 
+_NUMBER_HEADERS_HINT = (
+    " If the export's header is really so (a name repeated, as Jira repeats 'Labels', or a "
+    "column without a name, as a '|' border gives), declare the reader option number_headers: "
+    "true to read them numbered ('Labels (2)', 'column 1'), each listed in the evidence.")
+
+
+def _number_headers(header: Sequence[str]) -> tuple[list[str], list[tuple[int, str, str]]]:
+    """The header with repeated names numbered ('Labels', 'Labels (2)') and unnamed columns
+    named by position ('column 16'), and what was renamed: (position, name in file, read as).
+    Repeats are found as the header is matched: ignoring case and repeated spaces."""
+    seen: Counter[str] = Counter()
+    out: list[str] = []
+    numbered: list[tuple[int, str, str]] = []
+    for position, name in enumerate(header, start=1):
+        if not name:
+            read_as = f"column {position}"
+        else:
+            seen[_normalise_header(name)] += 1
+            count = seen[_normalise_header(name)]
+            read_as = name if count == 1 else f"{name} ({count})"
+        if read_as != name:
+            numbered.append((position, name, read_as))
+        out.append(read_as)
+    return out, numbered
+
+
 _INTEGER_RE2 = r"^[+-]?\d+$"
 _BOOLEAN_TOKENS = {"true": True, "false": False}
 _YES_NO_TOKENS = {"yes": True, "no": False, "y": True, "n": False}
@@ -85,6 +111,11 @@ class _Source(_DatesAndTimestamps):
         self.options = context.reader_options(kind) if options is None else options
         if raw is None:
             raw = _load_table(self.path, self.file, self.options)
+        exported = raw  # the file as exported, for the evidence
+        numbered: list[tuple[int, str, str]] = []
+        if self.options.number_headers:
+            header, numbered = _number_headers(raw.header)
+            raw = dataclasses.replace(raw, header=header)
         self._use(raw)
         alternatives = {(spec if isinstance(spec, str) else spec[0]):
                         ((spec,) if isinstance(spec, str) else tuple(spec)) for spec in required}
@@ -92,8 +123,9 @@ class _Source(_DatesAndTimestamps):
             _check_header(raw.header, self.file, raw.header_line)
         except PopulationError:  # a report title above the header looks like this too
             wanted = {s for spellings in alternatives.values() for s in spellings}
-            _check_header(raw.header, self.file, raw.header_line, self._preamble_hint(wanted))
-        self.file_table = raw  # the file as exported, for the evidence
+            _check_header(raw.header, self.file, raw.header_line,
+                          self._preamble_hint(wanted) or _NUMBER_HEADERS_HINT)
+        self.file_table = exported
         self.disclosure = Disclosure()
         if not self.options.transform.empty:
             header, columns, lines, self.disclosure = apply_transform(
@@ -105,6 +137,7 @@ class _Source(_DatesAndTimestamps):
             raw = dataclasses.replace(raw, header=header, columns=columns, lines=lines,
                                       rejected=[*raw.rejected, *skipped])
             self._use(raw)
+        self.disclosure.headers = numbered
         self.sha256 = raw.sha256
         self.size_bytes = raw.size_bytes
         self.notes: list[str] = list(raw.notes)

@@ -132,6 +132,8 @@ class Transform:
 class Disclosure:
     """What the transformation did, for the completeness-and-accuracy evidence."""
 
+    # header cells named by the reader option number_headers: (position, name in file, read as)
+    headers: list[tuple[int, str, str]] = field(default_factory=list)
     renamed: list[tuple[str, str]] = field(default_factory=list)
     derived: list[tuple[str, str, list[tuple[str, int]], int]] = field(default_factory=list)
     emptied: list[tuple[str, str, int]] = field(default_factory=list)
@@ -141,11 +143,15 @@ class Disclosure:
 
     @property
     def empty(self) -> bool:
-        return not (self.renamed or self.derived or self.emptied or self.mapped or self.skipped)
+        return not (self.headers or self.renamed or self.derived or self.emptied or self.mapped
+                    or self.skipped)
 
     def summary(self) -> list[str]:
         """One sentence per declaration, in the order applied (for the workpaper)."""
         lines = []
+        for position, name, read_as in self.headers:
+            what = f"'{name}' (repeated in the header)" if name else "(no name in the header)"
+            lines.append(f"column {position} {what} read as '{read_as}'")
         for column, token, count in self.emptied:
             where = f"column '{column}'" if column else "any column"
             lines.append(f"{count:,} value(s) {token!r} in {where} read as empty")
@@ -166,6 +172,7 @@ class Disclosure:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for the run manifest)."""
         return {
+            "headers": [{"position": p, "header": h, "read_as": r} for p, h, r in self.headers],
             "null_tokens": [{"column": c, "token": t, "count": n} for c, t, n in self.emptied],
             "derived": [{"column": c, "expression": e, "top_values": [[v, n] for v, n in top],
                          "distinct_values": d} for c, e, top, d in self.derived],

@@ -206,6 +206,8 @@ def read_mapped(ctx: ReadContext) -> Population:
         keep = rule.choices if rule.kind == "choice" else (
             ("true", "false") if rule.kind in ("boolean", "flag") else ())
         mapped = _spelled(src, source, values.get(name, {}), keep)
+        if name in values:
+            src.disclosure.mapped.append((name, *_map_counts(src, source, values[name], keep)))
         if rule.kind == "list":
             return _split_list(src.raw(source))
         if rule.kind in ("text", "system"):
@@ -236,6 +238,10 @@ def read_mapped(ctx: ReadContext) -> Population:
             return stamps
         return src.timestamp(source, example=_TIMESTAMP_EXAMPLE, sentinels=list(tokens))
 
+    # the mapping itself is disclosed with the other declarations (how the export became the
+    # table): each header read as a canonical column, then each value map's counts
+    src.disclosure.renamed += [(name, source) for name, source in columns.items()
+                               if name != source]
     for name in spec:
         if name in columns:
             out[name] = convert(name)
@@ -326,6 +332,27 @@ def _spelled(src: _Source, source: str, mapped: Mapping[str, Any], keep: Sequenc
         elif value and has_default and key not in kept:
             exact[value] = mapped[DEFAULT_VALUE]
     return exact
+
+
+def _map_counts(src: _Source, source: str, mapped: Mapping[str, Any], keep: Sequence[str]
+                ) -> tuple[int, int, int]:
+    """How many rows a value map changed: (mapped by an entry, by the default '*', kept as
+    exported), for the evidence; matched as :func:`_spelled` matches."""
+    folded = {k.strip().casefold() for k in mapped if k != DEFAULT_VALUE}
+    has_default = DEFAULT_VALUE in mapped
+    kept_values = {k.casefold() for k in keep}
+    uniques, index = src._distinct(source)
+    counts = np.bincount(index, minlength=len(uniques)) if len(index) else []
+    by_entry = by_default = kept = 0
+    for value, count in zip(uniques, counts):
+        key = value.strip().casefold()
+        if key in folded:
+            by_entry += int(count)
+        elif value and has_default and key not in kept_values:
+            by_default += int(count)
+        else:
+            kept += int(count)
+    return by_entry, by_default, kept
 
 
 def _split_list(values: np.ndarray) -> pd.Series:
