@@ -171,5 +171,6 @@ def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
     evidence = "".join(block.markup for block in test.population_evidence())
     assert "Dept 24" not in evidence and "in full in the appendix" in evidence
     appendix = "".join(block.markup for block in test.mapping_appendix())
-    assert "Dept 24: Department 24" in appendix and "&#x27;*&#x27;: Other" in appendix
-    assert "CASE WHEN" in appendix and "identities" in appendix
+    assert "  Dept 24: Department 24\n" in appendix and "\n  *: Other" in appendix
+    assert "status: CASE WHEN &quot;Termination Date&quot; IS NULL THEN &#x27;active&#x27;" in appendix
+    assert 'class="wp-pre"' in appendix and "identities" in appendix

@@ -91,9 +91,11 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     return HtmlBlock(markup)
 
 
-def key_values(rows: Iterable[tuple[str, Any]], caption: str | None = None) -> HtmlBlock:
-    """Label/value pairs as a two-column table (evidence, rationale, evaluation)."""
-    body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in rows)
+def key_values(rows: Iterable[tuple[str, Any]], caption: str | None = None, preformatted: bool = False) -> HtmlBlock:
+    """Label/value pairs as a two-column table (evidence, rationale, evaluation); ``preformatted``
+    keeps each value's lines and indentation (declared options, expressions)."""
+    cell = '<td class="wp-pre">' if preformatted else "<td>"
+    body = "".join(f"<tr><th>{escape(label)}</th>{cell}{escape(value)}</td></tr>" for label, value in rows)
     cap = f"<caption>{escape(caption)}</caption>" if caption else ""
     return HtmlBlock(f'<table class="wp-table">{cap}<tbody>{body}</tbody></table>')
 

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel
 
 from workbench import exceptions, populations, sampling, workpapers
@@ -48,6 +47,25 @@ POPULATION_FILE = "population.csv"
 MANAGEMENT_RESPONSE_COLUMNS = ["exception id", "SOC 2 criteria", "exception noted", "status", "management's response",
                                "owner", "remediation action", "due date"]
 NO_RESPONSE = "Management's response not yet recorded"
+
+
+def option_text(value: object, indent: str = "") -> str:
+    """A declared reader option as a reader reads it: one ``key: value`` per line, nested
+    mappings indented, text (an SQL expression, a header) exactly as written, without YAML's
+    quoting. The run folder's parameters.yaml keeps the exact YAML."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict) and item:
+                lines.append(f"{indent}{key}:\n{option_text(item, indent + '  ')}")
+            else:
+                lines.append(f"{indent}{key}: {option_text(item)}")
+        return "\n".join(lines)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(option_text(item) for item in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "null" if value is None else str(value)
 
 
 def name_the_system(description: str, system: str, name: str) -> str:
@@ -303,11 +321,9 @@ class ControlTest:
             options = population.evidence.options
             if not options:
                 continue
-            rows = [(name, yaml.safe_dump(value, allow_unicode=True, sort_keys=False, width=100,
-                                          default_flow_style=True).strip().removesuffix("..."))
-                    for name, value in options.items()]
+            rows = [(name, option_text(value)) for name, value in options.items()]
             caption = f"{self.label(source_id)} ({population.evidence.kind} → {population.table})"
-            blocks.append(workpapers.key_values(rows, caption))
+            blocks.append(workpapers.key_values(rows, caption, preformatted=True))
         if not blocks:
             blocks.append(workpapers.paragraph("Every export was read as exported, with the "
                                                "readers' default options: nothing to list."))
