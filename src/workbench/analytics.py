@@ -9,13 +9,17 @@ workpaper, never hidden constants.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 HIT_COLUMNS = ["rule", "subject", "system", "detail_key", "description", "evidence_reference", "severity"]
-SERVICE_ACCOUNT_PREFIXES = ("svc-",)
+#: Glob patterns (fnmatch, ignoring case) of non-person accounts for a system the caller gives no
+#: patterns for: the period file's ``systems[].service_accounts`` default.
+DEFAULT_SERVICE_ACCOUNT_PATTERNS: tuple[str, ...] = ("svc-*",)
 
 
 def _hits(rows: list[dict[str, str]]) -> pd.DataFrame:
@@ -59,12 +63,42 @@ def _as_naive_dates(values: pd.Series) -> np.ndarray:
 
 # --- identity correlation -------------------------------------------------------------------
 
-def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments: pd.DataFrame | None = None) -> pd.DataFrame:
+def service_account_flags(frame: pd.DataFrame,
+                          patterns: Mapping[str, Sequence[str]] | None = None) -> pd.Series:
+    """True where the row's ``login`` matches a service-account glob pattern of its ``system``
+    (fnmatch, ignoring case); a system absent from ``patterns`` uses
+    :data:`DEFAULT_SERVICE_ACCOUNT_PATTERNS`."""
+    login = frame["login"].astype("string").reset_index(drop=True)
+    system = frame["system"].astype("string").reset_index(drop=True)
+    given = patterns or {}
+    groups: dict[tuple[str, ...], np.ndarray] = {}
+    for name in system.dropna().unique():
+        globs = tuple(given.get(name, DEFAULT_SERVICE_ACCOUNT_PATTERNS))
+        rows = (system == name).fillna(False).to_numpy(dtype=bool)
+        groups[globs] = groups[globs] | rows if globs in groups else rows
+    if system.isna().any():  # no system: the default patterns
+        rows = system.isna().to_numpy(dtype=bool)
+        default = DEFAULT_SERVICE_ACCOUNT_PATTERNS
+        groups[default] = groups[default] | rows if default in groups else rows
+    flags = np.zeros(len(frame), dtype=bool)
+    for globs, rows in groups.items():
+        if not globs or not rows.any():
+            continue
+        regex = "|".join(f"(?:{fnmatch.translate(g)})" for g in globs)
+        matched = login.str.match(regex, case=False).fillna(False).to_numpy(dtype=bool)
+        flags |= rows & matched
+    return pd.Series(flags, index=frame.index, dtype="boolean")
+
+
+def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments: pd.DataFrame | None = None,
+                     service_accounts: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Attach ``person_email`` (the HR e-mail) and ``correlated`` to each grant.
 
     A grant correlates when its account e-mail is an HR e-mail, or when the IdP's application
     assignment maps its application login (e.g. the AWS IAM user name) to an HR person's login.
-    Service accounts (``svc-`` prefix) are marked ``service_account`` and are not orphans.
+    Service accounts are marked ``service_account`` and are not orphans: logins matching a glob
+    pattern of their system in ``service_accounts`` (system id -> patterns, the period file's
+    ``systems[].service_accounts``; a system not given uses ``svc-*``).
     """
     hr_emails = set(identities["email"].dropna())
     frame = grants.copy()
@@ -80,7 +114,7 @@ def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments
         via_idp = pd.Series(by_app_login.reindex(keys).to_numpy(), index=frame.index, dtype="string")
         email = email.where(email.isin(hr_emails), via_idp)
     frame["person_email"] = email.where(email.isin(hr_emails))
-    frame["service_account"] = frame["login"].astype("string").str.startswith(SERVICE_ACCOUNT_PREFIXES).fillna(False)
+    frame["service_account"] = service_account_flags(frame, service_accounts)
     frame["correlated"] = frame["person_email"].notna()
     return frame
 

@@ -24,6 +24,9 @@ SOX_ITGC_DOMAINS = (
 )
 FREQUENCIES = ("annual", "semi_annual", "quarterly", "monthly", "weekly", "daily", "multiple_daily")
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+#: A system's non-person accounts when its ``service_accounts:`` is absent (today's convention).
+DEFAULT_SERVICE_ACCOUNTS = ("svc-*",)
+NonEmptyText = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 
 class ParameterError(ValueError):
@@ -62,6 +65,26 @@ class System(_Strict):
     sox_financially_significant: bool = False
     soc2_in_boundary: bool = False
     owner: str | None = None
+    # The entity's own settings for the system (optional; absent keeps the workbench's defaults):
+    # its privileged entitlements (matched ignoring case; absent: DEFAULT_PRIVILEGED_ENTITLEMENTS),
+    # the glob patterns of its non-person accounts (fnmatch, ignoring case), its owners and
+    # designated reviewers, and the entitlements in review scope (absent or empty: all).
+    privileged_entitlements: list[NonEmptyText] | None = None
+    service_accounts: list[NonEmptyText] = Field(default_factory=lambda: list(DEFAULT_SERVICE_ACCOUNTS))
+    owners: list[NonEmptyText] = Field(default_factory=list)
+    reviewers: list[NonEmptyText] = Field(default_factory=list)
+    review_scope: list[NonEmptyText] = Field(default_factory=list)
+
+    @field_validator("privileged_entitlements", "service_accounts", "owners", "reviewers", "review_scope")
+    @classmethod
+    def _no_repeats(cls, values: list[str] | None) -> list[str] | None:
+        if values is None:
+            return values
+        folded = [v.casefold() for v in values]
+        repeated = sorted({v for v, f in zip(values, folded) if folded.count(f) > 1})
+        if repeated:
+            raise ValueError(f"listed more than once (ignoring case): {', '.join(repeated)}")
+        return values
 
 
 class Source(_Strict):

@@ -664,6 +664,18 @@ def _papermill_engine() -> type:
 
 # --- one control -------------------------------------------------------------------------------
 
+def _system_people_rows(params: PeriodParameters, control: Control) -> list[tuple[str, str]]:
+    """Header rows naming the owners and designated reviewers the period file declares for the
+    control's systems (``systems[].owners`` / ``reviewers``); none when no system declares them."""
+    rows = []
+    for label, key in (("System owners", "owners"), ("Designated reviewers", "reviewers")):
+        parts = [f"{system.name}: {', '.join(getattr(system, key))}"
+                 for system in (params.system(s) for s in control.systems) if getattr(system, key)]
+        if parts:
+            rows.append((label, "; ".join(parts)))
+    return rows
+
+
 def _control_header(params: PeriodParameters, control: Control, run_id: str, status: str,
                     error: str | None = None) -> str:
     """The header rows of a control's workpaper."""
@@ -677,6 +689,7 @@ def _control_header(params: PeriodParameters, control: Control, run_id: str, sta
         ("SOC 2 criteria", ", ".join(control.frameworks.soc2) or "not mapped"),
         ("SOX ITGC", f"{sox.itgc_domain.replace('_', ' ')}: {sox.objective}" if sox else "not mapped"),
         ("Systems", ", ".join(params.system(s).name for s in control.systems)),
+        *_system_people_rows(params, control),
         ("Prepared by", params.preparer),
         ("Reviewed by", params.reviewer),
         ("Sign-off", f"not signed off when this workpaper was written; the reviewer's sign-off is recorded in "

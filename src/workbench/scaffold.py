@@ -341,7 +341,8 @@ def scaffold_period(exports: Path, parameter_file: Path, guesses: Iterable[Expor
                 f"    name: {_q(TODO + ': the system as people call it')}",
                 "    # Scope: set what applies (both default to false).",
                 "    sox_financially_significant: false",
-                "    soc2_in_boundary: false"]
+                "    soc2_in_boundary: false",
+                *SYSTEM_SETTINGS_COMMENT]
     if not systems:
         out.append(f"  - id: {_q(TODO + ': system id')}")
         out.append(f"    name: {_q(TODO)}")
@@ -353,6 +354,17 @@ def scaffold_period(exports: Path, parameter_file: Path, guesses: Iterable[Expor
     out += ["", "controls:"]
     out += _control_lines(guesses, used_ids, systems)
     return "\n".join(out) + "\n"
+
+
+#: The optional per-system settings, written as comments under each system by ``workbench init``.
+SYSTEM_SETTINGS_COMMENT = (
+    "    # Optional, the entity's own settings (uncomment what applies):",
+    "    # privileged_entitlements: [\"System Administrator\"]  # matched ignoring case; absent: the built-in list",
+    "    # service_accounts: [\"svc-*\"]  # glob patterns of non-person accounts (ignoring case); default svc-*",
+    "    # owners: [owner@example.com]  # the system owner(s)",
+    "    # reviewers: [reviewer@example.com]  # the designated reviewer pool",
+    "    # review_scope: [\"Role A\"]  # entitlements in access review scope; absent: all",
+)
 
 
 def _control_lines(guesses: Sequence[ExportGuess], source_ids: Sequence[str],

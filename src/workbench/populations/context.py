@@ -43,10 +43,28 @@ class ReadContext:
 
     @property
     def privileged_table(self) -> Mapping[str, Collection[str]]:
-        """The privileged-entitlement list in force: the one declared, else the defaults."""
+        """The privileged-entitlement list in force, by system: the list declared for a system
+        (the period file's ``systems[].privileged_entitlements``), else the default."""
         if self.privileged_entitlements is None:
             return DEFAULT_PRIVILEGED_ENTITLEMENTS
-        return self.privileged_entitlements
+        return {**DEFAULT_PRIVILEGED_ENTITLEMENTS, **self.privileged_entitlements}
+
+    def privileged_declared(self, system: str) -> Collection[str] | None:
+        """The privileged entitlements declared for ``system`` (not the default), else None."""
+        if self.privileged_entitlements is None:
+            return None
+        return self.privileged_entitlements.get(system)
+
+    def privileged_note(self, system: str) -> str | None:
+        """The evidence note saying where ``system``'s privileged-entitlement list came from,
+        when it was declared (the defaults need no note: they are documented)."""
+        declared = self.privileged_declared(system)
+        if declared is None:
+            return None
+        listed = ", ".join(sorted(declared, key=str.casefold)) or "none"
+        return (f"privileged for system '{system}' is derived from the privileged-entitlement list "
+                f"declared in the period file (systems[].privileged_entitlements: {listed}), "
+                "matched ignoring case.")
 
     def reader_options(self, kind: str, allowed: Mapping[str, str] = COMMON_OPTIONS
                        ) -> _Options:

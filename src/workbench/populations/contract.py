@@ -9,8 +9,9 @@ import pyarrow as pa
 
 from .. import tables as canonical
 
-#: Entitlements treated as privileged, by system id. Matching is case-insensitive. Pass
-#: ``privileged_entitlements=`` to :func:`load_source` to use the entity's own list instead.
+#: Entitlements treated as privileged, by system id, for a system whose period file declares no
+#: ``privileged_entitlements:``. Matching is case-insensitive. The period file's list reaches
+#: :func:`load_source` as ``privileged_entitlements=`` and replaces the default for its system.
 DEFAULT_PRIVILEGED_ENTITLEMENTS: dict[str, frozenset[str]] = {
     "ledgerline_erp": frozenset({"System Administrator", "Security Administrator"}),
     "aws_prod": frozenset({"Administrators", "PowerUsers", "BillingAdmins"}),

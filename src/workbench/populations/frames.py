@@ -70,7 +70,10 @@ def _privileged_list(src: _Source, system: str) -> Mapping[str, Collection[str]]
     """The privileged-entitlement list for a single-system export; when it has no entry for
     ``system`` the evidence says so, since then no grant is flagged privileged."""
     table = src.context.privileged_table
-    if system not in table:
+    declared = src.context.privileged_note(system)
+    if declared is not None:
+        src.notes.append(declared)
+    elif system not in table:
         src.notes.append(f"No privileged-entitlement list for system '{system}': no grant is "
                          "flagged privileged.")
     return table

@@ -77,8 +77,9 @@ def load_source(
     into single-system exports (e.g. a second AWS account); ``timezone`` is the IANA zone of
     values exported without a zone; ``extracted_at`` is recorded as declared; ``source_system``
     labels the evidence (default: ``system`` or the export's system); ``display_names`` maps
-    application display names to system ids; ``privileged_entitlements`` replaces
-    :data:`DEFAULT_PRIVILEGED_ENTITLEMENTS`; ``options`` are the reader options declared for
+    application display names to system ids; ``privileged_entitlements`` (system id -> names)
+    replaces :data:`DEFAULT_PRIVILEGED_ENTITLEMENTS` for the systems it names (the evidence notes
+    the declared list), the others keep the default; ``options`` are the reader options declared for
     the source in the period's YAML (see :data:`READER_OPTIONS`): each reader checks them and
     names an unknown option or a bad value. The file's suffix picks the format: ``.xlsx``,
     ``.parquet``, otherwise CSV (``.tsv`` defaults to tabs).

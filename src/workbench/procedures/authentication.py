@@ -90,7 +90,8 @@ class AuthenticationTest(ControlTest):
     def credential_report(self) -> pd.DataFrame:
         parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids("credential_reports")]
         return analytics.correlate_grants(pd.concat(parts, ignore_index=True), self.identities,
-                                          self.frame("idp_assignments"))
+                                          self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -99,7 +100,8 @@ class AuthenticationTest(ControlTest):
     @cached_property
     def inventory(self) -> pd.DataFrame:
         """Every account active at extraction in the control's systems (the root credential excluded)."""
-        listings = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"))
+        listings = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
         idp = self.source_ids("idp_users")[0]
         parts = [analytics.idp_accounts(self.frame("idp_users"), self.identities, self.label(idp)),
                  analytics.listing_accounts(listings, "listing"),
@@ -143,7 +145,7 @@ class AuthenticationTest(ControlTest):
             rows.append(("Active HR workers with an active IdP user", match.matched_keys, len(active_hr)))
         report = self.credential_report
         rows.append(("Credential report rows (incl. the root credential)", len(report), None))
-        rows.append(("Service accounts (svc-) in the credential report", int(report["service_account"].sum()), None))
+        rows.append((f"Service accounts ({self.service_account_text()}) in the credential report", int(report["service_account"].sum()), None))
         return self.checks_table(rows)
 
     def credential_states(self) -> pd.DataFrame:

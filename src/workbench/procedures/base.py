@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from workbench import exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
-from workbench.parameters import Control, PeriodParameters, Source, System
+from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.runner import (
     CONTROL_EXCEPTIONS,
     CONTROL_RESULT,
@@ -156,8 +156,20 @@ def read_source(source: Source, path: Path, systems: list[System]) -> population
         source.kind, path, system=source.system, timezone=source.timezone,
         extracted_at=source.extracted_at.isoformat(), source_system=source.source_system,
         display_names={s.name: s.id for s in systems},
+        **({"privileged_entitlements": declared} if (declared := privileged_entitlements(systems)) else {}),
         **({"options": source.options} if source.options else {}),
     )
+
+
+def privileged_entitlements(systems: list[System]) -> dict[str, list[str]]:
+    """The privileged entitlements the period file declares, by system id (systems that declare
+    none are absent, so they keep :data:`populations.DEFAULT_PRIVILEGED_ENTITLEMENTS`)."""
+    return {s.id: list(s.privileged_entitlements) for s in systems if s.privileged_entitlements is not None}
+
+
+def service_account_patterns(systems: list[System]) -> dict[str, list[str]]:
+    """The glob patterns of each system's non-person accounts (``systems[].service_accounts``)."""
+    return {s.id: list(s.service_accounts) for s in systems}
 
 
 @dataclass
@@ -275,6 +287,20 @@ class ControlTest:
         """The frameworks this control maps to, SOX first."""
         return tuple(f for f, on in (("SOX", bool(self.control.frameworks.sox)),
                                      ("SOC 2", bool(self.control.frameworks.soc2))) if on)
+
+    @property
+    def service_accounts(self) -> dict[str, list[str]]:
+        """System id -> glob patterns of its service accounts, as the period file declares them."""
+        return service_account_patterns(list(self.params.systems))
+
+    def service_account_text(self) -> str:
+        """How the workpaper names the service-account patterns: ``svc-`` when every system keeps
+        the default, else each system's patterns."""
+        patterns = self.service_accounts
+        if all(tuple(p) == DEFAULT_SERVICE_ACCOUNTS for p in patterns.values()):
+            return "svc-"
+        return "; ".join(f"{system}: {', '.join(p) or 'none'}" for system, p in patterns.items()
+                         if system in self.control.systems or not self.control.systems)
 
     @property
     def system_names(self) -> dict[str, str]:

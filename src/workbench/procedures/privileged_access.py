@@ -84,7 +84,8 @@ class PrivilegedAccessTest(ControlTest):
 
     @cached_property
     def grants(self) -> pd.DataFrame:
-        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"))
+        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
 
     @property
     def approved_label(self) -> str:

@@ -99,7 +99,8 @@ class ProvisioningTest(ControlTest):
     @cached_property
     def role_listing(self) -> pd.DataFrame:
         """The dated role listings, each grant correlated to its HR person."""
-        return analytics.correlate_grants(self.frames("role_grants"), self.identities, self.frame("idp_assignments"))
+        return analytics.correlate_grants(self.frames("role_grants"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
 
     @property
     def role_systems(self) -> set[str]:
@@ -123,7 +124,8 @@ class ProvisioningTest(ControlTest):
         assignment_source = self.source_ids("idp_assignments")[0]
         assignments = self.frame("idp_assignments")
         assignments = assignments[assignments["system"].isin(self.assignment_systems)]
-        assignments = analytics.correlate_grants(assignments, self.identities)
+        assignments = analytics.correlate_grants(assignments, self.identities,
+                                                 service_accounts=self.service_accounts)
         made = analytics.new_grants(assignments, self.period_start, self.period_end)
         made = made.assign(entitlement_level=False, listing=self.label(assignment_source))
         frame = pd.concat([roles, made], ignore_index=True)

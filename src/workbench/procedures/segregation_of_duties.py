@@ -99,7 +99,8 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def held(self) -> pd.DataFrame:
         """Access held at the period end in the control's systems, correlated to HR."""
-        grants = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"))
+        grants = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
         return held.reset_index(drop=True)
 

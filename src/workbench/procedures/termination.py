@@ -8,8 +8,9 @@ the removal. Each account must be removed within the SLA (default: the next busi
 not used after the termination day; ERP removals must be supported by an approved revoke request.
 
 Full-population analytics first: terminated with active access (every leaver up to extraction),
-late removal, access used after termination, and orphan accounts (no HR identity; ``svc-``
-service accounts excluded; the UAR reports the same accounts as review population gaps).
+late removal, access used after termination, and orphan accounts (no HR identity; service accounts, by
+the period file's ``systems[].service_accounts`` patterns (default ``svc-*``), excluded; the UAR
+reports the same accounts as review population gaps).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class TerminationTest(ControlTest):
                                  f"({', '.join(self.point_in_time_systems) or 'none'}) the IdP's 'Unassigned on' and "
                                  "absence from the period-end listing"),
             ("Revoke requests required", ", ".join(s.removal_ticket_systems) or "none"),
-            ("Orphan accounts", "active accounts mapped to no HR worker; service accounts (svc-) excluded"),
+            ("Orphan accounts", "active accounts mapped to no HR worker; service accounts "
+                                f"({self.service_account_text()}) excluded"),
         ]
         return workpapers.key_values(rows)
 
@@ -95,13 +97,15 @@ class TerminationTest(ControlTest):
 
     @cached_property
     def listings(self) -> pd.DataFrame:
-        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"))
+        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
 
     @cached_property
     def credential_report(self) -> pd.DataFrame:
         parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids("credential_reports")]
         report = pd.concat(parts, ignore_index=True)
-        return analytics.correlate_grants(report, self.identities, self.frame("idp_assignments"))
+        return analytics.correlate_grants(report, self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
 
     @property
     def point_in_time_systems(self) -> list[str]:

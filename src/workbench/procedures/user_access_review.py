@@ -89,6 +89,7 @@ class UserAccessReviewTest(ControlTest):
                           "campaign population; run full-population analytics over every review line; select a sample of "
                           "lines and test attributes A3–A6; evaluate deviations and conclude per framework."),
             ("Systems in scope", systems),
+            *([("Review scope", self.review_scope_text())] if self.review_scopes else []),
             ("Campaign snapshot", f"{s.snapshot_date}"),
             ("Timeliness", f"launch within {s.launch_within_days} days of the snapshot; complete within "
                            f"{s.complete_within_days} days of launch"),
@@ -105,10 +106,40 @@ class UserAccessReviewTest(ControlTest):
         return self.frame("hr")
 
     @property
-    def decisions(self) -> pd.DataFrame:
-        """Review lines of the systems under test, with their item key and framework scope."""
+    def review_scopes(self) -> dict[str, set[str]]:
+        """System id -> entitlements in review scope (casefolded), for the control's systems whose
+        period file declares ``review_scope:``; a system absent here has all its access in scope."""
+        return {s.id: {e.casefold() for e in s.review_scope} for s in self.params.systems
+                if s.review_scope and s.id in self.control.systems}
+
+    def review_scope_text(self) -> str:
+        """The declared review scopes, as the objective shows them."""
+        return "; ".join(f"{self.params.system(s).name}: {', '.join(self.params.system(s).review_scope)}"
+                         for s in self.review_scopes) + " (declared in the period file; other access is excluded)"
+
+    def in_review_scope(self, frame: pd.DataFrame) -> pd.Series:
+        """True where the row's entitlement is in its system's declared review scope (ignoring case)."""
+        keep = pd.Series(True, index=frame.index)
+        entitlement = frame["entitlement"].astype("string").str.casefold()
+        for system, names in self.review_scopes.items():
+            mine = (frame["system"] == system).fillna(False).astype(bool)
+            keep &= ~mine | entitlement.isin(names).fillna(False).astype(bool)
+        return keep
+
+    @property
+    def decisions_outside_scope(self) -> int:
+        """Review lines of the systems under test whose entitlement is outside the declared scope."""
         frame = self.frame("review_decisions")
-        frame = frame[frame["system"].isin(self.control.systems)].copy()
+        frame = frame[frame["system"].isin(self.control.systems)]
+        return int((~self.in_review_scope(frame)).sum())
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """Review lines of the systems under test (in the declared review scope, if any), with their
+        item key and framework scope."""
+        frame = self.frame("review_decisions")
+        frame = frame[frame["system"].isin(self.control.systems)]
+        frame = frame[self.in_review_scope(frame)].copy()
         frame["item_key"] = (frame["campaign_id"] + "|" + frame["system"] + "|" + frame["subject_email"]
                              + "|" + frame["entitlement"])
         frame["scope"] = frame["system"].map(self.scope_of_system)
@@ -126,8 +157,11 @@ class UserAccessReviewTest(ControlTest):
 
     @property
     def grants(self) -> pd.DataFrame:
-        """The system listings, each grant correlated to its HR person where possible."""
-        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"))
+        """The system listings (in the declared review scope, if any), each grant correlated to its
+        HR person where possible."""
+        grants = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+            service_accounts=self.service_accounts)
+        return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
 
     def population_evidence(self) -> list[workpapers.HtmlBlock]:
         """IPE evidence of every source, and the reconciliations of the campaign population (A1)."""
@@ -148,6 +182,8 @@ class UserAccessReviewTest(ControlTest):
             ("Campaign lines vs 'Total Items' of the status report", all_lines, total_items,
              "agrees" if total_items == all_lines else "DIFFERS"),
             ("Lines in systems under test", len(decisions), "—", "—"),
+            *([("Lines outside the declared review scope (excluded)", self.decisions_outside_scope, "—", "—")]
+              if self.review_scopes else []),
             ("Access held at the snapshot not in the campaign", len(gaps), 0, "agrees" if gaps.empty else "DIFFERS"),
             ("Campaign lines not supported by the listings", len(inaccurate), 0, "agrees" if inaccurate.empty else "DIFFERS"),
         ]

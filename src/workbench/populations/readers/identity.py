@@ -90,6 +90,8 @@ def read_okta_app_assignments(ctx: ReadContext) -> Population:
         "Assigned on", "Unassigned on", "Last login", "Last password change"))
     table = ctx.privileged_table
     systems = src.systems("Application name", ctx.display_names)
+    src.notes.extend(note for s in sorted(set(systems.dropna()))
+                     if (note := ctx.privileged_note(s)))
     application = src.text("Application name")
     okta_login = src.text("Login")
     last_login, last_login_state = src.timestamp_state(

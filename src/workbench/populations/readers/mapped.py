@@ -265,7 +265,10 @@ def read_mapped(ctx: ReadContext) -> Population:
                      "column is mapped.")
     if "privileged" in spec and "privileged" not in out:
         out["privileged"] = _privileged(out["system"], out["entitlement"], privileged_table)
-        if system is not None and system not in privileged_table:
+        declared = [note for s in sorted(set(out["system"].dropna())) if (note := ctx.privileged_note(s))]
+        if declared:
+            notes.extend(declared)
+        elif system is not None and system not in privileged_table:
             notes.append(f"No privileged-entitlement list for system '{system}': no grant is "
                          "flagged privileged.")
         else:

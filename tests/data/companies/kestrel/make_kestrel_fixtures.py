@@ -310,7 +310,7 @@ AGR_USERS = [
     ("100", "Z_FI_DISPLAY", "GKIM", D(2024, 5, 5), D(2026, 9, 11), "", T(2026, 9, 11, 11, 4, 38)),
     ("100", "Z_TR_PAYMENTS", "GKIM", D(2026, 8, 14), None, "", T(2026, 8, 14, 10, 22, 19)),
     ("100", "Z_FI_EMERGENCY", "FF_ID01", D(2024, 1, 1), None, "", T(2023, 12, 28, 12)),
-    ("100", "Z_BATCH_JOBS", "SVC-SAPBATCH", D(2024, 1, 1), None, "", T(2023, 12, 28, 12, 5)),
+    ("100", "Z_BATCH_JOBS", "SAPBATCH", D(2024, 1, 1), None, "", T(2023, 12, 28, 12, 5)),
     ("200", "Z_FI_AP_INVOICE", "PRAMAN", D(2024, 2, 1), None, "", T(2024, 2, 1, 10, 11, 12)),
 ]
 
@@ -682,7 +682,7 @@ def approved_admins() -> None:
         ("FF_ID01", "SAP S/4HANA PRD", "Firefighter (Z_FI_EMERGENCY)", "FF_ID01", "Harriet Okafor",
          X(2024, 1, 1), X(2024, 1, 1), "Monthly log review", "CHG0004410",
          "Owner: H. Okafor; log reviewed by Internal Audit"),
-        ("svc-sapbatch", "SAP S/4HANA PRD", "Batch (Z_BATCH_JOBS)", "SVC-SAPBATCH", "N/A", "N/A", None, "N/A",
+        ("SAPBATCH", "SAP S/4HANA PRD", "Batch (Z_BATCH_JOBS)", "SAPBATCH", "N/A", "N/A", None, "N/A",
          None, "System account - no interactive logon"),
         ("Marcus Bell", "AWS (kf-prod)", "Administrator (Administrators)", "marcus.bell@kestrelfreight.example",
          "Ethan Brooks", X(2025, 3, 3), X(2025, 3, 3), X(2027, 3, 3), "RITM0009120", None),
