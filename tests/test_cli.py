@@ -27,6 +27,23 @@ def test_size_matches_the_api_for_a_finite_population(capsys):
     assert f"Sample size: {expected} items" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    "extra, size",
+    [([], 93), (["--method", "poisson"], 95), (["--method", "hypergeometric", "--population", "1000"], 90)],
+)
+def test_size_by_an_allowed_number_of_deviations(capsys, extra, size):
+    assert cli.main(["size", "--tolerable", "5%", "--deviations", "1", *extra]) == 0
+    out = capsys.readouterr().out
+    assert f"Sample size: {size} items" in out and "Acceptance number: 1 deviation" in out
+    assert "Planned from: an allowed number of deviations in the sample (1)" in out
+    assert "allowing 1 deviation in the sample" in out and "Expected deviation rate" not in out
+
+
+def test_size_refuses_deviations_with_a_non_zero_expected_rate(capsys):
+    assert cli.main(["size", "--tolerable", "5%", "--deviations", "1", "--expected", "1%"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_evaluate_prints_limit_and_conclusion(capsys):
     assert cli.main(["evaluate", "--sample-size", "59", "--deviations", "1", "--tolerable", "5%"]) == 0
     out = capsys.readouterr().out

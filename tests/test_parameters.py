@@ -81,6 +81,18 @@ def test_expected_rate_not_below_tolerable_is_refused(tmp_path):
     assert any("expected_rate must be below tolerable_rate" in p for p in problems), problems
 
 
+def test_expected_deviations_is_read_and_excludes_a_non_zero_expected_rate(tmp_path):
+    params = load_period(_mutated(tmp_path, "expected_rate: 0.0", "expected_rate: 0.0\n      expected_deviations: 2"))
+    assert params.controls[0].sampling.expected_deviations == 2
+    assert load_period(DEMO).controls[0].sampling.expected_deviations is None
+    problems = _problems(_mutated(tmp_path, "expected_rate: 0.0", "expected_rate: 0.01\n      expected_deviations: 2"))
+    assert any("controls[0].sampling" in p and "expected_rate or expected_deviations, not both" in p
+               for p in problems), problems
+    for bad in ("-1", "1.5", "true"):
+        problems = _problems(_mutated(tmp_path, "expected_rate: 0.0", f"expected_rate: 0.0\n      expected_deviations: {bad}"))
+        assert any("expected_deviations" in p for p in problems), (bad, problems)
+
+
 def test_extraction_time_without_zone_is_refused(tmp_path):
     problems = _problems(_mutated(tmp_path, "extracted_at: 2026-10-01T06:00:00Z", "extracted_at: 2026-10-01T06:00:00"))
     assert any("sources[0].extracted_at" in p and "time zone" in p for p in problems), problems

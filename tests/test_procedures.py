@@ -174,3 +174,20 @@ def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
     assert "  Dept 24: Department 24\n" in appendix and "\n  *: Other" in appendix
     assert "status: CASE WHEN &quot;Termination Date&quot; IS NULL THEN &#x27;active&#x27;" in appendix
     assert 'class="wp-pre"' in appendix and "identities" in appendix
+
+
+def test_sizing_follows_an_allowed_number_of_deviations_and_the_rationale_says_so(uar):
+    import dataclasses
+
+    by_rate = uar.plan_sample()
+    assert all("expected 0 %" in text and "allowing" not in text for text in by_rate["rationale"])
+    sampling_config = uar.control.sampling.model_copy(update={"expected_deviations": 1})
+    test = dataclasses.replace(uar, control=uar.control.model_copy(update={"sampling": sampling_config}), plan={})
+    table = test.plan_sample()
+    sizes = dict(zip(table["scope stratum"], table["sample size"], strict=True))
+    populations = dict(zip(table["scope stratum"], table[test.ITEM_NOUN], strict=True))
+    for stratum, size in sizes.items():
+        expected = sampling.plan_sample(0.95, 0.05, population_size=populations[stratum], expected_deviations=1)
+        assert size == min(expected.n, populations[stratum])
+        assert test.plan[stratum].expected_deviations == 1
+    assert all("allowing 1 deviation in the sample" in text for text in table["rationale"])

@@ -245,6 +245,150 @@ def test_hypergeometric_tends_to_binomial_for_large_populations(tolerable_rate, 
 
 
 # ---------------------------------------------------------------------------------------------
+# Planning by an allowed number of deviations (jfa's planning(expected = k), k a whole number)
+# ---------------------------------------------------------------------------------------------
+
+
+def jfa_size(confidence, tolerable_rate, k, method, population_size=None):
+    """Reference, written as jfa's R/planning.R does it: the smallest n whose frequentist upper bound
+    with k deviations (.comp_ub_freq in R/jfa-internal.R) is below the materiality (the tolerable rate).
+
+    binomial qbeta(conf, 1 + k, n - k); Poisson qgamma(conf, 1 + k, rate = n); hypergeometric
+    .qhyper(conf, N, n, k) / N, the largest K in k..N with phyper(k, K, N - K, n) > 1 - conf. jfa skips
+    sizes n <= k.
+    """
+    alpha = 1 - confidence
+    n = k
+    while True:
+        n += 1
+        if method == "binomial":
+            bound = stats.beta.ppf(confidence, 1 + k, n - k)
+        elif method == "poisson":
+            bound = stats.gamma.ppf(confidence, 1 + k, scale=1 / n)
+        else:
+            counts = np.arange(k, population_size + 1)
+            plausible = counts[stats.hypergeom.cdf(k, population_size, counts, n) > alpha]
+            bound = plausible.max() / population_size
+        if bound < tolerable_rate:
+            return n
+
+
+DEVIATION_PLANS = [
+    # jfa tests/testthat/test-consistency-planning.R (f6-v0.1.0-t2, t4, t8, t10, t14, t16): 95 %, 5 %.
+    (0.95, 0.05, 0, "binomial", None, 59),
+    (0.95, 0.05, 0, "poisson", None, 60),
+    (0.95, 0.05, 0, "hypergeometric", 1000, 57),
+    (0.95, 0.05, 2, "binomial", None, 124),
+    (0.95, 0.05, 2, "poisson", None, 126),
+    (0.95, 0.05, 2, "hypergeometric", 1000, 119),
+    # The classic one-deviation plans (AICPA Table A-1's 93 is planned with k = 1).
+    (0.95, 0.05, 1, "binomial", None, 93),
+    (0.95, 0.05, 1, "poisson", None, 95),
+    (0.95, 0.05, 1, "hypergeometric", 1000, 90),
+    # AICPA Table A-2 (10 % risk, 5 % TDR) plans 77 items with one deviation; Table A-1 157 at 3 % TDR.
+    (0.90, 0.05, 1, "binomial", None, 77),
+    (0.95, 0.03, 1, "binomial", None, 157),
+    # Other levels, from jfa's bounds above; 130 x 5 % = 6.5, so K = ceil(6.5) = 7 population deviations.
+    (0.90, 0.05, 1, "poisson", None, 78),
+    (0.95, 0.05, 1, "hypergeometric", 130, 67),
+    (0.99, 0.03, 3, "binomial", None, 332),
+    (0.99, 0.03, 3, "poisson", None, 335),
+    (0.99, 0.03, 3, "hypergeometric", 5000, 324),
+    (0.80, 0.10, 5, "binomial", None, 78),
+]
+
+
+@pytest.mark.parametrize("confidence, tolerable_rate, k, method, population, size", DEVIATION_PLANS)
+def test_plans_by_allowed_deviations_equal_jfa(confidence, tolerable_rate, k, method, population, size):
+    assert jfa_size(confidence, tolerable_rate, k, method, population) == size
+    plan = smp.plan_sample(confidence, tolerable_rate, population_size=population, method=method, expected_deviations=k)
+    assert (plan.n, plan.acceptance_deviations, plan.expected_deviations, plan.expected_rate) == (size, k, k, None)
+    assert smp.sample_size(confidence, tolerable_rate, 0.0, population, method, expected_deviations=k) == size
+    assert plan.achieved_risk < 1 - confidence or (method == "hypergeometric" and plan.achieved_risk <= 1 - confidence)
+
+
+def test_zero_allowed_deviations_is_the_zero_rate_plan():
+    for method, population in (("binomial", None), ("poisson", None), ("hypergeometric", 400), ("binomial", 40)):
+        by_count = smp.plan_sample(0.95, 0.05, population_size=population, method=method, expected_deviations=0)
+        by_rate = smp.plan_sample(0.95, 0.05, 0.0, population_size=population, method=method)
+        assert (by_count.n, by_count.acceptance_deviations, by_count.all_items) == (
+            by_rate.n, by_rate.acceptance_deviations, by_rate.all_items)
+
+
+def test_allowed_deviations_rationale_and_report_say_how_the_plan_was_made():
+    plan = smp.plan_sample(0.95, 0.05, expected_deviations=1)
+    assert plan.rationale() == (
+        "Statistical attribute sample (binomial): 95 % confidence, tolerable deviation rate 5 %, allowing 1 deviation "
+        "in the sample -> 93 items; the control is supported if no more than 1 deviation is found."
+    )
+    report = smp.format_size_report(plan)
+    assert "Planned from: an allowed number of deviations in the sample (1)" in report
+    assert "Expected deviation rate" not in report and "Acceptance number: 1 deviation" in report
+    # Plans from a rate read as before.
+    assert "Expected deviation rate: 0 %" in smp.format_size_report(smp.plan_sample(0.95, 0.05))
+
+
+def test_allowed_deviations_reaching_the_population_test_every_item():
+    plan = smp.plan_sample(0.95, 0.05, population_size=80, expected_deviations=1)
+    assert (plan.n, plan.all_items, plan.acceptance_deviations) == (80, True, 3)
+    assert "all 80 items" in plan.rationale() and "allowing 1 deviation in the sample" in plan.rationale()
+    # Hypergeometric with k >= ceil(TDR x N) (jfa refuses it): no sample suffices, every item is tested.
+    plan = smp.plan_sample(0.95, 0.05, population_size=100, method="hypergeometric", expected_deviations=5)
+    assert (plan.n, plan.all_items, plan.acceptance_deviations) == (100, True, 4)
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(expected_rate=0.01, expected_deviations=1), "expected_rate .* or expected_deviations .*, not both"),
+        (dict(expected_deviations=-1), "expected_deviations must be at least 0"),
+        (dict(expected_deviations=1.0), "expected_deviations must be a whole number"),
+        (dict(expected_deviations=True), "expected_deviations must be a whole number"),
+        (dict(expected_deviations=1, method="hypergeometric"), "population_size"),
+        (dict(expected_deviations=1, method="normal"), "method"),
+        (dict(expected_deviations=1, tolerable_rate=0.0), "tolerable_rate"),
+        (dict(expected_deviations=100_000, tolerable_rate=0.05), "no sample of up to"),
+    ],
+)
+def test_allowed_deviations_errors_name_the_argument(kwargs, fragment):
+    arguments = dict(confidence=0.95, tolerable_rate=0.05) | kwargs
+    with pytest.raises(SamplingError, match=fragment):
+        smp.sample_size(**arguments)
+
+
+@PROPERTY_SETTINGS
+@given(
+    confidence=confidences,
+    tdr_steps=quarter_percents,
+    k=st.integers(0, 12),
+    method=st.sampled_from(["binomial", "poisson", "hypergeometric"]),
+    population=st.integers(50, 5000),
+)
+def test_allowed_deviations_size_is_the_smallest_that_meets_the_criterion(confidence, tdr_steps, k, method, population):
+    tdr = tdr_steps / 400
+    finite = method == "hypergeometric"
+    deviations_in_population = math.ceil(Fraction(tdr_steps, 400) * population)
+    assume(not finite or k < deviations_in_population)
+    plan = smp.plan_sample(confidence, tdr, population_size=population if finite else None, method=method,
+                           expected_deviations=k)
+    alpha = float(1 - Fraction(str(confidence)))
+
+    def meets(n):
+        if method == "binomial":
+            return stats.binom.cdf(k, n, tdr) < alpha
+        if method == "poisson":
+            return stats.poisson.cdf(k, n * tdr) < alpha
+        return stats.hypergeom.cdf(k, population, deviations_in_population, n) <= alpha
+
+    if plan.all_items:
+        assert finite and plan.n == population and not meets(population - 1)
+        return
+    assert plan.acceptance_deviations == k
+    assert meets(plan.n) and not meets(plan.n - 1)
+    assert plan.n > k
+
+
+# ---------------------------------------------------------------------------------------------
 # Non-statistical sizes, retests and extensions
 # ---------------------------------------------------------------------------------------------
 

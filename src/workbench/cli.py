@@ -85,12 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     size = commands.add_parser("size", help="statistical sample size for a test of controls",
                                description="Attribute sample size from confidence, tolerable and expected deviation "
-                                           "rates (AICPA Audit Sampling guide method).")
+                                           "rates (AICPA Audit Sampling guide method), or from an allowed number "
+                                           "of deviations in the sample (--deviations).")
     size.add_argument("--confidence", type=_rate, default=0.95, help="confidence level (default 95%%)")
     size.add_argument("--tolerable", type=_rate, required=True, help="tolerable deviation rate, e.g. 5%%")
     size.add_argument("--expected", type=_rate, default=0.0, help="expected deviation rate (default 0%%)")
     size.add_argument("--population", type=int, default=None, help="population size (needed for hypergeometric)")
     size.add_argument("--method", choices=["binomial", "hypergeometric", "poisson"], default="binomial")
+    size.add_argument("--deviations", type=int, default=None, metavar="K",
+                      help="plan by an allowed number of deviations in the sample instead of an expected rate "
+                           "(the acceptance number K, as jfa's expected >= 1); not with a non-zero --expected")
 
     evaluate = commands.add_parser("evaluate", help="upper deviation limit and conclusion for a tested sample",
                                    description="Evaluate a tested attribute sample: sample deviation rate, upper "
@@ -282,7 +286,8 @@ def _cmd_size(args: argparse.Namespace) -> int:
     from workbench import sampling
 
     plan = sampling.plan_sample(confidence=args.confidence, tolerable_rate=args.tolerable,
-                                expected_rate=args.expected, population_size=args.population, method=args.method)
+                                expected_rate=args.expected, population_size=args.population, method=args.method,
+                                expected_deviations=args.deviations)
     print(sampling.format_size_report(plan))
     return EXIT_OK
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
 SOC2_CRITERION = re.compile(r"^(CC[1-9]\.[0-9]{1,2}|A1\.[1-3]|C1\.[1-2]|PI1\.[1-5]|P[1-8]\.[1-9])$")
 SOX_ITGC_DOMAINS = (
@@ -146,12 +146,20 @@ class Sampling(_Strict):
     confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
     tolerable_rate: Annotated[float, Field(gt=0, lt=1)] = 0.05
     expected_rate: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    #: Plan by an allowed number of deviations in the sample (the acceptance number, as jfa's
+    #: ``expected`` >= 1) instead of an expected deviation rate.
+    expected_deviations: Annotated[StrictInt, Field(ge=0)] | None = None
     risk: Literal["lower", "higher"] = "lower"
 
     @model_validator(mode="after")
     def _expected_below_tolerable(self) -> Sampling:
         if self.expected_rate >= self.tolerable_rate:
             raise ValueError("expected_rate must be below tolerable_rate, or no sample size can support reliance")
+        if self.expected_deviations is not None and self.expected_rate != 0:
+            raise ValueError(
+                "give expected_rate or expected_deviations, not both: the sample is planned either from an expected "
+                "deviation rate or by allowing a number of deviations in the sample; remove one of them"
+            )
         return self
 
 

@@ -290,6 +290,9 @@ class SamplePlan:
     support the planned reliance; ``achieved_risk`` the risk of over-reliance at this size,
     P(X <= acceptance number) at the tolerable rate (``None`` for non-statistical plans, 0.0 when
     every item is tested). ``all_items`` is true when the whole population is tested.
+    ``expected_deviations`` is set when the plan was made from an allowed number of deviations in
+    the sample (the acceptance number fixed in advance, as jfa's ``expected`` >= 1) rather than from
+    an expected deviation rate; ``expected_rate`` is then ``None``.
     """
 
     n: int
@@ -305,6 +308,13 @@ class SamplePlan:
     frequency: str | None = None
     risk: str | None = None
     policy_size: int | None = None
+    expected_deviations: int | None = None
+
+    def _planned_from(self) -> str:
+        """Which way the size was planned: from an expected rate (as ever) or allowing k deviations."""
+        if self.expected_deviations is None:
+            return f"expected {_pct(self.expected_rate)}"
+        return f"allowing {_deviations(self.expected_deviations)} in the sample"
 
     def rationale(self) -> str:
         """One or two sentences explaining the size, ready to paste into a workpaper."""
@@ -314,7 +324,7 @@ class SamplePlan:
             population = "" if self.population_size is None else f", population {self.population_size:,} items"
             parameters = (
                 f"Statistical attribute sample ({self.method}{population}): {_pct(self.confidence)} confidence, "
-                f"tolerable deviation rate {_pct(self.tolerable_rate)}, expected {_pct(self.expected_rate)}"
+                f"tolerable deviation rate {_pct(self.tolerable_rate)}, {self._planned_from()}"
             )
             if self.all_items:
                 return (
@@ -344,6 +354,7 @@ def plan_sample(
     expected_rate: float = 0.0,
     population_size: int | None = None,
     method: str = "binomial",
+    expected_deviations: int | None = None,
 ) -> SamplePlan:
     """Plan a statistical attribute sample for a test of controls.
 
@@ -362,7 +373,15 @@ def plan_sample(
     With ``population_size`` given, a size that reaches the population is capped at it: all items
     are tested (no sampling risk), and the control is supported if the deviation rate found is below
     the tolerable rate, i.e. at most ceil(TDR x N) - 1 deviations.
+
+    ``expected_deviations`` = k plans by an allowed number of deviations instead of a rate, as jfa's
+    ``planning(expected = k)`` with a whole k >= 1: the acceptance number is k for every size and n is
+    the smallest size that meets the same criterion with it (binomial and Poisson strictly below,
+    hypergeometric at most 1 - confidence). It cannot be combined with a non-zero ``expected_rate``;
+    ``expected_deviations=0`` gives the same plan as ``expected_rate=0``. See :func:`_plan_by_deviations`.
     """
+    if expected_deviations is not None:
+        return _plan_by_deviations(confidence, tolerable_rate, expected_rate, population_size, method, expected_deviations)
     method = _choice(method, SIZING_METHODS, "method")
     _, allowed_risk = _confidence_and_risk(confidence)
     tdr = _exact_rate(tolerable_rate, "tolerable_rate")
@@ -409,15 +428,88 @@ def plan_sample(
     return SamplePlan(n=n, acceptance_deviations=k, achieved_risk=risk, **common)
 
 
+def _plan_by_deviations(
+    confidence: Any,
+    tolerable_rate: Any,
+    expected_rate: Any,
+    population_size: Any,
+    method: Any,
+    expected_deviations: Any,
+) -> SamplePlan:
+    """Plan with the acceptance number fixed at ``expected_deviations`` (jfa ``planning(expected = k)``).
+
+    jfa (R/planning.R, ``error_type = "integer"``) takes the smallest n whose frequentist upper bound
+    with k deviations is below the materiality (here the tolerable rate, TDR):
+
+    * binomial: ``qbeta(conf, 1 + k, n - k) < TDR``, i.e. P(X <= k | n, TDR) < 1 - confidence;
+    * Poisson: ``qgamma(conf, 1 + k, n) < TDR``, i.e. P(X <= k | mean n x TDR) < 1 - confidence;
+    * hypergeometric: ``.qhyper(conf, N, n, k) / N < TDR``, the largest K with
+      P(X <= k | N, K, n) > 1 - conf being below TDR x N, i.e. P(X <= k | N, ceil(TDR x N), n)
+      <= 1 - confidence.
+
+    These are the criteria of :func:`_meets_risk`, with k constant. The risk falls as n grows, so the
+    first n that meets it is the answer. As for rate plans, a size reaching ``population_size`` (or no
+    size at all: the hypergeometric with k >= ceil(TDR x N), which jfa refuses) tests every item, and
+    the control is then supported if at most ceil(TDR x N) - 1 deviations are found.
+    """
+    method = _choice(method, SIZING_METHODS, "method")
+    k = _whole_number(expected_deviations, "expected_deviations", 0)
+    _, allowed_risk = _confidence_and_risk(confidence)
+    tdr = _exact_rate(tolerable_rate, "tolerable_rate")
+    if _exact_rate(expected_rate, "expected_rate", allow_zero=True) != 0:
+        raise SamplingError(
+            f"give expected_rate ({_pct(expected_rate)}) or expected_deviations ({k}), not both: plan either from an "
+            "expected deviation rate or from an allowed number of deviations in the sample"
+        )
+    population = _optional_population(population_size)
+    if method == "hypergeometric":
+        _required_population(population, method)
+
+    def meets(sizes: np.ndarray) -> np.ndarray:
+        return _meets_risk(method, _risk_of_acceptance(method, k, sizes, tdr, population), allowed_risk)
+
+    n = _smallest_n(meets, population if population is not None else MAX_SAMPLE_SIZE)
+    common = dict(
+        method=method,
+        statistical=True,
+        confidence=float(confidence),
+        tolerable_rate=float(tolerable_rate),
+        expected_rate=None,
+        population_size=population,
+        expected_deviations=k,
+    )
+    if n is None and population is None:
+        raise SamplingError(
+            f"no sample of up to {MAX_SAMPLE_SIZE:,} items reaches {_pct(confidence)} confidence when "
+            f"{_deviations(k)} are allowed at a tolerable rate of {_pct(tolerable_rate)}; allow fewer deviations, "
+            "or test the whole population and give population_size"
+        )
+    if n is None or (population is not None and n >= population):
+        return SamplePlan(
+            n=population,
+            acceptance_deviations=_population_deviations(tdr, population) - 1,
+            achieved_risk=0.0,
+            all_items=True,
+            **common,
+        )
+    risk = float(_risk_of_acceptance(method, k, n, tdr, population))
+    return SamplePlan(n=n, acceptance_deviations=k, achieved_risk=risk, **common)
+
+
 def sample_size(
     confidence: float,
     tolerable_rate: float,
     expected_rate: float = 0.0,
     population_size: int | None = None,
     method: str = "binomial",
+    expected_deviations: int | None = None,
 ) -> int:
-    """Number of items to test for a statistical attribute sample; see :func:`plan_sample`."""
-    return plan_sample(confidence, tolerable_rate, expected_rate, population_size, method).n
+    """Number of items to test for a statistical attribute sample; see :func:`plan_sample`.
+
+    Give ``expected_deviations`` = k (a whole number >= 0) instead of a non-zero ``expected_rate`` to
+    plan by an allowed number of deviations in the sample (jfa's ``expected`` >= 1).
+    """
+    return plan_sample(confidence, tolerable_rate, expected_rate, population_size, method, expected_deviations).n
 
 
 def _policy_entry(policy: Mapping[str, Any], frequency: Any, policy_name: str) -> tuple[str, Any]:
@@ -1290,7 +1382,12 @@ def format_size_report(plan: SamplePlan) -> str:
             f"Basis: statistical attribute sample ({plan.method})",
             f"Confidence: {_pct(plan.confidence)}",
             f"Tolerable deviation rate: {_pct(plan.tolerable_rate)}",
-            f"Expected deviation rate: {_pct(plan.expected_rate)}",
+            (
+                f"Expected deviation rate: {_pct(plan.expected_rate)}"
+                if plan.expected_deviations is None
+                else f"Planned from: an allowed number of deviations in the sample ({plan.expected_deviations:,}), "
+                "not an expected deviation rate"
+            ),
             "Population: " + ("not given (large population)" if plan.population_size is None else _items(plan.population_size)),
             f"Acceptance number: {_deviations(plan.acceptance_deviations)}",
             f"Risk of over-reliance at this size: {_pct(plan.achieved_risk, 2)}",

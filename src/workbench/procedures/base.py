@@ -383,7 +383,8 @@ class ControlTest:
                 plan = sampling.frequency_sample_size(self.control.frequency, cfg.risk, population_size=int(size))
             else:
                 plan = sampling.plan_sample(confidence=cfg.confidence, tolerable_rate=cfg.tolerable_rate,
-                                            expected_rate=cfg.expected_rate, population_size=int(size), method=cfg.method)
+                                            expected_rate=cfg.expected_rate, population_size=int(size), method=cfg.method,
+                                            expected_deviations=cfg.expected_deviations)
             self.plan[stratum] = plan
             rows.append({"scope stratum": stratum, self.ITEM_NOUN: int(size), "sample size": min(plan.n, int(size)),
                          "rationale": plan.rationale()})
