@@ -233,6 +233,53 @@ def test_uncorrelated_new_access_is_without_approval_under_its_login():
     assert hits["subject"].tolist() == ["temp01"]
 
 
+
+def test_a_missing_requester_or_approver_is_not_self_approval():
+    """Issue 13 (6.1): an empty requester or approver never compares equal to anyone (NA-safe)."""
+    grants = listing([{"entitlement": "NoRequester", "granted_at": ts("2026-07-10 10:00")},
+                      {"entitlement": "NoApprover", "granted_at": ts("2026-07-10 10:00")},
+                      {"entitlement": "Self", "granted_at": ts("2026-07-10 10:00")}]).assign(entitlement_level=True)
+    tickets = requests([{"entitlement": "NoRequester", "opened_by": pd.NA},
+                        {"entitlement": "NoApprover", "approver": pd.NA},
+                        {"entitlement": "Self", "opened_by": pd.NA, "approver": "sam@x.example"}])
+    tickets["opened_by"] = tickets["opened_by"].astype("string")
+    tickets["approver"] = tickets["approver"].astype("string")
+    matched = analytics.match_approvals(grants, tickets, PEOPLE)
+    hits = provisioning_rules(matched)
+    found = sorted(zip(hits["rule"], hits["detail_key"].str.split("|").str[1]))
+    assert found == [("approver_not_manager", "NoApprover"), ("self_approval", "Self")]
+    assert matched.set_index("entitlement").loc["NoRequester", "approver_independent"]
+    described = " ".join(hits["description"])
+    assert "<NA>" not in described and "nan" not in described.split()
+    assert "no approver recorded" in hits.set_index("rule").loc["approver_not_manager", "description"]
+    assert "who is the recipient" in hits.set_index("rule").loc["self_approval", "description"]
+
+
+def test_descriptions_word_a_missing_reviewer_properly():
+    """Issue 13 (6.2): no "<NA>" or "nan" where a description names a reviewer who is not recorded."""
+    frame = decisions([{"decision": "undecided", "decided_at": None, "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"entitlement": "GL", "decision": "revoke", "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"entitlement": "PO", "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"subject_email": "lea@x.example", "subject_name": pd.NA, "reviewer_name": pd.NA,
+                        "reviewer_email": pd.NA, "decided_at": ts("2026-08-20 10:00")}])
+    for column in ("reviewer_name", "reviewer_email", "subject_name"):
+        frame[column] = frame[column].astype("string")
+    held = grants([{"entitlement": "GL"}])
+    hits = pd.concat([
+        analytics.undecided_lines(frame, "uar.csv"),
+        analytics.revocations_not_executed(frame, held, "uar.csv", "erp.csv", 5, ts("2026-10-01 06:00")),
+        analytics.review_lines_not_in_listing(frame, held, IDENTITIES, ts("2026-08-14 23:59"), "uar.csv"),
+        analytics.approvals_of_terminated(frame, IDENTITIES, "uar.csv"),
+        analytics.self_reviews(frame, "uar.csv"),
+    ], ignore_index=True)
+    assert set(hits["rule"]) == {"undecided_review_line", "revocation_not_executed", "review_line_not_in_listing",
+                                 "approved_terminated_user"}
+    for description in hits["description"]:
+        assert "<NA>" not in description and "nan" not in description.split(), description
+        assert "no reviewer recorded" in description, description
+    assert hits.set_index("rule").loc["undecided_review_line", "description"].startswith("No decision recorded for ")
+
+
 RULES = pd.DataFrame({
     "rule_id": ["R1", "R2"], "system": ["erp", "erp"], "function_a": ["Vendors", "Create PO"],
     "function_b": ["Pay", "Approve PO"], "entitlements_a": [("Vendor Master",), ("Create PO",)],

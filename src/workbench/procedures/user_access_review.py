@@ -242,9 +242,11 @@ class UserAccessReviewTest(ControlTest):
         def verdict(ok: pd.Series) -> pd.Series:
             return ok.map({True: "pass", False: "fail"})
 
-        independent = result["reviewer_email"] != result["subject_email"]
+        reviewer = result["reviewer_email"].astype("string")  # NA-safe: no reviewer recorded is neither
+        independent = (reviewer.notna() & (reviewer != result["subject_email"].astype("string")).fillna(True)).astype(bool)
         result["A3_reviewer_independent"] = verdict(independent)
-        appropriate = (result["reviewer_email"] == manager_email) | (result["reviewer_email"] == result["system"].map(owners))
+        appropriate = ((reviewer == manager_email.astype("string")) | (reviewer == result["system"].map(owners))) \
+            .fillna(False).astype(bool)
         result["A3_reviewer_appropriate"] = verdict(appropriate & independent)
         in_listing = pd.Series([key in held for key in zip(result["system"], result["subject_email"], result["entitlement"])],
                                index=result.index)
