@@ -122,6 +122,32 @@ def test_undated_listing_counts_only_people_hired_by_the_snapshot():
     assert hits.empty, "lea was hired after the snapshot: her access cannot be in the campaign"
 
 
+
+def test_an_account_without_an_hr_identity_matches_its_own_review_line():
+    """Issue 13 (6.7): review lines match listing grants by system + account when there is no HR person."""
+    listing_rows = grants([
+        {"login": "temp01", "login_original": "TEMP01", "email": "temp01@contractor.example", "privileged": True,
+         "entitlement": "Sys Admin"},                                           # reviewed under its account e-mail
+        {"login": "temp02", "login_original": "TEMP02", "email": pd.NA, "entitlement": "AP Clerk"},  # under its login
+        {"login": "temp03", "login_original": "TEMP03", "email": pd.NA, "entitlement": "GL"},        # not reviewed
+    ])
+    assert not listing_rows["correlated"].any()
+    lines = decisions([{"subject_email": "temp01@contractor.example", "subject_name": "Temp One",
+                        "entitlement": "Sys Admin", "privileged": True},
+                       {"subject_email": "temp02", "subject_name": "Temp Two", "decision": "revoke"}])
+    snapshot = ts("2026-08-14 23:59")
+    gaps = analytics.review_population_gaps(listing_rows, lines, IDENTITIES, snapshot, ["erp"], "erp.csv")
+    assert sorted(zip(gaps["subject"], gaps["detail_key"])) == [("temp03", "erp|GL")]
+    assert analytics.review_lines_not_in_listing(lines.assign(decision="approve"), listing_rows, IDENTITIES,
+                                                 snapshot, "uar.csv").empty
+    assert analytics.privileged_not_reviewed(listing_rows.iloc[:1], lines, IDENTITIES, snapshot, "erp.csv").empty
+    still_held = analytics.revocations_not_executed(lines, listing_rows, "uar.csv", "erp.csv", 5, ts("2026-10-01"))
+    assert still_held["subject"].tolist() == ["temp02"]
+    correlated = grants([{}])                                                   # a person's grant: by HR e-mail only
+    assert not analytics.review_lines_not_in_listing(decisions([{"subject_email": "sam"}]), correlated, IDENTITIES,
+                                                     snapshot, "uar.csv").empty
+
+
 def test_campaign_timeliness():
     campaign = pd.Series({"activated_at": ts("2026-08-17"), "completed_at": ts("2026-09-11"), "deadline": ts("2026-09-15"),
                           "signed_off_by": "CISO", "signed_off_at": ts("2026-09-12")})

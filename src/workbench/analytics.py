@@ -146,6 +146,26 @@ def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments
     return frame
 
 
+def review_subjects(grants: pd.DataFrame) -> pd.DataFrame:
+    """Each grant under every subject a review line may name it by, in ``review_subject``.
+
+    A grant of an HR person is reviewed under the person's HR e-mail (``person_email``). A grant
+    with no HR identity falls back to an account-level match (system + account): its account
+    e-mail and its login, casefolded, so the account still matches its own review line. Keeps the
+    grants' index; an uncorrelated grant may appear twice (once per key).
+    """
+    missing = pd.Series(pd.NA, index=grants.index, dtype="string")
+    person = grants["person_email"].astype("string") if "person_email" in grants else missing
+    email = grants["email"].astype("string").str.casefold() if "email" in grants else missing
+    login = grants["login"].astype("string").str.casefold() if "login" in grants else missing
+    no_person = person.isna()
+    parts = [grants[(~no_person).to_numpy()].assign(review_subject=person[~no_person]),
+             grants[(no_person & email.notna()).to_numpy()].assign(review_subject=email[no_person & email.notna()])]
+    by_login = no_person & login.notna() & (login != email).fillna(True)
+    parts.append(grants[by_login.to_numpy()].assign(review_subject=login[by_login]))
+    return pd.concat(parts).astype({"review_subject": "string"})
+
+
 def held_at(grants: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     """Which grants were held at ``moment``: granted on or before it (or undated) and not yet removed."""
     granted = grants["granted_at"].isna() | (grants["granted_at"] <= moment)
@@ -284,10 +304,10 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
     listing counts as removed; a removal date, where the listing has one, is checked against the SLA.
     """
     revokes = decisions[decisions["decision"] == "revoke"]
-    keep = ["system", "person_email", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
-    listing = grants[keep].rename(columns={"line": "listing_line"})
+    keep = ["system", "review_subject", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
+    listing = review_subjects(grants)[keep].rename(columns={"line": "listing_line"})
     joined = revokes.merge(
-        listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "person_email", "entitlement"],
+        listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "review_subject", "entitlement"],
         how="left",
     )
     lag = business_days_between(joined["decided_at"], joined["removed_at"])
@@ -329,9 +349,12 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
     hired_by_snapshot = held["person_email"].map(hires) <= snapshot.tz_convert("UTC").tz_localize(None).normalize()
     expected = held[held["granted_at"].notna() | hired_by_snapshot | ~held["correlated"]]
     reviewed = set(zip(decisions["system"], decisions["subject_email"], decisions["entitlement"]))
+    subjects = review_subjects(expected)
+    covered = set(subjects.index[[key in reviewed for key in zip(subjects["system"], subjects["review_subject"],
+                                                                 subjects["entitlement"])]])
     rows = []
-    for row in expected.itertuples():
-        if (row.system, row.person_email, row.entitlement) in reviewed:
+    for index, row in zip(expected.index, expected.itertuples()):
+        if index in covered:
             continue
         subject = row.person_email if row.correlated else row.login
         reason = "" if row.correlated else " The account has no HR identity (uncorrelated), so the campaign excluded it."
@@ -382,8 +405,8 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
     A line is explained when the listing shows the access at the snapshot (dated listings), shows it
     at all (undated listings), or the access was later revoked or the person left after the snapshot.
     """
-    keys = grants[["system", "person_email", "entitlement", "granted_at", "removed_at"]]
-    dated_held = set(map(tuple, keys[held_at(keys, snapshot)][["system", "person_email", "entitlement"]].to_numpy()))
+    held = review_subjects(grants[held_at(grants, snapshot).to_numpy()])
+    dated_held = set(zip(held["system"], held["review_subject"], held["entitlement"]))
     leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
     rows = []
     for row in decisions.itertuples():
@@ -867,9 +890,14 @@ def privileged_not_reviewed(memberships: pd.DataFrame, decisions: pd.DataFrame, 
     lines["flagged"] = decisions["privileged"].astype(bool) if "privileged" in decisions else True
     per_key = lines.dropna(subset=["subject_email"]).groupby(["system", "subject_email", "_ent"], sort=False)[
         ["decided_line", "flagged"]].max().reset_index()
-    joined = expected.merge(per_key, left_on=["system", "person_email", "_ent"],
-                            right_on=["system", "subject_email", "_ent"], how="left")
-    ok = (joined["decided_line"].astype("boolean").fillna(False) & joined["flagged"].astype("boolean").fillna(False))
+    per_key["_ok"] = per_key["decided_line"].astype(bool) & per_key["flagged"].astype(bool)
+    expected = expected.reset_index(drop=True)
+    subjects = review_subjects(expected).rename_axis("_row").reset_index()[["_row", "system", "review_subject", "_ent"]]
+    found = subjects.merge(per_key, left_on=["system", "review_subject", "_ent"],
+                           right_on=["system", "subject_email", "_ent"], how="inner") \
+        .groupby("_row")[["decided_line", "flagged", "_ok"]].max()
+    joined = expected.join(found)
+    ok = joined["_ok"].astype("boolean").fillna(False)
     missing = joined[~ok.to_numpy(dtype=bool)]
     rows = []
     for row, subject, label in zip(missing.itertuples(), _subject(missing), _with_label(missing, listing_label)):

@@ -230,8 +230,8 @@ class UserAccessReviewTest(ControlTest):
             .map(identities.set_index("employee_id")["email"])
         owners = {s.id: (s.owner or "").casefold() for s in self.params.systems}
         grants = self.grants
-        held = set(map(tuple, grants[analytics.held_at(grants, self.snapshot)][["system", "person_email", "entitlement"]]
-                       .to_numpy()))
+        held_then = analytics.review_subjects(grants[analytics.held_at(grants, self.snapshot)])  # HR e-mail or account
+        held = set(zip(held_then["system"], held_then["review_subject"], held_then["entitlement"]))
         campaign = self.campaign
         leaver_dates = identities.set_index("email")["termination_date"]
         hits = self.all_hits()
