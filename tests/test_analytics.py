@@ -122,6 +122,32 @@ def test_undated_listing_counts_only_people_hired_by_the_snapshot():
     assert hits.empty, "lea was hired after the snapshot: her access cannot be in the campaign"
 
 
+
+def test_an_account_without_an_hr_identity_matches_its_own_review_line():
+    """Issue 13 (6.7): review lines match listing grants by system + account when there is no HR person."""
+    listing_rows = grants([
+        {"login": "temp01", "login_original": "TEMP01", "email": "temp01@contractor.example", "privileged": True,
+         "entitlement": "Sys Admin"},                                           # reviewed under its account e-mail
+        {"login": "temp02", "login_original": "TEMP02", "email": pd.NA, "entitlement": "AP Clerk"},  # under its login
+        {"login": "temp03", "login_original": "TEMP03", "email": pd.NA, "entitlement": "GL"},        # not reviewed
+    ])
+    assert not listing_rows["correlated"].any()
+    lines = decisions([{"subject_email": "temp01@contractor.example", "subject_name": "Temp One",
+                        "entitlement": "Sys Admin", "privileged": True},
+                       {"subject_email": "temp02", "subject_name": "Temp Two", "decision": "revoke"}])
+    snapshot = ts("2026-08-14 23:59")
+    gaps = analytics.review_population_gaps(listing_rows, lines, IDENTITIES, snapshot, ["erp"], "erp.csv")
+    assert sorted(zip(gaps["subject"], gaps["detail_key"])) == [("temp03", "erp|GL")]
+    assert analytics.review_lines_not_in_listing(lines.assign(decision="approve"), listing_rows, IDENTITIES,
+                                                 snapshot, "uar.csv").empty
+    assert analytics.privileged_not_reviewed(listing_rows.iloc[:1], lines, IDENTITIES, snapshot, "erp.csv").empty
+    still_held = analytics.revocations_not_executed(lines, listing_rows, "uar.csv", "erp.csv", 5, ts("2026-10-01"))
+    assert still_held["subject"].tolist() == ["temp02"]
+    correlated = grants([{}])                                                   # a person's grant: by HR e-mail only
+    assert not analytics.review_lines_not_in_listing(decisions([{"subject_email": "sam"}]), correlated, IDENTITIES,
+                                                     snapshot, "uar.csv").empty
+
+
 def test_campaign_timeliness():
     campaign = pd.Series({"activated_at": ts("2026-08-17"), "completed_at": ts("2026-09-11"), "deadline": ts("2026-09-15"),
                           "signed_off_by": "CISO", "signed_off_at": ts("2026-09-12")})
@@ -231,6 +257,53 @@ def test_uncorrelated_new_access_is_without_approval_under_its_login():
                        "granted_at": ts("2026-07-10")}]).assign(entitlement_level=True)
     hits = analytics.grants_without_approval(analytics.match_approvals(grants, requests([{}]), PEOPLE), "erp", "req")
     assert hits["subject"].tolist() == ["temp01"]
+
+
+
+def test_a_missing_requester_or_approver_is_not_self_approval():
+    """Issue 13 (6.1): an empty requester or approver never compares equal to anyone (NA-safe)."""
+    grants = listing([{"entitlement": "NoRequester", "granted_at": ts("2026-07-10 10:00")},
+                      {"entitlement": "NoApprover", "granted_at": ts("2026-07-10 10:00")},
+                      {"entitlement": "Self", "granted_at": ts("2026-07-10 10:00")}]).assign(entitlement_level=True)
+    tickets = requests([{"entitlement": "NoRequester", "opened_by": pd.NA},
+                        {"entitlement": "NoApprover", "approver": pd.NA},
+                        {"entitlement": "Self", "opened_by": pd.NA, "approver": "sam@x.example"}])
+    tickets["opened_by"] = tickets["opened_by"].astype("string")
+    tickets["approver"] = tickets["approver"].astype("string")
+    matched = analytics.match_approvals(grants, tickets, PEOPLE)
+    hits = provisioning_rules(matched)
+    found = sorted(zip(hits["rule"], hits["detail_key"].str.split("|").str[1]))
+    assert found == [("approver_not_manager", "NoApprover"), ("self_approval", "Self")]
+    assert matched.set_index("entitlement").loc["NoRequester", "approver_independent"]
+    described = " ".join(hits["description"])
+    assert "<NA>" not in described and "nan" not in described.split()
+    assert "no approver recorded" in hits.set_index("rule").loc["approver_not_manager", "description"]
+    assert "who is the recipient" in hits.set_index("rule").loc["self_approval", "description"]
+
+
+def test_descriptions_word_a_missing_reviewer_properly():
+    """Issue 13 (6.2): no "<NA>" or "nan" where a description names a reviewer who is not recorded."""
+    frame = decisions([{"decision": "undecided", "decided_at": None, "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"entitlement": "GL", "decision": "revoke", "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"entitlement": "PO", "reviewer_name": pd.NA, "reviewer_email": pd.NA},
+                       {"subject_email": "lea@x.example", "subject_name": pd.NA, "reviewer_name": pd.NA,
+                        "reviewer_email": pd.NA, "decided_at": ts("2026-08-20 10:00")}])
+    for column in ("reviewer_name", "reviewer_email", "subject_name"):
+        frame[column] = frame[column].astype("string")
+    held = grants([{"entitlement": "GL"}])
+    hits = pd.concat([
+        analytics.undecided_lines(frame, "uar.csv"),
+        analytics.revocations_not_executed(frame, held, "uar.csv", "erp.csv", 5, ts("2026-10-01 06:00")),
+        analytics.review_lines_not_in_listing(frame, held, IDENTITIES, ts("2026-08-14 23:59"), "uar.csv"),
+        analytics.approvals_of_terminated(frame, IDENTITIES, "uar.csv"),
+        analytics.self_reviews(frame, "uar.csv"),
+    ], ignore_index=True)
+    assert set(hits["rule"]) == {"undecided_review_line", "revocation_not_executed", "review_line_not_in_listing",
+                                 "approved_terminated_user"}
+    for description in hits["description"]:
+        assert "<NA>" not in description and "nan" not in description.split(), description
+        assert "no reviewer recorded" in description, description
+    assert hits.set_index("rule").loc["undecided_review_line", "description"].startswith("No decision recorded for ")
 
 
 RULES = pd.DataFrame({

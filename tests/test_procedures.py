@@ -191,3 +191,46 @@ def test_sizing_follows_an_allowed_number_of_deviations_and_the_rationale_says_s
         assert size == min(expected.n, populations[stratum])
         assert test.plan[stratum].expected_deviations == 1
     assert all("allowing 1 deviation in the sample" in text for text in table["rationale"])
+
+
+# --- issue 13 (6.3-6.5): the procedure itself refuses sources it cannot read as declared ---------
+
+def with_sources(test: UserAccessReviewTest, extra_sources=(), **roles) -> UserAccessReviewTest:
+    """The same control over the same frozen run, with its ``sources:`` block changed (no ``check``)."""
+    import dataclasses
+
+    params = test.params.model_copy(update={"sources": [*test.params.sources, *extra_sources]})
+    inputs = {**test.context.inputs, **{s.id: test.context.inputs[s.id.split("__")[0]] for s in extra_sources}}
+    context = dataclasses.replace(test.context, parameters=params, inputs=inputs)
+    sources = {k: v for k, v in {**test.control.sources, **roles}.items() if v is not None}
+    return UserAccessReviewTest(context, test.control.model_copy(update={"sources": sources}), test.settings)
+
+
+def test_a_source_of_the_wrong_table_is_refused_naming_source_role_and_table(uar):
+    wrong = with_sources(uar, review_campaign="uar_decisions")
+    with pytest.raises(ValueError) as caught:
+        wrong.reconciliation()
+    message = str(caught.value)
+    for part in ("uar_decisions", "review_campaign", "review_decisions", "campaigns", "UAR-01"):
+        assert part in message, message
+
+
+def test_an_undeclared_source_role_is_refused_with_did_you_mean(uar):
+    typo = with_sources(uar, access_listing=uar.control.sources["access_listings"])
+    with pytest.raises(ValueError) as caught:
+        _ = typo.decisions
+    message = str(caught.value)
+    assert "access_listing" in message and "did you mean 'access_listings'" in message, message
+
+
+def test_two_snapshots_of_one_system_in_one_role_are_refused_naming_both(uar):
+    first = uar.params.source("erp_roles")
+    later = first.model_copy(update={"id": "erp_roles__later", "path": "later/erp_roles_later.csv",
+                                     "extracted_at": first.extracted_at + pd.Timedelta(days=7)})
+    twice = with_sources(uar, [later], access_listings=["erp_roles", "aws_groups", "erp_roles__later"])
+    with pytest.raises(ValueError) as caught:
+        _ = twice.grants
+    message = str(caught.value)
+    for part in ("erp_roles", "erp_roles__later", "erp_roles_later.csv", "access_listings", "ledgerline_erp"):
+        assert part in message, message
+    assert "newest" in message, message

@@ -503,3 +503,19 @@ def test_a_kernel_is_replaced_only_once_and_a_folder_problem_is_not_retried(tmp_
     folder = _StubKernel(RuntimeError(f"the kernel could not change into {tmp_path}"))
     with pytest.raises(RuntimeError, match="could not change into"):
         runner.enter_kernel(folder, tmp_path, lambda: pytest.fail("no second kernel"))
+
+
+def test_a_kernel_that_stops_before_its_notebook_names_its_signal_or_exit_code(tmp_path):
+    """Issue 13 (6.6): "the kernel stopped" says how: the signal that killed it, or its exit code."""
+    import signal
+
+    kernel = runner.Kernel(tmp_path, [])
+    try:
+        kernel.km.provisioner.process.send_signal(signal.SIGKILL)  # the kernel this test started
+        with pytest.raises(RuntimeError, match=r"the kernel stopped before the notebook could start \(killed by SIGKILL\)"):
+            kernel.enter(tmp_path, timeout=30)
+    finally:
+        kernel.close()
+    assert runner.exit_description(3) == "exit code 3"
+    assert runner.exit_description(-int(signal.SIGSEGV)) == "killed by SIGSEGV"
+    assert runner.exit_description(None) == "exit status unknown"

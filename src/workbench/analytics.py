@@ -39,6 +39,33 @@ def _listing_label(row: object, default: str) -> str:
     return label if isinstance(label, str) and label else default
 
 
+NO_REVIEWER = "no reviewer recorded"
+
+
+def _known(value: object) -> str | None:
+    """A text value, or None when it is missing (NA, NaN, None or blank)."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _reviewer(row: object) -> str | None:
+    """How a description names a review line's reviewer: the name, else the e-mail; None when neither."""
+    return _known(getattr(row, "reviewer_name", None)) or _known(getattr(row, "reviewer_email", None))
+
+
+def _reviewed_person(row: object) -> str:
+    """How a description names the person whose access a review line covers: the name, else the e-mail."""
+    return (_known(getattr(row, "subject_name", None)) or _known(getattr(row, "subject_email", None))
+            or "an unnamed person")
+
+
+def _same(left: pd.Series, right: pd.Series) -> pd.Series:
+    """NA-safe equality of two text columns: a missing value equals nothing (not even another missing one)."""
+    return (left.astype("string") == right.astype("string")).fillna(False).astype(bool)
+
+
 def business_days_between(start: pd.Series, end: pd.Series) -> pd.Series:
     """Whole business days (Mon-Fri) from each start date to each end date; NA where either is missing.
 
@@ -119,6 +146,26 @@ def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments
     return frame
 
 
+def review_subjects(grants: pd.DataFrame) -> pd.DataFrame:
+    """Each grant under every subject a review line may name it by, in ``review_subject``.
+
+    A grant of an HR person is reviewed under the person's HR e-mail (``person_email``). A grant
+    with no HR identity falls back to an account-level match (system + account): its account
+    e-mail and its login, casefolded, so the account still matches its own review line. Keeps the
+    grants' index; an uncorrelated grant may appear twice (once per key).
+    """
+    missing = pd.Series(pd.NA, index=grants.index, dtype="string")
+    person = grants["person_email"].astype("string") if "person_email" in grants else missing
+    email = grants["email"].astype("string").str.casefold() if "email" in grants else missing
+    login = grants["login"].astype("string").str.casefold() if "login" in grants else missing
+    no_person = person.isna()
+    parts = [grants[(~no_person).to_numpy()].assign(review_subject=person[~no_person]),
+             grants[(no_person & email.notna()).to_numpy()].assign(review_subject=email[no_person & email.notna()])]
+    by_login = no_person & login.notna() & (login != email).fillna(True)
+    parts.append(grants[by_login.to_numpy()].assign(review_subject=login[by_login]))
+    return pd.concat(parts).astype({"review_subject": "string"})
+
+
 def held_at(grants: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
     """Which grants were held at ``moment``: granted on or before it (or undated) and not yet removed."""
     granted = grants["granted_at"].isna() | (grants["granted_at"] <= moment)
@@ -130,14 +177,14 @@ def held_at(grants: pd.DataFrame, moment: pd.Timestamp) -> pd.Series:
 
 def self_reviews(decisions: pd.DataFrame, file_label: str) -> pd.DataFrame:
     """Review lines where the reviewer reviewed their own access (no independent review)."""
-    own = decisions[decisions["reviewer_email"] == decisions["subject_email"]]
+    own = decisions[_same(decisions["reviewer_email"], decisions["subject_email"]).to_numpy()]
     return _hits([
         {
             "rule": "self_review",
             "subject": row.reviewer_email,
             "system": row.system,
             "detail_key": f"{row.system}|{row.entitlement}",
-            "description": f"{row.reviewer_name} reviewed their own access to {row.application} '{row.entitlement}' "
+            "description": f"{_reviewer(row)} reviewed their own access to {row.application} '{row.entitlement}' "
                            f"(decision: {row.decision}).",
             "evidence_reference": _evidence(file_label, row.line),
             "severity": "high",
@@ -155,8 +202,10 @@ def undecided_lines(decisions: pd.DataFrame, file_label: str) -> pd.DataFrame:
             "subject": row.subject_email,
             "system": row.system,
             "detail_key": f"{row.system}|{row.entitlement}",
-            "description": f"No decision recorded by {row.reviewer_name} for {row.subject_name}'s access to "
-                           f"{row.application} '{row.entitlement}'.",
+            "description": (f"No decision recorded by {reviewer} for {_reviewed_person(row)}'s access to "
+                            f"{row.application} '{row.entitlement}'." if (reviewer := _reviewer(row)) else
+                            f"No decision recorded for {_reviewed_person(row)}'s access to {row.application} "
+                            f"'{row.entitlement}' ({NO_REVIEWER})."),
             "evidence_reference": _evidence(file_label, row.line),
             "severity": "medium",
         }
@@ -178,8 +227,10 @@ def approvals_of_terminated(decisions: pd.DataFrame, identities: pd.DataFrame, f
             "subject": row.subject_email,
             "system": row.system,
             "detail_key": f"{row.system}|{row.entitlement}",
-            "description": f"{row.reviewer_name} approved {row.subject_name}'s {row.application} '{row.entitlement}' "
-                           f"on {row.decided_at:%Y-%m-%d}, after HR terminated them on {row.termination_date:%Y-%m-%d}.",
+            "description": (f"{reviewer} approved {_reviewed_person(row)}'s {row.application} '{row.entitlement}' "
+                            if (reviewer := _reviewer(row)) else
+                            f"{_reviewed_person(row)}'s {row.application} '{row.entitlement}' was approved ({NO_REVIEWER}) ")
+                           + f"on {row.decided_at:%Y-%m-%d}, after HR terminated them on {row.termination_date:%Y-%m-%d}.",
             "evidence_reference": _evidence(file_label, row.line),
             "severity": "high",
         }
@@ -205,7 +256,7 @@ def reviewer_statistics(decisions: pd.DataFrame) -> pd.DataFrame:
         gaps = times.diff().dt.total_seconds().dropna()
         rows.append({
             "reviewer_email": reviewer,
-            "reviewer_name": group["reviewer_name"].iloc[0],
+            "reviewer_name": _known(group["reviewer_name"].iloc[0]) or reviewer,
             "lines": len(group),
             "decided": len(decided),
             "approved": int((decided["decision"] == "approve").sum()),
@@ -253,10 +304,10 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
     listing counts as removed; a removal date, where the listing has one, is checked against the SLA.
     """
     revokes = decisions[decisions["decision"] == "revoke"]
-    keep = ["system", "person_email", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
-    listing = grants[keep].rename(columns={"line": "listing_line"})
+    keep = ["system", "review_subject", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
+    listing = review_subjects(grants)[keep].rename(columns={"line": "listing_line"})
     joined = revokes.merge(
-        listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "person_email", "entitlement"],
+        listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "review_subject", "entitlement"],
         how="left",
     )
     lag = business_days_between(joined["decided_at"], joined["removed_at"])
@@ -271,9 +322,12 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
             "subject": row.subject_email,
             "system": row.system,
             "detail_key": f"{row.system}|{row.entitlement}",
-            "description": f"{row.reviewer_name} decided to revoke {row.subject_name}'s {row.application} "
-                           f"'{row.entitlement}' on {row.decided_at:%Y-%m-%d}; the access was {what} "
-                           f"(SLA: {sla_business_days} business days).",
+            "description": (f"{reviewer} decided to revoke {_reviewed_person(row)}'s {row.application} "
+                            f"'{row.entitlement}'" if (reviewer := _reviewer(row)) else
+                            f"A decision to revoke {_reviewed_person(row)}'s {row.application} '{row.entitlement}' "
+                            f"was recorded ({NO_REVIEWER})")
+                           + f" on {_text(row.decided_at)}; the access was {what} "
+                             f"(SLA: {sla_business_days} business days).",
             "evidence_reference": f"{_evidence(file_label, row.line)}; "
                                   f"{_evidence(_listing_label(row, listing_label), row.listing_line)}",
             "severity": "high",
@@ -295,9 +349,12 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
     hired_by_snapshot = held["person_email"].map(hires) <= snapshot.tz_convert("UTC").tz_localize(None).normalize()
     expected = held[held["granted_at"].notna() | hired_by_snapshot | ~held["correlated"]]
     reviewed = set(zip(decisions["system"], decisions["subject_email"], decisions["entitlement"]))
+    subjects = review_subjects(expected)
+    covered = set(subjects.index[[key in reviewed for key in zip(subjects["system"], subjects["review_subject"],
+                                                                 subjects["entitlement"])]])
     rows = []
-    for row in expected.itertuples():
-        if (row.system, row.person_email, row.entitlement) in reviewed:
+    for index, row in zip(expected.index, expected.itertuples()):
+        if index in covered:
             continue
         subject = row.person_email if row.correlated else row.login
         reason = "" if row.correlated else " The account has no HR identity (uncorrelated), so the campaign excluded it."
@@ -348,8 +405,8 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
     A line is explained when the listing shows the access at the snapshot (dated listings), shows it
     at all (undated listings), or the access was later revoked or the person left after the snapshot.
     """
-    keys = grants[["system", "person_email", "entitlement", "granted_at", "removed_at"]]
-    dated_held = set(map(tuple, keys[held_at(keys, snapshot)][["system", "person_email", "entitlement"]].to_numpy()))
+    held = review_subjects(grants[held_at(grants, snapshot).to_numpy()])
+    dated_held = set(zip(held["system"], held["review_subject"], held["entitlement"]))
     leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
     rows = []
     for row in decisions.itertuples():
@@ -362,8 +419,10 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
             "subject": row.subject_email,
             "system": row.system,
             "detail_key": f"{row.system}|{row.entitlement}",
-            "description": f"The campaign asked {row.reviewer_name} to review {row.subject_name}'s {row.application} "
-                           f"'{row.entitlement}', which the system listing does not show at the snapshot.",
+            "description": (f"The campaign asked {reviewer} to review " if (reviewer := _reviewer(row)) else
+                            f"The campaign listed for review ({NO_REVIEWER}) ")
+                           + f"{_reviewed_person(row)}'s {row.application} '{row.entitlement}', which the system "
+                             "listing does not show at the snapshot.",
             "evidence_reference": _evidence(file_label, row.line),
             "severity": "medium",
         })
@@ -477,9 +536,11 @@ def match_approvals(grants: pd.DataFrame, requests: pd.DataFrame, identities: pd
     candidates["approved_before"] = (candidates["approved_at"].notna()
                                      & (candidates["approved_at"] <= candidates["granted_at"] - min_lead)).astype(bool)
     approver = candidates["approver"].astype("string")
-    candidates["approver_independent"] = (approver.notna() & (approver != candidates["requested_for"].astype("string"))
-                                          & (approver != candidates["opened_by"].astype("string"))).fillna(False).astype(bool)
-    candidates["approver_is_manager"] = (approver == candidates["manager_email"]).fillna(False).astype(bool)
+    # NA-safe: a missing requester is nobody the approver can be; a missing approver is not independent
+    # (nothing shows who approved) but is no self-approval either (``self_approved_grants``).
+    candidates["approver_independent"] = (approver.notna() & ~_same(approver, candidates["requested_for"])
+                                          & ~_same(approver, candidates["opened_by"])).astype(bool)
+    candidates["approver_is_manager"] = _same(approver, candidates["manager_email"])
     candidates["_score"] = (candidates["approved_before"].astype(int) * 4 + candidates["approver_independent"].astype(int) * 2
                             + candidates["approver_is_manager"].astype(int))
     best = (candidates.sort_values(["_gid", "_score", "approved_at", "ticket"], ascending=[True, False, True, True],
@@ -541,22 +602,41 @@ def approvals_after_grant(matched: pd.DataFrame, listing_label: str, request_lab
                   f"{_text(r['approved_at'], '%Y-%m-%d %H:%M')} UTC.")
 
 
+def _approver_known(matched: pd.DataFrame) -> pd.Series:
+    """True where the matched request names its approver."""
+    return matched["approver"].astype("string").notna().to_numpy() if "approver" in matched \
+        else np.zeros(len(matched), dtype=bool)
+
+
+def _self_approver(r: pd.Series) -> str:
+    """Who a self-approver is: the recipient, the requester or both (NA-safe)."""
+    approver = _known(r.get("approver"))
+    roles = [role for role, column in (("the recipient", "requested_for"), ("the requester", "opened_by"))
+             if approver is not None and _known(r.get(column)) == approver]
+    return " and ".join(roles) or "the recipient or the requester"
+
+
 def self_approved_grants(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
-    """New grants whose request was approved by the recipient or by the person who requested it."""
+    """New grants whose request was approved by the recipient or by the person who requested it
+    (a request with no approver recorded is not self-approved: ``approvers_not_manager`` reports it)."""
     return _provisioning_hits(
-        matched, matched["has_request"] & ~matched["approver_independent"], "self_approval", "high",
-        listing_label, request_label,
+        matched, matched["has_request"] & ~matched["approver_independent"] & _approver_known(matched),
+        "self_approval", "high", listing_label, request_label,
         lambda r: f"Request {r['ticket']} for {r['system']} '{r['entitlement']}' was approved by {r['approver']}, "
-                  f"who is the recipient ({r['requested_for']}) or the requester ({r['opened_by']}).")
+                  f"who is {_self_approver(r)}.")
 
 
 def approvers_not_manager(matched: pd.DataFrame, listing_label: str, request_label: str) -> pd.DataFrame:
-    """New grants whose (independent) approver is not the recipient's HR manager."""
-    mask = matched["has_request"] & matched["approver_independent"] & ~matched["approver_is_manager"]
+    """New grants whose (independent) approver is not the recipient's HR manager, and approved
+    requests that record no approver."""
+    mask = matched["has_request"] & ~matched["approver_is_manager"] \
+        & (matched["approver_independent"] | ~_approver_known(matched))
     return _provisioning_hits(
         matched, mask, "approver_not_manager", "medium", listing_label, request_label,
-        lambda r: f"Request {r['ticket']} for {r['system']} '{r['entitlement']}' was approved by {r['approver']}; "
-                  f"the recipient's HR manager is {r['manager_email'] if pd.notna(r['manager_email']) else 'unknown'}.")
+        lambda r: f"Request {r['ticket']} for {r['system']} '{r['entitlement']}' "
+                  + (f"was approved by {approver}" if (approver := _known(r.get("approver")))
+                     else "is marked approved with no approver recorded")
+                  + f"; the recipient's HR manager is {_known(r['manager_email']) or 'unknown'}.")
 
 
 # --- segregation of duties ----------------------------------------------------------------------
@@ -810,9 +890,14 @@ def privileged_not_reviewed(memberships: pd.DataFrame, decisions: pd.DataFrame, 
     lines["flagged"] = decisions["privileged"].astype(bool) if "privileged" in decisions else True
     per_key = lines.dropna(subset=["subject_email"]).groupby(["system", "subject_email", "_ent"], sort=False)[
         ["decided_line", "flagged"]].max().reset_index()
-    joined = expected.merge(per_key, left_on=["system", "person_email", "_ent"],
-                            right_on=["system", "subject_email", "_ent"], how="left")
-    ok = (joined["decided_line"].astype("boolean").fillna(False) & joined["flagged"].astype("boolean").fillna(False))
+    per_key["_ok"] = per_key["decided_line"].astype(bool) & per_key["flagged"].astype(bool)
+    expected = expected.reset_index(drop=True)
+    subjects = review_subjects(expected).rename_axis("_row").reset_index()[["_row", "system", "review_subject", "_ent"]]
+    found = subjects.merge(per_key, left_on=["system", "review_subject", "_ent"],
+                           right_on=["system", "subject_email", "_ent"], how="inner") \
+        .groupby("_row")[["decided_line", "flagged", "_ok"]].max()
+    joined = expected.join(found)
+    ok = joined["_ok"].astype("boolean").fillna(False)
     missing = joined[~ok.to_numpy(dtype=bool)]
     rows = []
     for row, subject, label in zip(missing.itertuples(), _subject(missing), _with_label(missing, listing_label)):

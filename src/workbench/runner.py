@@ -37,6 +37,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -511,6 +512,19 @@ class _Claimed:
     kernel: Kernel | None
 
 
+def exit_description(code: int | None) -> str:
+    """A process's return code in words: "exit code 3", "killed by SIGKILL" (a negative code is the
+    signal that ended it), or "exit status unknown"."""
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 class Kernel:
     """A Python kernel started before its notebook, importing the notebooks' modules meanwhile.
 
@@ -560,7 +574,8 @@ class Kernel:
                     reply = await self.kc.get_shell_msg(timeout=1)
                 except queue.Empty:
                     if not await self.km.is_alive():
-                        raise RuntimeError("the kernel stopped before the notebook could start") from None
+                        raise RuntimeError("the kernel stopped before the notebook could start "
+                                           f"({self.exit_status()})") from None
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"the kernel did not start within {timeout:.0f} s") from None
                     continue
@@ -578,6 +593,15 @@ class Kernel:
             raise
         self.kc.stop_channels()
         return None
+
+    def exit_status(self) -> str:
+        """How the kernel's process ended (``exit_description`` of its return code)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            code = process.poll() if process is not None else None
+        except OSError:
+            code = None
+        return exit_description(code)
 
     async def _output_connected(self, msg_id: str, timeout: float = 2.0) -> bool:
         """Whether the kernel's output (IOPub) messages reach this client: its 'idle' for ``msg_id``."""

@@ -21,6 +21,7 @@ recorded alike:
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -209,8 +210,23 @@ class ControlTest:
     def params(self) -> PeriodParameters:
         return self.context.parameters
 
+    def check_roles(self) -> None:
+        """Refuse a ``sources:`` key the procedure does not read (``workbench check`` reports it too):
+        a misspelt optional role would otherwise be silently ignored."""
+        if not self.SOURCE_ROLES:
+            return
+        unknown = [role for role in self.control.sources if role not in self.SOURCE_ROLES]
+        if unknown:
+            hints = [f"'{role}'" + (f" (did you mean '{close[0]}'?)"
+                                    if (close := difflib.get_close_matches(role, list(self.SOURCE_ROLES), n=1)) else "")
+                     for role in unknown]
+            raise ValueError(f"control {self.control.id}: {', '.join(hints)} under sources: is not a source role of "
+                             f"its procedure {type(self).__name__} (its roles: {', '.join(self.SOURCE_ROLES)}); "
+                             "run 'workbench check' on the period file")
+
     def source_ids(self, role: str) -> list[str]:
         """The source ids the control's ``sources:`` block gives for a role."""
+        self.check_roles()
         ref = self.control.sources.get(role)
         if ref is None:
             raise KeyError(f"control {self.control.id} needs a source for '{role}' under sources:")
@@ -223,14 +239,54 @@ class ControlTest:
                                                  list(self.params.systems))
         return self.loaded[source_id]
 
+    def load_for(self, role: str, source_id: str) -> populations.Population:
+        """A source loaded for a role, refused unless it fills a table the role takes (a wrong export
+        would otherwise fail later with a bare KeyError on a column it does not have)."""
+        population = self.load(source_id)
+        spec = self.SOURCE_ROLES.get(role)
+        if spec is not None and population.table not in spec.tables:
+            raise ValueError(
+                f"control {self.control.id}: the source '{source_id}' ({self.label(source_id)}, kind "
+                f"{population.kind}) fills the {population.table} table, but the role '{role}' takes "
+                f"{' or '.join(spec.tables)} ({spec.meaning}); give a {' or '.join(spec.tables)} export for "
+                f"'{role}' (run 'workbench check' on the period file)")
+        return population
+
     def frame(self, role: str) -> pd.DataFrame:
         """The canonical table of a single-source role."""
-        return self.load(self.source_ids(role)[0]).frame
+        return self.load_for(role, self.source_ids(role)[0]).frame
 
     def frames(self, role: str) -> pd.DataFrame:
-        """The canonical tables of a multi-source role, concatenated, each row naming its file."""
-        parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids(role)]
+        """The canonical tables of a multi-source role, concatenated, each row naming its file.
+
+        Two snapshots of one system (sources of the same kind whose rows share a system) are
+        refused: downstream de-duplication would keep the first-listed rows and silently shadow
+        the other snapshot's evidence.
+        """
+        ids = self.source_ids(role)
+        parts = [self.load_for(role, s).frame.assign(listing=self.label(s)) for s in ids]
+        self._refuse_repeated_snapshots(role, ids)
         return pd.concat(parts, ignore_index=True)
+
+    def _refuse_repeated_snapshots(self, role: str, source_ids: list[str]) -> None:
+        """Raise when two sources of a role are snapshots of the same system (same kind, shared system)."""
+        seen: dict[tuple[str, str], str] = {}
+        for source_id in dict.fromkeys(source_ids):
+            population = self.load(source_id)
+            systems = set(population.frame["system"].dropna()) if "system" in population.frame else set()
+            declared = self.params.source(source_id).system
+            for system in sorted(systems | ({declared} if declared else set())):
+                other = seen.setdefault((population.kind, system), source_id)
+                if other == source_id:
+                    continue
+                first, second = self.params.source(other), self.params.source(source_id)
+                newest = max((first, second), key=lambda s: s.extracted_at)
+                raise ValueError(
+                    f"control {self.control.id}: the role '{role}' is given two snapshots of system {system} "
+                    f"({population.kind}): '{other}' ({self.label(other)}, extracted "
+                    f"{first.extracted_at.isoformat()}) and '{source_id}' ({self.label(source_id)}, extracted "
+                    f"{second.extracted_at.isoformat()}). Combined, the first-listed rows would silently shadow the "
+                    f"other's; give one listing per system under sources: (the newest is '{newest.id}').")
 
     def label(self, source_id: str) -> str:
         """How evidence refers to a source: its file name."""
@@ -238,6 +294,7 @@ class ControlTest:
 
     def load_sources(self) -> None:
         """Load every source the control names, so the evidence section lists them all."""
+        self.check_roles()
         for ref in self.control.sources.values():
             for source_id in [ref] if isinstance(ref, str) else ref:
                 self.load(source_id)

@@ -189,6 +189,8 @@ class ProvisioningTest(ControlTest):
         frame["result"] = "approved by the manager before the grant"
         frame.loc[~frame["approver_is_manager"], "result"] = "approver not the manager"
         frame.loc[~frame["approver_independent"], "result"] = "self-approved"
+        frame.loc[~frame["approver_independent"] & frame["approver"].astype("string").isna(), "result"] = \
+            "no approver recorded"
         frame.loc[~frame["approved_before"], "result"] = "approved after the grant"
         frame.loc[~frame["has_request"], "result"] = "no approved request"
         return frame.groupby(["system", "result"]).size().rename("new grants").reset_index()

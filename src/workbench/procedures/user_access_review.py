@@ -230,8 +230,8 @@ class UserAccessReviewTest(ControlTest):
             .map(identities.set_index("employee_id")["email"])
         owners = {s.id: (s.owner or "").casefold() for s in self.params.systems}
         grants = self.grants
-        held = set(map(tuple, grants[analytics.held_at(grants, self.snapshot)][["system", "person_email", "entitlement"]]
-                       .to_numpy()))
+        held_then = analytics.review_subjects(grants[analytics.held_at(grants, self.snapshot)])  # HR e-mail or account
+        held = set(zip(held_then["system"], held_then["review_subject"], held_then["entitlement"]))
         campaign = self.campaign
         leaver_dates = identities.set_index("email")["termination_date"]
         hits = self.all_hits()
@@ -242,9 +242,11 @@ class UserAccessReviewTest(ControlTest):
         def verdict(ok: pd.Series) -> pd.Series:
             return ok.map({True: "pass", False: "fail"})
 
-        independent = result["reviewer_email"] != result["subject_email"]
+        reviewer = result["reviewer_email"].astype("string")  # NA-safe: no reviewer recorded is neither
+        independent = (reviewer.notna() & (reviewer != result["subject_email"].astype("string")).fillna(True)).astype(bool)
         result["A3_reviewer_independent"] = verdict(independent)
-        appropriate = (result["reviewer_email"] == manager_email) | (result["reviewer_email"] == result["system"].map(owners))
+        appropriate = ((reviewer == manager_email.astype("string")) | (reviewer == result["system"].map(owners))) \
+            .fillna(False).astype(bool)
         result["A3_reviewer_appropriate"] = verdict(appropriate & independent)
         in_listing = pd.Series([key in held for key in zip(result["system"], result["subject_email"], result["entitlement"])],
                                index=result.index)
