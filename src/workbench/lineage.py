@@ -188,6 +188,30 @@ def _statistical_keys(sample_path: Path, key: str) -> list[str]:
     return statistical[key].tolist()
 
 
+def _empty_sample_difference(control_dir: Path) -> str | None:
+    """A control with no selection record: when its population is empty (the control did not
+    operate), the empty sample re-derives only if sample.csv holds no item; None when it does (or
+    when there is no population file to re-derive from)."""
+    import pandas as pd
+
+    if not (control_dir / POPULATION_FILE).is_file():
+        return None
+    try:
+        population = pd.read_csv(control_dir / POPULATION_FILE, dtype=str, keep_default_na=False)
+        sample = (pd.read_csv(control_dir / SAMPLE_FILE, dtype=str, keep_default_na=False)
+                  if (control_dir / SAMPLE_FILE).is_file() else None)
+    except (ValueError, pd.errors.EmptyDataError) as exc:
+        return f"{POPULATION_FILE} or {SAMPLE_FILE} is not readable: {exc}"
+    if len(population):
+        return None
+    if sample is None:
+        return f"{SAMPLE_FILE} missing: there is no sample to compare"
+    if len(sample):
+        return (f"{POPULATION_FILE} holds no item, so no sample can be drawn, but {SAMPLE_FILE} holds "
+                f"{len(sample)} item(s)")
+    return None
+
+
 def rederive_sample(control_dir: Path) -> str | None:
     """Re-derive a control's statistical sample; None when it matches, else what differs.
 
@@ -195,7 +219,8 @@ def rederive_sample(control_dir: Path) -> str | None:
     ``sampling.Selection``), ``population.csv`` the sampling frame. The sample is drawn again from
     the frame with the recorded seed and method, and its keys, in selection order, must be the
     statistical items of ``sample.csv``. A control without a selection record has no statistical
-    sample to re-derive (returns None).
+    sample to re-derive (returns None), unless its population is empty: then its sample must be
+    empty too (the control did not operate; nothing was drawn).
     """
     import pandas as pd
 
@@ -209,7 +234,7 @@ def rederive_sample(control_dir: Path) -> str | None:
     except (json.JSONDecodeError, AttributeError):
         return f"{RESULT_FILE} is not readable, so its sample cannot be re-derived"
     if not record_data:
-        return None
+        return _empty_sample_difference(control_dir)
     if not (control_dir / POPULATION_FILE).is_file():
         return f"{POPULATION_FILE} missing: the sample cannot be re-derived from its population"
     if not (control_dir / SAMPLE_FILE).is_file():

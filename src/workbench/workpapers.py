@@ -80,10 +80,13 @@ def escape(value: Any) -> str:
 
 
 def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
-    """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so."""
+    """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so;
+    an empty frame whose ``attrs["empty"]`` holds a sentence shows it under the headers."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
     markup = shown.to_html(index=False, escape=True, na_rep="", classes="wp-table", border=0)
+    if frame.empty and frame.attrs.get("empty"):  # an empty table that says why (e.g. nothing was tested)
+        markup += f'<p class="wp-note">{escape(frame.attrs["empty"])}</p>'
     if caption:
         markup = markup.replace('class="dataframe wp-table">', f'class="dataframe wp-table">\n  <caption>{escape(caption)}</caption>', 1)
     if len(shown) < len(frame):
@@ -111,9 +114,10 @@ def tickmark_legend() -> HtmlBlock:
     return key_values(((f"{mark}  ({name})", meaning) for name, (mark, meaning) in TICKMARKS.items()), "Tickmark legend")
 
 
-def conclusion_block(framework: str, headline: str, body: list[str], effective: bool) -> HtmlBlock:
-    """One framework's conclusion, written in that framework's language."""
-    css = "wp-result-effective" if effective else "wp-result-exceptions"
+def conclusion_block(framework: str, headline: str, body: list[str], effective: bool | None) -> HtmlBlock:
+    """One framework's conclusion, written in that framework's language; ``effective`` None: the
+    control did not operate (neither effective nor deficient, shown as neither)."""
+    css = "wp-status-pending" if effective is None else "wp-result-effective" if effective else "wp-result-exceptions"
     items = "".join(f"<p>{escape(line)}</p>" for line in body)
     return HtmlBlock(
         f'<div class="wp-conclusion"><h4>{escape(framework)}: <span class="wp-status {css}">{escape(headline)}</span></h4>{items}</div>'

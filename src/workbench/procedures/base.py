@@ -14,6 +14,9 @@ recorded alike:
   attribute already reported by an analytic is not reported twice);
 - SOC 2 is concluded per criterion ("No exceptions noted" / "Exception noted: ..."), SOX as
   effective / deficiency with the deficiency-evaluation inputs left to the auditor;
+- a framework whose stratum is empty (nothing in the population for the period, e.g. no leavers)
+  concludes that the control did not operate: no sample is drawn and nothing is tested; SOC 2
+  says the control did not operate, SOX that it was not tested (``did_not_operate``);
 - SOC 2 exceptions are worded one by one as in a type 2 report's results of tests, with
   management's response (from the auditors' records frozen into the run) in a section of its own;
 - ``record()`` writes sample.csv, population.csv (for re-derivation), exceptions.csv and result.json.
@@ -182,6 +185,8 @@ class ControlTest:
     SOURCE_ROLES: ClassVar[dict[str, SourceRole]] = {}
     ATTRIBUTES: ClassVar[dict[str, str]] = {}
     ITEM_NOUN: ClassVar[str] = "items"  # e.g. "review lines": how the workpaper names a sample item
+    # What an empty population means in the auditors' words (e.g. "no terminations"), if anything.
+    OCCASION: ClassVar[str] = ""
     SAMPLE_COLUMNS: ClassVar[list[str]] = []  # population columns shown and kept in sample.csv
     # The columns that tie an analytics hit to a population item (targeted selection, one finding
     # per item). A family whose items are accounts may match on (system, detail_key) alone, because
@@ -393,6 +398,14 @@ class ControlTest:
             rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
                     for label, value in population.evidence.as_rows()]
             blocks.append(workpapers.key_values(rows, caption))
+        if empty := self.did_not_operate():
+            counts = "; ".join(f"{fw}: {self.stratum_size(fw)}" for fw in self.mapped_frameworks())
+            where = "" if len(empty) == len(self.mapped_frameworks()) else f" in {' and '.join(empty)} scope"
+            blocks.append(workpapers.paragraph(
+                f"{self.ITEM_NOUN.capitalize()} in the period: {len(self.population())} ({counts}). Completeness: "
+                "every source above was read in full (rows, control totals and reconciliation shown), and the "
+                f"population drawn from them is empty{where}: {self.no_items_text(empty[0] if where else None)}. The "
+                f"control did not operate{where} during the period; there is nothing to sample or test.", "wp-note"))
         return blocks
 
     def mapping_appendix(self) -> list[workpapers.HtmlBlock]:
@@ -445,13 +458,26 @@ class ControlTest:
             self.plan[stratum] = plan
             rows.append({"scope stratum": stratum, self.ITEM_NOUN: int(size), "sample size": min(plan.n, int(size)),
                          "rationale": plan.rationale()})
-        return pd.DataFrame(rows)
+        for framework in self.did_not_operate():
+            rows.append({"scope stratum": framework, self.ITEM_NOUN: 0, "sample size": 0,
+                         "rationale": f"No sample is drawn: {self.no_items_text(framework)}, so the control did not "
+                                      "operate in this framework's scope and there is nothing to test."})
+        return pd.DataFrame(rows, columns=["scope stratum", self.ITEM_NOUN, "sample size", "rationale"])
 
     def select_sample(self) -> pd.DataFrame:
         """Stratified statistical selection (seeded) plus targeted items from the analytics, kept apart."""
         if not self.plan:
             self.plan_sample()
         population = self.population()
+        if population.empty:
+            # Nothing in the period: no selection (and no selection record; verify checks that the
+            # sample holds no statistical item), and no attribute is tested.
+            empty = population.iloc[0:0].assign(selection_order=pd.Series(dtype="Int64"), selection_basis="",
+                                                  selection_hash="", targeted_reason="",
+                                                  **{attribute: "" for attribute in self.ATTRIBUTES})
+            self.selection = None
+            self.sample = self.with_deviations(empty)
+            return self.sample
         sizes = population["scope"].value_counts()
         allocation = {stratum: min(plan.n, int(sizes[stratum])) for stratum, plan in self.plan.items()}
         statistical, self.selection = sampling.select_with_record(
@@ -482,6 +508,13 @@ class ControlTest:
 
     def selection_method(self) -> list[tuple[str, str]]:
         """Method, seed and algorithm, so anyone can re-derive the same items."""
+        if self.population().empty:
+            return [
+                ("Method", f"No selection: {self.no_items_text()}; no sample is drawn and no item is tested"),
+                ("Seed", str(self.params.seed)),
+                ("Re-derivation", f"{POPULATION_FILE} (no items) and result.json, which records no selection "
+                                  "(workbench verify checks that the sample holds no item)"),
+            ]
         return [
             ("Method", "stratified simple random selection by framework scope, plus targeted items (kept apart)"),
             ("Seed", str(self.params.seed)),
@@ -498,7 +531,11 @@ class ControlTest:
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(marks)
         shown["deviation"] = sample["deviation"].map({True: "yes", False: ""})
-        return shown.rename(columns={k: k.split("_")[0] for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
+        shown = shown.rename(columns={k: k.split("_")[0] for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
+        if shown.empty and self.population().empty:
+            shown.attrs["empty"] = (f"No attribute was tested: {self.no_items_text()}, so no item was selected "
+                                    "(the control did not operate during the period).")
+        return shown
 
     def attribute_legend(self) -> pd.DataFrame:
         """What each attribute column means."""
@@ -549,8 +586,13 @@ class ControlTest:
             items = statistical[statistical["scope"].str.contains(framework, regex=False)]
             n, k = len(items), int(items["deviation"].sum())
             if n == 0:
+                if framework in self.did_not_operate():
+                    rows.append({"framework": framework, "items tested": 0, "deviations": 0,
+                                 "sample deviation rate": "—", "upper deviation limit": "—",
+                                 "tolerable rate": f"{cfg.tolerable_rate:.1%}",
+                                 "supports reliance": "not applicable: nothing was tested (the control did not operate)"})
                 continue
-            population_size = int(self.population()["scope"].str.contains(framework, regex=False).sum())
+            population_size = self.stratum_size(framework)
             # Every item of the stratum tested (small populations): no sampling risk, evaluated exactly.
             method = "hypergeometric" if n >= population_size else cfg.method
             ev = sampling.evaluate(n, k, cfg.confidence, cfg.tolerable_rate, method=method,
@@ -563,8 +605,9 @@ class ControlTest:
                          "supports reliance": "yes" if ev.supports_reliance else "no"})
         return pd.DataFrame(rows)
 
-    def conclusions(self) -> list[tuple[str, str, list[str], bool]]:
-        """One conclusion per mapped framework: (framework, headline, sentences, effective)."""
+    def conclusions(self) -> list[tuple[str, str, list[str], bool | None]]:
+        """One conclusion per mapped framework: (framework, headline, sentences, effective); effective
+        is None when the control did not operate in the framework's scope."""
         if not self.evaluations:
             self.evaluate()
         register = self.register()
@@ -573,9 +616,44 @@ class ControlTest:
                   if self.control.frameworks.sox else ""}
         return [self._conclude(fw, labels[fw], register) for fw in ("SOC 2", "SOX") if fw in self.mapped_frameworks()]
 
-    def _conclude(self, framework: str, label: str, register: pd.DataFrame) -> tuple[str, str, list[str], bool]:
-        """A framework's conclusion in its own language, from its exceptions and its sample."""
+    def stratum_size(self, framework: str) -> int:
+        """How many items of the population fall in a framework's scope."""
+        return int(self.population()["scope"].str.contains(framework, regex=False).sum())
+
+    def did_not_operate(self) -> tuple[str, ...]:
+        """The mapped frameworks with no item in the population for the period: the control did
+        not operate in their scope (nothing to sample, nothing to test)."""
+        return tuple(fw for fw in self.mapped_frameworks() if self.stratum_size(fw) == 0)
+
+    def no_items_text(self, framework: str | None = None) -> str:
+        """'no <items> in the population for the period (<occasion>)', in a framework's scope if named."""
+        where = "" if framework is None or not len(self.population()) else f" in {framework} scope"
+        occasion = f" ({self.OCCASION})" if self.OCCASION and not where else ""
+        return f"no {self.ITEM_NOUN}{where} in the population for the period{occasion}"
+
+    def _did_not_operate(self, framework: str, label: str) -> tuple[str, str, list[str], None]:
+        """The conclusion of a framework whose population is complete and empty, in its own words."""
+        completeness = ("The population is complete and empty: section 2 lists the sources read in full, their "
+                        f"row counts, and the {self.ITEM_NOUN} that fell in the period (none).")
+        if framework == "SOC 2":
+            return framework, "Control did not operate", [
+                f"{label}: The control did not operate during the period: {self.no_items_text(framework)}; the "
+                "circumstances that warrant the operation of the control did not occur during the period. No tests "
+                "of operating effectiveness were performed.", completeness], None
+        return framework, "Not tested (did not operate)", [
+            f"{label}: Not tested: no instances of the control's operation in the period (the population is "
+            f"complete and empty: {self.no_items_text(framework)}). There was nothing to test; no deficiency is "
+            "identified and no conclusion on operating effectiveness is reached for the period.", completeness], None
+
+    def _conclude(self, framework: str, label: str, register: pd.DataFrame) -> tuple[str, str, list[str], bool | None]:
+        """A framework's conclusion in its own language, from its exceptions and its sample.
+
+        ``effective`` is None when the control did not operate in the framework's scope (an empty
+        stratum and no exception): neither effective nor deficient.
+        """
         mine = register[register["framework"].str.contains(framework, regex=False)]
+        if mine.empty and framework in self.did_not_operate():
+            return self._did_not_operate(framework, label)
         analytics_hits = mine[mine["origin"] == "analytics"]
         ev = self.evaluations.get(framework)
         sample_text = self._sample_text(framework)
@@ -608,6 +686,8 @@ class ControlTest:
     def _sample_text(self, framework: str) -> str:
         """How a framework's conclusion states its sample: "k of n sampled <items> deviated"."""
         ev = self.evaluations.get(framework)
+        if ev is None and framework in self.did_not_operate():
+            return f"no sample drawn: {self.no_items_text(framework)}"
         return (f"{ev.deviations} of {ev.sample_size} sampled {self.ITEM_NOUN} deviated" if ev
                 else f"no {self.ITEM_NOUN} in this framework's scope")
 
@@ -648,6 +728,10 @@ class ControlTest:
             return [workpapers.paragraph(notice, "wp-note")]
         table = self.management_responses()
         criteria = ", ".join(self.control.frameworks.soc2)
+        if table.empty and "SOC 2" in self.did_not_operate():
+            return [workpapers.paragraph(f"SOC 2 {criteria}: the control did not operate during the period: "
+                                         f"{self.no_items_text('SOC 2')}. There is no exception and no "
+                                         "management's response is required.", "wp-note")]
         if table.empty:
             return [workpapers.paragraph(f"SOC 2 {criteria}: No exceptions noted; no management's response is required.",
                                          "wp-note")]
@@ -680,6 +764,9 @@ class ControlTest:
                                  "upper_deviation_limit": ev.upper_deviation_limit, "tolerable_rate": ev.tolerable_rate,
                                  "confidence": ev.confidence, "supports_reliance": ev.supports_reliance}
                             for fw, ev in sorted(self.evaluations.items())},
+            **({"did_not_operate": {fw: f"did not operate: {self.no_items_text(fw)}"
+                                    for fw, _, _, effective in conclusions if effective is None}}
+               if any(effective is None for _, _, _, effective in conclusions) else {}),
             "systems": {fw: sorted(s for s in self.control.systems if fw in self.frameworks_of(s))
                         for fw in self.mapped_frameworks()},
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),

@@ -54,6 +54,7 @@ class PrivilegedAccessTest(ControlTest):
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "privileged memberships"
+    OCCASION = "no privileged access held"
     SAMPLE_COLUMNS = ["subject", "system", "account", "entitlement", "approval", "approved_by", "expires_on"]
 
     # --- 1. objective -------------------------------------------------------------------------

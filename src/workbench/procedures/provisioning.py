@@ -68,6 +68,7 @@ class ProvisioningTest(ControlTest):
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "new grants"
+    OCCASION = "no access granted"
     SAMPLE_COLUMNS = ["subject", "system", "entitlement", "granted", "ticket", "approver"]
 
     # --- 1. objective -------------------------------------------------------------------------

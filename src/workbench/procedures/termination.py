@@ -65,6 +65,7 @@ class TerminationTest(ControlTest):
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "leaver accounts"
+    OCCASION = "no terminations"
     SAMPLE_COLUMNS = ["subject", "system", "account", "terminated", "removed", "last_used"]
 
     # --- 1. objective -------------------------------------------------------------------------

@@ -66,6 +66,7 @@ class UserAccessReviewTest(ControlTest):
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "review lines"
+    OCCASION = "no access in the review's scope"
     SAMPLE_COLUMNS = ["reviewer_email", "subject_email", "system", "entitlement", "decision"]
 
     @property
