@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, CREDENTIAL_REPORTS, HR, IDP_ASSIGNMENTS, IDP_USERS, ControlTest
+from workbench.procedures.base import ACCESS_LISTINGS, CREDENTIAL_REPORTS, HR, IDP_CORRELATION, IDP_USERS, ControlTest
 
 
 class Settings(BaseModel):
@@ -49,7 +49,7 @@ class AuthenticationTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "idp_users": IDP_USERS,
-        "idp_assignments": IDP_ASSIGNMENTS,
+        "idp_assignments": IDP_CORRELATION,
         "access_listings": ACCESS_LISTINGS,
         "credential_reports": CREDENTIAL_REPORTS,
     }
@@ -90,7 +90,7 @@ class AuthenticationTest(ControlTest):
     def credential_report(self) -> pd.DataFrame:
         parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids("credential_reports")]
         return analytics.correlate_grants(pd.concat(parts, ignore_index=True), self.identities,
-                                          self.frame("idp_assignments"),
+                                          self.optional_frame("idp_assignments"),
             service_accounts=self.service_accounts)
 
     @property
@@ -100,7 +100,7 @@ class AuthenticationTest(ControlTest):
     @cached_property
     def inventory(self) -> pd.DataFrame:
         """Every account active at extraction in the control's systems (the root credential excluded)."""
-        listings = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
+        listings = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.optional_frame("idp_assignments"),
             service_accounts=self.service_accounts)
         idp = self.source_ids("idp_users")[0]
         parts = [analytics.idp_accounts(self.frame("idp_users"), self.identities, self.label(idp)),

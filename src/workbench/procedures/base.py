@@ -27,7 +27,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -125,7 +125,9 @@ class SourceRole:
     ``tables``: the canonical tables that can fill the role (the table a source's reader builds);
     ``several``: the code reads every source given (``frames``), not only the first (``frame``);
     ``required``: the procedure cannot run without it; ``required_with``: a setting that makes an
-    optional role required when it is given (the code reads the role only then).
+    optional role required when it is given (the code reads the role only then); ``limitation``:
+    for an optional role, what is not tested without it, stated in the workpaper and result.json
+    as a scope limitation when the control does not give it.
     """
 
     meaning: str
@@ -133,6 +135,7 @@ class SourceRole:
     required: bool = True
     several: bool = False
     required_with: str | None = None
+    limitation: str = ""
 
 
 # The roles the families share, worded once.
@@ -147,7 +150,18 @@ CREDENTIAL_REPORTS = SourceRole("cloud credential reports: console and access-ke
 ACCESS_REQUESTS = SourceRole("the access request tickets with their approvals", ("requests",))
 SOD_RULES = SourceRole("the SoD rule set: pairs of incompatible functions, each a list of entitlements", ("sod_rules",))
 SOD_MITIGATIONS = SourceRole("the SoD mitigation register (without it, no conflict counts as mitigated)",
-                             ("sod_mitigations",), required=False)
+                             ("sod_mitigations",), required=False,
+                             limitation="no SoD mitigation register: no conflict counts as mitigated; every conflict "
+                                        "is reported as unmitigated")
+# Where the assignment report only ties application logins to people: not a source of accounts, and no
+# rule needs the person's HR attributes or review lines (authentication). The UAR, privileged access and
+# SoD keep it required: without it their AWS/SAP logins match no review line and no HR department, and
+# the campaign-completeness, privileged-review and attribute rules would report false exceptions.
+IDP_CORRELATION = replace(
+    IDP_ASSIGNMENTS, required=False,
+    limitation="no IdP application assignment report: accounts come from the system listings only and are "
+               "correlated to HR people by e-mail only; an application login without an HR e-mail (e.g. an AWS "
+               "IAM user name) stays uncorrelated")
 
 
 def read_source(source: Source, path: Path, systems: list[System]) -> populations.Population:
@@ -228,6 +242,32 @@ class ControlTest:
             raise ValueError(f"control {self.control.id}: {', '.join(hints)} under sources: is not a source role of "
                              f"its procedure {type(self).__name__} (its roles: {', '.join(self.SOURCE_ROLES)}); "
                              "run 'workbench check' on the period file")
+
+    def given(self, role: str) -> bool:
+        """Whether the control's ``sources:`` block gives the role."""
+        return role in self.control.sources
+
+    def optional_frame(self, role: str) -> pd.DataFrame | None:
+        """The canonical table of an optional single-source role, or None when it is not given."""
+        return self.frame(role) if self.given(role) else None
+
+    def scope_limitations(self) -> dict[str, str]:
+        """Optional role -> what is not tested without it, for each optional role the control does not give."""
+        self.check_roles()
+        return {role: spec.limitation for role, spec in self.SOURCE_ROLES.items()
+                if not spec.required and spec.limitation and not self.given(role)}
+
+    def scope_limitation_blocks(self) -> list[workpapers.HtmlBlock]:
+        """The workpaper's statement of the scope limitations (nothing when every optional source is given)."""
+        limitations = self.scope_limitations()
+        if not limitations:
+            return []
+        rows = [(role, f"not given ({self.SOURCE_ROLES[role].meaning}). {text[0].upper()}{text[1:]}.")
+                for role, text in limitations.items()]
+        return [workpapers.key_values(rows, "Scope limitations: optional sources not given"),
+                workpapers.paragraph("What these sources would have evidenced is not tested: the attributes that "
+                                     "depend on them read 'not tested' (neither pass nor fail, never a deviation); "
+                                     "everything else is tested from the sources given.", "wp-note")]
 
     def source_ids(self, role: str) -> list[str]:
         """The source ids the control's ``sources:`` block gives for a role."""
@@ -391,7 +431,7 @@ class ControlTest:
     # --- evidence ---------------------------------------------------------------------------------
     def population_evidence(self) -> list[workpapers.HtmlBlock]:
         """IPE evidence of every source loaded, with the frozen copy's path inside the run."""
-        blocks = []
+        blocks = self.scope_limitation_blocks()
         for source_id, population in self.loaded.items():
             caption = f"{self.params.source(source_id).source_system}: {self.label(source_id)}"
             frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
@@ -529,7 +569,7 @@ class ControlTest:
         marks = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
         for column in self.ATTRIBUTES:
-            shown[column] = shown[column].map(marks)
+            shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
         shown["deviation"] = sample["deviation"].map({True: "yes", False: ""})
         shown = shown.rename(columns={k: k.split("_")[0] for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
         if shown.empty and self.population().empty:
@@ -614,7 +654,12 @@ class ControlTest:
         labels = {"SOC 2": f"SOC 2 {', '.join(self.control.frameworks.soc2)}",
                   "SOX": f"SOX ITGC {self.control.frameworks.sox.itgc_domain.replace('_', ' ')}"
                   if self.control.frameworks.sox else ""}
-        return [self._conclude(fw, labels[fw], register) for fw in ("SOC 2", "SOX") if fw in self.mapped_frameworks()]
+        concluded = [self._conclude(fw, labels[fw], register) for fw in ("SOC 2", "SOX") if fw in self.mapped_frameworks()]
+        limitations = self.scope_limitations()
+        if not limitations:
+            return concluded
+        stated = "Scope limitation: " + "; ".join(f"{role} not given: {text}" for role, text in limitations.items()) + "."
+        return [(fw, headline, [*body, stated], effective) for fw, headline, body, effective in concluded]
 
     def stratum_size(self, framework: str) -> int:
         """How many items of the population fall in a framework's scope."""
@@ -767,6 +812,7 @@ class ControlTest:
             **({"did_not_operate": {fw: f"did not operate: {self.no_items_text(fw)}"
                                     for fw, _, _, effective in conclusions if effective is None}}
                if any(effective is None for _, _, _, effective in conclusions) else {}),
+            **({"scope_limitations": limitations} if (limitations := self.scope_limitations()) else {}),
             "systems": {fw: sorted(s for s in self.control.systems if fw in self.frameworks_of(s))
                         for fw in self.mapped_frameworks()},
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),

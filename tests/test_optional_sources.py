@@ -1,0 +1,153 @@
+"""Optional source roles (issue 13, item 1): a control without an optional source still runs, states
+what it could not test as a scope limitation (workpaper, conclusions, result.json), marks the
+attributes that depend on it 'not tested' (never a deviation), and still finds what the sources it
+was given support. A required source absent stays a `workbench check` problem.
+
+Each case runs one control in-process twice on a copy of the period file: once as given and once
+without the optional role, on the demo company and on the second company (Kestrel).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from test_check import problems_of, swap, valid_period
+
+from conftest import ROOT, make_demo_project
+from workbench import charts, procedures
+from workbench import workpapers as wp
+from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
+
+KESTREL = ROOT / "tests" / "data" / "companies" / "kestrel"
+#: (control, optional role) pairs run without the role on both companies.
+CASES = [("UAR-01", "review_campaign"), ("TERM-01", "access_requests"), ("AUTH-01", "idp_assignments")]
+
+
+@pytest.fixture(scope="module")
+def companies(tmp_path_factory) -> dict[str, Path]:
+    """Each company's period file, in a folder where its relative source paths resolve."""
+    demo = make_demo_project(tmp_path_factory.mktemp("demo"))
+    kestrel = tmp_path_factory.mktemp("kestrel")
+    for item in KESTREL.iterdir():
+        if item.suffix != ".yaml":
+            (kestrel / item.name).symlink_to(item)
+    (kestrel / "kestrel-2026-Q3.yaml").write_text((KESTREL / "kestrel-2026-Q3.yaml").read_text(encoding="utf-8"),
+                                                  encoding="utf-8")
+    return {"demo": demo / "parameters" / DEMO_PARAMETER_FILE, "kestrel": kestrel / "kestrel-2026-Q3.yaml"}
+
+
+def one_control(period: Path, control_id: str, without: str | None) -> Path:
+    """A copy of the period file with only ``control_id``, less the role ``without``."""
+    data = yaml.safe_load(period.read_text(encoding="utf-8"))
+    data["controls"] = [c for c in data["controls"] if c["id"] == control_id]
+    if without:
+        data["controls"][0]["sources"].pop(without)
+    path = period.parent / f"{period.stem}-{control_id}-{without or 'all'}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def execute(period: Path, control_id: str):
+    context = prepare_run(period, period.parent / "outputs" / period.stem)
+    procedure = context.parameters.control(control_id).procedure
+    test = procedures.procedure_class(procedure).open(str(context.run_dir), control_id)
+    test.load_sources()
+    test.run_analytics()
+    test.select_sample()
+    test.record()
+    return test
+
+
+@pytest.fixture(scope="module")
+def runs(companies):
+    """(company, control, role) -> (the control run with every source, the control run without the role)."""
+    return {(company, control, role): (execute(one_control(period, control, None), control),
+                                       execute(one_control(period, control, role), control))
+            for company, period in companies.items() for control, role in CASES}
+
+
+def analytics_rules(test) -> collections.Counter:
+    return collections.Counter((f.rule, f.system) for f in test.findings() if f.origin == "analytics")
+
+
+@pytest.mark.parametrize("company", ["demo", "kestrel"])
+@pytest.mark.parametrize(("control", "role"), CASES)
+def test_a_control_without_an_optional_source_states_the_scope_limitation(runs, company, control, role):
+    full, reduced = runs[(company, control, role)]
+    limitation = reduced.SOURCE_ROLES[role].limitation
+    assert not reduced.SOURCE_ROLES[role].required and limitation
+    assert full.scope_limitations() == {} or role not in full.scope_limitations()
+    assert reduced.scope_limitations() == {role: limitation}
+    result = json.loads((reduced.context.control_dir(control) / "result.json").read_text(encoding="utf-8"))
+    assert result["scope_limitations"] == {role: limitation}
+    full_result = json.loads((full.context.control_dir(control) / "result.json").read_text(encoding="utf-8"))
+    assert "scope_limitations" not in full_result
+    section = "".join(block.markup for block in reduced.population_evidence())
+    assert "Scope limitations" in section and role in section
+    assert "Scope limitations" not in "".join(block.markup for block in full.population_evidence())
+    assert all(any(f"Scope limitation: {role} not given" in line for line in body)
+               for _, _, body, _ in reduced.conclusions())
+
+
+@pytest.mark.parametrize("company", ["demo", "kestrel"])
+@pytest.mark.parametrize(("control", "role"), CASES)
+def test_the_remaining_sources_still_find_what_they_support(runs, company, control, role):
+    """Every analytics exception of the full run is found without the role (the same rule in the same
+    system; without the IdP assignments an AWS account is named by its login, not its person)."""
+    full, reduced = runs[(company, control, role)]
+    assert analytics_rules(reduced) == analytics_rules(full)
+
+
+@pytest.mark.parametrize("company", ["demo", "kestrel"])
+def test_uar_without_the_campaign_report_still_finds_self_review_and_rubber_stamping(runs, company):
+    full, reduced = runs[(company, "UAR-01", "review_campaign")]
+    rules = {f.rule for f in reduced.findings()}
+    assert {"self_review", "rubber_stamping"} <= rules
+    assert {(f.rule, f.subject) for f in reduced.findings() if f.origin == "analytics"} == \
+        {(f.rule, f.subject) for f in full.findings() if f.origin == "analytics"}
+    timeliness = reduced.timeliness().set_index("check")
+    assert timeliness.loc["Signed off by the campaign owner", "passed"] == "not tested"
+    assert timeliness.loc["Completed by the campaign deadline", "passed"] == "not tested"
+    assert {"Launched within 5 days of the snapshot (first decision)",
+            "Completed within 30 days of launch (last decision)"} <= set(timeliness.index)
+    reconciliation = reduced.reconciliation().set_index("check")
+    assert reconciliation.loc["Campaign lines vs 'Total Items' of the status report", "result"] == \
+        "not tested (no campaign status report)"
+    assert full.timeliness()["passed"].map(type).eq(bool).all()  # with the report: pass / fail, as before
+    # What the notebook shows from the campaign still draws without the report.
+    assert "not tested" in wp.table(reduced.timeliness(), "Campaign timeliness and sign-off (A2, A5)").markup
+    campaign = reduced.campaign
+    charts.decision_timeliness(reduced.decisions, campaign["activated_at"], campaign["deadline"], campaign["completed_at"])
+
+
+@pytest.mark.parametrize("company", ["demo", "kestrel"])
+def test_termination_without_tickets_does_not_test_t4_and_counts_no_deviation_for_it(runs, company):
+    full, reduced = runs[(company, "TERM-01", "access_requests")]
+    t4 = reduced.sample["T4_removal_approved"]
+    assert set(t4) <= {"not tested", "n/a"}
+    assert set(full.sample["T4_removal_approved"]) - {"pass", "fail", "n/a"} == set()
+    applies = full.sample["T4_removal_approved"] != "n/a"
+    assert (reduced.sample.loc[applies.to_numpy(), "T4_removal_approved"] == "not tested").all()
+    other = [a for a in reduced.ATTRIBUTES if a != "T4_removal_approved"]
+    assert list(reduced.sample["deviation"]) == list((reduced.sample[other] == "fail").any(axis=1))
+    shown = reduced.attribute_results()
+    assert set(shown["T4"]) <= {"not tested", "—"}
+    assert not any("removal approved" in f.description for f in reduced.findings() if f.origin == "sample")
+
+
+def test_check_accepts_a_control_without_an_optional_role_and_refuses_one_without_a_required_role(tmp_path):
+    for control, role in [*CASES, ("SOD-CTL-01", "sod_mitigations")]:
+        text = valid_period()
+        line = next(row for row in text[text.index(f"id: {control}"):].splitlines()
+                    if row.strip().startswith(f"{role}:"))
+        assert problems_of(tmp_path, swap(text, line + "\n", "", within=f"id: {control}")) == [], (control, role)
+    for control, role in [("UAR-01", "review_decisions"), ("TERM-01", "idp_assignments"), ("UAR-01", "idp_assignments")]:
+        text = valid_period()
+        line = next(row for row in text[text.index(f"id: {control}"):].splitlines()
+                    if row.strip().startswith(f"{role}:"))
+        [problem] = problems_of(tmp_path, swap(text, line + "\n", "", within=f"id: {control}"))
+        assert f"has no source for the role '{role}'" in problem.message, (control, role)
