@@ -573,3 +573,59 @@ def test_assignment_accounts_with_no_assignment_in_the_point_in_time_systems_is_
     identities = pd.DataFrame({"email": pd.Series(["jane.doe@harborlane.example"], dtype="string")})
     found = analytics.assignment_accounts(assignments, ["aws_prod"], present, identities, "okta.csv")
     assert len(found) == 0 and "system" in found.columns
+
+
+# --- issue 13 item 5: one finding per condition ----------------------------------------------
+
+def test_a_reviewer_rubber_stamping_on_two_systems_is_one_finding_listing_both():
+    fast = [{"reviewer_email": "fast@x.example", "reviewer_name": "Fay Fast", "entitlement": f"E{i}",
+             "system": "erp" if i % 2 else "crm", "application": "ERP" if i % 2 else "CRM",
+             "decided_at": ts("2026-08-20 10:00") + pd.Timedelta(seconds=4 * i)} for i in range(30)]
+    hits = analytics.rubber_stamping(decisions(fast), "uar.csv")
+    assert len(hits) == 1
+    hit = hits.iloc[0]
+    assert (hit["subject"], hit["system"]) == ("fast@x.example", "crm; erp")
+    assert hit["detail_key"] == "", "the reviewer is the finding: its identity must not depend on the systems"
+    assert "30 of 30" in hit["description"]
+    assert "crm: 15 of 15 approved" in hit["description"] and "erp: 15 of 15 approved" in hit["description"]
+
+
+def test_a_rubber_stamping_finding_keeps_its_key_when_the_reviewer_covers_more_systems():
+    from workbench.exceptions import Finding, exception_id, finding_key
+    one = Finding(rule="rubber_stamping", subject="fast@x.example", system="erp", description="a", evidence_reference="x")
+    two = Finding(rule="rubber_stamping", subject="fast@x.example", system="crm; erp", description="b",
+                  evidence_reference="y")
+    assert finding_key("UAR-01", one) == finding_key("UAR-01", two)
+    assert exception_id("2026-Q3", "UAR-01", one) == exception_id("2026-Q3", "UAR-01", two)
+    other = Finding(rule="self_review", subject="fast@x.example", system="erp", description="a", evidence_reference="x")
+    assert finding_key("UAR-01", other) != finding_key("UAR-01", other.__class__(**{**other.__dict__, "system": "crm"}))
+
+
+@pytest.mark.parametrize("line", [
+    {"entitlement": "AP CLERK"},                          # the campaign spells the listing's 'AP Clerk' in capitals
+    {"subject_email": "SAM"},                             # the campaign names the person by the account's login
+    {"subject_email": "Sam@X.example", "entitlement": " AP  Clerk "},
+])
+def test_a_fact_both_review_rules_could_see_is_one_finding(line):
+    """A campaign line and a listing grant that are the same access under another spelling: the line is
+    imprecise (review_line_not_in_listing, A4) and the access was in the campaign (no review_population_gap)."""
+    listing = grants([{}])
+    lines = decisions([line])
+    snapshot = ts("2026-08-14 23:59")
+    hits = pd.concat([
+        analytics.review_population_gaps(listing, lines, IDENTITIES, snapshot, ["erp"], "erp.csv"),
+        analytics.review_lines_not_in_listing(lines, listing, IDENTITIES, snapshot, "uar.csv"),
+    ], ignore_index=True)
+    assert hits["rule"].tolist() == ["review_line_not_in_listing"]
+    assert "listing shows" in hits.loc[0, "description"]
+
+
+def test_a_line_for_other_access_and_the_access_it_missed_are_two_findings():
+    """A line for access the person does not hold and the access they do hold but nobody reviewed: two conditions."""
+    listing = grants([{}])
+    lines = decisions([{"entitlement": "GL"}])
+    snapshot = ts("2026-08-14 23:59")
+    gaps = analytics.review_population_gaps(listing, lines, IDENTITIES, snapshot, ["erp"], "erp.csv")
+    stale = analytics.review_lines_not_in_listing(lines, listing, IDENTITIES, snapshot, "uar.csv")
+    assert gaps["detail_key"].tolist() == ["erp|AP Clerk"] and stale["detail_key"].tolist() == ["erp|GL"]
+    assert "listing shows" not in stale.loc[0, "description"]

@@ -145,3 +145,19 @@ def test_excel_keeps_formula_looking_text_as_text(tmp_path):
         assert cell.data_type == "s", f"{text!r} must be stored as text"
         assert cell.quotePrefix == text.startswith(("=", "+", "-", "@"))
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_rubber_stamping_record_keyed_per_system_follows_the_one_finding_per_reviewer():
+    """Issue 13 item 5: a carried record from a run that keyed rubber-stamping per system still
+    matches this period's one finding for the reviewer (by control, rule and reviewer)."""
+    from workbench.exceptions import RemediationRecord, Retest, finding_key
+    legacy = Finding(rule="rubber_stamping", subject="mei@x.example", system="erp", description="d",
+                     evidence_reference="e", detail_key="erp")
+    old_key = "FK-" + "0" * 16
+    assert old_key != finding_key("UAR-01", legacy)
+    record = RemediationRecord(status="remediated", finding_key=old_key, control_id="UAR-01", rule="rubber_stamping",
+                               subject="mei@x.example", retest=Retest(period="2026-Q3", sample_size=1, basis="b"))
+    now = build_register("2026-Q3", "UAR-01", [Finding(rule="rubber_stamping", subject="mei@x.example",
+                                                       system="crm; erp", description="d", evidence_reference="e")])
+    merged = merge_records(now, {"EX-UAR01-OLD0000000": record}, PERIOD_END, "2026-Q3")
+    assert len(merged) == 1 and merged.loc[0, "status"] == "retested-fail"

@@ -271,29 +271,43 @@ def reviewer_statistics(decisions: pd.DataFrame) -> pd.DataFrame:
 
 def rubber_stamping(decisions: pd.DataFrame, file_label: str,
                     thresholds: RubberStampThresholds = RubberStampThresholds()) -> pd.DataFrame:
-    """Reviewers who approved (nearly) everything, seconds apart: the review was likely not performed."""
+    """Reviewers who approved (nearly) everything, seconds apart: the review was likely not performed.
+
+    One hit per reviewer, whatever the number of systems reviewed: the condition is the reviewer's
+    conduct. ``system`` lists the systems ("aws_prod; ledgerline_erp"), the description gives each
+    system's statistics, and ``detail_key`` is empty so the finding's identity is the reviewer alone
+    (``exceptions.CROSS_SYSTEM_RULES``): it stays the same finding when the systems change.
+    """
     stats = reviewer_statistics(decisions)
+    if stats.empty:
+        return _hits([])
     flagged = stats[
         (stats["decided"] >= thresholds.min_decisions)
         & (stats["approval_rate"] >= thresholds.min_approval_rate)
         & (stats["median_seconds_between_decisions"] <= thresholds.max_median_seconds)
     ]
-    systems = decisions.groupby("reviewer_email")["system"].agg(lambda s: sorted(set(s.dropna())))
-    return _hits([
-        {
+    rows = []
+    for row in flagged.itertuples():
+        mine = decisions[_same(decisions["reviewer_email"], pd.Series(row.reviewer_email, index=decisions.index))]
+        systems = sorted(set(mine["system"].dropna()))
+        per_system = reviewer_statistics(mine.assign(reviewer_email=mine["system"]))
+        detail = "; ".join(f"{s.reviewer_email}: {s.approved} of {s.decided} approved, median "
+                           + (f"{s.median_seconds_between_decisions:.0f} s" if pd.notna(s.median_seconds_between_decisions)
+                              else "n/a")
+                           for s in per_system.itertuples())
+        rows.append({
             "rule": "rubber_stamping",
             "subject": row.reviewer_email,
-            "system": system,
-            "detail_key": system,
+            "system": "; ".join(systems),
+            "detail_key": "",
             "description": f"{row.reviewer_name} approved {row.approved} of {row.decided} lines "
                            f"({row.approval_rate:.0%}) with a median of {row.median_seconds_between_decisions:.0f} s "
-                           f"between decisions ({row.first_decision:%Y-%m-%d %H:%M}–{row.last_decision:%H:%M} UTC).",
+                           f"between decisions ({row.first_decision:%Y-%m-%d %H:%M}–{row.last_decision:%H:%M} UTC)"
+                           + (f" across {len(systems)} systems ({detail})." if len(systems) > 1 else "."),
             "evidence_reference": f"{file_label}: decisions of {row.reviewer_email}",
             "severity": "high",
-        }
-        for row in flagged.itertuples()
-        for system in systems[row.reviewer_email]
-    ])
+        })
+    return _hits(rows)
 
 
 def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file_label: str,
@@ -335,6 +349,34 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
     return _hits(rows)
 
 
+def _loose(values: pd.Series) -> pd.Series:
+    """Text as two spellings of one value compare: casefolded, whitespace trimmed and collapsed."""
+    return values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+
+
+def _loose_held_keys(grants: pd.DataFrame) -> pd.DataFrame:
+    """Each grant under every spelling a review line may use for it: (system, identifier, entitlement),
+    loosely compared (``_loose``), the identifier being the HR e-mail, the account e-mail or the login.
+    Keeps the grants' index (a grant appears once per identifier it has)."""
+    entitlement = _loose(grants["entitlement"])
+    parts = []
+    for column in ("person_email", "email", "login"):
+        if column in grants:
+            ident = _loose(grants[column])
+            known = ident.notna().to_numpy()
+            parts.append(pd.DataFrame({"system": grants["system"][known], "identifier": ident[known],
+                                       "entitlement": entitlement[known]}))
+    if not parts:
+        return pd.DataFrame(columns=["system", "identifier", "entitlement"])
+    return pd.concat(parts)
+
+
+def _loose_line_keys(decisions: pd.DataFrame) -> pd.Series:
+    """The (system, subject, entitlement) of each review line, loosely compared (see ``_loose_held_keys``)."""
+    return pd.Series(list(zip(decisions["system"], _loose(decisions["subject_email"]), _loose(decisions["entitlement"]))),
+                     index=decisions.index, dtype=object)
+
+
 def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identities: pd.DataFrame,
                            snapshot: pd.Timestamp, systems: list[str], listing_label: str) -> pd.DataFrame:
     """Access held at the campaign snapshot in the reviewed systems that the campaign did not cover.
@@ -352,6 +394,11 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
     subjects = review_subjects(expected)
     covered = set(subjects.index[[key in reviewed for key in zip(subjects["system"], subjects["review_subject"],
                                                                  subjects["entitlement"])]])
+    # a line naming the same access in another spelling (the login, other capitals) covered it: the
+    # imprecise line is review_line_not_in_listing's one finding, not a gap as well
+    lines = set(_loose_line_keys(decisions))
+    loose = _loose_held_keys(expected)
+    covered |= set(loose.index[[key in lines for key in zip(loose["system"], loose["identifier"], loose["entitlement"])]])
     rows = []
     for index, row in zip(expected.index, expected.itertuples()):
         if index in covered:
@@ -405,14 +452,36 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
     A line is explained when the listing shows the access at the snapshot (dated listings), shows it
     at all (undated listings), or the access was later revoked or the person left after the snapshot.
     """
-    held = review_subjects(grants[held_at(grants, snapshot).to_numpy()])
+    held_grants = grants[held_at(grants, snapshot).to_numpy()]
+    held = review_subjects(held_grants)
     dated_held = set(zip(held["system"], held["review_subject"], held["entitlement"]))
+    loose = _loose_held_keys(held_grants)
+    spelled = dict(zip(zip(loose["system"], loose["identifier"], loose["entitlement"]), loose.index))
     leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
     rows = []
-    for row in decisions.itertuples():
+    for row, key in zip(decisions.itertuples(), _loose_line_keys(decisions)):
         if (row.system, row.subject_email, row.entitlement) in dated_held:
             continue
         if row.decision == "revoke" or row.subject_email in leavers:
+            continue
+        if key in spelled:
+            # the same access under another spelling: one finding (the line is imprecise), never a
+            # population gap as well (review_population_gaps counts the access as covered)
+            grant = held_grants.loc[spelled[key]]
+            rows.append({
+                "rule": "review_line_not_in_listing",
+                "subject": row.subject_email,
+                "system": row.system,
+                "detail_key": f"{row.system}|{row.entitlement}",
+                "description": (f"The campaign asked {reviewer} to review " if (reviewer := _reviewer(row)) else
+                                f"The campaign listed for review ({NO_REVIEWER}) ")
+                               + f"'{row.subject_email}' {row.application} '{row.entitlement}', which the system "
+                                 f"listing shows as {grant['login_original']}'s '{grant['entitlement']}': the line does "
+                                 "not name the access as the listing does (imprecise).",
+                "evidence_reference": f"{_evidence(file_label, row.line)}; "
+                                      f"{_evidence(_listing_label(grant, 'system listing'), grant['line'])}",
+                "severity": "medium",
+            })
             continue
         rows.append({
             "rule": "review_line_not_in_listing",

@@ -66,9 +66,20 @@ class Finding:
             raise ValueError(f"severity must be one of {', '.join(SEVERITIES)}, not '{self.severity}'")
 
 
+#: Rules whose finding is about a person across systems (one finding listing the systems): the
+#: systems are not part of its identity, so it keeps its id and key when the systems change.
+CROSS_SYSTEM_RULES = frozenset({"rubber_stamping"})
+
+
+def _identity_system(finding: Finding) -> str:
+    """The system as part of a finding's identity ('' for a cross-system rule)."""
+    return "" if finding.rule in CROSS_SYSTEM_RULES else finding.system
+
+
 def exception_id(period: str, control_id: str, finding: Finding) -> str:
     """Stable id such as ``EX-UAR01-3F9A2C1B7D`` from what identifies the finding."""
-    identity = "|".join([period, control_id, finding.rule, finding.system, finding.subject, finding.detail_key])
+    identity = "|".join([period, control_id, finding.rule, _identity_system(finding), finding.subject,
+                         finding.detail_key])
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:10].upper()
     short_control = "".join(ch for ch in control_id if ch.isalnum()).upper()
     return f"EX-{short_control}-{digest}"
@@ -76,7 +87,7 @@ def exception_id(period: str, control_id: str, finding: Finding) -> str:
 
 def finding_key(control_id: str, finding: Finding) -> str:
     """The finding's identity without the period, to follow it across periods (``FK-`` + 16 hex)."""
-    identity = "|".join([control_id, finding.rule, finding.system, finding.subject, finding.detail_key])
+    identity = "|".join([control_id, finding.rule, _identity_system(finding), finding.subject, finding.detail_key])
     return "FK-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16].upper()
 
 
@@ -221,8 +232,14 @@ def resolve_records(register: pd.DataFrame, records: dict[str, RemediationRecord
     """
     current_ids = set(register["exception_id"])
     carried = {r.finding_key: (i, r) for i, r in records.items() if r.finding_key and i not in current_ids}
+    # a cross-system finding carried from a run that keyed it per system: the same reviewer's finding
+    by_person = {(r.control_id, r.rule, (r.subject or "").casefold()): (i, r) for i, r in records.items()
+                 if r.finding_key and i not in current_ids and r.rule in CROSS_SYSTEM_RULES}
     resolved, used = [], set()
     for row in register.to_dict("records"):
+        person = (row["control_id"], row["rule"], str(row["subject"]).casefold())
+        if row["finding_key"] not in carried and person in by_person and by_person[person][0] not in used:
+            carried[row["finding_key"]] = by_person[person]
         if row["exception_id"] in records:
             record = records[row["exception_id"]]
             used.add(row["exception_id"])

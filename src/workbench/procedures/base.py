@@ -410,10 +410,14 @@ class ControlTest:
         return {system.id: system.name for system in self.params.systems}
 
     def frameworks_of(self, system: str) -> tuple[str, ...]:
-        """The frameworks whose conclusion an exception in this system feeds (all mapped, if no system)."""
+        """The frameworks whose conclusion an exception in this system feeds (all mapped, if no system).
+
+        A finding that lists several systems ("aws_prod; ledgerline_erp") feeds each one's frameworks.
+        """
         if not system:
             return self.mapped_frameworks()
-        return tuple(part for part in self.scope_of_system(system).split(" + ") if part in FRAMEWORKS)
+        found = {part for one in system.split("; ") for part in self.scope_of_system(one).split(" + ")}
+        return tuple(f for f in FRAMEWORKS if f in found)
 
     # --- what a procedure supplies --------------------------------------------------------------
     def population(self) -> pd.DataFrame:
