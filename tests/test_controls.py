@@ -106,7 +106,7 @@ EXPECTED_HEADLINES = {
     "TERM-01": {"SOC 2": "Exception noted (6)", "SOX": "Deficiency identified"},
     "PRIV-01": {"SOC 2": "Exception noted (1)", "SOX": "Effective"},
     "SOD-CTL-01": {"SOC 2": "No exceptions noted", "SOX": "Deficiency identified"},
-    "AUTH-01": {"SOC 2": "Exception noted (3)", "SOX": "Effective"},
+    "AUTH-01": {"SOC 2": "Exception noted (4)", "SOX": "Deficiency identified"},
 }
 
 
@@ -203,6 +203,23 @@ def test_authentication_matches_hits_to_accounts_whatever_the_subject(project):
     assert "<root_account>" not in set(test.population()["login"])
 
 
+def test_authentication_reports_never_used_keys_after_their_grace_and_shared_accounts(project):
+    test = project[0]["AUTH-01"]
+    summary = test.analytics_summary().set_index("rule")["exceptions"]
+    assert summary["access_key_never_used"] == 0, "the demo's never-used key is 9 days old: within the 30-day grace"
+    assert summary["shared_or_generic_account"] == 2 and summary["root_access_key_active"] == 0
+    shared = test.hits[test.hits["rule"] == "shared_or_generic_account"]
+    assert sorted(shared["subject"]) == ["pixelharbor-dev", "tempfin01"]
+    strict = AuthenticationTest(test.context, test.control,
+                                test.settings.model_copy(update={"unused_access_key_grace_days": 0}))
+    hits = strict.run_analytics()
+    never = hits[hits["rule"] == "access_key_never_used"]
+    assert len(never) == 1 and never["subject"].iloc[0].endswith("@harborlane.example")
+    assert "is active but was never used" in never["description"].iloc[0]
+    assert never["evidence_reference"].iloc[0].startswith("aws_iam_credential_report.csv line ")
+    assert strict.key_grace_days == 0 and test.key_grace_days == 30, "default: the new-account grace"
+
+
 # --- exactness at other sizes and seeds -----------------------------------------------------------
 
 @pytest.mark.parametrize("employees, seed", [(100, 11), (240, 3)])
@@ -238,7 +255,7 @@ def test_settings_defaults_are_the_auditors_defaults():
     assert procedures.settings_model("termination")().sla_business_days == 1
     auth = procedures.settings_model("authentication")()
     assert (auth.dormant_days, auth.new_account_grace_days, auth.max_access_key_age_days) == (90, 90, 90)
-    assert auth.max_password_age_days is None
+    assert auth.max_password_age_days is None and auth.unused_access_key_grace_days is None
 
 
 # --- the SoD mitigation register reader -----------------------------------------------------------

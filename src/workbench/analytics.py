@@ -919,7 +919,7 @@ NO_INFORMATION_STATE = "no_information"   # populations.NO_INFORMATION: a sentin
 
 INVENTORY_COLUMNS = ["system", "login", "login_original", "person_email", "correlated", "service_account", "active",
                      "granted_at", "removed_at", "last_used_at", "last_used_state", "created_at", "mfa_applicable",
-                     "mfa_enabled", "line", "listing"]
+                     "mfa_enabled", "line", "listing", "signed_in_at"]
 
 
 def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
@@ -928,7 +928,7 @@ def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
     for column in INVENTORY_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
-    for column in ("granted_at", "removed_at", "last_used_at", "created_at"):
+    for column in ("granted_at", "removed_at", "last_used_at", "created_at", "signed_in_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
     for column in ("system", "login", "login_original", "person_email", "last_used_state", "listing"):
         frame[column] = frame[column].astype("string")
@@ -956,7 +956,7 @@ def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame, label: str) -> p
         "granted_at": users["created_at"], "removed_at": users["status_changed_at"].where(deprovisioned),
         "last_used_at": users["last_login_at"], "last_used_state": users["last_login_state"],
         "created_at": users["created_at"], "mfa_applicable": False, "mfa_enabled": pd.NA,
-        "line": users["line"], "listing": label,
+        "line": users["line"], "listing": label, "signed_in_at": users["last_login_at"],
     })
     frame["correlated"] = frame["person_email"].notna()
     return _inventory(frame)
@@ -989,6 +989,7 @@ def listing_accounts(grants: pd.DataFrame, label: str) -> pd.DataFrame:
         mfa_enabled=("mfa_enabled", "first"), line=("line", "min"), listing=("listing", "first"),
     ).reset_index()
     accounts["active"] = accounts["active"].astype(bool)
+    accounts["signed_in_at"] = accounts["last_used_at"]   # an application's last logon is a sign-in
     accounts["removed_at"] = accounts["removed_at"].where(~accounts["active"])
     accounts["mfa_applicable"] = accounts["mfa_enabled"].notna()
     accounts["last_used_state"] = accounts["last_used_state"].where(accounts["last_used_at"].isna(), "used")
@@ -1016,6 +1017,7 @@ def credential_accounts(report: pd.DataFrame, label: str) -> pd.DataFrame:
         "removed_at": pd.NaT, "last_used_at": used, "last_used_state": np.where(used.notna(), "used", fallback),
         "created_at": users["created_at"], "mfa_applicable": users["password_enabled"].fillna(False).astype(bool),
         "mfa_enabled": users["mfa_enabled"], "line": users["line"], "listing": _with_label(users, label),
+        "signed_in_at": users["last_login_at"],   # console (password) use; access keys are programmatic
     })
     return _inventory(frame)
 
@@ -1041,7 +1043,7 @@ def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: 
         "correlated": mine["person_email"].notna(), "service_account": False, "active": False,
         "granted_at": mine["granted_at"], "removed_at": mine["removed_at"], "last_used_at": mine["last_login_at"],
         "last_used_state": mine["last_login_state"], "created_at": mine["granted_at"], "mfa_applicable": False,
-        "mfa_enabled": pd.NA, "line": mine["line"], "listing": label,
+        "mfa_enabled": pd.NA, "line": mine["line"], "listing": label, "signed_in_at": mine["last_login_at"],
     })
     return _inventory(frame)
 
@@ -1191,6 +1193,60 @@ def access_keys_not_rotated(report: pd.DataFrame, as_of: object, max_age_days: i
                          "description": f"Access key {k} of {row.login_original} is active and was last rotated "
                                         f"{_text(when)} (more than {max_age_days} days before {day:%Y-%m-%d}).",
                          "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def access_keys_never_used(report: pd.DataFrame, as_of: object, grace_days: int = 90,
+                           file_label: str = "credential report") -> pd.DataFrame:
+    """Active access keys that were never used (``access_key_N_last_used_date`` ``N/A``) although
+    created more than ``grace_days`` before ``as_of``: a live credential nobody needs.
+
+    A key's creation is its ``access_key_N_last_rotated`` (AWS sets it when the key is created);
+    a key with no such date cannot be shown to be new and is reported. The root credential is
+    left to :func:`root_account_exceptions` (no active key at all). Subject: the person, else the login.
+    """
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    users = report[~report["is_root"].astype(bool)]
+    rows = []
+    for k in (1, 2):
+        active = users[f"access_key_{k}_active"].fillna(False).astype(bool)
+        unused = users[f"access_key_{k}_last_used_at"].isna()
+        created = users[f"access_key_{k}_last_rotated"]
+        old = created.isna() | (created < day - pd.Timedelta(days=grace_days))
+        keys = users[(active & unused & old).fillna(False).to_numpy()]
+        subjects = _subject(keys) if "person_email" in keys else keys["login"].astype("string")
+        for row, subject, label in zip(keys.itertuples(), subjects, _with_label(keys, file_label)):
+            when = getattr(row, f"access_key_{k}_last_rotated")
+            rows.append({"rule": "access_key_never_used", "subject": subject, "system": row.system,
+                         "detail_key": f"{row.system}|{row.login}",
+                         "description": f"Access key {k} of {row.login_original} is active but was never used; it was "
+                                        f"created {_text(when)}, more than {grace_days} days before {day:%Y-%m-%d}.",
+                         "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def shared_or_generic_accounts(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
+    """Active accounts with no person behind them that are used to sign in interactively.
+
+    No HR person correlates to the account, its login matches none of the system's service-account
+    patterns (``systems[].service_accounts``), and the export shows an interactive sign-in
+    (``signed_in_at``: the IdP's or application's last login, the AWS console password's last use;
+    access-key use is programmatic and does not count). Whoever signs in cannot be identified, so
+    the sign-ins cannot be attributed to one accountable person. Subject: the login.
+    """
+    shared = inventory[inventory["active"].astype(bool) & ~inventory["correlated"].fillna(False).astype(bool)
+                       & ~inventory["service_account"].fillna(False).astype(bool)
+                       & inventory["signed_in_at"].notna()]
+    rows = []
+    for row, label in zip(shared.itertuples(), _with_label(shared, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "shared_or_generic_account", "subject": str(row.login).casefold(), "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"{row.system} account {account} maps to no HR worker and is not a service account, "
+                                    f"but was signed in to interactively (last sign-in "
+                                    f"{_text(row.signed_in_at, '%Y-%m-%d %H:%M')} UTC): a shared or generic account "
+                                    "whose use no one person is accountable for.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
     return _hits(rows)
 
 

@@ -435,9 +435,17 @@ class ControlTest:
         non_empty = [p for p in parts if len(p)]
         return pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HIT_COLUMNS)
 
+    def rules_run(self) -> tuple[str, ...]:
+        """The analytics rules the procedure runs, so the summary lists a rule that found nothing
+        (0) too; a family that declares none lists only the rules that hit."""
+        return ()
+
     def analytics_summary(self) -> pd.DataFrame:
-        """Hits per rule, for the workpaper."""
-        return self.all_hits().groupby("rule").size().rename("exceptions").reset_index()
+        """Hits per rule, for the workpaper: every rule the procedure runs (0 when it found nothing),
+        then any other rule that hit."""
+        counts = self.all_hits().groupby("rule").size()
+        rules = list(dict.fromkeys([*self.rules_run(), *counts.index]))
+        return pd.DataFrame({"rule": rules, "exceptions": [int(counts.get(r, 0)) for r in rules]})
 
     def hits_table(self) -> pd.DataFrame:
         """The hits as shown in the workpaper."""
