@@ -606,6 +606,34 @@ def test_shared_or_generic_accounts_sign_in_interactively_without_a_person():
     assert analytics.shared_or_generic_accounts(inventory.assign(active=False)).empty
 
 
+def test_movers_who_keep_the_access_of_their_previous_job():
+    now = PEOPLE.assign(cost_center=["100", "200", "300", "400"], department=["Finance", "IT", "People", "IT"])
+    prior = PEOPLE.assign(cost_center=["100", "210", "300", "400"],
+                          department=["Finance", "Accounts Payable", "Finance", "it "])   # Sam moved; Lea left; Hugo: case
+    moved = analytics.movers(now, prior)
+    assert moved["email"].tolist() == ["sam@x.example"], "a leaver and a change of case or blanks are not moves"
+    assert (moved.loc[0, "department_before"], moved.loc[0, "cost_center_now"]) == ("Accounts Payable", "200")
+    held = listing([
+        {"entitlement": "AP Clerk", "granted_at": ts("2025-03-01")},                                # old job: hit
+        {"entitlement": "Dev Tools", "granted_at": ts("2025-03-01")},                               # Hugo (IT) holds it
+        {"entitlement": "Vendor Maint", "granted_at": ts("2026-08-01")},                            # granted after the roster
+        {"entitlement": "Budget View", "granted_at": pd.NaT},                                       # unknown date: hit
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Dev Tools"},
+    ])
+    hits = analytics.mover_retained_access(held, now, prior, "2026-06-30", "2026-09-30", grace_days=30)
+    assert hits[["rule", "subject", "detail_key"]].values.tolist() == [
+        ["mover_retained_access", "sam@x.example", "erp|sam|AP Clerk"],
+        ["mover_retained_access", "sam@x.example", "erp|sam|Budget View"]]
+    description = hits.loc[0, "description"]
+    assert "department Accounts Payable -> IT; cost centre 210 -> 200" in description
+    assert "no one else in department IT holds" in description and hits.loc[0, "evidence_reference"] == "listing line 2"
+    assert analytics.mover_retained_access(held, now, prior, "2026-09-01", "2026-09-30", grace_days=30).empty, \
+        "within the grace after the earlier roster"
+    assert len(analytics.mover_retained_access(held, now, prior, "2026-06-30", "2026-09-30", min_peers=2)) == 3, \
+        "Dev Tools has one peer holder, fewer than two"
+    assert analytics.mover_retained_access(held, now, now, "2026-06-30", "2026-09-30").empty, "no move, no hit"
+
+
 def test_assignment_accounts_with_no_assignment_in_the_point_in_time_systems_is_empty():
     """An identity provider that assigns none of the point-in-time systems (its AWS accounts are
     not federated, say) leaves nothing to add, rather than failing the termination test."""

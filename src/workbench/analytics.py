@@ -809,6 +809,93 @@ def sod_attribute_conflicts(held: pd.DataFrame, identities: pd.DataFrame, rules:
     return _hits(rows)
 
 
+MOVER_ATTRIBUTES: tuple[str, ...] = ("department", "cost_center")
+_ATTRIBUTE_WORDS = {"department": "department", "cost_center": "cost centre"}
+
+
+def movers(identities: pd.DataFrame, prior: pd.DataFrame,
+           attributes: Sequence[str] = MOVER_ATTRIBUTES) -> pd.DataFrame:
+    """People on both HR rosters, not terminated in the current one, whose department or cost centre
+    (``attributes``) differs between the earlier roster (``prior``) and the current one (ignoring
+    case and surrounding blanks; a value missing on either roster is no evidence of a move).
+
+    One row per mover: ``email``, ``full_name`` and ``<attribute>_before`` / ``<attribute>_now``.
+    """
+    def values(frame: pd.DataFrame) -> pd.DataFrame:
+        people = frame.dropna(subset=["email"]).drop_duplicates("email")
+        return people[["email", *[a for a in attributes if a in people]]].assign(
+            full_name=people["full_name"] if "full_name" in people else people["email"],
+            termination_date=people["termination_date"] if "termination_date" in people else pd.NaT)
+
+    before, now = values(prior), values(identities)
+    both = now.merge(before.drop(columns=["full_name", "termination_date"]), on="email", suffixes=("_now", "_before"))
+    both = both[both["termination_date"].isna()]
+    changed = pd.Series(False, index=both.index)
+    for a in attributes:
+        if f"{a}_now" not in both or f"{a}_before" not in both:
+            continue
+        old = both[f"{a}_before"].astype("string").str.strip().str.casefold()
+        new = both[f"{a}_now"].astype("string").str.strip().str.casefold()
+        changed |= (old.notna() & new.notna() & (old != "") & (new != "") & (old != new)).fillna(False).astype(bool)
+    return both[changed.to_numpy()].drop(columns="termination_date").reset_index(drop=True)
+
+
+def mover_retained_access(held: pd.DataFrame, identities: pd.DataFrame, prior: pd.DataFrame,
+                          prior_as_of: object, as_of: object, grace_days: int = 30,
+                          peer_attribute: str = "department", min_peers: int = 1,
+                          attributes: Sequence[str] = MOVER_ATTRIBUTES,
+                          listing_label: str = "listing") -> pd.DataFrame:
+    """Movers (see :func:`movers`) who still hold access of their previous job.
+
+    The rosters give no move date: the move happened after the earlier roster (``prior_as_of``)
+    and by the current one. A mover is reported only once ``as_of`` is more than ``grace_days``
+    after ``prior_as_of`` (the time allowed to remove the old job's access). An entitlement held
+    at extraction (``held``: correlated grants) belongs to the old job when it was granted before
+    the earlier roster, or on an unknown date (a point-in-time listing cannot show it was granted
+    after the move), and fewer than ``min_peers`` other people of the mover's current
+    ``peer_attribute`` (department or cost centre) hold it: access the new job's colleagues do not
+    need. One hit per retained entitlement; subject: the person.
+    """
+    prior_day = _as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date()))
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    if day - prior_day <= pd.Timedelta(days=grace_days):
+        return _hits([])
+    moved = movers(identities, prior, attributes).set_index("email")
+    if moved.empty:
+        return _hits([])
+    group = person_attribute(identities, peer_attribute).astype("string").str.strip().str.casefold()
+    grants = held[held["person_email"].notna()].assign(
+        mover_ent=lambda g: g["entitlement"].astype("string").str.casefold(),
+        mover_group=lambda g: g["person_email"].map(group))
+    holders: dict[tuple[str, str, str], set[str]] = {}
+    for system, ent, grp, person in zip(grants["system"], grants["mover_ent"], grants["mover_group"], grants["person_email"]):
+        if pd.notna(grp):
+            holders.setdefault((system, ent, grp), set()).add(person)
+    granted = pd.to_datetime(grants["granted_at"], utc=True)
+    mine = grants[grants["person_email"].isin(moved.index) & (granted.isna() | (granted < prior_day)).to_numpy()]
+    rows = []
+    for row, label in zip(mine.itertuples(), _with_label(mine, listing_label)):
+        person = moved.loc[row.person_email]
+        peers = holders.get((row.system, row.mover_ent, row.mover_group), set()) - {row.person_email}
+        if pd.isna(row.mover_group) or len(peers) >= min_peers:
+            continue
+        change = "; ".join(f"{_ATTRIBUTE_WORDS.get(a, a)} {person[f'{a}_before']} -> {person[f'{a}_now']}"
+                           for a in attributes if f"{a}_now" in person
+                           and str(person[f"{a}_before"]).strip().casefold() != str(person[f"{a}_now"]).strip().casefold())
+        when = _text(row.granted_at) if pd.notna(row.granted_at) else "on a date the listing does not give"
+        peer_text = (f"no one else in {_ATTRIBUTE_WORDS.get(peer_attribute, peer_attribute)} "
+                     f"{person.get(f'{peer_attribute}_now', row.mover_group)} holds" if min_peers == 1 else
+                     f"only {len(peers)} other(s) in {_ATTRIBUTE_WORDS.get(peer_attribute, peer_attribute)} "
+                     f"{person.get(f'{peer_attribute}_now', row.mover_group)} hold (at least {min_peers} expected)")
+        rows.append({"rule": "mover_retained_access", "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}|{row.entitlement}",
+                     "description": f"{person['full_name']} moved ({change}) after the HR roster of {prior_day:%Y-%m-%d} "
+                                    f"and still holds {row.system} access '{row.entitlement}' granted {when}, which "
+                                    f"{peer_text}: access of the previous job not removed within {grace_days} days.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
 # --- privileged access --------------------------------------------------------------------------
 
 def privileged_memberships(grants: pd.DataFrame) -> pd.DataFrame:

@@ -146,6 +146,8 @@ CREDENTIAL_REPORTS = SourceRole("cloud credential reports: console and access-ke
                                 ("accounts",), several=True)
 ACCESS_REQUESTS = SourceRole("the access request tickets with their approvals", ("requests",))
 SOD_RULES = SourceRole("the SoD rule set: pairs of incompatible functions, each a list of entitlements", ("sod_rules",))
+HR_PRIOR = SourceRole("an earlier HR roster (e.g. at the period start): without it, movers (a change of department or "
+                      "cost centre) cannot be seen", ("identities",), required=False)
 SOD_MITIGATIONS = SourceRole("the SoD mitigation register (without it, no conflict counts as mitigated)",
                              ("sod_mitigations",), required=False)
 
