@@ -560,6 +560,80 @@ def test_mfa_keys_passwords_and_the_root_credential():
     assert set(root["subject"]) == {"<root_account>"}
 
 
+def test_active_access_keys_never_used_after_the_grace_period():
+    report = credential_report([
+        {"access_key_1_active": True, "access_key_1_last_rotated": ts("2026-05-01"),
+         "access_key_1_last_used_state": "never"},                                              # old, never used: hit
+        {"login": "new-key", "access_key_2_active": True, "access_key_2_last_rotated": ts("2026-09-10"),
+         "access_key_2_last_used_state": "never"},                                              # within grace
+        {"login": "used", "access_key_1_active": True, "access_key_1_last_rotated": ts("2026-05-01"),
+         "access_key_1_last_used_at": ts("2026-09-01"), "access_key_1_last_used_state": "used"},
+        {"login": "off", "access_key_1_active": False, "access_key_1_last_rotated": ts("2025-01-01"),
+         "access_key_1_last_used_state": "never"},                                              # inactive key
+        {"login": "<root_account>", "login_original": "<root_account>", "is_root": True, "password_enabled": pd.NA,
+         "access_key_1_active": True, "access_key_1_last_rotated": ts("2025-01-01")},           # root: its own rule
+    ])
+    hits = analytics.access_keys_never_used(report, "2026-09-30", grace_days=30)
+    assert hits[["rule", "subject", "detail_key"]].values.tolist() == [["access_key_never_used", "sam@x.example", "aws|sam"]]
+    assert "Access key 1 of Sam is active but was never used" in hits.loc[0, "description"]
+    assert hits.loc[0, "evidence_reference"] == "credential report line 2"
+    assert sorted(analytics.access_keys_never_used(report, "2026-09-30", grace_days=0)["detail_key"]) == \
+        ["aws|new-key", "aws|sam"], "with no grace even a key created this month counts"
+
+
+def test_shared_or_generic_accounts_sign_in_interactively_without_a_person():
+    idp = analytics.idp_accounts(okta_users([
+        {"login": "frontdesk@x.example", "employee_id": pd.NA, "last_login_at": ts("2026-09-28 08:00")},   # shared
+        {"login": "sam@x.example", "employee_id": "000002", "last_login_at": ts("2026-09-28 08:00")},     # a person
+    ]), PEOPLE, "okta.csv")
+    apps = analytics.listing_accounts(listing([
+        {"system": "gh", "login": "tmp", "email": pd.NA, "last_login_at": ts("2026-09-20")},             # generic
+        {"system": "gh", "login": "idle", "email": pd.NA, "last_login_at": pd.NaT},                      # never signed in
+        {"system": "gh", "login": "svc-bot", "email": pd.NA, "last_login_at": ts("2026-09-29")},         # service
+    ]), "gh.csv")
+    cloud = analytics.credential_accounts(credential_report([
+        {"login": "ops", "login_original": "ops", "last_login_at": ts("2026-09-25 10:00")},              # console use
+        {"login": "deployer", "login_original": "deployer", "password_enabled": False, "last_login_at": pd.NaT,
+         "last_login_state": "not_applicable", "access_key_1_active": True, "access_key_1_last_rotated": ts("2026-09-01"),
+         "access_key_1_last_used_at": ts("2026-09-29"), "access_key_1_last_used_state": "used"},         # keys only
+    ]), "cred.csv")
+    inventory = pd.concat([idp, apps, cloud], ignore_index=True)
+    hits = analytics.shared_or_generic_accounts(inventory)
+    assert hits[["subject", "system"]].values.tolist() == [["frontdesk@x.example", "okta"], ["ops", "aws"],
+                                                            ["tmp", "gh"]]
+    assert set(hits["rule"]) == {"shared_or_generic_account"} and set(hits["severity"]) == {"high"}
+    assert "signed in to interactively (last sign-in 2026-09-25 10:00 UTC)" in hits.set_index("subject").loc["ops", "description"]
+    assert analytics.shared_or_generic_accounts(inventory.assign(active=False)).empty
+
+
+def test_movers_who_keep_the_access_of_their_previous_job():
+    now = PEOPLE.assign(cost_center=["100", "200", "300", "400"], department=["Finance", "IT", "People", "IT"])
+    prior = PEOPLE.assign(cost_center=["100", "210", "300", "400"],
+                          department=["Finance", "Accounts Payable", "Finance", "it "])   # Sam moved; Lea left; Hugo: case
+    moved = analytics.movers(now, prior)
+    assert moved["email"].tolist() == ["sam@x.example"], "a leaver and a change of case or blanks are not moves"
+    assert (moved.loc[0, "department_before"], moved.loc[0, "cost_center_now"]) == ("Accounts Payable", "200")
+    held = listing([
+        {"entitlement": "AP Clerk", "granted_at": ts("2025-03-01")},                                # old job: hit
+        {"entitlement": "Dev Tools", "granted_at": ts("2025-03-01")},                               # Hugo (IT) holds it
+        {"entitlement": "Vendor Maint", "granted_at": ts("2026-08-01")},                            # granted after the roster
+        {"entitlement": "Budget View", "granted_at": pd.NaT},                                       # unknown date: hit
+        {"login": "hugo", "email": "hugo@x.example", "entitlement": "Dev Tools"},
+    ])
+    hits = analytics.mover_retained_access(held, now, prior, "2026-06-30", "2026-09-30", grace_days=30)
+    assert hits[["rule", "subject", "detail_key"]].values.tolist() == [
+        ["mover_retained_access", "sam@x.example", "erp|sam|AP Clerk"],
+        ["mover_retained_access", "sam@x.example", "erp|sam|Budget View"]]
+    description = hits.loc[0, "description"]
+    assert "department Accounts Payable -> IT; cost centre 210 -> 200" in description
+    assert "no one else in department IT holds" in description and hits.loc[0, "evidence_reference"] == "listing line 2"
+    assert analytics.mover_retained_access(held, now, prior, "2026-09-01", "2026-09-30", grace_days=30).empty, \
+        "within the grace after the earlier roster"
+    assert len(analytics.mover_retained_access(held, now, prior, "2026-06-30", "2026-09-30", min_peers=2)) == 3, \
+        "Dev Tools has one peer holder, fewer than two"
+    assert analytics.mover_retained_access(held, now, now, "2026-06-30", "2026-09-30").empty, "no move, no hit"
+
+
 def test_assignment_accounts_with_no_assignment_in_the_point_in_time_systems_is_empty():
     """An identity provider that assigns none of the point-in-time systems (its AWS accounts are
     not federated, say) leaves nothing to add, rather than failing the termination test."""

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import make_demo_project
-from workbench import demo, populations, procedures
+from workbench import analytics, demo, populations, procedures
 from workbench.procedures.authentication import AuthenticationTest
 from workbench.procedures.privileged_access import PrivilegedAccessTest
 from workbench.procedures.provisioning import ProvisioningTest
@@ -106,7 +106,7 @@ EXPECTED_HEADLINES = {
     "TERM-01": {"SOC 2": "Exception noted (6)", "SOX": "Deficiency identified"},
     "PRIV-01": {"SOC 2": "Exception noted (1)", "SOX": "Effective"},
     "SOD-CTL-01": {"SOC 2": "No exceptions noted", "SOX": "Deficiency identified"},
-    "AUTH-01": {"SOC 2": "Exception noted (3)", "SOX": "Effective"},
+    "AUTH-01": {"SOC 2": "Exception noted (4)", "SOX": "Deficiency identified"},
 }
 
 
@@ -203,6 +203,65 @@ def test_authentication_matches_hits_to_accounts_whatever_the_subject(project):
     assert "<root_account>" not in set(test.population()["login"])
 
 
+def test_authentication_reports_never_used_keys_after_their_grace_and_shared_accounts(project):
+    test = project[0]["AUTH-01"]
+    summary = test.analytics_summary().set_index("rule")["exceptions"]
+    assert summary["access_key_never_used"] == 0, "the demo's never-used key is 9 days old: within the 30-day grace"
+    assert summary["shared_or_generic_account"] == 2 and summary["root_access_key_active"] == 0
+    shared = test.hits[test.hits["rule"] == "shared_or_generic_account"]
+    assert sorted(shared["subject"]) == ["pixelharbor-dev", "tempfin01"]
+    strict = AuthenticationTest(test.context, test.control,
+                                test.settings.model_copy(update={"unused_access_key_grace_days": 0}))
+    hits = strict.run_analytics()
+    never = hits[hits["rule"] == "access_key_never_used"]
+    assert len(never) == 1 and never["subject"].iloc[0].endswith("@harborlane.example")
+    assert "is active but was never used" in never["description"].iloc[0]
+    assert never["evidence_reference"].iloc[0].startswith("aws_iam_credential_report.csv line ")
+    assert strict.key_grace_days == 0 and test.key_grace_days == 30, "default: the new-account grace"
+
+
+def test_sod_reports_a_mover_who_kept_the_previous_jobs_access_only_with_an_earlier_roster(tmp_path, project):
+    """Without hr_prior the rule does not run (the demo's SoD result is unchanged); with an earlier
+    roster where one person worked elsewhere, exactly that person's access nobody else in the
+    current department holds is reported."""
+    import yaml
+
+    plain = project[0]["SOD-CTL-01"]
+    assert "mover_retained_access" not in set(plain.hits["rule"]) and "not tested" in plain.mover_text()
+    base = make_demo_project(tmp_path)
+    held = plain.held[plain.held["person_email"].notna()]
+    department = analytics.person_attribute(plain.identities, "department")
+    held = held.assign(dept=held["person_email"].map(department).astype("string").str.strip().str.casefold(),
+                       ent=held["entitlement"].str.casefold())
+    held = held[held["dept"].notna()]
+    holders = held.groupby(["system", "ent", "dept"])["person_email"].nunique()
+    alone = pd.Series([holders[(s, e, d)] == 1 for s, e, d in zip(held["system"], held["ent"], held["dept"])],
+                      index=held.index)
+    unique = held[alone & (held["granted_at"].isna() | (held["granted_at"] < pd.Timestamp("2026-06-30", tz="UTC")))]
+    mover = unique["person_email"].iloc[0]
+    hr_path = base / "data" / "demo" / "2026-Q3" / "hr" / "workday_workers.csv"
+    roster = pd.read_csv(hr_path, dtype=str, keep_default_na=False)
+    roster.loc[roster["Email - Work"].str.casefold() == mover, "Supervisory Organization"] = "Internal Audit"
+    roster.to_csv(hr_path.with_name("workday_workers_2026-06-30.csv"), index=False)
+    period_file = base / "parameters" / DEMO_PARAMETER_FILE
+    period = yaml.safe_load(period_file.read_text())
+    period["sources"].append({"id": "hr_prior", "kind": "workday_workers",
+                              "path": "../data/demo/2026-Q3/hr/workday_workers_2026-06-30.csv",
+                              "source_system": "Workday (All Workers report)", "extracted_at": "2026-06-30T06:00:00Z"})
+    next(c for c in period["controls"] if c["id"] == "SOD-CTL-01")["sources"]["hr_prior"] = "hr_prior"
+    period_file.write_text(yaml.safe_dump(period, sort_keys=False))
+    context = prepare_run(period_file, base / "outputs")
+    test = run_family(context.run_dir, "SOD-CTL-01")
+    hits = test.hits[test.hits["rule"] == "mover_retained_access"]
+    expected = {f"{r.system}|{r.login}|{r.entitlement}" for r in unique[unique["person_email"] == mover].itertuples()}
+    assert set(hits["subject"]) == {mover} and set(hits["detail_key"]) == expected
+    assert "department Internal Audit -> " in hits["description"].iloc[0]
+    assert test.analytics_summary().set_index("rule")["exceptions"]["mover_retained_access"] == len(expected)
+    assert "2026-06-30" in test.mover_text()
+    others = test.hits[test.hits["rule"] != "mover_retained_access"]
+    assert others.reset_index(drop=True).equals(plain.hits.reset_index(drop=True)), "the other rules are unchanged"
+
+
 # --- exactness at other sizes and seeds -----------------------------------------------------------
 
 @pytest.mark.parametrize("employees, seed", [(100, 11), (240, 3)])
@@ -238,7 +297,7 @@ def test_settings_defaults_are_the_auditors_defaults():
     assert procedures.settings_model("termination")().sla_business_days == 1
     auth = procedures.settings_model("authentication")()
     assert (auth.dormant_days, auth.new_account_grace_days, auth.max_access_key_age_days) == (90, 90, 90)
-    assert auth.max_password_age_days is None
+    assert auth.max_password_age_days is None and auth.unused_access_key_grace_days is None
 
 
 # --- the SoD mitigation register reader -----------------------------------------------------------

@@ -76,7 +76,7 @@ PLANTED = {
     "undecided_review_line": 3, "revocation_not_executed": 2, "rubber_stamping": 1,
     "approved_terminated_user": 1, "sod_conflict": 2, "orphan_account": 2, "dormant_account": 2,
     "access_without_approval": 2, "privileged_drift": 1, "mfa_not_enabled": 1,
-    "access_after_termination": 2, "sod_attribute_conflict": 1,
+    "access_after_termination": 2, "sod_attribute_conflict": 1, "shared_or_generic_account": 2,
 }
 PAYMENT_APPROVAL_DEPARTMENTS = {"Accounts Payable", "Finance"}     # attribute rule SOD-ATTR-01
 SYSTEM_OF_SOURCE = {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod", "GitHub Enterprise": "github"}
@@ -338,6 +338,20 @@ def derive_findings(f: dict[str, pd.DataFrame], period: Period) -> set[tuple[str
     for login in gh.loc[dormant(ts(gh["last_active"]), pd.Series(pd.NaT, index=gh.index, dtype="datetime64[ns, UTC]")) |
                         (gh["last_active"] == ""), "login"]:
         found.add(("dormant_account", login.casefold(), "github"))
+
+    # authentication: active accounts with no HR person, no svc- prefix and an interactive sign-in
+    # (ERP LAST_LOGON, GitHub last_active, Okta lastLogin, the AWS console password's last use)
+    for r in held[held["person"].isna() & (held["ACCOUNT_STATUS"] != "DISABLED")].drop_duplicates("USER_ID").itertuples():
+        if pd.notna(ts(pd.Series([r.LAST_LOGON])).iloc[0]) and not r.USER_ID.casefold().startswith("svc-"):
+            found.add(("shared_or_generic_account", r.USER_ID.casefold(), "ledgerline_erp"))
+    for r in gh[gh["person"].isna() & (gh["last_active"] != "")].itertuples():
+        if not r.login.casefold().startswith("svc-"):
+            found.add(("shared_or_generic_account", r.login.casefold(), "github"))
+    for r in cred[cred["person"].isna() & ~cred["user"].str.startswith("svc-")
+                  & ~cred["password_last_used"].isin(["N/A", "no_information", "not_supported"])].itertuples():
+        found.add(("shared_or_generic_account", r.user.casefold(), "aws_prod"))
+    for r in okta[~okta["login"].isin(hr_emails) & (okta["status"] != "DEPROVISIONED") & (okta["lastLogin"] != "")].itertuples():
+        found.add(("shared_or_generic_account", r.login, "okta"))
 
     # authentication: console password without MFA
     for r in cred[(cred["password_enabled"] == "true") & (cred["mfa_active"] == "false")].itertuples():

@@ -878,6 +878,93 @@ def sod_attribute_conflicts(held: pd.DataFrame, identities: pd.DataFrame, rules:
     return _hits(rows)
 
 
+MOVER_ATTRIBUTES: tuple[str, ...] = ("department", "cost_center")
+_ATTRIBUTE_WORDS = {"department": "department", "cost_center": "cost centre"}
+
+
+def movers(identities: pd.DataFrame, prior: pd.DataFrame,
+           attributes: Sequence[str] = MOVER_ATTRIBUTES) -> pd.DataFrame:
+    """People on both HR rosters, not terminated in the current one, whose department or cost centre
+    (``attributes``) differs between the earlier roster (``prior``) and the current one (ignoring
+    case and surrounding blanks; a value missing on either roster is no evidence of a move).
+
+    One row per mover: ``email``, ``full_name`` and ``<attribute>_before`` / ``<attribute>_now``.
+    """
+    def values(frame: pd.DataFrame) -> pd.DataFrame:
+        people = frame.dropna(subset=["email"]).drop_duplicates("email")
+        return people[["email", *[a for a in attributes if a in people]]].assign(
+            full_name=people["full_name"] if "full_name" in people else people["email"],
+            termination_date=people["termination_date"] if "termination_date" in people else pd.NaT)
+
+    before, now = values(prior), values(identities)
+    both = now.merge(before.drop(columns=["full_name", "termination_date"]), on="email", suffixes=("_now", "_before"))
+    both = both[both["termination_date"].isna()]
+    changed = pd.Series(False, index=both.index)
+    for a in attributes:
+        if f"{a}_now" not in both or f"{a}_before" not in both:
+            continue
+        old = both[f"{a}_before"].astype("string").str.strip().str.casefold()
+        new = both[f"{a}_now"].astype("string").str.strip().str.casefold()
+        changed |= (old.notna() & new.notna() & (old != "") & (new != "") & (old != new)).fillna(False).astype(bool)
+    return both[changed.to_numpy()].drop(columns="termination_date").reset_index(drop=True)
+
+
+def mover_retained_access(held: pd.DataFrame, identities: pd.DataFrame, prior: pd.DataFrame,
+                          prior_as_of: object, as_of: object, grace_days: int = 30,
+                          peer_attribute: str = "department", min_peers: int = 1,
+                          attributes: Sequence[str] = MOVER_ATTRIBUTES,
+                          listing_label: str = "listing") -> pd.DataFrame:
+    """Movers (see :func:`movers`) who still hold access of their previous job.
+
+    The rosters give no move date: the move happened after the earlier roster (``prior_as_of``)
+    and by the current one. A mover is reported only once ``as_of`` is more than ``grace_days``
+    after ``prior_as_of`` (the time allowed to remove the old job's access). An entitlement held
+    at extraction (``held``: correlated grants) belongs to the old job when it was granted before
+    the earlier roster, or on an unknown date (a point-in-time listing cannot show it was granted
+    after the move), and fewer than ``min_peers`` other people of the mover's current
+    ``peer_attribute`` (department or cost centre) hold it: access the new job's colleagues do not
+    need. One hit per retained entitlement; subject: the person.
+    """
+    prior_day = _as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date()))
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    if day - prior_day <= pd.Timedelta(days=grace_days):
+        return _hits([])
+    moved = movers(identities, prior, attributes).set_index("email")
+    if moved.empty:
+        return _hits([])
+    group = person_attribute(identities, peer_attribute).astype("string").str.strip().str.casefold()
+    grants = held[held["person_email"].notna()].assign(
+        mover_ent=lambda g: g["entitlement"].astype("string").str.casefold(),
+        mover_group=lambda g: g["person_email"].map(group))
+    holders: dict[tuple[str, str, str], set[str]] = {}
+    for system, ent, grp, person in zip(grants["system"], grants["mover_ent"], grants["mover_group"], grants["person_email"]):
+        if pd.notna(grp):
+            holders.setdefault((system, ent, grp), set()).add(person)
+    granted = pd.to_datetime(grants["granted_at"], utc=True)
+    mine = grants[grants["person_email"].isin(moved.index) & (granted.isna() | (granted < prior_day)).to_numpy()]
+    rows = []
+    for row, label in zip(mine.itertuples(), _with_label(mine, listing_label)):
+        person = moved.loc[row.person_email]
+        peers = holders.get((row.system, row.mover_ent, row.mover_group), set()) - {row.person_email}
+        if pd.isna(row.mover_group) or len(peers) >= min_peers:
+            continue
+        change = "; ".join(f"{_ATTRIBUTE_WORDS.get(a, a)} {person[f'{a}_before']} -> {person[f'{a}_now']}"
+                           for a in attributes if f"{a}_now" in person
+                           and str(person[f"{a}_before"]).strip().casefold() != str(person[f"{a}_now"]).strip().casefold())
+        when = _text(row.granted_at) if pd.notna(row.granted_at) else "on a date the listing does not give"
+        peer_text = (f"no one else in {_ATTRIBUTE_WORDS.get(peer_attribute, peer_attribute)} "
+                     f"{person.get(f'{peer_attribute}_now', row.mover_group)} holds" if min_peers == 1 else
+                     f"only {len(peers)} other(s) in {_ATTRIBUTE_WORDS.get(peer_attribute, peer_attribute)} "
+                     f"{person.get(f'{peer_attribute}_now', row.mover_group)} hold (at least {min_peers} expected)")
+        rows.append({"rule": "mover_retained_access", "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}|{row.entitlement}",
+                     "description": f"{person['full_name']} moved ({change}) after the HR roster of {prior_day:%Y-%m-%d} "
+                                    f"and still holds {row.system} access '{row.entitlement}' granted {when}, which "
+                                    f"{peer_text}: access of the previous job not removed within {grace_days} days.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
 # --- privileged access --------------------------------------------------------------------------
 
 def privileged_memberships(grants: pd.DataFrame) -> pd.DataFrame:
@@ -988,7 +1075,7 @@ NO_INFORMATION_STATE = "no_information"   # populations.NO_INFORMATION: a sentin
 
 INVENTORY_COLUMNS = ["system", "login", "login_original", "person_email", "correlated", "service_account", "active",
                      "granted_at", "removed_at", "last_used_at", "last_used_state", "created_at", "mfa_applicable",
-                     "mfa_enabled", "line", "listing"]
+                     "mfa_enabled", "line", "listing", "signed_in_at"]
 
 
 def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
@@ -997,7 +1084,7 @@ def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
     for column in INVENTORY_COLUMNS:
         if column not in frame:
             frame[column] = pd.NA
-    for column in ("granted_at", "removed_at", "last_used_at", "created_at"):
+    for column in ("granted_at", "removed_at", "last_used_at", "created_at", "signed_in_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
     for column in ("system", "login", "login_original", "person_email", "last_used_state", "listing"):
         frame[column] = frame[column].astype("string")
@@ -1025,7 +1112,7 @@ def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame, label: str) -> p
         "granted_at": users["created_at"], "removed_at": users["status_changed_at"].where(deprovisioned),
         "last_used_at": users["last_login_at"], "last_used_state": users["last_login_state"],
         "created_at": users["created_at"], "mfa_applicable": False, "mfa_enabled": pd.NA,
-        "line": users["line"], "listing": label,
+        "line": users["line"], "listing": label, "signed_in_at": users["last_login_at"],
     })
     frame["correlated"] = frame["person_email"].notna()
     return _inventory(frame)
@@ -1058,6 +1145,7 @@ def listing_accounts(grants: pd.DataFrame, label: str) -> pd.DataFrame:
         mfa_enabled=("mfa_enabled", "first"), line=("line", "min"), listing=("listing", "first"),
     ).reset_index()
     accounts["active"] = accounts["active"].astype(bool)
+    accounts["signed_in_at"] = accounts["last_used_at"]   # an application's last logon is a sign-in
     accounts["removed_at"] = accounts["removed_at"].where(~accounts["active"])
     accounts["mfa_applicable"] = accounts["mfa_enabled"].notna()
     accounts["last_used_state"] = accounts["last_used_state"].where(accounts["last_used_at"].isna(), "used")
@@ -1085,6 +1173,7 @@ def credential_accounts(report: pd.DataFrame, label: str) -> pd.DataFrame:
         "removed_at": pd.NaT, "last_used_at": used, "last_used_state": np.where(used.notna(), "used", fallback),
         "created_at": users["created_at"], "mfa_applicable": users["password_enabled"].fillna(False).astype(bool),
         "mfa_enabled": users["mfa_enabled"], "line": users["line"], "listing": _with_label(users, label),
+        "signed_in_at": users["last_login_at"],   # console (password) use; access keys are programmatic
     })
     return _inventory(frame)
 
@@ -1110,7 +1199,7 @@ def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: 
         "correlated": mine["person_email"].notna(), "service_account": False, "active": False,
         "granted_at": mine["granted_at"], "removed_at": mine["removed_at"], "last_used_at": mine["last_login_at"],
         "last_used_state": mine["last_login_state"], "created_at": mine["granted_at"], "mfa_applicable": False,
-        "mfa_enabled": pd.NA, "line": mine["line"], "listing": label,
+        "mfa_enabled": pd.NA, "line": mine["line"], "listing": label, "signed_in_at": mine["last_login_at"],
     })
     return _inventory(frame)
 
@@ -1260,6 +1349,60 @@ def access_keys_not_rotated(report: pd.DataFrame, as_of: object, max_age_days: i
                          "description": f"Access key {k} of {row.login_original} is active and was last rotated "
                                         f"{_text(when)} (more than {max_age_days} days before {day:%Y-%m-%d}).",
                          "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def access_keys_never_used(report: pd.DataFrame, as_of: object, grace_days: int = 90,
+                           file_label: str = "credential report") -> pd.DataFrame:
+    """Active access keys that were never used (``access_key_N_last_used_date`` ``N/A``) although
+    created more than ``grace_days`` before ``as_of``: a live credential nobody needs.
+
+    A key's creation is its ``access_key_N_last_rotated`` (AWS sets it when the key is created);
+    a key with no such date cannot be shown to be new and is reported. The root credential is
+    left to :func:`root_account_exceptions` (no active key at all). Subject: the person, else the login.
+    """
+    day = _as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    users = report[~report["is_root"].astype(bool)]
+    rows = []
+    for k in (1, 2):
+        active = users[f"access_key_{k}_active"].fillna(False).astype(bool)
+        unused = users[f"access_key_{k}_last_used_at"].isna()
+        created = users[f"access_key_{k}_last_rotated"]
+        old = created.isna() | (created < day - pd.Timedelta(days=grace_days))
+        keys = users[(active & unused & old).fillna(False).to_numpy()]
+        subjects = _subject(keys) if "person_email" in keys else keys["login"].astype("string")
+        for row, subject, label in zip(keys.itertuples(), subjects, _with_label(keys, file_label)):
+            when = getattr(row, f"access_key_{k}_last_rotated")
+            rows.append({"rule": "access_key_never_used", "subject": subject, "system": row.system,
+                         "detail_key": f"{row.system}|{row.login}",
+                         "description": f"Access key {k} of {row.login_original} is active but was never used; it was "
+                                        f"created {_text(when)}, more than {grace_days} days before {day:%Y-%m-%d}.",
+                         "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+    return _hits(rows)
+
+
+def shared_or_generic_accounts(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
+    """Active accounts with no person behind them that are used to sign in interactively.
+
+    No HR person correlates to the account, its login matches none of the system's service-account
+    patterns (``systems[].service_accounts``), and the export shows an interactive sign-in
+    (``signed_in_at``: the IdP's or application's last login, the AWS console password's last use;
+    access-key use is programmatic and does not count). Whoever signs in cannot be identified, so
+    the sign-ins cannot be attributed to one accountable person. Subject: the login.
+    """
+    shared = inventory[inventory["active"].astype(bool) & ~inventory["correlated"].fillna(False).astype(bool)
+                       & ~inventory["service_account"].fillna(False).astype(bool)
+                       & inventory["signed_in_at"].notna()]
+    rows = []
+    for row, label in zip(shared.itertuples(), _with_label(shared, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": "shared_or_generic_account", "subject": str(row.login).casefold(), "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}",
+                     "description": f"{row.system} account {account} maps to no HR worker and is not a service account, "
+                                    f"but was signed in to interactively (last sign-in "
+                                    f"{_text(row.signed_in_at, '%Y-%m-%d %H:%M')} UTC): a shared or generic account "
+                                    "whose use no one person is accountable for.",
+                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
     return _hits(rows)
 
 

@@ -141,6 +141,7 @@ GROUND_TRUTH_RULES: Mapping[str, tuple[str, int]] = MappingProxyType({
     "sod_attribute_conflict": ("segregation_of_duties", 1),
     "dormant_account": ("authentication", 2),
     "mfa_not_enabled": ("authentication", 1),
+    "shared_or_generic_account": ("authentication", 2),
     "access_without_approval": ("provisioning", 2),
     "privileged_drift": ("privileged_access", 1),
 })
@@ -1550,6 +1551,12 @@ class _Company:
                     "ERP user TEMPFIN01 (no e-mail, no HR person) holds 'AP Payment Run'; not in the campaign.")
         self._truth("orphan_account", self.gh_orphan, "github",
                     f"GitHub member {self.gh_orphan} has no verified {DEMO_DOMAIN} e-mail and matches no HR person.")
+        # the same two accounts are signed in to interactively (and match no svc- pattern): nobody
+        # accountable stands behind their sign-ins, an authentication exception of its own
+        self._truth("shared_or_generic_account", "TEMPFIN01", "ledgerline_erp",
+                    "ERP user TEMPFIN01 (Temp Finance 01, no HR person) signed in 2-3 days before extraction.")
+        self._truth("shared_or_generic_account", self.gh_orphan, "github",
+                    f"GitHub member {self.gh_orphan} (no HR person) was active 4 days before extraction.")
         d1, d2 = s["D1"], s["D2"]
         self._truth("dormant_account", d1.email, "okta",
                     f"Okta user ACTIVE, last sign-in {_okta(d1.okta_last_login)} (> 90 days before {self.q.end}).")

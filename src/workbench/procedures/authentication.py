@@ -6,7 +6,9 @@ shows it (AWS ``mfa_active`` for console users, GitHub ``two_factor_enabled``; t
 export has no MFA column and ERP sign-in is federated through the IdP, so MFA is not applicable
 there). Active access keys must be rotated within N days (and console passwords, if the policy
 sets a maximum age). Accounts with no use in N days are dormant, except new accounts created
-within the grace period that were never used. Sentinels (``N/A``, ``no_information``,
+within the grace period that were never used. An active access key never used (``N/A``) is
+reported once older than its grace period. An active account that maps to no HR worker, is no
+service account and shows an interactive sign-in is a shared or generic account. Sentinels (``N/A``, ``no_information``,
 ``not_supported``, the ``<root_account>`` row) are states, never dates: the root credential is
 tested on its own (MFA on, no active access key) and is outside the dormancy rule.
 """
@@ -30,6 +32,8 @@ class Settings(BaseModel):
     dormant_days: int = Field(90, ge=1)
     new_account_grace_days: int = Field(90, ge=0)
     max_access_key_age_days: int = Field(90, ge=1)
+    # An active access key never used is reported once it is older than this (None: the new-account grace).
+    unused_access_key_grace_days: int | None = Field(None, ge=0)
     # None: the policy does not require periodic password changes (NIST SP 800-63B); no rule runs.
     max_password_age_days: int | None = Field(None, ge=1)
 
@@ -72,7 +76,11 @@ class AuthenticationTest(ControlTest):
             ("As of", f"the period end {self.params.period.end}"),
             ("Dormant", f"no use in the {s.dormant_days} days before the period end; never used and created more than "
                         f"{s.new_account_grace_days} days before it"),
-            ("Access keys", f"active keys rotated within {s.max_access_key_age_days} days"),
+            ("Access keys", f"active keys rotated within {s.max_access_key_age_days} days; an active key never used is "
+                            f"reported once created more than {self.key_grace_days} days before the period end"),
+            ("Shared or generic accounts", "an active account that maps to no HR worker and matches no service-account "
+                                           f"pattern ({self.service_account_text()}) but shows an interactive sign-in "
+                                           "(IdP or application last login, AWS console password use)"),
             ("Passwords", f"changed within {s.max_password_age_days} days" if s.max_password_age_days
                           else "no maximum age (the policy does not require periodic changes)"),
             ("MFA evidence", "AWS credential report mfa_active (console users), GitHub two_factor_enabled; the Okta user "
@@ -80,6 +88,12 @@ class AuthenticationTest(ControlTest):
             ("Root account", "tested separately: MFA on, no active access key; outside the dormancy rule"),
         ]
         return workpapers.key_values(rows)
+
+    @property
+    def key_grace_days(self) -> int:
+        """Days after creation before a never-used access key is reported (default: the new-account grace)."""
+        s = self.settings
+        return s.new_account_grace_days if s.unused_access_key_grace_days is None else s.unused_access_key_grace_days
 
     # --- 2. population --------------------------------------------------------------------------
     @property
@@ -155,19 +169,27 @@ class AuthenticationTest(ControlTest):
 
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
-        """MFA, root credential, key and password age, dormancy over every active account."""
+        """MFA, root credential, key and password age, never-used keys, dormancy and shared or generic
+        accounts over every active account."""
         s = self.settings
         report = self.credential_report[self.credential_report["system"].isin(self.control.systems)]
         parts = [
             analytics.mfa_not_enabled(self.inventory),
             analytics.root_account_exceptions(report, "credential report"),
             analytics.access_keys_not_rotated(report, self.as_of, s.max_access_key_age_days, "credential report"),
+            analytics.access_keys_never_used(report, self.as_of, self.key_grace_days, "credential report"),
             analytics.dormant_accounts(self.inventory, self.as_of, s.dormant_days, s.new_account_grace_days),
+            analytics.shared_or_generic_accounts(self.inventory),
         ]
         if s.max_password_age_days:
             parts.append(analytics.passwords_not_rotated(report, self.as_of, s.max_password_age_days, "credential report"))
         self.hits = self.combine_hits(parts)
         return self.hits
+
+    def rules_run(self) -> tuple[str, ...]:
+        rules = ("mfa_not_enabled", "root_access_key_active", "access_key_not_rotated", "access_key_never_used",
+                 "dormant_account", "shared_or_generic_account")
+        return rules + (("password_not_rotated",) if self.settings.max_password_age_days else ())
 
     # --- 5. attributes --------------------------------------------------------------------------
     def test_attributes(self, items: pd.DataFrame) -> pd.DataFrame:

@@ -149,6 +149,8 @@ CREDENTIAL_REPORTS = SourceRole("cloud credential reports: console and access-ke
                                 ("accounts",), several=True)
 ACCESS_REQUESTS = SourceRole("the access request tickets with their approvals", ("requests",))
 SOD_RULES = SourceRole("the SoD rule set: pairs of incompatible functions, each a list of entitlements", ("sod_rules",))
+HR_PRIOR = SourceRole("an earlier HR roster (e.g. at the period start): without it, movers (a change of department or "
+                      "cost centre) cannot be seen", ("identities",), required=False)
 SOD_MITIGATIONS = SourceRole("the SoD mitigation register (without it, no conflict counts as mitigated)",
                              ("sod_mitigations",), required=False,
                              limitation="no SoD mitigation register: no conflict counts as mitigated; every conflict "
@@ -479,9 +481,17 @@ class ControlTest:
         non_empty = [p for p in parts if len(p)]
         return pd.concat(non_empty, ignore_index=True) if non_empty else pd.DataFrame(columns=HIT_COLUMNS)
 
+    def rules_run(self) -> tuple[str, ...]:
+        """The analytics rules the procedure runs, so the summary lists a rule that found nothing
+        (0) too; a family that declares none lists only the rules that hit."""
+        return ()
+
     def analytics_summary(self) -> pd.DataFrame:
-        """Hits per rule, for the workpaper."""
-        return self.all_hits().groupby("rule").size().rename("exceptions").reset_index()
+        """Hits per rule, for the workpaper: every rule the procedure runs (0 when it found nothing),
+        then any other rule that hit."""
+        counts = self.all_hits().groupby("rule").size()
+        rules = list(dict.fromkeys([*self.rules_run(), *counts.index]))
+        return pd.DataFrame({"rule": rules, "exceptions": [int(counts.get(r, 0)) for r in rules]})
 
     def hits_table(self) -> pd.DataFrame:
         """The hits as shown in the workpaper."""

@@ -8,6 +8,11 @@ Accounts Payable and Finance). A rule-set conflict is accepted only when the mit
 holds a mitigation for that rule and user that is valid at the period end (valid_from <= period
 end <= valid_to); an expired mitigation does not mitigate.
 
+A mover who kept the access of the previous job is an SoD exception too (access accumulated
+across jobs is how incompatible duties build up): HR rosters carry no job history, so the rule
+runs only when the control names an earlier roster (``sources: hr_prior``); see
+``analytics.mover_retained_access``.
+
 Full-population analytics first (every account against every rule); then a stratified sample of
 accounts with attributes S1–S3.
 """
@@ -22,7 +27,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, HR, IDP_ASSIGNMENTS, SOD_MITIGATIONS, SOD_RULES, ControlTest
+from workbench.procedures.base import (
+    ACCESS_LISTINGS,
+    HR,
+    HR_PRIOR,
+    IDP_ASSIGNMENTS,
+    SOD_MITIGATIONS,
+    SOD_RULES,
+    ControlTest,
+)
 
 
 class AttributeRuleSettings(BaseModel):
@@ -47,6 +60,13 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     attribute_rules: list[AttributeRuleSettings] = Field(default_factory=list)
+    # Movers (only with an earlier HR roster under sources: hr_prior): access of the previous job is
+    # an entitlement granted before that roster (or on an unknown date) that fewer than
+    # mover_min_peers other people of the mover's current department (or cost centre) hold,
+    # reported once the period end is more than mover_grace_days after that roster.
+    mover_grace_days: int = Field(30, ge=0)
+    mover_peer_attribute: Literal["department", "cost_center"] = "department"
+    mover_min_peers: int = Field(1, ge=1)
 
 
 ATTRIBUTES = {
@@ -67,6 +87,7 @@ class SegregationOfDutiesTest(ControlTest):
         "access_listings": ACCESS_LISTINGS,
         "sod_rules": SOD_RULES,
         "sod_mitigations": SOD_MITIGATIONS,
+        "hr_prior": HR_PRIOR,
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
@@ -88,8 +109,21 @@ class SegregationOfDutiesTest(ControlTest):
             ("Attribute-based rules", "; ".join(f"{r.rule_id}: {', '.join(r.entitlements)} only for {r.attribute} in "
                                                f"{', '.join(r.allowed)}" for r in self.settings.attribute_rules) or "none"),
             ("Mitigation valid", f"valid_from on or before and valid_to on or after the period end {self.params.period.end}"),
+            ("Movers", self.mover_text()),
         ]
         return workpapers.key_values(rows)
+
+    def mover_text(self) -> str:
+        """How the workpaper states the mover rule (or why it did not run)."""
+        s = self.settings
+        if "hr_prior" not in self.control.sources:
+            return ("not tested: no earlier HR roster under sources: hr_prior, so a change of department or cost centre "
+                    "cannot be seen")
+        peer = "department" if s.mover_peer_attribute == "department" else "cost centre"
+        return (f"people whose department or cost centre changed between the HR roster of "
+                f"{self.extracted_at('hr_prior'):%Y-%m-%d} and the current one and who, more than {s.mover_grace_days} days "
+                f"after the earlier roster, still hold an entitlement granted before it (or on an unknown date) that "
+                f"fewer than {s.mover_min_peers} other people of their new {peer} hold")
 
     # --- 2. population --------------------------------------------------------------------------
     @property
@@ -168,13 +202,25 @@ class SegregationOfDutiesTest(ControlTest):
 
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
-        """Every account against the rule set (mitigations honoured) and the attribute rules."""
-        self.hits = self.combine_hits([
+        """Every account against the rule set (mitigations honoured), the attribute rules and, with an
+        earlier HR roster, the movers' retained access."""
+        s = self.settings
+        parts = [
             analytics.sod_conflicts(self.conflicts, self.listing_label, self.mitigation_label),
             analytics.sod_attribute_conflicts(self.held, self.identities,
-                                              [r.rule() for r in self.settings.attribute_rules], self.listing_label),
-        ])
+                                              [r.rule() for r in s.attribute_rules], self.listing_label),
+        ]
+        if "hr_prior" in self.control.sources:
+            parts.append(analytics.mover_retained_access(
+                self.held, self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"),
+                self.params.period.end, s.mover_grace_days, s.mover_peer_attribute, s.mover_min_peers,
+                listing_label=self.listing_label))
+        self.hits = self.combine_hits(parts)
         return self.hits
+
+    def rules_run(self) -> tuple[str, ...]:
+        return ("sod_conflict", "sod_attribute_conflict") + \
+            (("mover_retained_access",) if "hr_prior" in self.control.sources else ())
 
     def conflicts_table(self) -> pd.DataFrame:
         """Every rule-set conflict found, mitigated or not, with its mitigation."""
