@@ -15,7 +15,7 @@ tested on its own (MFA on, no active access key) and is outside the dormancy rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import pandas as pd
@@ -53,7 +53,9 @@ class AuthenticationTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "idp_users": IDP_USERS,
-        "idp_assignments": IDP_CORRELATION,
+        "idp_assignments": replace(
+            IDP_CORRELATION, limitation=IDP_CORRELATION.limitation + "; the shared or generic account rule is not "
+                                                                     "run (an uncorrelated login may be a person's)"),
         "access_listings": ACCESS_LISTINGS,
         "credential_reports": CREDENTIAL_REPORTS,
     }
@@ -179,16 +181,24 @@ class AuthenticationTest(ControlTest):
             analytics.access_keys_not_rotated(report, self.as_of, s.max_access_key_age_days, "credential report"),
             analytics.access_keys_never_used(report, self.as_of, self.key_grace_days, "credential report"),
             analytics.dormant_accounts(self.inventory, self.as_of, s.dormant_days, s.new_account_grace_days),
-            analytics.shared_or_generic_accounts(self.inventory),
         ]
+        if self.correlates_people:
+            parts.append(analytics.shared_or_generic_accounts(self.inventory))
         if s.max_password_age_days:
             parts.append(analytics.passwords_not_rotated(report, self.as_of, s.max_password_age_days, "credential report"))
         self.hits = self.combine_hits(parts)
         return self.hits
 
+    @property
+    def correlates_people(self) -> bool:
+        """Whether accounts can be tied to people fully: only with the IdP's assignment report does an
+        application login without an HR e-mail (an AWS IAM user name) reach its person, so only then can an
+        uncorrelated account be called shared or generic."""
+        return "idp_assignments" in self.control.sources
+
     def rules_run(self) -> tuple[str, ...]:
         rules = ("mfa_not_enabled", "root_access_key_active", "access_key_not_rotated", "access_key_never_used",
-                 "dormant_account", "shared_or_generic_account")
+                 "dormant_account") + (("shared_or_generic_account",) if self.correlates_people else ())
         return rules + (("password_not_rotated",) if self.settings.max_password_age_days else ())
 
     # --- 5. attributes --------------------------------------------------------------------------
