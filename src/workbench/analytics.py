@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -1341,15 +1342,22 @@ def access_keys_not_rotated(report: pd.DataFrame, as_of: object, max_age_days: i
         active = report[f"access_key_{k}_active"].fillna(False).astype(bool)
         rotated = report[f"access_key_{k}_last_rotated"]
         old = report[active & (rotated.isna() | (rotated < day - pd.Timedelta(days=max_age_days))).to_numpy()]
-        subjects = _subject(old) if "person_email" in old else old["login"].astype("string")
-        for row, subject, label in zip(old.itertuples(), subjects, _with_label(old, file_label)):
-            when = getattr(row, f"access_key_{k}_last_rotated")
-            rows.append({"rule": "access_key_not_rotated", "subject": subject, "system": row.system,
-                         "detail_key": f"{row.system}|{row.login}",
-                         "description": f"Access key {k} of {row.login_original} is active and was last rotated "
-                                        f"{_text(when)} (more than {max_age_days} days before {day:%Y-%m-%d}).",
-                         "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+        rows += _access_key_hits(
+            old, "access_key_not_rotated", file_label,
+            lambda row, k=k: f"Access key {k} of {row.login_original} is active and was last rotated "
+                             f"{_text(getattr(row, f'access_key_{k}_last_rotated'))} (more than {max_age_days} days "
+                             f"before {day:%Y-%m-%d}).")
     return _hits(rows)
+
+
+def _access_key_hits(keys: pd.DataFrame, rule: str, file_label: str, describe: Callable[[Any], str]
+                     ) -> list[dict[str, Any]]:
+    """One medium hit per credential-report row in ``keys`` (accounts whose access key meets ``rule``),
+    described by ``describe(row)``; the subject is the person, else the login."""
+    subjects = _subject(keys) if "person_email" in keys else keys["login"].astype("string")
+    return [{"rule": rule, "subject": subject, "system": row.system, "detail_key": f"{row.system}|{row.login}",
+             "description": describe(row), "evidence_reference": _evidence(label, row.line), "severity": "medium"}
+            for row, subject, label in zip(keys.itertuples(), subjects, _with_label(keys, file_label))]
 
 
 def access_keys_never_used(report: pd.DataFrame, as_of: object, grace_days: int = 90,
@@ -1370,14 +1378,11 @@ def access_keys_never_used(report: pd.DataFrame, as_of: object, grace_days: int 
         created = users[f"access_key_{k}_last_rotated"]
         old = created.isna() | (created < day - pd.Timedelta(days=grace_days))
         keys = users[(active & unused & old).fillna(False).to_numpy()]
-        subjects = _subject(keys) if "person_email" in keys else keys["login"].astype("string")
-        for row, subject, label in zip(keys.itertuples(), subjects, _with_label(keys, file_label)):
-            when = getattr(row, f"access_key_{k}_last_rotated")
-            rows.append({"rule": "access_key_never_used", "subject": subject, "system": row.system,
-                         "detail_key": f"{row.system}|{row.login}",
-                         "description": f"Access key {k} of {row.login_original} is active but was never used; it was "
-                                        f"created {_text(when)}, more than {grace_days} days before {day:%Y-%m-%d}.",
-                         "evidence_reference": _evidence(label, row.line), "severity": "medium"})
+        rows += _access_key_hits(
+            keys, "access_key_never_used", file_label,
+            lambda row, k=k: f"Access key {k} of {row.login_original} is active but was never used; it was created "
+                             f"{_text(getattr(row, f'access_key_{k}_last_rotated'))}, more than {grace_days} days "
+                             f"before {day:%Y-%m-%d}.")
     return _hits(rows)
 
 

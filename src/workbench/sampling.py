@@ -409,12 +409,20 @@ def plan_sample(
         expected_rate=float(expected_rate),
         population_size=population,
     )
+    return _plan_or_all_items(
+        n, population, tdr, method, lambda size: int(_acceptance_numbers(np.array([size]), edr)[0]), common,
+        f"no sample of up to {MAX_SAMPLE_SIZE:,} items reaches {_pct(confidence)} confidence: expected_rate "
+        f"({_pct(expected_rate)}) is too close to tolerable_rate ({_pct(tolerable_rate)}); lower the "
+        "planned reliance, or test the whole population and give population_size")
+
+
+def _plan_or_all_items(n: int | None, population: int | None, tdr: Any, method: str,
+                       acceptance: Callable[[int], int], common: dict[str, Any], no_sample: str) -> SamplePlan:
+    """The plan for the smallest sufficient size ``n`` (its acceptance number from ``acceptance``); every
+    item when no sample suffices or the size reaches the population; ``no_sample`` as the error when no
+    sample suffices and no population size is known."""
     if n is None and population is None:
-        raise SamplingError(
-            f"no sample of up to {MAX_SAMPLE_SIZE:,} items reaches {_pct(confidence)} confidence: expected_rate "
-            f"({_pct(expected_rate)}) is too close to tolerable_rate ({_pct(tolerable_rate)}); lower the "
-            "planned reliance, or test the whole population and give population_size"
-        )
+        raise SamplingError(no_sample)
     if n is None or (population is not None and n >= population):
         return SamplePlan(
             n=population,
@@ -423,7 +431,7 @@ def plan_sample(
             all_items=True,
             **common,
         )
-    k = int(_acceptance_numbers(np.array([n]), edr)[0])
+    k = acceptance(n)
     risk = float(_risk_of_acceptance(method, k, n, tdr, population))
     return SamplePlan(n=n, acceptance_deviations=k, achieved_risk=risk, **common)
 
@@ -478,22 +486,11 @@ def _plan_by_deviations(
         population_size=population,
         expected_deviations=k,
     )
-    if n is None and population is None:
-        raise SamplingError(
-            f"no sample of up to {MAX_SAMPLE_SIZE:,} items reaches {_pct(confidence)} confidence when "
-            f"{_deviations(k)} are allowed at a tolerable rate of {_pct(tolerable_rate)}; allow fewer deviations, "
-            "or test the whole population and give population_size"
-        )
-    if n is None or (population is not None and n >= population):
-        return SamplePlan(
-            n=population,
-            acceptance_deviations=_population_deviations(tdr, population) - 1,
-            achieved_risk=0.0,
-            all_items=True,
-            **common,
-        )
-    risk = float(_risk_of_acceptance(method, k, n, tdr, population))
-    return SamplePlan(n=n, acceptance_deviations=k, achieved_risk=risk, **common)
+    return _plan_or_all_items(
+        n, population, tdr, method, lambda size: k, common,
+        f"no sample of up to {MAX_SAMPLE_SIZE:,} items reaches {_pct(confidence)} confidence when "
+        f"{_deviations(k)} are allowed at a tolerable rate of {_pct(tolerable_rate)}; allow fewer deviations, "
+        "or test the whole population and give population_size")
 
 
 def sample_size(
