@@ -390,10 +390,19 @@ def role_uses(procedure: str) -> dict[str, set[str]]:
     return uses
 
 
+def identification_roles() -> set[str]:
+    """The roles the shared identity resolution reads when a control gives them (every procedure)."""
+    text = (ROOT / "src" / "workbench" / "procedures" / "identification.py").read_text(encoding="utf-8")
+    return set(re.findall(r"""optional\("([a-z_]+)"\)""", text))
+
+
 @pytest.mark.parametrize("procedure", procedures.PROCEDURES)
 def test_declared_roles_are_the_roles_the_code_reads_one_or_several(procedure):
     declared = procedures.procedure_class(procedure).SOURCE_ROLES
     uses = role_uses(procedure)
+    assert "identity_aliases" in declared, "every procedure takes the alias table"
+    for role in identification_roles() & set(declared):
+        uses.setdefault(role, set()).add("frame")
     assert set(declared) == set(uses)
     for role, spec in declared.items():
         assert spec.several == ("frames" in uses[role]), role

@@ -141,7 +141,7 @@ def test_every_table_a_reader_builds_is_declared_and_every_reader_is_named():
     assert named == set(P.READERS)
     assert list(T.TABLES) == [
         "identities", "accounts", "grants", "review_decisions", "campaigns", "requests",
-        "sod_rules", "sod_mitigations", "privileged_approvals", "events", "role_permissions"]
+        "sod_rules", "sod_mitigations", "privileged_approvals", "events", "role_permissions", "identity_aliases"]
     assert T.table("role_permissions").built_by == ("mapped",)
     assert T.columns_of("role_permissions") == (
         "system", "role", "permission", "permission_type", "description", "line")
@@ -176,9 +176,10 @@ def test_every_join_key_keeps_its_original():
 
 def test_key_columns_are_declared_required_or_explained():
     # A key column may be empty only where a reader legitimately leaves it so: the system of an
-    # application that is not one of the period's systems, and a grant's unknown grant time.
+    # application that is not one of the period's systems, a grant's unknown grant time, and an
+    # alias that names the worker in every system.
     allowed_empty = {("grants", "system"), ("grants", "granted_at"),
-                     ("review_decisions", "system")}
+                     ("review_decisions", "system"), ("identity_aliases", "system")}
     for spec in T.TABLES.values():
         for name in spec.key:
             if (spec.name, name) not in allowed_empty:

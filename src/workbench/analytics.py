@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench import identity
+
 HIT_COLUMNS = ["rule", "subject", "system", "detail_key", "description", "evidence_reference", "severity"]
 #: Glob patterns (fnmatch, ignoring case) of non-person accounts for a system the caller gives no
 #: patterns for: the period file's ``systems[].service_accounts`` default.
@@ -118,30 +120,29 @@ def service_account_flags(frame: pd.DataFrame,
     return pd.Series(flags, index=frame.index, dtype="boolean")
 
 
-def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame, assignments: pd.DataFrame | None = None,
-                     service_accounts: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
-    """Attach ``person_email`` (the HR e-mail) and ``correlated`` to each grant.
+def correlate_grants(grants: pd.DataFrame, identities: pd.DataFrame | None, assignments: pd.DataFrame | None = None,
+                     service_accounts: Mapping[str, Sequence[str]] | None = None, *,
+                     directory: identity.Directory | None = None,
+                     orders: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Attach the HR worker of each grant (``person_email``, the HR e-mail), the rule that tied it
+    (``match_rule``; ``ambiguous`` / ``unmatched`` otherwise), ``match_candidates`` and ``correlated``.
 
-    A grant correlates when its account e-mail is an HR e-mail, or when the IdP's application
-    assignment maps its application login (e.g. the AWS IAM user name) to an HR person's login.
-    Service accounts are marked ``service_account`` and are not orphans: logins matching a glob
-    pattern of their system in ``service_accounts`` (system id -> patterns, the period file's
-    ``systems[].service_accounts``; a system not given uses ``svc-*``).
+    The worker is found by the rules of the grant's system (``orders``: system id -> rules, the
+    period file's ``systems[].identity_match``; default :data:`identity.DEFAULT_SYSTEM_MATCH`:
+    the e-mail, the employee number, then the IdP's application assignment mapping the
+    application login, e.g. an AWS IAM user name, to a worker), in ``directory`` (default: built
+    from ``identities`` and ``assignments``). Service accounts are marked ``service_account`` and
+    are not orphans: logins matching a glob pattern of their system in ``service_accounts``
+    (system id -> patterns, ``systems[].service_accounts``; a system not given uses ``svc-*``).
     """
-    hr_emails = set(identities["email"].dropna())
+    if directory is None:
+        directory = identity.build_directory(identities, assignments=assignments)
     frame = grants.copy()
-    email = frame["email"].astype("string")
-    if assignments is not None and len(assignments):
-        by_app_login = (
-            assignments.dropna(subset=["system"])
-            .assign(app_login=lambda a: a["application_login"].astype("string").str.casefold())
-            .drop_duplicates(["system", "app_login"])
-            .set_index(["system", "app_login"])["login"]
-        )
-        keys = pd.MultiIndex.from_arrays([frame["system"], frame["login"].astype("string").str.casefold()])
-        via_idp = pd.Series(by_app_login.reindex(keys).to_numpy(), index=frame.index, dtype="string")
-        email = email.where(email.isin(hr_emails), via_idp)
-    frame["person_email"] = email.where(email.isin(hr_emails))
+    resolved = identity.resolve_by_system(directory, frame, orders or {}, emails=("email",), logins=("login",),
+                                          employee_ids=("employee_id",), names=("display_name",))
+    frame["person_email"] = resolved["person"]
+    frame["match_rule"] = resolved["match_rule"]
+    frame["match_candidates"] = resolved["candidates"]
     frame["service_account"] = service_account_flags(frame, service_accounts)
     frame["correlated"] = frame["person_email"].notna()
     return frame
@@ -1076,7 +1077,7 @@ NO_INFORMATION_STATE = "no_information"   # populations.NO_INFORMATION: a sentin
 
 INVENTORY_COLUMNS = ["system", "login", "login_original", "person_email", "correlated", "service_account", "active",
                      "granted_at", "removed_at", "last_used_at", "last_used_state", "created_at", "mfa_applicable",
-                     "mfa_enabled", "line", "listing", "signed_in_at"]
+                     "mfa_enabled", "line", "listing", "signed_in_at", "match_rule", "match_candidates"]
 
 
 def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
@@ -1087,7 +1088,8 @@ def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
             frame[column] = pd.NA
     for column in ("granted_at", "removed_at", "last_used_at", "created_at", "signed_in_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True).astype("datetime64[us, UTC]")
-    for column in ("system", "login", "login_original", "person_email", "last_used_state", "listing"):
+    for column in ("system", "login", "login_original", "person_email", "last_used_state", "listing", "match_rule",
+                   "match_candidates"):
         frame[column] = frame[column].astype("string")
     for column in ("correlated", "service_account", "active", "mfa_applicable"):
         frame[column] = frame[column].astype("boolean").fillna(False).astype(bool)
@@ -1096,16 +1098,21 @@ def _inventory(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[INVENTORY_COLUMNS]
 
 
-def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame, label: str) -> pd.DataFrame:
+def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame | None, label: str, *,
+                 directory: identity.Directory | None = None,
+                 orders: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """Accounts of the identity provider (Okta users): active unless deprovisioned.
 
-    The person is the HR worker whose e-mail is the login, or whose employee id the user carries.
+    The person is the HR worker the IdP system's identity-match rules find (default: the login
+    or e-mail is the HR e-mail, else the employee id the user carries); ``match_rule`` says which.
     A deprovisioned user's removal time is its ``status_changed_at``. The export has no MFA flag.
     """
-    hr_emails = set(identities["email"].dropna())
-    by_id = identities.dropna(subset=["employee_id"]).drop_duplicates("employee_id").set_index("employee_id")["email"]
+    if directory is None:
+        directory = identity.build_directory(identities)
     login = users["login"].astype("string")
-    person = login.where(login.isin(hr_emails)).fillna(users["employee_id"].map(by_id).astype("string"))
+    resolved = identity.resolve_by_system(directory, users, orders or {}, emails=("email",), logins=("login",),
+                                          employee_ids=("employee_id",), names=("display_name",))
+    person = resolved["person"]
     deprovisioned = users["status"] == "deprovisioned"
     frame = pd.DataFrame({
         "system": users["system"], "login": login, "login_original": users["login_original"], "person_email": person,
@@ -1114,6 +1121,7 @@ def idp_accounts(users: pd.DataFrame, identities: pd.DataFrame, label: str) -> p
         "last_used_at": users["last_login_at"], "last_used_state": users["last_login_state"],
         "created_at": users["created_at"], "mfa_applicable": False, "mfa_enabled": pd.NA,
         "line": users["line"], "listing": label, "signed_in_at": users["last_login_at"],
+        "match_rule": resolved["match_rule"], "match_candidates": resolved["candidates"],
     })
     frame["correlated"] = frame["person_email"].notna()
     return _inventory(frame)
@@ -1134,12 +1142,14 @@ def listing_accounts(grants: pd.DataFrame, label: str) -> pd.DataFrame:
             frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
     if "last_login_state" not in frame:
         frame["last_login_state"] = pd.NA
-    if "mfa_enabled" not in frame:
-        frame["mfa_enabled"] = pd.NA
+    for column in ("mfa_enabled", "match_rule", "match_candidates"):
+        if column not in frame:
+            frame[column] = pd.NA
     frame = frame.sort_values("line", kind="mergesort")
     grouped = frame.groupby(["system", "login"], sort=True, dropna=False)
     accounts = grouped.agg(
         login_original=("login_original", "first"), person_email=("person_email", "first"),
+        match_rule=("match_rule", "first"), match_candidates=("match_candidates", "first"),
         correlated=("correlated", "max"), service_account=("service_account", "max"), active=("_held", "max"),
         granted_at=("granted_at", "min"), removed_at=("removed_at", "max"), last_used_at=("last_login_at", "max"),
         last_used_state=("last_login_state", "first"), created_at=("created_at", "min"),
@@ -1170,6 +1180,7 @@ def credential_accounts(report: pd.DataFrame, label: str) -> pd.DataFrame:
     frame = pd.DataFrame({
         "system": users["system"], "login": users["login"], "login_original": users["login_original"],
         "person_email": users["person_email"], "correlated": users["correlated"],
+        "match_rule": users.get("match_rule"), "match_candidates": users.get("match_candidates"),
         "service_account": users["service_account"], "active": True, "granted_at": users["created_at"],
         "removed_at": pd.NaT, "last_used_at": used, "last_used_state": np.where(used.notna(), "used", fallback),
         "created_at": users["created_at"], "mfa_applicable": users["password_enabled"].fillna(False).astype(bool),
@@ -1180,16 +1191,20 @@ def credential_accounts(report: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: pd.DataFrame,
-                        identities: pd.DataFrame, label: str) -> pd.DataFrame:
+                        identities: pd.DataFrame | None, label: str, *,
+                        directory: identity.Directory | None = None) -> pd.DataFrame:
     """Accounts the IdP assigned in ``systems`` that the system's own listing no longer shows.
 
     Point-in-time listings (IAM users, GitHub members) drop removed accounts; the IdP's assignment
     report still shows them with their ``Unassigned on`` time, which is their removal time. Each
     such account is inactive; ``present`` is the inventory of those systems' listings.
     """
-    hr_emails = set(identities["email"].dropna())
+    if directory is None:
+        directory = identity.build_directory(identities)
     mine = assignments[assignments["system"].isin(systems)].copy()
-    mine["person_email"] = mine["login"].astype("string").where(mine["login"].astype("string").isin(hr_emails))
+    resolved = identity.resolve_keys(directory, mine, ("email",), emails=("login", "email"))
+    mine["person_email"] = resolved["person"]
+    mine["match_rule"] = resolved["match_rule"]
     shown = set(zip(present["system"], present["person_email"].dropna())) | set(zip(present["system"], present["login"]))
     keep = [not ((s, p) in shown or (s, a) in shown)
             for s, p, a in zip(mine["system"], mine["person_email"], mine["application_login"])]
@@ -1201,6 +1216,7 @@ def assignment_accounts(assignments: pd.DataFrame, systems: list[str], present: 
         "granted_at": mine["granted_at"], "removed_at": mine["removed_at"], "last_used_at": mine["last_login_at"],
         "last_used_state": mine["last_login_state"], "created_at": mine["granted_at"], "mfa_applicable": False,
         "mfa_enabled": pd.NA, "line": mine["line"], "listing": label, "signed_in_at": mine["last_login_at"],
+        "match_rule": mine["match_rule"],
     })
     return _inventory(frame)
 
@@ -1278,16 +1294,23 @@ def access_after_termination(leavers: pd.DataFrame, listing_label: str = "listin
 
 
 def orphan_accounts(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
-    """Active accounts that map to no HR person (service accounts excluded). Subject: the login."""
+    """Active accounts that no identity-match rule tied to an HR worker (service accounts excluded).
+
+    An account a rule tied to several workers (``match_rule`` ``ambiguous``) is not an orphan: a
+    person may well be behind it, and the workpaper lists it with its candidates instead.
+    Subject: the login.
+    """
+    rule = inventory["match_rule"].astype("string") if "match_rule" in inventory else pd.Series(pd.NA, index=inventory.index)
     orphans = inventory[inventory["active"].astype(bool) & ~inventory["correlated"].fillna(False).astype(bool)
-                        & ~inventory["service_account"].fillna(False).astype(bool)]
+                        & ~inventory["service_account"].fillna(False).astype(bool)
+                        & (rule != identity.AMBIGUOUS).fillna(True).astype(bool)]
     rows = []
     for row, label in zip(orphans.itertuples(), _with_label(orphans, listing_label)):
         account = row.login_original if isinstance(row.login_original, str) else row.login
         rows.append({"rule": "orphan_account", "subject": str(row.login).casefold(), "system": row.system,
                      "detail_key": f"{row.system}|{row.login}",
-                     "description": f"{row.system} account {account} is active but maps to no HR worker "
-                                    f"(last use {_text(row.last_used_at)}).",
+                     "description": f"{row.system} account {account} is active but maps to no HR worker: no "
+                                    f"identity-match rule tied it to one (last use {_text(row.last_used_at)}).",
                      "evidence_reference": _evidence(label, row.line), "severity": "high"})
     return _hits(rows)
 

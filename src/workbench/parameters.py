@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
 
+from workbench.identity import DEFAULT_PEOPLE_MATCH, DEFAULT_SYSTEM_MATCH, MATCH_RULES
+
 SOC2_CRITERION = re.compile(r"^(CC[1-9]\.[0-9]{1,2}|A1\.[1-3]|C1\.[1-2]|PI1\.[1-5]|P[1-8]\.[1-9])$")
 SOX_ITGC_DOMAINS = (
     "access_to_programs_and_data",
@@ -57,6 +59,18 @@ class Period(_Strict):
         return self
 
 
+def known_match_rules(rules: list[str]) -> list[str]:
+    """Identity-match rules as declared, refused when one is unknown or repeated."""
+    unknown = [r for r in rules if r not in MATCH_RULES]
+    if unknown:
+        raise ValueError(f"unknown identity-match rule(s) {', '.join(map(repr, unknown))}; the rules are "
+                         f"{', '.join(MATCH_RULES)}")
+    repeated = sorted({r for r in rules if rules.count(r) > 1})
+    if repeated:
+        raise ValueError(f"listed more than once: {', '.join(repeated)}")
+    return rules
+
+
 class System(_Strict):
     """An application or platform whose access is tested, with its scope under each framework."""
 
@@ -74,6 +88,13 @@ class System(_Strict):
     owners: list[NonEmptyText] = Field(default_factory=list)
     reviewers: list[NonEmptyText] = Field(default_factory=list)
     review_scope: list[NonEmptyText] = Field(default_factory=list)
+    # How an account of the system is tied to an HR worker: rules tried in this order (identity.MATCH_RULES).
+    identity_match: list[str] = Field(default_factory=lambda: list(DEFAULT_SYSTEM_MATCH), min_length=1)
+
+    @field_validator("identity_match")
+    @classmethod
+    def _known_rules(cls, rules: list[str]) -> list[str]:
+        return known_match_rules(rules)
 
     @field_validator("privileged_entitlements", "service_accounts", "owners", "reviewers", "review_scope")
     @classmethod
@@ -190,6 +211,14 @@ class PeriodParameters(_Strict):
     systems: list[System]
     sources: list[Source]
     controls: Annotated[list[Control], Field(min_length=1)]
+    # How people named on review lines, tickets and registers (reviewers, requesters, approvers) are
+    # recognised as HR workers: rules tried in this order (identity.MATCH_RULES).
+    people_match: list[str] = Field(default_factory=lambda: list(DEFAULT_PEOPLE_MATCH), min_length=1)
+
+    @field_validator("people_match")
+    @classmethod
+    def _known_people_rules(cls, rules: list[str]) -> list[str]:
+        return known_match_rules(rules)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PeriodParameters:

@@ -22,7 +22,15 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, CREDENTIAL_REPORTS, HR, IDP_CORRELATION, IDP_USERS, ControlTest
+from workbench.procedures.base import (
+    ACCESS_LISTINGS,
+    CREDENTIAL_REPORTS,
+    HR,
+    IDENTITY_ALIASES,
+    IDP_CORRELATION,
+    IDP_USERS,
+    ControlTest,
+)
 
 
 class Settings(BaseModel):
@@ -52,6 +60,7 @@ class AuthenticationTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "idp_users": IDP_USERS,
         "idp_assignments": replace(
             IDP_CORRELATION, limitation=IDP_CORRELATION.limitation + "; the shared or generic account rule is not "
@@ -105,9 +114,7 @@ class AuthenticationTest(ControlTest):
     @cached_property
     def credential_report(self) -> pd.DataFrame:
         parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids("credential_reports")]
-        return analytics.correlate_grants(pd.concat(parts, ignore_index=True), self.identities,
-                                          self.optional_frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        return self.correlate(pd.concat(parts, ignore_index=True))
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -116,10 +123,9 @@ class AuthenticationTest(ControlTest):
     @cached_property
     def inventory(self) -> pd.DataFrame:
         """Every account active at extraction in the control's systems (the root credential excluded)."""
-        listings = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.optional_frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        listings = self.correlate(self.frames("access_listings"))
         idp = self.source_ids("idp_users")[0]
-        parts = [analytics.idp_accounts(self.frame("idp_users"), self.identities, self.label(idp)),
+        parts = [self.idp_accounts(self.frame("idp_users"), self.label(idp)),
                  analytics.listing_accounts(listings, "listing"),
                  analytics.credential_accounts(self.credential_report, "credential report")]
         inventory = pd.concat(parts, ignore_index=True)

@@ -28,6 +28,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
@@ -37,6 +38,7 @@ from pydantic import BaseModel
 from workbench import exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
+from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
 from workbench.runner import (
     CONTROL_EXCEPTIONS,
     CONTROL_RESULT,
@@ -192,8 +194,13 @@ def service_account_patterns(systems: list[System]) -> dict[str, list[str]]:
     return {s.id: list(s.service_accounts) for s in systems}
 
 
+IDENTITY_ALIASES = SourceRole("the entity's alias table: which worker an account, user id or name belongs to, "
+                              "where no export says it (read by the identity-match rule 'alias')",
+                              ("identity_aliases",), required=False)
+
+
 @dataclass
-class ControlTest:
+class ControlTest(IdentificationMixin):
     """One execution of a procedure over one frozen population; notebook cells call its steps."""
 
     Settings: ClassVar[type[BaseModel]]
@@ -300,8 +307,19 @@ class ControlTest:
         return population
 
     def frame(self, role: str) -> pd.DataFrame:
-        """The canonical table of a single-source role."""
-        return self.load_for(role, self.source_ids(role)[0]).frame
+        """The canonical table of a single-source role; the people it names (reviewers, requesters,
+        approvers) recognised as HR workers by the declared rules (``resolve_people``)."""
+        source_id = self.source_ids(role)[0]
+        population = self.load_for(role, source_id)
+        if role == "hr" or population.table not in PEOPLE_COLUMNS:
+            return population.frame
+        if source_id not in self._people_resolved:
+            self._people_resolved[source_id] = self.resolve_people(population.table, population.frame)
+        return self._people_resolved[source_id]
+
+    @cached_property
+    def _people_resolved(self) -> dict[str, pd.DataFrame]:
+        return {}
 
     def frames(self, role: str) -> pd.DataFrame:
         """The canonical tables of a multi-source role, concatenated, each row naming its file.
@@ -438,7 +456,7 @@ class ControlTest:
     def population_evidence(self) -> list[workpapers.HtmlBlock]:
         """IPE evidence of every source loaded, with the frozen copy's path inside the run."""
         blocks = self.scope_limitation_blocks()
-        for source_id, population in self.loaded.items():
+        for source_id, population in list(self.loaded.items()):
             caption = f"{self.params.source(source_id).source_system}: {self.label(source_id)}"
             frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
             rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
@@ -469,7 +487,7 @@ class ControlTest:
         if not blocks:
             blocks.append(workpapers.paragraph("Every export was read as exported, with the "
                                                "readers' default options: nothing to list."))
-        return blocks
+        return blocks + self.identity_evidence()
 
     def all_hits(self) -> pd.DataFrame:
         """The analytics hits, running the analytics first if needed."""

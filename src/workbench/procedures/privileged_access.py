@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, HR, IDP_ASSIGNMENTS, ControlTest, SourceRole
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
 
 
 class Settings(BaseModel):
@@ -46,6 +46,7 @@ class PrivilegedAccessTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "idp_assignments": IDP_ASSIGNMENTS,
         "access_listings": ACCESS_LISTINGS,
         "privileged_approved": SourceRole("management's approved list of privileged access", ("privileged_approvals",)),
@@ -85,8 +86,7 @@ class PrivilegedAccessTest(ControlTest):
 
     @cached_property
     def grants(self) -> pd.DataFrame:
-        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        return self.correlate(self.frames("access_listings"))
 
     @property
     def approved_label(self) -> str:

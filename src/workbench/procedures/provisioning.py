@@ -24,6 +24,7 @@ from workbench import analytics, workpapers
 from workbench.procedures.base import (
     ACCESS_REQUESTS,
     HR,
+    IDENTITY_ALIASES,
     IDP_ASSIGNMENTS,
     SOD_MITIGATIONS,
     SOD_RULES,
@@ -59,6 +60,7 @@ class ProvisioningTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "role_grants": SourceRole("the dated role listings: when each role was assigned and removed", ("grants",),
                                   several=True),
         "idp_assignments": IDP_ASSIGNMENTS,
@@ -100,8 +102,7 @@ class ProvisioningTest(ControlTest):
     @cached_property
     def role_listing(self) -> pd.DataFrame:
         """The dated role listings, each grant correlated to its HR person."""
-        return analytics.correlate_grants(self.frames("role_grants"), self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        return self.correlate(self.frames("role_grants"))
 
     @property
     def role_systems(self) -> set[str]:
@@ -125,8 +126,7 @@ class ProvisioningTest(ControlTest):
         assignment_source = self.source_ids("idp_assignments")[0]
         assignments = self.frame("idp_assignments")
         assignments = assignments[assignments["system"].isin(self.assignment_systems)]
-        assignments = analytics.correlate_grants(assignments, self.identities,
-                                                 service_accounts=self.service_accounts)
+        assignments = self.correlate(assignments)
         made = analytics.new_grants(assignments, self.period_start, self.period_end)
         made = made.assign(entitlement_level=False, listing=self.label(assignment_source))
         frame = pd.concat([roles, made], ignore_index=True)

@@ -31,6 +31,7 @@ from workbench.procedures.base import (
     ACCESS_LISTINGS,
     HR,
     HR_PRIOR,
+    IDENTITY_ALIASES,
     IDP_ASSIGNMENTS,
     SOD_MITIGATIONS,
     SOD_RULES,
@@ -83,6 +84,7 @@ class SegregationOfDutiesTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "idp_assignments": IDP_ASSIGNMENTS,
         "access_listings": ACCESS_LISTINGS,
         "sod_rules": SOD_RULES,
@@ -133,8 +135,7 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def held(self) -> pd.DataFrame:
         """Access held at the period end in the control's systems, correlated to HR."""
-        grants = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        grants = self.correlate(self.frames("access_listings"))
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
         return held.reset_index(drop=True)
 

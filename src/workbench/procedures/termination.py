@@ -27,6 +27,7 @@ from workbench.procedures.base import (
     ACCESS_REQUESTS,
     CREDENTIAL_REPORTS,
     HR,
+    IDENTITY_ALIASES,
     IDP_ASSIGNMENTS,
     IDP_USERS,
     ControlTest,
@@ -57,6 +58,7 @@ class TerminationTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "idp_users": IDP_USERS,
         "idp_assignments": IDP_ASSIGNMENTS,
         "access_listings": ACCESS_LISTINGS,
@@ -100,15 +102,13 @@ class TerminationTest(ControlTest):
 
     @cached_property
     def listings(self) -> pd.DataFrame:
-        return analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        return self.correlate(self.frames("access_listings"))
 
     @cached_property
     def credential_report(self) -> pd.DataFrame:
         parts = [self.load(s).frame.assign(listing=self.label(s)) for s in self.source_ids("credential_reports")]
         report = pd.concat(parts, ignore_index=True)
-        return analytics.correlate_grants(report, self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        return self.correlate(report)
 
     @property
     def point_in_time_systems(self) -> list[str]:
@@ -124,9 +124,10 @@ class TerminationTest(ControlTest):
                    analytics.credential_accounts(self.credential_report, "credential report")]
         listed = pd.concat(present, ignore_index=True)
         assignments = self.frame("idp_assignments")
-        parts = [analytics.idp_accounts(self.frame("idp_users"), self.identities, self.label(idp)), listed,
-                 analytics.assignment_accounts(assignments, self.point_in_time_systems, listed, self.identities,
-                                               self.label(self.source_ids("idp_assignments")[0]))]
+        parts = [self.idp_accounts(self.frame("idp_users"), self.label(idp)), listed,
+                 analytics.assignment_accounts(assignments, self.point_in_time_systems, listed, None,
+                                               self.label(self.source_ids("idp_assignments")[0]),
+                                               directory=self.identity)]
         inventory = pd.concat(parts, ignore_index=True)
         return inventory[inventory["system"].isin(self.control.systems)].reset_index(drop=True)
 

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, HR, IDP_ASSIGNMENTS, ControlTest, SourceRole
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
 
 
 class RubberStamp(BaseModel):
@@ -57,6 +57,7 @@ class UserAccessReviewTest(ControlTest):
     Settings = Settings
     SOURCE_ROLES = {
         "hr": HR,
+        "identity_aliases": IDENTITY_ALIASES,
         "idp_assignments": IDP_ASSIGNMENTS,
         "review_decisions": SourceRole("the certification campaign's decisions: one line per reviewed access",
                                        ("review_decisions",)),
@@ -174,8 +175,7 @@ class UserAccessReviewTest(ControlTest):
     def grants(self) -> pd.DataFrame:
         """The system listings (in the declared review scope, if any), each grant correlated to its
         HR person where possible."""
-        grants = analytics.correlate_grants(self.frames("access_listings"), self.identities, self.frame("idp_assignments"),
-            service_accounts=self.service_accounts)
+        grants = self.correlate(self.frames("access_listings"))
         return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
 
     def population_evidence(self) -> list[workpapers.HtmlBlock]:

@@ -465,10 +465,34 @@ _ROLE_PERMISSIONS = Table(
     ),
 )
 
+_IDENTITY_ALIASES = Table(
+    name="identity_aliases",
+    meaning="The entity's alias table: which HR worker an account, user id or name belongs to, "
+            "where no export says it (e.g. SAP user PRAMAN is priya.raman@...). Read by the "
+            "identity-match rule 'alias'.",
+    key=("system", "identifier"),
+    built_by=("mapped",),
+    columns=(
+        _col("system", "text", "The id of the system the identifier is an account of; empty when "
+                               "the identifier names the worker in every system (e.g. a name)."),
+        _col("identifier", "text", "The account login, e-mail, user id or name as exports write "
+                                   "it (compared ignoring case; names also ignoring accents).",
+             required=True),
+        _col("person", "text", "The worker it belongs to: the HR e-mail or employee number.",
+             required=True),
+        _col("note", "text", "Why the alias holds (e.g. the ticket or confirmation that set it)."),
+        _LINE,
+    ),
+    mappable=(
+        _map("system", "system"), _map("identifier", "text", True), _map("person", "text", True),
+        _map("note", "text"),
+    ),
+)
+
 #: Every canonical table, by name, in the order the documentation lists them.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     _IDENTITIES, _ACCOUNTS, _GRANTS, _REVIEW_DECISIONS, _CAMPAIGNS, _REQUESTS, _SOD_RULES,
-    _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS)})
+    _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES)})
 
 
 # --------------------------------------------------------------------------------------------

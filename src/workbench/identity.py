@@ -1,0 +1,240 @@
+"""Identity resolution: which HR worker holds an account, or is named on a review line, a ticket
+or a register row.
+
+People are the HR roster's workers, keyed by their HR e-mail (``identities.email``): every rule
+that compares people (self-review, self-approval, approver is the manager, a leaver's access)
+compares these keys. Exports name people in many ways: a work e-mail, an employee number, an
+application login the identity provider assigned, a short login, a display name, or nothing a
+rule can use, for which the entity keeps an alias table. Each system declares the rules to try,
+in order (``systems[].identity_match`` of the period file); people named outside a system's
+accounts (reviewers, requesters, approvers) are recognised by ``people_match``.
+
+A rule matches when exactly one worker has the key. A key held by several workers (two people
+named "Sam Patel", one e-mail on two HR rows) is *ambiguous*: the next rule is tried, and if none
+matches the row is listed as ambiguous with its candidates, never guessed and never called an
+orphan. Every resolved row records the rule that matched it, for the evidence.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+#: The rules, in the words the workpaper uses for each.
+MATCH_RULES: Mapping[str, str] = {
+    "email": "the e-mail (or a login that is an e-mail) is the worker's HR e-mail",
+    "employee_id": "the account carries the worker's HR employee number",
+    "application_login": "the identity provider assigned the account to the worker (its application username)",
+    "login": "the login is the worker's identity-provider login",
+    "email_local_part": "the login, or the e-mail before the @, is the worker's HR e-mail before the @",
+    "display_name": "the name is the worker's HR name (accents, case, punctuation and 'Last, First' ignored)",
+    "alias": "the entity's alias table names the worker for this account or name",
+}
+#: A system's rules when the period file declares none: what the workbench always did (e-mail,
+#: then the employee number, then the IdP's application login).
+DEFAULT_SYSTEM_MATCH: tuple[str, ...] = ("email", "employee_id", "application_login")
+#: How reviewers, requesters and approvers are recognised when the period file declares nothing.
+DEFAULT_PEOPLE_MATCH: tuple[str, ...] = ("email", "employee_id", "display_name")
+UNMATCHED = "unmatched"
+AMBIGUOUS = "ambiguous"
+#: Systems an alias row without a system applies to.
+ANY_SYSTEM = ""
+
+
+def normalise_name(value: object) -> str | None:
+    """A person's name as two spellings of it compare: accents, case and punctuation dropped,
+    "Last, First" turned round, whitespace collapsed; None for a missing or blank name."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = unicodedata.normalize("NFKD", str(value))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    if text.count(",") == 1:
+        last, first = text.split(",")
+        text = f"{first} {last}"
+    text = re.sub(r"['’`.]", "", text)
+    text = re.sub(r"[^\w]+", " ", text).strip()
+    return text or None
+
+
+def local_part(value: object) -> str | None:
+    """The part of an e-mail before the @ (a login without an @ is its own local part), casefolded."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    text = str(value).strip().casefold()
+    text = text.split("@", 1)[0] if "@" in text else text
+    return text or None
+
+
+def _folded(values: pd.Series) -> pd.Series:
+    """Text keys as rules compare them: trimmed and casefolded, NA for blanks."""
+    text = values.astype("string").str.strip().str.casefold()
+    return text.where(text != "")
+
+
+@dataclass(frozen=True)
+class KeyIndex:
+    """One rule's keys: key -> the one worker who has it, and key -> the several who share it."""
+
+    unique: Mapping[str, str]
+    shared: Mapping[str, tuple[str, ...]]
+
+    @classmethod
+    def build(cls, keys: pd.Series, people: pd.Series) -> KeyIndex:
+        """Index (key, worker) pairs; a key of two or more workers is shared, never unique."""
+        pairs = pd.DataFrame({"key": keys.astype("string").to_numpy(), "person": people.astype("string").to_numpy()})
+        pairs = pairs.dropna().drop_duplicates()
+        once = pairs.drop_duplicates("key", keep=False)
+        many = pairs[pairs["key"].duplicated(keep=False)]
+        shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
+        return cls(dict(zip(once["key"], once["person"])), shared)
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Every key a worker may be known by, rule by rule.
+
+    Rules scoped to a system (the application login, an alias given for one system) are keyed
+    ``system + "\\x1f" + key``; the others by the key alone.
+    """
+
+    indexes: Mapping[str, KeyIndex]
+    scoped: frozenset[str] = field(default_factory=frozenset)
+    rules_available: frozenset[str] = field(default_factory=frozenset)
+
+    def lookup(self, rule: str, keys: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """(the worker each key names, or NA; the workers an ambiguous key names, or NA)."""
+        index = self.indexes.get(rule)
+        if index is None:
+            empty = pd.Series(pd.NA, index=keys.index, dtype="string")
+            return empty, empty
+        person = keys.map(index.unique).astype("string")
+        shared = keys.map({k: ", ".join(v) for k, v in index.shared.items()}).astype("string")
+        return person, shared
+
+
+def _scoped(system: pd.Series, keys: pd.Series) -> pd.Series:
+    return system.astype("string").fillna(ANY_SYSTEM) + "\x1f" + keys
+
+
+def build_directory(identities: pd.DataFrame, idp_users: pd.DataFrame | None = None,
+                    assignments: pd.DataFrame | None = None, aliases: pd.DataFrame | None = None) -> Directory:
+    """The directory of one control's people: the HR roster, and where given the IdP's users (for
+    ``login``), its application assignments (for ``application_login``) and an alias table.
+
+    The IdP's users and assignments are tied to workers by e-mail or employee number first (their
+    own logins are e-mails or carry the number); an alias row names its worker by HR e-mail or
+    employee number.
+    """
+    hr = identities.dropna(subset=["email"])
+    email = _folded(hr["email"])
+    indexes: dict[str, KeyIndex] = {
+        "email": KeyIndex.build(email, email),
+        "email_local_part": KeyIndex.build(email.map(local_part), email),
+    }
+    if "employee_id" in hr:
+        indexes["employee_id"] = KeyIndex.build(hr["employee_id"].astype("string").str.strip(), email)
+    if "full_name" in hr:
+        indexes["display_name"] = KeyIndex.build(hr["full_name"].map(normalise_name), email)
+    scoped = set()
+    base = Directory(dict(indexes))
+    if idp_users is not None and len(idp_users):
+        owners = resolve_keys(base, idp_users, ("email", "employee_id"), emails=("login", "email"),
+                              employee_ids=("employee_id",))
+        indexes["login"] = KeyIndex.build(_folded(idp_users["login"]), owners["person"])
+    if assignments is not None and len(assignments) and "application_login" in assignments:
+        owners = resolve_keys(base, assignments, ("email",), emails=("login", "email"))
+        keys = _scoped(assignments["system"], _folded(assignments["application_login"]))
+        indexes["application_login"] = KeyIndex.build(keys.where(assignments["system"].notna()), owners["person"])
+        scoped.add("application_login")
+    if aliases is not None and len(aliases):
+        person = resolve_keys(base, aliases.assign(_person=aliases["person"]), ("email", "employee_id"),
+                              emails=("_person",), employee_ids=("_person",))["person"]
+        system = aliases["system"] if "system" in aliases else pd.Series(pd.NA, index=aliases.index)
+        identifier = aliases["identifier"].astype("string")
+        keys = pd.concat([_scoped(system, _folded(identifier)), _scoped(system, identifier.map(normalise_name))])
+        indexes["alias"] = KeyIndex.build(keys, pd.concat([person, person]))
+        scoped.add("alias")
+    return Directory(indexes, frozenset(scoped), frozenset(indexes))
+
+
+#: Which of a row's columns each rule reads, by the kind of value the rule compares.
+_RULE_INPUTS = {
+    "email": "emails", "employee_id": "employee_ids", "application_login": "logins", "login": "logins",
+    "email_local_part": "locals", "display_name": "names", "alias": "aliases",
+}
+
+
+def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str], *,
+                 emails: Sequence[str] = (), logins: Sequence[str] = (), employee_ids: Sequence[str] = (),
+                 names: Sequence[str] = (), system: str | None = None) -> pd.DataFrame:
+    """The worker of each row of ``frame`` by the rules of ``order``, tried in order.
+
+    ``emails``/``logins``/``employee_ids``/``names``: the row's columns each kind of rule reads
+    (the local-part rule reads the e-mail and login columns, the alias rule every column given);
+    ``system``: the column naming the row's system, for the scoped rules. Returns, on the frame's
+    index: ``person`` (the HR e-mail, NA when no rule matched), ``match_rule`` (the rule that
+    matched, ``ambiguous`` or ``unmatched``) and ``candidates`` (for an ambiguous row, the workers
+    its key names).
+    """
+    def present(columns: Iterable[str]) -> list[str]:
+        return [c for c in columns if c in frame]
+
+    systems = frame[system] if system and system in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    inputs = {
+        "emails": [_folded(frame[c]) for c in present([*emails, *logins])],
+        "employee_ids": [frame[c].astype("string").str.strip() for c in present(employee_ids)],
+        "logins": [_folded(frame[c]) for c in present(logins)],
+        "locals": [frame[c].map(local_part).astype("string") for c in present([*logins, *emails])],
+        "names": [frame[c].map(normalise_name).astype("string") for c in present(names)],
+        "aliases": [*(_folded(frame[c]) for c in present([*logins, *emails, *employee_ids])),
+                    *(frame[c].map(normalise_name).astype("string") for c in present(names))],
+    }
+    person = pd.Series(pd.NA, index=frame.index, dtype="string")
+    rule = pd.Series(UNMATCHED, index=frame.index, dtype="string")
+    candidates = pd.Series(pd.NA, index=frame.index, dtype="string")
+    for name in order:
+        for keys in inputs[_RULE_INPUTS[name]]:
+            if name in directory.scoped:
+                found, shared = directory.lookup(name, _scoped(systems, keys))
+                if name == "alias":   # an alias given for no system applies to every system
+                    any_found, any_shared = directory.lookup(name, _scoped(pd.Series(pd.NA, index=keys.index), keys))
+                    found, shared = found.fillna(any_found), shared.fillna(any_shared)
+            else:
+                found, shared = directory.lookup(name, keys)
+            open_rows = person.isna()
+            take = open_rows & found.notna()
+            person = person.mask(take, found)
+            rule = rule.mask(take, name)
+            flag = open_rows & found.isna() & shared.notna() & candidates.isna()
+            candidates = candidates.mask(flag, shared)
+    rule = rule.mask(person.isna() & candidates.notna(), AMBIGUOUS)
+    candidates = candidates.where(person.isna())
+    return pd.DataFrame({"person": person, "match_rule": rule, "candidates": candidates}, index=frame.index)
+
+
+def resolve_by_system(directory: Directory, frame: pd.DataFrame, orders: Mapping[str, Sequence[str]],
+                      default: Sequence[str] = DEFAULT_SYSTEM_MATCH, *, system: str = "system",
+                      **columns: Sequence[str]) -> pd.DataFrame:
+    """:func:`resolve_keys` with each row's rules those of its system (``orders``: system id ->
+    rules; a system not listed, or a row without a system, uses ``default``)."""
+    if frame.empty:
+        return resolve_keys(directory, frame, default, system=system, **columns)
+    row_orders = [tuple(orders.get(s, default)) if isinstance(s, str) else tuple(default) for s in frame[system]]
+    parts = []
+    for order in dict.fromkeys(row_orders):
+        rows = np.fromiter((o == order for o in row_orders), dtype=bool, count=len(row_orders))
+        parts.append(resolve_keys(directory, frame[rows], order, system=system, **columns))
+    return pd.concat(parts).reindex(frame.index)
+
+
+def match_summary(resolved: pd.DataFrame, by: pd.Series) -> pd.DataFrame:
+    """Rows per group (e.g. system) and rule, for the evidence: how each was tied to a person."""
+    counts = (pd.DataFrame({"group": by.astype("string").fillna("(none)").to_numpy(),
+                            "rule": resolved["match_rule"].to_numpy()})
+              .groupby(["group", "rule"], sort=True).size().rename("rows").reset_index())
+    return counts
