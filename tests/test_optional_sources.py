@@ -23,8 +23,15 @@ from workbench import workpapers as wp
 from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
 
 KESTREL = ROOT / "tests" / "data" / "companies" / "kestrel"
-#: (control, optional role) pairs run without the role on both companies.
+#: (control, optional role) pairs run without the role on both companies, where the remaining
+#: sources find exactly what the full run found (per rule and system).
 CASES = [("UAR-01", "review_campaign"), ("TERM-01", "access_requests"), ("AUTH-01", "idp_assignments")]
+#: Pairs whose absence adds exceptions that follow from it (no mitigation register: every conflict
+#: is unmitigated; no IdP assignments: accounts only the IdP tied to a person are unmatched), so the
+#: full run's exceptions are all still found, among others.
+MORE_CASES = [("SOD-CTL-01", "sod_mitigations"), ("PRIV-01", "review_decisions"), ("UAR-01", "idp_assignments"),
+              ("PRIV-01", "idp_assignments"), ("SOD-CTL-01", "idp_assignments")]
+ALL_CASES = CASES + MORE_CASES
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +48,16 @@ def companies(tmp_path_factory) -> dict[str, Path]:
 
 
 def one_control(period: Path, control_id: str, without: str | None) -> Path:
-    """A copy of the period file with only ``control_id``, less the role ``without``."""
+    """A copy of the period file with only ``control_id``, less the role ``without`` (and the setting
+    that would make the role required)."""
     data = yaml.safe_load(period.read_text(encoding="utf-8"))
     data["controls"] = [c for c in data["controls"] if c["id"] == control_id]
     if without:
-        data["controls"][0]["sources"].pop(without)
+        control = data["controls"][0]
+        control["sources"].pop(without)
+        spec = procedures.procedure_class(control["procedure"]).SOURCE_ROLES[without]
+        if spec.required_with:
+            control.get("settings", {}).pop(spec.required_with, None)
     path = period.parent / f"{period.stem}-{control_id}-{without or 'all'}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
@@ -65,9 +77,16 @@ def execute(period: Path, control_id: str):
 @pytest.fixture(scope="module")
 def runs(companies):
     """(company, control, role) -> (the control run with every source, the control run without the role)."""
-    return {(company, control, role): (execute(one_control(period, control, None), control),
-                                       execute(one_control(period, control, role), control))
-            for company, period in companies.items() for control, role in CASES}
+    full = {(company, control): execute(one_control(period, control, None), control)
+            for company, period in companies.items() for control in dict.fromkeys(c for c, _ in ALL_CASES)}
+    return {(company, control, role): (full[(company, control)], execute(one_control(period, control, role), control))
+            for company, period in companies.items() for control, role in ALL_CASES}
+
+
+def tied_by_the_idp(test) -> set[str]:
+    """Systems with an account that the IdP's application assignment tied to its person."""
+    return {system for frame in test._matched_accounts
+            for system, rule in zip(frame["system"], frame["match_rule"]) if rule == "application_login"}
 
 
 def analytics_rules(test) -> collections.Counter:
@@ -75,7 +94,7 @@ def analytics_rules(test) -> collections.Counter:
 
 
 @pytest.mark.parametrize("company", ["demo", "kestrel"])
-@pytest.mark.parametrize(("control", "role"), CASES)
+@pytest.mark.parametrize(("control", "role"), ALL_CASES)
 def test_a_control_without_an_optional_source_states_the_scope_limitation(runs, company, control, role):
     full, reduced = runs[(company, control, role)]
     limitation = reduced.SOURCE_ROLES[role].limitation
@@ -105,6 +124,29 @@ def test_the_remaining_sources_still_find_what_they_support(runs, company, contr
     assert analytics_rules(reduced) == expected
     for rule in not_run:
         assert rule.replace("_", " ") in reduced.SOURCE_ROLES[role].limitation
+
+
+@pytest.mark.parametrize("company", ["demo", "kestrel"])
+@pytest.mark.parametrize(("control", "role"), MORE_CASES)
+def test_without_a_source_whose_absence_adds_exceptions_every_full_run_exception_is_still_found(
+        runs, company, control, role):
+    """No traceback, and per rule and system at least as many analytics exceptions as the full run, for
+    every rule the reduced run still runs; a rule it cannot run is named in the limitation."""
+    full, reduced = runs[(company, control, role)]
+    not_run = set(full.rules_run()) - set(reduced.rules_run())
+    found = analytics_rules(reduced)
+    # Without the IdP's assignments, a system whose accounts only the IdP tied to people is not
+    # supported by the remaining sources (its accounts are unmatched, as the limitation says):
+    # its findings are not expected; every other system's are.
+    unsupported = tied_by_the_idp(full) if role == "idp_assignments" else set()
+    for (rule, system), count in analytics_rules(full).items():
+        if rule not in not_run and not set(system.split("; ")) & unsupported:
+            assert found[(rule, system)] >= count, (rule, system)
+    for rule in not_run:
+        assert rule.replace("_", " ") in reduced.SOURCE_ROLES[role].limitation
+    if role == "sod_mitigations":   # the only consequence: conflicts no longer mitigated
+        extra = found - analytics_rules(full)
+        assert {rule for rule, _ in extra} <= {"sod_conflict"}
 
 
 @pytest.mark.parametrize("company", ["demo", "kestrel"])
@@ -150,9 +192,26 @@ def test_check_accepts_a_control_without_an_optional_role_and_refuses_one_withou
         line = next(row for row in text[text.index(f"id: {control}"):].splitlines()
                     if row.strip().startswith(f"{role}:"))
         assert problems_of(tmp_path, swap(text, line + "\n", "", within=f"id: {control}")) == [], (control, role)
-    for control, role in [("UAR-01", "review_decisions"), ("TERM-01", "idp_assignments"), ("UAR-01", "idp_assignments")]:
+    for control, role in [("UAR-01", "review_decisions"), ("TERM-01", "idp_assignments"), ("PROV-01", "idp_assignments")]:
         text = valid_period()
         line = next(row for row in text[text.index(f"id: {control}"):].splitlines()
                     if row.strip().startswith(f"{role}:"))
         [problem] = problems_of(tmp_path, swap(text, line + "\n", "", within=f"id: {control}"))
         assert f"has no source for the role '{role}'" in problem.message, (control, role)
+
+
+def test_check_says_what_a_control_will_not_test_without_an_optional_source(tmp_path):
+    """`workbench check` is ready to run without an optional source, and says what the workpaper will
+    state as not tested; with every source given it says nothing of the kind."""
+    from workbench.check import check_period
+    text = valid_period()
+    line = next(row for row in text[text.index("id: UAR-01"):].splitlines() if row.strip().startswith("review_campaign:"))
+    path = tmp_path / "period.yaml"
+    path.write_text(swap(text, line + "\n", "", within="id: UAR-01"), encoding="utf-8")
+    report = check_period(path)
+    assert report.ok
+    limitation = procedures.procedure_class("user_access_review").SOURCE_ROLES["review_campaign"].limitation
+    assert report.limitations == {"UAR-01": {"review_campaign": limitation}}
+    assert f"UAR-01: without 'review_campaign': {limitation}" in report.format()
+    path.write_text(text, encoding="utf-8")
+    assert "Scope limitations" not in check_period(path).format()

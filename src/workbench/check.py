@@ -99,6 +99,8 @@ class CheckReport:
     controls: int = 0
     parameters: PeriodParameters | None = None
     tables: dict[str, str] = field(default_factory=dict)  # source id -> canonical table
+    # control id -> {optional role not given: what its workpaper will state as not tested}
+    limitations: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -114,8 +116,9 @@ class CheckReport:
     def format(self) -> str:
         """The report as ``workbench check`` prints it."""
         if self.ok:
-            return (f"{self.parameter_file}: ready to run: {_count(self.sources, 'source')}, "
-                    f"{_count(self.controls, 'control')} (every key, export, setting and source role checked).")
+            ready = (f"{self.parameter_file}: ready to run: {_count(self.sources, 'source')}, "
+                     f"{_count(self.controls, 'control')} (every key, export, setting and source role checked).")
+            return "\n".join([ready, *self.limitation_lines()])
         lines = [f"{self.parameter_file}: {len(self.problems)} problem(s); nothing was run and nothing was written."]
         for group, problems in self.grouped():
             lines += ["", group]
@@ -123,6 +126,16 @@ class CheckReport:
         lines += ["", f"{len(self.problems)} problem(s) in {self.parameter_file}. Fix them and run "
                       f"`workbench check {self.parameter_file}` again."]
         return "\n".join(lines)
+
+
+    def limitation_lines(self) -> list[str]:
+        """What each control will not test for want of an optional source (each workpaper states it too)."""
+        if not self.limitations:
+            return []
+        lines = ["", "Scope limitations: optional sources not given (each workpaper states what it could not test):"]
+        for control, roles in self.limitations.items():
+            lines += [f"  {control}: without '{role}': {text}" for role, text in roles.items()]
+        return lines
 
 
 class CheckFailed(ParameterError):
@@ -238,6 +251,7 @@ class _Checker:
         self.controls: dict[int, Control] = {}
         self.source_paths: dict[int, Path] = {}
         self.tables: dict[str, str] = {}
+        self.limitations: dict[str, dict[str, str]] = {}
         self.not_plain: set[Loc] = set()
         self.duplicate_ids: set[str] = set()
         self.todos: set[Loc] = set()
@@ -610,6 +624,8 @@ class _Checker:
                 elif spec.required_with and settings.get(spec.required_with) is not None:
                     self.add(where, f"has no source for the role '{role}', which procedure {procedure} reads "
                                     f"because settings.{spec.required_with} is given: {spec.meaning}")
+                elif spec.limitation:
+                    self.limitations.setdefault(str(item.get("id")), {})[role] = spec.limitation
 
     def role_sources(self, loc: Loc, spec: SourceRole, role: str, ref: Any,
                      kinds: dict[Any, Any]) -> None:
@@ -660,7 +676,7 @@ class _Checker:
                 for error in exc.errors():
                     self.add(tuple(error["loc"]), _describe(error))
         return CheckReport(self.path, self.problems, len(self.items("sources")), len(self.items("controls")),
-                           parameters, dict(self.tables))
+                           parameters, dict(self.tables), dict(self.limitations))
 
 
 TODO_MESSAGE = "still to fill in (TODO)"

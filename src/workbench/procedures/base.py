@@ -157,15 +157,16 @@ SOD_MITIGATIONS = SourceRole("the SoD mitigation register (without it, no confli
                              ("sod_mitigations",), required=False,
                              limitation="no SoD mitigation register: no conflict counts as mitigated; every conflict "
                                         "is reported as unmitigated")
-# Where the assignment report only ties application logins to people: not a source of accounts, and no
-# rule needs the person's HR attributes or review lines (authentication). The UAR, privileged access and
-# SoD keep it required: without it their AWS/SAP logins match no review line and no HR department, and
-# the campaign-completeness, privileged-review and attribute rules would report false exceptions.
+# Where the assignment report only ties application logins to people (the identity-match rule
+# application_login), not a source of accounts or grants: without it the control still runs, and the
+# systems' other rules (an alias table, the e-mail's local part, a display name) may tie those accounts.
 IDP_CORRELATION = replace(
     IDP_ASSIGNMENTS, required=False,
-    limitation="no IdP application assignment report: accounts come from the system listings only and are "
-               "correlated to HR people by e-mail only; an application login without an HR e-mail (e.g. an AWS "
-               "IAM user name) stays uncorrelated")
+    limitation="no IdP application assignment report: accounts come from the system listings only, and the "
+               "identity-match rule application_login cannot be used; an application account that only the IdP "
+               "ties to a worker (e.g. an AWS IAM user name, a SAP user) is tied by its system's other rules "
+               "(identity_match: an alias table, the e-mail's local part, a display name) or stays unmatched and "
+               "is reported as an account without an HR identity")
 
 
 def read_source(source: Source, path: Path, systems: list[System]) -> populations.Population:

@@ -20,7 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
 
 class Settings(BaseModel):
@@ -47,11 +47,14 @@ class PrivilegedAccessTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "identity_aliases": IDENTITY_ALIASES,
-        "idp_assignments": IDP_ASSIGNMENTS,
+        "idp_assignments": IDP_CORRELATION,
         "access_listings": ACCESS_LISTINGS,
         "privileged_approved": SourceRole("management's approved list of privileged access", ("privileged_approvals",)),
-        "review_decisions": SourceRole("the access review campaign's decisions (PA4: privileged access reviewed)",
-                                       ("review_decisions",), required=False, required_with="review_snapshot_date"),
+        "review_decisions": SourceRole(
+            "the access review campaign's decisions (PA4: privileged access reviewed)", ("review_decisions",),
+            required=False, required_with="review_snapshot_date",
+            limitation="no access review decisions (with settings.review_snapshot_date): PA4 (privileged access "
+                       "reviewed in the campaign) is not tested and the privileged not reviewed rule is not run"),
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "privileged memberships"
@@ -148,6 +151,10 @@ class PrivilegedAccessTest(ControlTest):
                                                            self.identities, self.snapshot, "listing"))
         self.hits = self.combine_hits(parts)
         return self.hits
+
+    def rules_run(self) -> tuple[str, ...]:
+        return ("privileged_drift", "privileged_approval_expired") + \
+            (("privileged_not_reviewed",) if self.snapshot is not None else ())
 
     def approval_summary(self) -> pd.DataFrame:
         """Privileged memberships per system and entitlement, by approval status."""

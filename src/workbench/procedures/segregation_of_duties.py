@@ -32,7 +32,7 @@ from workbench.procedures.base import (
     HR,
     HR_PRIOR,
     IDENTITY_ALIASES,
-    IDP_ASSIGNMENTS,
+    IDP_CORRELATION,
     SOD_MITIGATIONS,
     SOD_RULES,
     ControlTest,
@@ -85,7 +85,7 @@ class SegregationOfDutiesTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "identity_aliases": IDENTITY_ALIASES,
-        "idp_assignments": IDP_ASSIGNMENTS,
+        "idp_assignments": IDP_CORRELATION,
         "access_listings": ACCESS_LISTINGS,
         "sod_rules": SOD_RULES,
         "sod_mitigations": SOD_MITIGATIONS,

@@ -17,7 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
-from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
+from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
 
 class RubberStamp(BaseModel):
@@ -58,7 +58,7 @@ class UserAccessReviewTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "identity_aliases": IDENTITY_ALIASES,
-        "idp_assignments": IDP_ASSIGNMENTS,
+        "idp_assignments": IDP_CORRELATION,
         "review_decisions": SourceRole("the certification campaign's decisions: one line per reviewed access",
                                        ("review_decisions",)),
         "review_campaign": SourceRole(
