@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import re
 import typing
 from collections.abc import Iterable
@@ -436,13 +437,13 @@ class _Checker:
             given = item.get("path")
             if not isinstance(given, str) or not given.strip():
                 continue
-            resolved = _absolute(base / given)
-            problem = file_type_problem(resolved)
+            resolved, written = _absolute(base / given), _absolute_as_written(base / given)
+            problem = file_type_problem(written)  # follows links, and names a dangling link as such
             if problem == "does not exist":
                 self.add(("sources", index, "path"), f"the export file does not exist: {resolved} "
                                                      f"(relative paths start from {base})")
-            elif problem is not None:
-                self.add(("sources", index, "path"), f"{resolved} {problem}".replace("is a folder, not a file",
+            elif problem is not None:  # named as written: a link's target may be /dev/null or itself
+                self.add(("sources", index, "path"), f"{written} {problem}".replace("is a folder, not a file",
                                                                                      "is a folder, not an export file"))
             elif (problem := self.export_problem(item, resolved)) is not None:
                 self.add(("sources", index, "path"), problem)
@@ -667,6 +668,11 @@ class _Checker:
 
 
 TODO_MESSAGE = "still to fill in (TODO)"
+
+
+def _absolute_as_written(path: Path) -> Path:
+    """``path`` made absolute without following links (``..`` removed), to name it as the period file does."""
+    return Path(os.path.abspath(path))
 
 
 def _todo_values(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:

@@ -334,13 +334,13 @@ def resolve_source_paths(params: PeriodParameters, parameter_file: Path) -> dict
     problems = []
     for i, s in enumerate(params.sources):
         try:
-            screen_export(resolved[s.id], params.max_export_size, s.options.get("encoding"))
+            screen_export(Path(os.path.abspath(base / s.path)), params.max_export_size, s.options.get("encoding"))
         except InputFileError as exc:
             reason = exc.reason.removeprefix("the source export ")
             if reason == "does not exist":
                 reason = f"file not found: {resolved[s.id]}"
-            else:
-                reason = f"{resolved[s.id]}: {reason}"
+            else:  # named as written: a link's target may be /dev/null or the link itself
+                reason = f"{os.path.abspath(base / s.path)}: {reason}"
             problems.append(f"sources[{i}] ({s.id}).path: {reason}")
     if problems:
         raise ParameterError(parameter_file, problems)
@@ -365,8 +365,9 @@ def read_keyed_records(path: Path, model: type[BaseModel], what: str, error: typ
         return {}
     try:
         raw = load_yaml(path, f"file of {what} records") or {}
-    except YamlFileError as exc:
-        raise error(str(exc)) from None
+    except YamlFileError as exc:  # listed as validate_keyed_records lists its problems, each naming the file
+        raise error(f"{path} has {len(exc.problems)} problem(s):\n"
+                    + "\n".join(f"  - {path.name}: {p}" for p in exc.problems)) from None
     if not isinstance(raw, dict):
         raise error(f"{path}: expected a mapping of {what} to its record")
     return validate_keyed_records(raw, path, model, error)
