@@ -27,7 +27,7 @@ from conftest import make_demo_project
 from workbench import cli, csvsafe, exceptions, inputfiles, populations, yamlfile
 from workbench.clierrors import TRACEBACK_HEADER
 from workbench.parameters import ParameterError, load_period, resolve_source_paths
-from workbench.runner import DEMO_PARAMETER_FILE
+from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
 
 PERIOD = f"parameters/{DEMO_PARAMETER_FILE}"
 GITHUB = "data/demo/2026-Q3/apps/github_org_members.csv"
@@ -301,7 +301,8 @@ def test_an_export_of_nul_bytes_fails_before_copying_naming_the_file(project, ca
     code, text = run_cli(["check", project / PERIOD], capsys)
     assert code == 2 and "github_org_members.csv" in text and "only NUL bytes" in text
     with pytest.raises(ParameterError, match="github_org_members.csv.*only NUL bytes"):
-        resolve_source_paths(load_period(project / PERIOD), project / PERIOD)
+        prepare_run(project / PERIOD, project / "outputs")  # what a run does before it copies anything
+    assert not (project / "outputs").exists()
 
 
 def test_a_nul_byte_near_the_start_of_an_export_is_named_by_line(project, capsys):
@@ -436,9 +437,10 @@ def test_remediation_formulas_are_neutralised_in_the_period_register(formula_run
 def test_numbers_in_numeric_columns_stay_numbers(tmp_path):
     import pandas as pd
 
-    frame = pd.DataFrame({"days": [-3, 4], "text": ["-3", "=1+1"]})
+    frame = pd.DataFrame({"days": [-3, 4], "text": ["-3", "=1+1"], "mixed": pd.Series([-1, "@x"], dtype=object)})
     path = csvsafe.write_csv(frame, tmp_path / "x.csv")
-    assert path.read_text(encoding="utf-8") == "days,text\n-3,-3\n4,'=1+1\n"
+    assert path.read_text(encoding="utf-8") == "days,text,mixed\n-3,-3,-1\n4,'=1+1,'@x\n"
+    assert csvsafe.read_csv(path).to_dict("list") == {"days": ["-3", "4"], "text": ["-3", "=1+1"], "mixed": ["-1", "@x"]}
 
 
 # --- 9. failed workpapers and the command line ------------------------------------------------------------
