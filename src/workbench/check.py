@@ -4,11 +4,14 @@ A run that stops on the first mistake makes the auditor fix one line, run again,
 next. The check instead walks the whole period file in layers and keeps going whatever an earlier
 layer found, so a bad control never hides a bad source:
 
-a. the file: YAML syntax, and keys given twice in one mapping (PyYAML silently keeps the last);
+a. the file: YAML syntax, keys given twice in one mapping (PyYAML silently keeps the last), and
+   the limits of :mod:`workbench.yamlfile` (size, nesting, aliases), read as a run reads it;
 b. the schema, piece by piece: the top-level keys, ``period``, each system, source and control
    (the pydantic models of :mod:`workbench.parameters`, with their messages);
 c. references: a source's system, a control's systems and sources point at ids that exist;
-d. files: every source's export exists and is a file (relative to the period file's folder);
+d. files: every source's export exists and is a regular file (relative to the period file's folder),
+   within the period's ``max_export_size``, and does not start with NUL bytes or as UTF-16 without a
+   byte-order mark (:func:`workbench.inputfiles.screen_export`, as a run screens it before copying);
 e. exports: each source's kind and reader options are known, and its reader reads the file
    against its real headers, exactly as the run reads it (:func:`procedures.base.read_source`);
 f. procedures: each control's procedure exists and its settings validate;
