@@ -112,7 +112,7 @@ def test_broken_yaml_names_the_line(tmp_path):
 
 
 def test_missing_file_and_non_mapping(tmp_path):
-    assert _problems(tmp_path / "nope.yaml") == ["the file does not exist"]
+    assert _problems(tmp_path / "nope.yaml") == ["the period file does not exist"]
     assert "YAML mapping" in _problems(_write(tmp_path, "- just\n- a list\n"))[0]
 
 

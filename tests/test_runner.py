@@ -148,6 +148,16 @@ def test_a_cell_error_keeps_the_partial_notebook_and_shows_the_error(failing_run
     assert "Run failed" in page and "malformed date on line 4" in page and "wp-status-failed" in page
 
 
+def test_a_failed_workpaper_folds_its_traceback_and_the_terminal_shows_none(failing_run):
+    """Issue 14: the error in words first; the Python traceback only under the folded technical detail."""
+    page = (failing_run["run_dir"] / FAILING / "workpaper.html").read_text()
+    before, folded = page.split('<details class="wp-technical">', 1)
+    assert "This step stopped:" in before and "malformed date on line 4" in before
+    assert "Traceback (most recent call last)" not in before.replace("&#x27;", "'")
+    assert "Traceback (most recent call last)" in folded.split("</details>")[0]
+    assert "Traceback (most recent call last)" not in failing_run["out"] + failing_run["err"]
+
+
 def test_a_dead_kernel_fails_the_workpaper_even_though_the_notebook_looks_complete(failing_run):
     run_dir = failing_run["run_dir"]
     status = _status(run_dir, DYING)

@@ -4,11 +4,14 @@ A run that stops on the first mistake makes the auditor fix one line, run again,
 next. The check instead walks the whole period file in layers and keeps going whatever an earlier
 layer found, so a bad control never hides a bad source:
 
-a. the file: YAML syntax, and keys given twice in one mapping (PyYAML silently keeps the last);
+a. the file: YAML syntax, keys given twice in one mapping (PyYAML silently keeps the last), and
+   the limits of :mod:`workbench.yamlfile` (size, nesting, aliases), read as a run reads it;
 b. the schema, piece by piece: the top-level keys, ``period``, each system, source and control
    (the pydantic models of :mod:`workbench.parameters`, with their messages);
 c. references: a source's system, a control's systems and sources point at ids that exist;
-d. files: every source's export exists and is a file (relative to the period file's folder);
+d. files: every source's export exists and is a regular file (relative to the period file's folder),
+   within the period's ``max_export_size``, and does not start with NUL bytes or as UTF-16 without a
+   byte-order mark (:func:`workbench.inputfiles.screen_export`, as a run screens it before copying);
 e. exports: each source's kind and reader options are known, and its reader reads the file
    against its real headers, exactly as the run reads it (:func:`procedures.base.read_source`);
 f. procedures: each control's procedure exists and its settings validate;
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import re
 import typing
 from collections.abc import Iterable
@@ -33,22 +37,30 @@ from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from yaml.constructor import SafeConstructor
 
 from workbench import populations, procedures
 from workbench import tables as canonical_tables
+from workbench.inputfiles import (
+    DEFAULT_MAX_EXPORT_BYTES,
+    InputFileError,
+    file_type_problem,
+    parse_size,
+    screen_export,
+)
 from workbench.parameters import (
     Control,
     ParameterError,
     PeriodParameters,
     Source,
     System,
+    _absolute,
     _describe,
     _format_location,
     _is_plain_json,
     _key_lines,
 )
 from workbench.procedures.base import SourceRole, read_source
+from workbench.yamlfile import YamlFileError, duplicate_keys, parse_text, read_text
 
 Loc = tuple[Any, ...]
 
@@ -330,24 +342,13 @@ class _Checker:
     # --- a. the file ----------------------------------------------------------------------------
     def parse(self) -> bool:
         """Read and compose the YAML; False when nothing further can be checked."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            self.add((), f"the period file {self.path} does not exist")
-            return False
-        except IsADirectoryError:
-            self.add((), f"{self.path} is a folder, not a period file")
-            return False
-        except UnicodeDecodeError as exc:
-            self.add((), f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})")
-            return False
-        try:  # parsed once (libyaml when installed); built as yaml.safe_load builds it
-            root = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-            document = SafeConstructor().construct_document(root) if root is not None else None
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            self.add((), f"not valid YAML ({getattr(exc, 'problem', None) or exc})",
-                     line=mark.line + 1 if mark is not None else None)
+        try:  # the period file's type, size, nesting and aliases checked as a run checks them
+            document, root = parse_text(read_text(self.path, "period file"), self.path, "period file",
+                                        refuse_duplicates=False)
+        except YamlFileError as exc:
+            for problem in exc.problems:
+                line, _, message = problem.partition(": ") if problem.startswith("line ") else ("", "", problem)
+                self.add((), message, line=int(line.removeprefix("line ")) if line else None)
             return False
         if root is not None:
             self.lines = _key_lines(root)
@@ -365,23 +366,12 @@ class _Checker:
                           "tags; quote a key that YAML would read as a number, date or true/false)")
         return True
 
-    def duplicate_keys(self, node: yaml.Node, loc: Loc = ()) -> None:
+    def duplicate_keys(self, node: yaml.Node) -> None:
         """Keys given twice in one mapping: YAML keeps the last silently, so the first would be ignored."""
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[str, int] = {}
-            for key_node, value_node in node.value:
-                name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-                line = key_node.start_mark.line + 1
-                if name is not None and name in seen:
-                    self.add(loc + (name,), f"is given twice in the same mapping (lines {seen[name]} and {line}); "
-                                            f"YAML keeps only the last, so line {seen[name]} would be silently "
-                                            "ignored. Keep one.", line=line)
-                elif name is not None:
-                    seen[name] = line
-                self.duplicate_keys(value_node, loc + (name,))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self.duplicate_keys(item, loc + (index,))
+        for duplicate in duplicate_keys(node):
+            self.add(duplicate.loc, f"is given twice in the same mapping (lines {duplicate.first_line} and "
+                                    f"{duplicate.line}); YAML keeps only the last, so line {duplicate.first_line} "
+                                    "would be silently ignored. Keep one.", line=duplicate.line)
 
     # --- b. the schema --------------------------------------------------------------------------
     def schema(self) -> None:
@@ -464,14 +454,31 @@ class _Checker:
             given = item.get("path")
             if not isinstance(given, str) or not given.strip():
                 continue
-            resolved = (base / given).resolve()
-            if resolved.is_file():
-                self.source_paths[index] = resolved
-            elif resolved.is_dir():
-                self.add(("sources", index, "path"), f"is a folder, not an export file: {resolved}")
-            else:
+            resolved, written = _absolute(base / given), _absolute_as_written(base / given)
+            problem = file_type_problem(written)  # follows links, and names a dangling link as such
+            if problem == "does not exist":
                 self.add(("sources", index, "path"), f"the export file does not exist: {resolved} "
                                                      f"(relative paths start from {base})")
+            elif problem is not None:  # named as written: a link's target may be /dev/null or itself
+                self.add(("sources", index, "path"), f"{written} {problem}".replace("is a folder, not a file",
+                                                                                     "is a folder, not an export file"))
+            elif (problem := self.export_problem(item, resolved)) is not None:
+                self.add(("sources", index, "path"), problem)
+            else:
+                self.source_paths[index] = resolved
+
+    def export_problem(self, item: dict[str, Any], path: Path) -> str | None:
+        """Why a regular export file cannot be used (size limit, NUL bytes, UTF-16 without a mark), else None."""
+        options = item.get("options") if isinstance(item.get("options"), dict) else {}
+        try:
+            limit = parse_size(self.document.get("max_export_size", DEFAULT_MAX_EXPORT_BYTES))
+        except ValueError:
+            limit = DEFAULT_MAX_EXPORT_BYTES  # reported by the schema layer
+        try:
+            screen_export(path, limit, options.get("encoding"))
+        except InputFileError as exc:
+            return f"{path}: {exc.reason.removeprefix('the source export ')}"
+        return None
 
     # --- e. exports -----------------------------------------------------------------------------
     def exports(self) -> None:
@@ -680,6 +687,11 @@ class _Checker:
 
 
 TODO_MESSAGE = "still to fill in (TODO)"
+
+
+def _absolute_as_written(path: Path) -> Path:
+    """``path`` made absolute without following links (``..`` removed), to name it as the period file does."""
+    return Path(os.path.abspath(path))
 
 
 def _todo_values(value: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences;
 2 the input could not be used (parameter file, source file, arguments), with a message saying what
-and where.
+and where, and any unexpected error (:mod:`workbench.clierrors`). No error shows a Python traceback
+unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from workbench import __version__
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+DEBUG_HELP = "on an error, also show the Python traceback (technical detail for reporting a problem)"
 
 
 def _rate(text: str) -> float:
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "and evidence anyone can re-perform.",
     )
     parser.add_argument("--version", action="version", version=f"Audit Workbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="test every control of a period and write its workpapers",
@@ -153,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("table", nargs="?", metavar="TABLE", help="a table, e.g. accounts")
     tables.add_argument("--markdown", action="store_true",
                         help="print the whole documentation page (workbench tables --markdown > docs/tables.md)")
+    for command in commands.choices.values():  # --debug before or after the command
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 
@@ -337,22 +342,25 @@ HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signof
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``workbench`` console script."""
-    args = build_parser().parse_args(argv)
-    from workbench.parameters import ParameterError
+    """Entry point of the ``workbench`` console script.
 
+    Every error ends in a message in words and exit code 2 (the input could not be used; see
+    :mod:`workbench.clierrors`), never in a traceback unless ``--debug`` asks for it.
+    """
+    args = build_parser().parse_args(argv)
+    from workbench import clierrors
+
+    for option in ("out",) if args.command in ("run", "demo", "rollforward") else ():
+        problem = clierrors.out_folder_problem(getattr(args, option), f"--{option}")
+        if problem:
+            print(problem, file=sys.stderr)
+            return EXIT_BAD_INPUT
     try:
         return HANDLERS[args.command](args)
-    except ParameterError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted: the run folder is incomplete and has no manifest; start the run again.", file=sys.stderr)
-        return 130
+    except (Exception, KeyboardInterrupt) as exc:
+        code, message = clierrors.report(exc, debug=getattr(args, "debug", False))
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

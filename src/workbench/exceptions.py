@@ -26,6 +26,7 @@ import yaml
 from openpyxl.styles import Alignment, Font
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workbench import csvsafe
 from workbench.parameters import read_keyed_records, validate_keyed_records
 
 REGISTER_COLUMNS = [
@@ -121,15 +122,15 @@ def build_register(period: str, control_id: str, findings: list[Finding]) -> pd.
 
 
 def write_register(frame: pd.DataFrame, path: Path) -> Path:
-    """Write a register as UTF-8 CSV with LF line ends (byte-stable for the same content)."""
+    """Write a register as UTF-8 CSV with LF line ends (byte-stable for the same content), formula
+    injection neutralised (:mod:`workbench.csvsafe`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n")
-    return path
+    return csvsafe.write_csv(frame, path)
 
 
 def read_register(path: Path) -> pd.DataFrame:
-    """Read a register written by ``write_register``, every column as text."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    """Read a register written by ``write_register``, every column as text, values as they were."""
+    return csvsafe.read_csv(path)
 
 
 def combine_registers(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from workbench import charts, exceptions, populations, runner, workpapers
 from workbench.exceptions import REGISTER_COLUMNS, SEVERITIES, STATUSES, HistoryEntry, RemediationRecord
 from workbench.parameters import load_period
 from workbench.rollforward import remediation_file_for
+from workbench.yamlfile import YamlFileError, load_yaml
 
 REGISTER_FILE = "exceptions.csv"
 # Filter name -> register column. "system" is the application the exception is about.
@@ -155,8 +155,8 @@ def _run_document(run_dir: Path) -> dict[str, Any]:
 def _is_parameter_document(path: Path) -> str | None:
     """The period id of a period parameter file (None for other YAML, e.g. remediation files)."""
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, OSError):
+        document = load_yaml(path, "YAML file")
+    except (YamlFileError, OSError):
         return None
     if isinstance(document, dict) and isinstance(document.get("period"), dict) and "controls" in document:
         return str(document["period"].get("id"))

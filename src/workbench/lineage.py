@@ -25,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from workbench import csvsafe
+
 MANIFEST = "manifest.json"
 SIGNOFF = "signoff.json"
 INPUTS_DIR = "inputs"
@@ -177,7 +179,7 @@ def _statistical_keys(sample_path: Path, key: str) -> list[str]:
     """The keys of a sample file's statistical items, in selection order."""
     import pandas as pd
 
-    sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
+    sample = csvsafe.read_csv(sample_path)
     for column in (key, "selection_basis"):
         if column not in sample.columns:
             raise ValueError(f"{SAMPLE_FILE} has no column '{column}'")
@@ -197,8 +199,8 @@ def _empty_sample_difference(control_dir: Path) -> str | None:
     if not (control_dir / POPULATION_FILE).is_file():
         return None
     try:
-        population = pd.read_csv(control_dir / POPULATION_FILE, dtype=str, keep_default_na=False)
-        sample = (pd.read_csv(control_dir / SAMPLE_FILE, dtype=str, keep_default_na=False)
+        population = csvsafe.read_csv(control_dir / POPULATION_FILE)
+        sample = (csvsafe.read_csv(control_dir / SAMPLE_FILE)
                   if (control_dir / SAMPLE_FILE).is_file() else None)
     except (ValueError, pd.errors.EmptyDataError) as exc:
         return f"{POPULATION_FILE} or {SAMPLE_FILE} is not readable: {exc}"
@@ -222,7 +224,6 @@ def rederive_sample(control_dir: Path) -> str | None:
     sample to re-derive (returns None), unless its population is empty: then its sample must be
     empty too (the control did not operate; nothing was drawn).
     """
-    import pandas as pd
 
     from workbench import sampling  # imported here: verification is the only user in this module
 
@@ -241,7 +242,7 @@ def rederive_sample(control_dir: Path) -> str | None:
         return f"{SAMPLE_FILE} missing: there is no sample to compare"
     try:
         record = sampling.Selection.from_dict(record_data)
-        population = pd.read_csv(control_dir / POPULATION_FILE, dtype=str, keep_default_na=False)
+        population = csvsafe.read_csv(control_dir / POPULATION_FILE)
         rederived = sampling.reselect(population, record)[record.key].astype(str).tolist()
         recorded = _statistical_keys(control_dir / SAMPLE_FILE, record.key)
     except (sampling.SamplingError, ValueError, KeyError, TypeError) as exc:

@@ -2,20 +2,33 @@
 
 Why strict: papermill writes parameter names verbatim into notebooks and only warns on a misspelt
 name, so a typo would silently keep a default. Every key is declared here (unknown keys are refused),
-values are plain YAML (``yaml.safe_load``), and every error names the file, the key path and the line.
+values are plain YAML (read by :func:`workbench.yamlfile.load_yaml`: no duplicate keys, bounded
+aliases, nesting and size), and every error names the file, the key path and the line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from workbench.identity import DEFAULT_PEOPLE_MATCH, DEFAULT_SYSTEM_MATCH, MATCH_RULES
+from workbench.inputfiles import DEFAULT_MAX_EXPORT_BYTES, InputFileError, parse_size, screen_export
+from workbench.yamlfile import YamlFileError, load_yaml, load_yaml_with_nodes
 
 SOC2_CRITERION = re.compile(r"^(CC[1-9]\.[0-9]{1,2}|A1\.[1-3]|C1\.[1-2]|PI1\.[1-5]|P[1-8]\.[1-9])$")
 SOX_ITGC_DOMAINS = (
@@ -219,6 +232,9 @@ class PeriodParameters(_Strict):
     @classmethod
     def _known_people_rules(cls, rules: list[str]) -> list[str]:
         return known_match_rules(rules)
+    #: The largest source export a run copies into its folder and reads, in bytes or as text such
+    #: as "4 GiB" or "500 MB" (default 2 GiB); a larger export is refused before it is copied.
+    max_export_size: Annotated[int, BeforeValidator(parse_size)] = DEFAULT_MAX_EXPORT_BYTES
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PeriodParameters:
@@ -313,18 +329,10 @@ def load_period(path: str | Path) -> PeriodParameters:
     """Read and validate a period parameter file; raise ParameterError listing every problem found."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ParameterError(path, ["the file does not exist"]) from None
-    except UnicodeDecodeError as exc:
-        raise ParameterError(path, [f"the file is not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
-    try:
-        document = yaml.safe_load(text)
-        lines = _key_lines(yaml.compose(text)) if document is not None else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ParameterError(path, [f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"]) from None
+        document, root = load_yaml_with_nodes(path, "period file")
+    except YamlFileError as exc:
+        raise ParameterError(path, exc.problems) from None
+    lines = _key_lines(root) if root is not None else {}
     if not isinstance(document, dict):
         raise ParameterError(path, ["the file must be a YAML mapping of keys (entity, period, controls, ...)"])
     if not _is_plain_json(document):
@@ -344,18 +352,35 @@ def load_period(path: str | Path) -> PeriodParameters:
 def resolve_source_paths(params: PeriodParameters, parameter_file: Path) -> dict[str, Path]:
     """Absolute path of every source (relative paths are relative to the parameter file's folder).
 
-    Raises ParameterError naming each source whose file is missing.
+    Each export is screened before anything copies or reads it (:func:`inputfiles.screen_export`):
+    a missing file, a folder, a link loop, a pipe or device, a file above the period's
+    ``max_export_size``, or text that starts with NUL bytes or as UTF-16 without a byte-order mark.
+    Raises ParameterError naming each source and its path.
     """
     base = parameter_file.resolve().parent
-    resolved = {s.id: (base / s.path).resolve() for s in params.sources}
-    missing = [
-        f"sources[{i}] ({s.id}).path: file not found: {resolved[s.id]}"
-        for i, s in enumerate(params.sources)
-        if not resolved[s.id].is_file()
-    ]
-    if missing:
-        raise ParameterError(parameter_file, missing)
+    resolved = {s.id: _absolute(base / s.path) for s in params.sources}
+    problems = []
+    for i, s in enumerate(params.sources):
+        try:
+            screen_export(Path(os.path.abspath(base / s.path)), params.max_export_size, s.options.get("encoding"))
+        except InputFileError as exc:
+            reason = exc.reason.removeprefix("the source export ")
+            if reason == "does not exist":
+                reason = f"file not found: {resolved[s.id]}"
+            else:  # named as written: a link's target may be /dev/null or the link itself
+                reason = f"{os.path.abspath(base / s.path)}: {reason}"
+            problems.append(f"sources[{i}] ({s.id}).path: {reason}")
+    if problems:
+        raise ParameterError(parameter_file, problems)
     return resolved
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute with its links resolved; a link loop is left as it is (and refused by its screening)."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):  # a symbolic link loop
+        return Path(os.path.abspath(path))
 
 
 def read_keyed_records(path: Path, model: type[BaseModel], what: str, error: type[ValueError]) -> dict[str, Any]:
@@ -364,13 +389,13 @@ def read_keyed_records(path: Path, model: type[BaseModel], what: str, error: typ
     A missing file means no records yet. Every problem is reported at once as ``error``, naming the
     file, the id and the key, so an auditor can fix them all in one pass.
     """
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         return {}
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise error(f"{path}: not valid YAML{f' (line {mark.line + 1})' if mark else ''}") from None
+        raw = load_yaml(path, f"file of {what} records") or {}
+    except YamlFileError as exc:  # listed as validate_keyed_records lists its problems, each naming the file
+        raise error(f"{path} has {len(exc.problems)} problem(s):\n"
+                    + "\n".join(f"  - {path.name}: {p}" for p in exc.problems)) from None
     if not isinstance(raw, dict):
         raise error(f"{path}: expected a mapping of {what} to its record")
     return validate_keyed_records(raw, path, model, error)

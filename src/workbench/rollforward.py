@@ -35,6 +35,7 @@ from workbench.exceptions import (
     write_remediation,
 )
 from workbench.parameters import IDENTIFIER, PeriodParameters, load_period
+from workbench.yamlfile import load_yaml
 
 
 class RollforwardError(ValueError):
@@ -175,7 +176,7 @@ def rollforward(parameter_file: Path, to_period: str, outputs: Path = Path("outp
     params = load_period(parameter_file)
     if to_period == params.period.id:
         raise RollforwardError(f"{parameter_file} already is period {to_period}")
-    document = yaml.safe_load(parameter_file.read_text(encoding="utf-8"))
+    document = load_yaml(parameter_file, "period file")  # already validated by load_period above
     new_document = next_parameters(document, to_period)
     target = parameter_file.with_name(f"{_rename(parameter_file.stem, params.period.id, to_period)}.yaml")
     if target == parameter_file:

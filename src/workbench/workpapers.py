@@ -139,6 +139,59 @@ def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str
     )
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: A failed step's error, in words, by the Python exception's name (others: its own message).
+_ERROR_WORDS = {
+    "KeyError": "something the step needed is missing",
+    "FileNotFoundError": "a file the step needed was not found",
+    "MemoryError": "the computer ran out of memory",
+    "RecursionError": "the data is nested too deeply to be processed",
+    "ZeroDivisionError": "a calculation divided by zero",
+}
+
+
+def error_summary(ename: str, evalue: str) -> str:
+    """A failed step's error in plain words: what went wrong, without the Python traceback."""
+    value = _ANSI.sub("", str(evalue or "")).strip()
+    words = _ERROR_WORDS.get(ename)
+    if words:
+        return f"{words}: {value}" if value else words
+    return value or f"the step stopped on an unexpected error ({ename})"
+
+
+def error_output_html(ename: str, evalue: str, traceback: Iterable[str]) -> str:
+    """The HTML a workpaper shows for a step that raised: the plain-words summary first, and the
+    Python traceback only folded away (``<details>``) as technical detail for whoever maintains
+    the workbench; both escaped."""
+    detail = _ANSI.sub("", "\n".join(str(line) for line in traceback))
+    return (f'<div class="wp-error-output"><p class="wp-error"><strong>This step stopped:</strong> '
+            f"{escape(error_summary(ename, evalue))}</p>"
+            '<details class="wp-technical"><summary>Technical detail (the Python traceback, for whoever '
+            f"maintains the workbench)</summary><pre>{escape(detail)}</pre></details></div>")
+
+
+def fold_error_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook as a workpaper shows it: each error output replaced by :func:`error_output_html`.
+
+    The executed notebook on disk keeps the raw error; a copy is made only when there is one.
+    """
+    import copy
+
+    import nbformat
+
+    if not any(output.get("output_type") == "error" for cell in notebook.cells for output in cell.get("outputs", [])):
+        return notebook
+    folded = copy.deepcopy(notebook)
+    for cell in folded.cells:
+        outputs = cell.get("outputs")
+        if not outputs:
+            continue
+        cell.outputs = [nbformat.v4.new_output("display_data", data={"text/html": error_output_html(
+                            output.get("ename", ""), output.get("evalue", ""), output.get("traceback", []))})
+                        if output.get("output_type") == "error" else output for output in outputs]
+    return folded
+
+
 def _heading_anchor(text: str) -> str:
     """The id nbconvert gives a markdown heading (its text with spaces as hyphens)."""
     return text.strip().replace(" ", "-")
@@ -226,6 +279,7 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
 
     if notebook is None:
         notebook = nbformat.read(notebook_path, as_version=4)
+    notebook = fold_error_outputs(notebook)
     resources_in = {
         "metadata": {"name": title or Path(notebook_path).stem},
         "workbench": {

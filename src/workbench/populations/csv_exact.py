@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import PopulationError, RejectedRow
 from .evidence import _delimiter_label
-from .files import _decode, _RawTable, _read_bytes, _text_column
+from .files import _decode, _RawTable, _read_bytes, _refuse_nul, _text_column
 from .options import _Options
 
 
@@ -161,6 +161,7 @@ def _read_csv_exact(path: Path, file: str, opts: _Options, delimiter: str) -> _R
     """A CSV file through the ``csv`` module: exact line numbers whatever the quoting."""
     data = _read_bytes(path, file)
     text, encoding = _decode(data, file, opts.encoding)
+    _refuse_nul(text, file)
     preamble, body = _split_preamble(text, opts.preamble_lines, file)
     detected = False
     if delimiter == "auto":

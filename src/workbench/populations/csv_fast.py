@@ -82,6 +82,8 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
                                                ) if data_offset < path.stat().st_size else \
             contextlib.nullcontext(b"") as mapped:
         quoted = mapped.find(b'"', data_offset) >= 0  # no quote: no newline inside a value
+        if mapped.find(b"\x00") >= 0:  # the csv module path names its line
+            return None, "the file holds a NUL byte"
     job = _HashJob(path, delimiter if quoted else None, header_offset)
     header = [h.replace("\ufeff", "").strip()
               for h in next(csv.reader([header_text], delimiter=delimiter))]

@@ -107,6 +107,20 @@ def _not_utf8(file: str, byte: int, line: int) -> PopulationError:
               "declare its encoding with the reader option encoding (e.g. 'cp1252').", row=line)
 
 
+def _refuse_nul(text: str, file: str, line_offset: int = 0) -> None:
+    """Refuse decoded export text holding a NUL character, naming its line: a text export never
+    holds one (a damaged file, or UTF-16 read as UTF-8), and the csv module and Arrow would each
+    read it into a value without a word."""
+    at = text.find("\x00")
+    if at < 0:
+        return
+    before = text[:at]
+    line = line_offset + 1 + before.count("\n") + before.count("\r") - before.count("\r\n")
+    raise PopulationError(file, "the line holds a NUL byte (a zero byte), which a text export never "
+                                "contains: the file is damaged, or is UTF-16 without a byte-order mark "
+                                "(declare the reader option encoding); export it again.", row=line)
+
+
 def _not_for(file: str, opts: _Options, names: Sequence[str], what: str) -> None:
     for name in names:
         if name in opts.declared:

@@ -35,7 +35,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import exceptions, populations, sampling, workpapers
+from workbench import csvsafe, exceptions, populations, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
@@ -826,10 +826,9 @@ class ControlTest(IdentificationMixin):
         sample = self.tested_sample()
         columns = ["selection_order", "selection_basis", "scope", "item_key", "selection_hash", *self.SAMPLE_COLUMNS,
                    "evidence_reference", *self.ATTRIBUTES, "deviation"]
-        sample[[c for c in dict.fromkeys(columns) if c in sample.columns]].to_csv(
-            out / "sample.csv", index=False, lineterminator="\n")
-        self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort").to_csv(
-            out / POPULATION_FILE, index=False, lineterminator="\n")
+        csvsafe.write_csv(sample[[c for c in dict.fromkeys(columns) if c in sample.columns]], out / "sample.csv")
+        csvsafe.write_csv(self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort"),
+                          out / POPULATION_FILE)
         register = self.register()
         exceptions.write_register(register, out / CONTROL_EXCEPTIONS)
         conclusions = self.conclusions()
