@@ -29,8 +29,8 @@ CASES = [("UAR-01", "review_campaign"), ("TERM-01", "access_requests"), ("AUTH-0
 #: Pairs whose absence adds exceptions that follow from it (no mitigation register: every conflict
 #: is unmitigated; no IdP assignments: accounts only the IdP tied to a person are unmatched), so the
 #: full run's exceptions are all still found, among others.
-MORE_CASES = [("SOD-CTL-01", "sod_mitigations"), ("PRIV-01", "review_decisions"), ("UAR-01", "idp_assignments"),
-              ("PRIV-01", "idp_assignments"), ("SOD-CTL-01", "idp_assignments")]
+MORE_CASES = [("SOD-CTL-01", "sod_mitigations"), ("PROV-01", "sod_mitigations"), ("PRIV-01", "review_decisions"),
+              ("UAR-01", "idp_assignments"), ("PRIV-01", "idp_assignments"), ("SOD-CTL-01", "idp_assignments")]
 ALL_CASES = CASES + MORE_CASES
 
 
