@@ -27,6 +27,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 SIGNOFF = "signoff.json"
+MANIFEST_SIGNATURE = "manifest.sig.json"
 INPUTS_DIR = "inputs"
 RESULT_FILE = "result.json"
 POPULATION_FILE = "population.csv"
@@ -34,11 +35,11 @@ SAMPLE_FILE = "sample.csv"
 KEY_PACKAGES = (
     "audit-workbench", "pandas", "numpy", "scipy", "pyarrow", "duckdb", "papermill", "nbconvert",
     "nbclient", "nbformat", "ipykernel", "jupyter_client", "pydantic", "PyYAML", "matplotlib", "openpyxl",
-    "Jinja2", "tqdm",
+    "Jinja2", "tqdm", "cryptography",
 )
-# Files of the run folder that are not in its manifest: the manifest itself, and the sign-off
-# (written later, it records the manifest's hash instead).
-NOT_IN_MANIFEST = (MANIFEST, SIGNOFF)
+# Files of the run folder that are not in its manifest: the manifest itself, its signature and the
+# sign-off (written after it, they record the manifest's hash instead; see workbench.seal).
+NOT_IN_MANIFEST = (MANIFEST, MANIFEST_SIGNATURE, SIGNOFF)
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
