@@ -263,7 +263,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     reperformed, reperform_lines = (cli_seal.reperform_lines(args.run_dir, args.jobs) if args.reperform
                                     else (True, []))
     if verification.problems or not reperformed:
-        print(f"Run {args.run_dir} does NOT verify ({len(verification.problems)} difference(s)):")
+        if verification.problems:
+            print(f"Run {args.run_dir} does NOT verify ({len(verification.problems)} difference(s)):")
+        else:
+            print(f"Run {args.run_dir} does NOT verify: its files, signatures and samples match their records, but "
+                  "re-performing its controls gives different results (below).")
         for problem in verification.problems:
             print(f"  - {problem}")
         if signoff is not None and verification.problems:

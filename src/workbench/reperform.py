@@ -44,6 +44,7 @@ EXCLUDED: dict[str, str] = {
     "parameters.json: run_id, parameter_file": "run id and where the parameter file was",
     "workpaper.ipynb: notebook and cell metadata, execution counts, cell ids": "kernel environment, execution "
                                                                                "times, preloaded modules",
+    "workpaper.ipynb: the parameters cell papermill injects": "it names the run folder the notebook ran in",
     "exceptions.xlsx: the file's zip packaging": "a workbook's zip stamps the time it was written; compared "
                                                  "sheet by sheet, cell by cell",
     "manifest.sig.json, signoff.json": "signatures and sign-offs are checked by verify, not re-performed",
@@ -53,6 +54,7 @@ PARAMETERS_JSON_EXCLUDED = ("run_id", "parameter_file")
 CONTROL_EXCLUDED = ("seconds",)
 INPUT_EXCLUDED = ("original_path",)
 NOTEBOOK_EXCLUDED = ("metadata", "execution_count", "id")
+INJECTED_CELL_TAG = "injected-parameters"  # papermill's tag on the cell it adds
 NOT_COMPARED = (lineage.MANIFEST_SIGNATURE, lineage.SIGNOFF)
 MAX_PER_FILE = 5  # differences named per file; the count says how many more
 
@@ -347,6 +349,8 @@ def _notebook_cells(path: Path, replacements: list[tuple[str, str]]) -> list[str
     document = json.loads(path.read_text(encoding="utf-8"))
     cells = []
     for cell in document.get("cells", []):
+        if INJECTED_CELL_TAG in (cell.get("metadata") or {}).get("tags", []):
+            continue
         kept = {k: v for k, v in cell.items() if k not in NOTEBOOK_EXCLUDED}
         if "outputs" in kept:
             kept["outputs"] = [{k: v for k, v in o.items() if k not in NOTEBOOK_EXCLUDED} for o in kept["outputs"]]
@@ -393,7 +397,7 @@ def format_report(report: Reperformance) -> list[str]:
     """The re-performance in lines for the terminal: the outcome, each difference, notes, and times."""
     timing = f"re-performed in {report.seconds:.1f} s"
     if report.recorded_seconds is not None:
-        timing += f" (the run itself took {report.recorded_seconds:.1f} s)"
+        timing += f"; the run itself took {report.recorded_seconds:.1f} s"
     lines = []
     if report.ok:
         lines.append(f"Re-performance: every control ({', '.join(report.controls)}) re-executed from the frozen "
