@@ -202,6 +202,13 @@ def test_versions_edited_in_the_manifest(run, tmp_path, capsys):
     assert code == 1 and "manifest edited: manifest.json was changed after" in out
 
 
+def test_the_workbench_version_edited_in_the_manifest_disagrees_with_its_versions(run, tmp_path, capsys):
+    copy = _copy(run, tmp_path)
+    _edit_manifest(copy, lambda m: m.update(workbench_version="9.9.9"))
+    code, out = _verify(copy, capsys)
+    assert code == 1 and "manifest states workbench version 9.9.9, its versions list says" in out
+
+
 def test_a_missing_signature(run, tmp_path, capsys):
     copy = _copy(run, tmp_path)
     (copy / seal.MANIFEST_SIGNATURE).unlink()
@@ -333,3 +340,14 @@ def test_the_declared_exclusions_are_the_only_ones_applied():
     assert set(reperform.MANIFEST_EXCLUDED) <= {"run_id", "run_metadata", "files", "parameter_file", "notebooks",
                                                 "versions"}
     assert all(name in " ".join(reperform.EXCLUDED) for name in reperform.MANIFEST_EXCLUDED if name != "notebooks")
+
+
+def test_signoff_signs_with_the_key_given_and_a_key_the_verifier_does_not_know_is_a_note(run, tmp_path, capsys):
+    copy = _copy(run, tmp_path)
+    key = signing.create_key("Riley Reviewer", path=tmp_path / "riley.pem")
+    assert cli.main(["signoff", str(copy), "--reviewer", "Riley Reviewer", "--key", str(key.path)]) == 0
+    assert json.loads((copy / lineage.SIGNOFF).read_text())["key_fingerprint"] == key.fingerprint
+    code, out = _verify(copy, capsys)
+    assert code == 0, out
+    assert f"signoff.json (reviewer) signed by Riley Reviewer, key {key.fingerprint} (not a key you know)" in out
+    assert "Note: signoff.json (reviewer): no key of Riley Reviewer in your key folder" in out

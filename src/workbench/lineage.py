@@ -6,7 +6,8 @@ them; the manifest lists the SHA-256 of every file; verification re-hashes every
 every statistical sample from the recorded population, seed and method, so a sample edited together
 with its hash in the manifest is still caught. A reviewer's sign-off is a separate small
 ``signoff.json`` holding the manifest's hash (the signed-off files never change) and the run is
-made read-only; any later change is reported as a change after sign-off.
+made read-only; any later change is reported as a change after sign-off. The signatures on the
+manifest and the sign-off, and the period's sign-off ledger, are ``workbench.seal``'s.
 """
 
 from __future__ import annotations

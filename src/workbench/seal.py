@@ -107,6 +107,10 @@ def statement_problems(run_dir: Path, manifest: dict[str, Any]) -> list[str]:
     if "parameters_sha256" in manifest and (run_dir / PARAMETERS_COPY).is_file() and \
             manifest["parameters_sha256"] != lineage.file_sha256(run_dir / PARAMETERS_COPY):
         problems.append(f"manifest's parameters_sha256 is not the SHA-256 of {PARAMETERS_COPY}")
+    installed = (manifest.get("versions") or {}).get("audit-workbench")
+    if installed is not None and manifest.get("workbench_version") != installed:
+        problems.append(f"manifest states workbench version {manifest.get('workbench_version')}, its versions list "
+                        f"says {installed}")
     for control in manifest.get("controls", []):
         if control.get("status") != "completed":
             continue
