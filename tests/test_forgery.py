@@ -111,7 +111,7 @@ def test_an_untouched_run_verifies_and_re_performs(run, capsys):
     assert code == 0, out
     assert f"manifest.json (preparer) signed by {PREPARER}, key SHA256:" in out
     assert "Re-performance: every control (UAR-01, TERM-01) re-executed" in out
-    assert "(the run itself took" in out and "Not compared (they legitimately differ between runs): run id" in out
+    assert "; the run itself took" in out and "Not compared (they legitimately differ between runs): run id" in out
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("workbench-reperform-*/outputs/2026-Q3/*/"))
 
 
@@ -302,7 +302,7 @@ def test_a_consistent_forgery_re_signed_with_the_attackers_key(run, tmp_path, ca
     assert f"UAR-01: UAR-01/exceptions.csv, row exception_id={removed}: recorded absent — re-performed" in out
     assert f"period: exceptions.csv, row exception_id={removed}" in out
     assert "UAR-01: UAR-01/result.json, exception_count: recorded 11 — re-performed 12" in out
-    assert "workpaper.ipynb" not in out, "the copy ran elsewhere: the notebooks' run folder is not a difference"
+    assert "/workpaper.ipynb" not in out, "the copy ran elsewhere: the notebooks' run folder is not a difference"
 
 
 # --- the parts on their own ----------------------------------------------------------------------
