@@ -269,6 +269,23 @@ def test_a_signoff_re_signed_by_another_key_disagrees_with_the_ledger(signed, tm
     assert "untrusted signer" in out and "signoff.json is not the record the ledger" in out
 
 
+def test_a_forged_signoff_with_a_ledger_entry_of_its_own(signed, tmp_path, capsys):
+    copy = _copy(signed, tmp_path)
+    record = json.loads((copy / lineage.SIGNOFF).read_text())
+    forger = signing.create_key(REVIEWER, tmp_path / "forger")
+    record = signing.sign_record({**{k: v for k, v in record.items() if k not in (*signing.SIGNER_FIELDS,
+                                                                                  signing.SIGNATURE_FIELD)},
+                                  "signed_off_at": "2026-10-01T09:00:00+00:00"}, forger)
+    lineage.write_json_atomically(copy / lineage.SIGNOFF, record)
+    seal.append_ledger(copy.parent / seal.LEDGER, {
+        "run": copy.name, "run_id": record["run_id"], "reviewer": REVIEWER, "signed_off_at": record["signed_off_at"],
+        "manifest_sha256": record["manifest_sha256"], "signoff_sha256": lineage.file_sha256(copy / lineage.SIGNOFF)},
+        forger)
+    code, out = _verify(copy, capsys)
+    assert code == 1
+    assert "records 2 sign-offs of this run" in out and "entry for this run: untrusted signer" in out
+
+
 def test_a_ledger_entry_removed_breaks_the_chain(signed, tmp_path, capsys):
     copy = _copy(signed, tmp_path)
     ledger = copy.parent / seal.LEDGER

@@ -297,6 +297,14 @@ def check_signoff(run_dir: Path, manifest: dict[str, Any], report: SealReport) -
     report.problems += ledger_problems
     mine = [e for e in entries if e.get("run") == Path(run_dir).resolve().name
             and e.get("run_id") == manifest.get("run_id")]
+    if len(mine) > 1:
+        who = "; ".join(f"{e.get('reviewer')} on {e.get('signed_off_at')}" for e in mine)
+        report.problems.append(f"the ledger {path} records {len(mine)} sign-offs of this run ({who}); a run is "
+                               "signed off once, so all but the first were added later")
+    for entry in mine:
+        trust = signing.trust_of(entry)
+        if trust.status == "mismatch":
+            report.problems.append(f"the ledger {path} entry for this run: untrusted signer: {trust.message}")
     record = read_json(run_dir / lineage.SIGNOFF)
     if record is None:
         for entry in mine:
