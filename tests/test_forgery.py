@@ -368,3 +368,14 @@ def test_signoff_signs_with_the_key_given_and_a_key_the_verifier_does_not_know_i
     assert code == 0, out
     assert f"signoff.json (reviewer) signed by Riley Reviewer, key {key.fingerprint} (not a key you know)" in out
     assert "Note: signoff.json (reviewer): no key of Riley Reviewer in your key folder" in out
+
+
+def test_library_versions_and_notebooks_changed_since_the_run_are_notes_not_differences(tmp_path):
+    recorded = {"versions": {"pandas": "3.1.1"}, "notebooks": {"files": {"UAR-01": {"path": "uar.ipynb", "sha256": "a"}}}}
+    again = {"versions": {"pandas": "3.2.0"}, "notebooks": {"files": {"UAR-01": {"path": "uar.ipynb", "sha256": "b"}}}}
+    assert reperform.environment_notes(recorded, again) == ["pandas 3.1.1 at the run, 3.2.0 now",
+                                                            "notebook uar.ipynb of UAR-01 changed since the run"]
+    for document, name in ((recorded, "a.json"), (again, "b.json")):
+        (tmp_path / name).write_text(json.dumps({**document, "seed": 1, "controls": [], "inputs": {}}))
+    assert reperform.compare_json(reperform._manifest_view(tmp_path / "a.json"),
+                                  reperform._manifest_view(tmp_path / "b.json")) == []

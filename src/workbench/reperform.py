@@ -37,7 +37,8 @@ EXCLUDED: dict[str, str] = {
     "manifest: run_id, run_metadata, files, parameter_file": "run id, wall-clock times, durations, jobs, machine, "
                                                              "where the parameter file was, and hashes of files that "
                                                              "carry the run id (each file is compared by content)",
-    "manifest: notebooks.commit": "the checkout's git commit at run time (notebook hashes are compared)",
+    "manifest: notebooks": "the checkout's commit and the notebooks' hashes at run time (a notebook changed since "
+                           "is reported as a note; its effect shows in the results compared)",
     "manifest: versions": "the installed library versions (a difference is reported as a note, not a failure)",
     "manifest and parameters.json: controls[].seconds, inputs.*.original_path": "time per control; where each "
                                                                                 "export was before it was frozen",
@@ -312,7 +313,6 @@ def _manifest_view(path: Path) -> dict[str, Any]:
     view = {k: v for k, v in document.items() if k not in MANIFEST_EXCLUDED}
     view["controls"] = [{k: v for k, v in c.items() if k not in CONTROL_EXCLUDED} for c in view.get("controls", [])]
     view["inputs"] = {s: {k: v for k, v in e.items() if k not in INPUT_EXCLUDED} for s, e in view.get("inputs", {}).items()}
-    view["notebook_files"] = (document.get("notebooks") or {}).get("files")
     return view
 
 
