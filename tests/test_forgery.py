@@ -3,8 +3,9 @@ message naming what was altered (issue 14).
 
 One run of a reduced demo period (UAR-01 and TERM-01) is shared by the module (pytest-xdist keeps a
 file on one worker); each forgery works on a copy of its period folder (the run and the sign-off
-ledger beside it). The preparer's key is in the tests' key folder (tests/conftest.py), so it is a
-key the verifier knows; the attacker's key is made in a folder of its own. Re-performance runs twice:
+ledger beside it). The module has a key folder of its own (the verifier's), holding the preparer's
+public key as a colleague's would be; the preparer signs with `--key`; the attacker's key is made in
+a folder of its own. Re-performance runs twice:
 on the untouched run and on the consistent forgery re-signed with the attacker's key.
 """
 
@@ -31,12 +32,29 @@ PREPARER = "Avery Quinn, Senior IT Auditor"
 REVIEWER = "Morgan Lee, Internal Audit Manager"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def key_folder(tmp_path_factory):
+    """This module's key folder: the verifier's, where the reviewer's key is created on first use."""
+    folder = tmp_path_factory.mktemp("keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(signing.KEYS_ENV, str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> Path:
-    """One signed run of the demo period's UAR-01 and TERM-01."""
+def preparer_key(tmp_path_factory, key_folder) -> signing.SigningKey:
+    """The preparer's key, kept outside the key folder; its public key handed to the verifier's folder."""
+    key = signing.create_key(PREPARER, path=tmp_path_factory.mktemp("preparer") / "avery.pem")
+    shutil.copyfile(key.path.with_name("avery.pub.pem"), signing.public_key_path(PREPARER, key_folder))
+    return key
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, preparer_key) -> Path:
+    """One run of the demo period's UAR-01 and TERM-01, signed with the preparer's key (--key)."""
     project = make_demo_project(tmp_path_factory.mktemp("forgery"))
     code = cli.main(["run", str(project / "parameters" / DEMO_PARAMETER_FILE), "--out", str(project / "outputs"),
-                     "--jobs", "2", "--only", *CONTROLS])
+                     "--jobs", "2", "--only", *CONTROLS, "--key", str(preparer_key.path)])
     assert code == 0
     return latest_run(project / "outputs" / "2026-Q3")
 
@@ -106,10 +124,11 @@ def _first_exception(run: Path, control_id: str) -> str:
 
 # --- the untouched run ---------------------------------------------------------------------------
 
-def test_an_untouched_run_verifies_and_re_performs(run, capsys):
+def test_an_untouched_run_verifies_and_re_performs(run, capsys, preparer_key):
     code, out = _verify(run, capsys, "--reperform")
     assert code == 0, out
-    assert f"manifest.json (preparer) signed by {PREPARER}, key SHA256:" in out
+    assert f"manifest.json (preparer) signed by {PREPARER}, key {preparer_key.fingerprint} ({PREPARER}'s key in " \
+           "your key folder" in out
     assert "Re-performance: every control (UAR-01, TERM-01) re-executed" in out
     assert "; the run itself took" in out and "Not compared (they legitimately differ between runs): run id" in out
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("workbench-reperform-*/outputs/2026-Q3/*/"))
