@@ -247,7 +247,7 @@ def test_a_signature_replaced_by_one_from_another_key(run, tmp_path, capsys, att
 def test_a_manifest_re_signed_with_another_key_in_the_preparers_name(run, tmp_path, capsys, attacker):
     copy = _copy(run, tmp_path)
     _edit_manifest(copy, lambda m: m.update(seed=m["seed"] + 1))
-    seal.sign_manifest(copy, PREPARER, attacker.path)
+    seal.sign_manifest(copy, attacker)
     code, out = _verify(copy, capsys)
     assert code == 1
     assert f"untrusted signer: {PREPARER}'s key in your key folder" in out and "the signature is not" in out
@@ -329,7 +329,7 @@ def test_a_consistent_forgery_re_signed_with_the_attackers_key(run, tmp_path, ca
     manifest["controls"][0]["exception_count"] -= 1
     manifest.update(seal.manifest_statements(copy, list(CONTROLS)))
     lineage.write_manifest(copy, {k: v for k, v in manifest.items() if k != "files"})
-    seal.sign_manifest(copy, PREPARER, attacker.path)
+    seal.sign_manifest(copy, attacker)
     monkeypatch.setenv(signing.KEYS_ENV, str(tmp_path / "a-verifier-who-has-no-keys"))
     code, out = _verify(copy, capsys, "--reperform")
     assert code == 1
@@ -398,3 +398,12 @@ def test_library_versions_and_notebooks_changed_since_the_run_are_notes_not_diff
         (tmp_path / name).write_text(json.dumps({**document, "seed": 1, "controls": [], "inputs": {}}))
     assert reperform.compare_json(reperform._manifest_view(tmp_path / "a.json"),
                                   reperform._manifest_view(tmp_path / "b.json")) == []
+
+
+def test_an_unreadable_key_stops_the_run_before_its_folder_is_created(run, tmp_path, capsys):
+    parameter_file = run.parents[2] / "parameters" / DEMO_PARAMETER_FILE
+    (tmp_path / "not-a-key.pem").write_text("not a key\n")
+    code = cli.main(["run", str(parameter_file), "--out", str(tmp_path / "out"), "--key", str(tmp_path / "not-a-key.pem")])
+    assert code == 2
+    assert "cannot read the signing key" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

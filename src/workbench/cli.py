@@ -272,7 +272,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             print(f"  - {problem}")
         if signoff is not None and verification.problems:
             print(f"The run was {_signoff_line(signoff)}; the differences above were made after sign-off.")
-        print("\n".join(cli_seal.seal_lines(verification.sealed) + reperform_lines))
+        for line in cli_seal.seal_lines(verification.sealed) + reperform_lines:
+            print(line)
         return EXIT_FAILED
     print(f"Run {args.run_dir}: every input and output matches the SHA-256 recorded in its manifest.")
     if verification.rederived:

@@ -1175,6 +1175,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     except ParameterError:  # report every problem of the file, not only its keys
         check_before_run(parameter_file)
         raise
+    key = seal.preparer_key(params.preparer, signing_key) if sign else None  # a key problem stops the run now
     selected = [c for c in params.controls if not only or c.id in only]
     unknown = sorted(set(only or []) - {c.id for c in params.controls})
     if unknown:
@@ -1213,8 +1214,8 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
             **lineage.runtime_metadata(),
         },
     })
-    if sign:
-        seal.sign_manifest(context.run_dir, params.preparer, signing_key)
+    if key is not None:
+        seal.sign_manifest(context.run_dir, key)
     _point_latest(context.run_dir)
     return RunResult(context.run_dir, index, outcomes, round(time.perf_counter() - started, 2), pool.jobs)
 

@@ -147,11 +147,16 @@ def _control_statement_problems(run_dir: Path, control: dict[str, Any], results:
 
 # --- the preparer's signature on the manifest ---------------------------------------------------
 
-def sign_manifest(run_dir: Path, signer: str, key_path: Path | None = None) -> dict[str, Any]:
+def preparer_key(preparer: str, key_path: Path | None = None) -> signing.SigningKey:
+    """The key the preparer signs the run with, found (or created) before the run starts, so a key
+    that cannot be read stops the run before any control is tested."""
+    return signing.key_for(preparer, key_path)
+
+
+def sign_manifest(run_dir: Path, key: signing.SigningKey) -> dict[str, Any]:
     """Sign the run's manifest as its preparer: ``manifest.sig.json`` with the manifest's SHA-256, run
-    id, period and time, signed with the preparer's key (created on first use)."""
+    id, period and time, signed with the preparer's key."""
     manifest = lineage.read_manifest(run_dir)
-    key = signing.key_for(signer, key_path)
     record = signing.sign_record({
         "document": lineage.MANIFEST,
         "manifest_sha256": lineage.file_sha256(run_dir / lineage.MANIFEST),
