@@ -407,3 +407,11 @@ def test_an_unreadable_key_stops_the_run_before_its_folder_is_created(run, tmp_p
     assert code == 2
     assert "cannot read the signing key" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_signoff_with_the_preparers_own_key_is_noted(run, tmp_path, capsys, preparer_key):
+    copy = _copy(run, tmp_path)
+    assert cli.main(["signoff", str(copy), "--reviewer", REVIEWER, "--key", str(preparer_key.path)]) == 0
+    code, out = _verify(copy, capsys)
+    assert code == 1 and "untrusted signer: the key SHA256:" in out and "belongs to 'avery-quinn" in out
+    assert "signed the manifest as preparer (Avery Quinn, Senior IT Auditor) and the sign-off as reviewer" in out

@@ -323,6 +323,11 @@ def check_signoff(run_dir: Path, manifest: dict[str, Any], report: SealReport) -
         report.problems[-1] = f"sign-off record edited: {report.problems[-1]}"
         return
     signature_file = run_dir / MANIFEST_SIGNATURE
+    prepared = read_json(signature_file) or {}
+    if prepared.get("key_fingerprint") and prepared.get("key_fingerprint") == record.get("key_fingerprint"):
+        report.notes.append(f"the same key ({signing.short(record['key_fingerprint'])}…) signed the manifest as "
+                            f"preparer ({prepared.get('signer')}) and the sign-off as reviewer ({record['signer']}): "
+                            "the review was not signed by a second person")
     if signature_file.is_file() and record.get("manifest_signature_sha256") != lineage.file_sha256(signature_file):
         report.problems.append(f"changed after sign-off: {MANIFEST_SIGNATURE} is not the manifest signature "
                                f"{record['reviewer']} signed off")
