@@ -171,8 +171,9 @@ def naive_pipeline(parameter_file: Path, controls: list[dict[str, Any]], out: Pa
 
 def workbench_run(parameter_file: Path, out: Path, jobs: int) -> tuple[float, Path]:
     """(b) ``workbench run --jobs N``; every workpaper must complete."""
+    keys = {"WORKBENCH_KEYS_DIR": os.environ.get("WORKBENCH_KEYS_DIR") or str(out / "keys")}  # not the user's keys
     seconds, _ = timed(lambda: run([str(BIN / "workbench"), "run", str(parameter_file), "--out", str(out),
-                                    "--jobs", str(jobs)]))
+                                    "--jobs", str(jobs)], env={**os.environ, **keys}))
     run_dir = runner.latest_run(out / "2026-Q3")
     failed = [c["control_id"] for c in json.loads((run_dir / "manifest.json").read_text())["controls"]
               if c["status"] != "completed"]

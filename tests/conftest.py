@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+
+# Runs are signed by their preparer's key (workbench.signing), created on first use in the key
+# folder: the tests use a key folder of their own (one per test process), never the user's.
+os.environ.pop("WORKBENCH_SIGNING_KEY", None)
+os.environ["WORKBENCH_KEYS_DIR"] = tempfile.mkdtemp(prefix="workbench-test-keys-")
+atexit.register(shutil.rmtree, os.environ["WORKBENCH_KEYS_DIR"], True)
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,12 @@ unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench import __version__
+from workbench import __version__, cli_seal
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEBUG_HELP = "on an error, also show the Python traceback (technical detail for reporting a problem)"
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
     run.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
+    cli_seal.add_key_option(run, "preparer")
 
     check = commands.add_parser("check", help="check a period's parameter file and its exports before running it",
                                 description="Check everything a run of the period would use and report every "
@@ -70,12 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
                                             "ready to run, 2 when there is any problem.")
     check.add_argument("parameters", type=Path, help="the period's YAML parameter file, e.g. parameters/2026-Q3.yaml")
 
-    verify = commands.add_parser("verify", help="re-hash a run's files and re-derive its samples",
+    verify = commands.add_parser("verify", help="re-hash a run's files, check its signatures, re-derive its samples",
                                  description="Check that every input and output of a run still has the SHA-256 its "
-                                             "manifest recorded, re-derive every control's sample from the recorded "
-                                             "population, seed and method, and report the reviewer's sign-off. "
-                                             "Exit 0 only if everything matches.")
+                                             "manifest recorded, that the manifest's statements (seed, parameters, "
+                                             "conclusions, exception counts) match the files, that the preparer's "
+                                             "signature on the manifest and the reviewer's signed sign-off hold (and "
+                                             "that no sign-off in the period's ledger was deleted), naming each signer "
+                                             "and key; re-derive every control's sample from the recorded population, "
+                                             "seed and method. With --reperform, also re-execute every control from the "
+                                             "frozen inputs and compare every result. Exit 0 only if everything matches.")
     verify.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+    verify.add_argument("--reperform", action="store_true",
+                        help="also re-execute every control from the run's frozen inputs, parameters and seed in a "
+                             "scratch folder and name every difference from the recorded results")
+    verify.add_argument("--jobs", type=_jobs, default=None, help="with --reperform: controls re-executed at once")
 
     signoff = commands.add_parser("signoff", help="record the reviewer's sign-off of a run and lock its files",
                                   description="Verify the run, record the reviewer's sign-off in signoff.json (reviewer, "
@@ -85,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     signoff.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
     signoff.add_argument("--reviewer", required=True, help='the reviewer signing off, e.g. "Morgan Lee"')
     signoff.add_argument("--note", default=None, help="a review note recorded with the sign-off")
+    cli_seal.add_key_option(signoff, "reviewer")
+    cli_seal.add_keys_command(commands)
 
     size = commands.add_parser("size", help="statistical sample size for a test of controls",
                                description="Attribute sample size from confidence, tolerable and expected deviation "
@@ -224,7 +236,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from workbench import exceptions, runner
 
     result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
-                               reporter=runner.default_reporter())
+                               reporter=runner.default_reporter(), signing_key=getattr(args, "key", None))
     completed = len(result.outcomes) - len(result.failed)
     print()
     print(runner.summary_table(result.outcomes))
@@ -253,12 +265,20 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     verification = runner.verify_run(args.run_dir)
     signoff = verification.signoff
-    if verification.problems:
-        print(f"Run {args.run_dir} does NOT verify ({len(verification.problems)} difference(s)):")
+    reperformed, reperform_lines = (cli_seal.reperform_lines(args.run_dir, args.jobs) if args.reperform
+                                    else (True, []))
+    if verification.problems or not reperformed:
+        if verification.problems:
+            print(f"Run {args.run_dir} does NOT verify ({len(verification.problems)} difference(s)):")
+        else:
+            print(f"Run {args.run_dir} does NOT verify: its files, signatures and samples match their records, but "
+                  "re-performing its controls gives different results (below).")
         for problem in verification.problems:
             print(f"  - {problem}")
-        if signoff is not None:
+        if signoff is not None and verification.problems:
             print(f"The run was {_signoff_line(signoff)}; the differences above were made after sign-off.")
+        for line in cli_seal.seal_lines(verification.sealed) + reperform_lines:
+            print(line)
         return EXIT_FAILED
     print(f"Run {args.run_dir}: every input and output matches the SHA-256 recorded in its manifest.")
     if verification.rederived:
@@ -268,6 +288,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(f"Sign-off: {_signoff_line(signoff)}; nothing changed after sign-off.")
     else:
         print("Sign-off: not signed off yet (workbench signoff RUN_DIR --reviewer NAME).")
+    for line in cli_seal.seal_lines(verification.sealed) + reperform_lines:
+        print(line)
     return EXIT_OK
 
 
@@ -276,13 +298,14 @@ def _cmd_signoff(args: argparse.Namespace) -> int:
     from workbench import runner
 
     try:
-        record = runner.signoff_run(args.run_dir, args.reviewer, args.note)
+        record = runner.signoff_run(args.run_dir, args.reviewer, args.note, key_path=args.key)
     except runner.SignoffRefused as refused:
         print(f"Sign-off refused: {refused}", file=sys.stderr)
         return refused.exit_code
     print(f"Run {args.run_dir} {_signoff_line(record)}.")
-    print(f"Recorded in {Path(args.run_dir) / 'signoff.json'} with the manifest's SHA-256 {record['manifest_sha256']}; "
-          "the run's files are now read-only.")
+    print(f"Recorded in {Path(args.run_dir) / 'signoff.json'} with the manifest's SHA-256 {record['manifest_sha256']}, "
+          f"signed with {record['signer']}'s key {record['key_fingerprint']} and entered in the period's sign-off "
+          "ledger (signoffs.jsonl beside the run); the run's files are now read-only.")
     return EXIT_OK
 
 
@@ -309,7 +332,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo company and run its two periods: Q2, follow-up and roll-forward, then Q3 with retests."""
-    from workbench import demo, demo_scenario, runner
+    from workbench import demo, demo_scenario, runner, signing
 
     root = runner.project_root()
     data_dir = args.data or root / "data" / "demo"
@@ -324,6 +347,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print("Note: the demo parameter files read data/demo/; with --data elsewhere use --data-only and your own files.")
         return EXIT_OK
     args.only = None
+    args.key = None
+    if not os.environ.get(signing.KEYS_ENV) and not os.environ.get(signing.KEY_ENV):
+        os.environ[signing.KEYS_ENV] = str((args.out / "demo-keys").resolve())
+        print(f"The demo's preparer signs its runs with a demo key in {os.environ[signing.KEYS_ENV]} (not your own "
+              f"key folder); set {signing.KEYS_ENV} to the same folder when you verify or sign off the demo runs.")
 
     def run(parameter_file: Path) -> int:
         args.parameters = parameter_file
@@ -338,7 +366,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
-            "tables": _cmd_tables, "init": _cmd_init}
+            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,8 @@ them; the manifest lists the SHA-256 of every file; verification re-hashes every
 every statistical sample from the recorded population, seed and method, so a sample edited together
 with its hash in the manifest is still caught. A reviewer's sign-off is a separate small
 ``signoff.json`` holding the manifest's hash (the signed-off files never change) and the run is
-made read-only; any later change is reported as a change after sign-off.
+made read-only; any later change is reported as a change after sign-off. The signatures on the
+manifest and the sign-off, and the period's sign-off ledger, are ``workbench.seal``'s.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from workbench import csvsafe
 
 MANIFEST = "manifest.json"
 SIGNOFF = "signoff.json"
+MANIFEST_SIGNATURE = "manifest.sig.json"
 INPUTS_DIR = "inputs"
 RESULT_FILE = "result.json"
 POPULATION_FILE = "population.csv"
@@ -36,11 +38,11 @@ SAMPLE_FILE = "sample.csv"
 KEY_PACKAGES = (
     "audit-workbench", "pandas", "numpy", "scipy", "pyarrow", "duckdb", "papermill", "nbconvert",
     "nbclient", "nbformat", "ipykernel", "jupyter_client", "pydantic", "PyYAML", "matplotlib", "openpyxl",
-    "Jinja2", "tqdm",
+    "Jinja2", "tqdm", "cryptography",
 )
-# Files of the run folder that are not in its manifest: the manifest itself, and the sign-off
-# (written later, it records the manifest's hash instead).
-NOT_IN_MANIFEST = (MANIFEST, SIGNOFF)
+# Files of the run folder that are not in its manifest: the manifest itself, its signature and the
+# sign-off (written after it, they record the manifest's hash instead; see workbench.seal).
+NOT_IN_MANIFEST = (MANIFEST, MANIFEST_SIGNATURE, SIGNOFF)
 
 
 def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from workbench import __version__, lineage, procedures, workpapers
+from workbench import __version__, lineage, procedures, seal, workpapers
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
@@ -1150,8 +1150,12 @@ def check_before_run(parameter_file: Path) -> None:
 
 def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int | None = None,
                only: list[str] | None = None, notebooks_dir: Path | None = None,
-               progress: Callable[[str], None] = print, reporter: ProgressReporter | None = None) -> RunResult:
+               progress: Callable[[str], None] = print, reporter: ProgressReporter | None = None,
+               sign: bool = True, signing_key: Path | None = None) -> RunResult:
     """Run a period end to end and return where its evidence is. Raises ParameterError on bad input.
+
+    The manifest is signed by the period's preparer (``signing_key``, else their key: see
+    ``workbench.signing``); ``sign=False`` only for re-performance, whose scratch run is compared, not kept.
 
     The period is checked first (``workbench check``: keys, references, exports read by their readers,
     settings, source roles); any problem stops the run before its folder is created.
@@ -1171,6 +1175,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     except ParameterError:  # report every problem of the file, not only its keys
         check_before_run(parameter_file)
         raise
+    key = seal.preparer_key(params.preparer, signing_key) if sign else None  # a key problem stops the run now
     selected = [c for c in params.controls if not only or c.id in only]
     unknown = sorted(set(only or []) - {c.id for c in params.controls})
     if unknown:
@@ -1197,6 +1202,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         "parameters": params.model_dump(mode="json"),
         "inputs": inputs,
         "controls": [asdict(o) for o in outcomes],
+        **seal.manifest_statements(context.run_dir, [o.control_id for o in outcomes if o.status == "completed"]),
         "versions": lineage.package_versions(),
         "notebooks": {"commit": lineage.git_commit(notebooks_dir), "files": {
             cid: {"path": nb.name, "sha256": lineage.file_sha256(nb)} for cid, nb in notebooks.items()}},
@@ -1208,6 +1214,8 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
             **lineage.runtime_metadata(),
         },
     })
+    if key is not None:
+        seal.sign_manifest(context.run_dir, key)
     _point_latest(context.run_dir)
     return RunResult(context.run_dir, index, outcomes, round(time.perf_counter() - started, 2), pool.jobs)
 
@@ -1253,6 +1261,7 @@ class Verification:
     problems: list[str]
     rederived: list[str]  # controls whose statistical sample was re-derived and matched
     signoff: dict[str, Any] | None
+    sealed: seal.SealReport | None = None  # who signed what, with which key; notes on unknown keys
 
     @property
     def ok(self) -> bool:
@@ -1271,7 +1280,8 @@ def verify_run(run_dir: Path) -> Verification:
     # A failed workpaper supports no conclusion, so only completed controls' samples are re-derived.
     controls = [c["control_id"] for c in manifest.get("controls", []) if c.get("status") == "completed"]
     sample_problems, rederived = lineage.verify_samples(run_dir, controls)
-    return Verification(run_dir, problems + sample_problems, rederived, signoff)
+    sealed = seal.check_seal(run_dir, manifest)
+    return Verification(run_dir, sealed.problems + problems + sample_problems, rederived, signoff, sealed)
 
 
 class SignoffRefused(Exception):
@@ -1283,7 +1293,7 @@ class SignoffRefused(Exception):
 
 
 def signoff_run(run_dir: Path, reviewer: str, note: str | None = None,
-                now: dt.datetime | None = None) -> dict[str, Any]:
+                now: dt.datetime | None = None, key_path: Path | None = None) -> dict[str, Any]:
     """Record the reviewer's sign-off of a verified run and make the run's files read-only.
 
     Refuses a run that does not verify, has a failed workpaper, or is already signed off.
@@ -1306,6 +1316,6 @@ def signoff_run(run_dir: Path, reviewer: str, note: str | None = None,
     if failed:
         raise SignoffRefused(f"run {run_dir} has failed workpaper(s) {', '.join(failed)}; fix the cause and run "
                              "the period again before sign-off", 1)
-    record = lineage.write_signoff(run_dir, reviewer, note, __version__, now)
+    record = seal.write_signoff(run_dir, reviewer, note, __version__, now, key_path)
     lineage.make_read_only(run_dir)
     return record
