@@ -15,9 +15,9 @@ import base64
 import csv
 import io
 import json
-import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -124,14 +124,17 @@ def _first_exception(run: Path, control_id: str) -> str:
 
 # --- the untouched run ---------------------------------------------------------------------------
 
-def test_an_untouched_run_verifies_and_re_performs(run, capsys, preparer_key):
+def test_an_untouched_run_verifies_and_re_performs(run, capsys, preparer_key, tmp_path, monkeypatch):
+    scratch = tmp_path / "scratch"   # a temp folder of this test's own: others may re-perform at the same time
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     code, out = _verify(run, capsys, "--reperform")
     assert code == 0, out
     assert f"manifest.json (preparer) signed by {PREPARER}, key {preparer_key.fingerprint} ({PREPARER}'s key in " \
            "your key folder" in out
     assert "Re-performance: every control (UAR-01, TERM-01) re-executed" in out
     assert "; the run itself took" in out and "Not compared (they legitimately differ between runs): run id" in out
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("workbench-reperform-*/outputs/2026-Q3/*/"))
+    assert not list(scratch.glob("workbench-reperform-*"))
 
 
 def test_a_signed_off_run_names_both_signers_and_keys(signed, capsys):

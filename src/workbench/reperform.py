@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench import lineage
+from workbench.yamlfile import load_yaml
 
 # What legitimately differs between two runs of the same period from the same frozen inputs: the one
 # declared list. Each entry: where, and why it may differ. The comparison below applies exactly these.
@@ -103,7 +104,7 @@ def scratch_parameter_file(run_dir: Path, manifest: dict[str, Any], folder: Path
     """
     import yaml
 
-    document = yaml.safe_load((run_dir / "parameters.yaml").read_text(encoding="utf-8"))
+    document = load_yaml(run_dir / "parameters.yaml", "the run's frozen period file")
     sources = [s for s in document.get("sources") or [] if isinstance(s, dict) and s.get("path")]
     depth = max([Path(str(s["path"])).parts.count("..") for s in sources] or [0])
     base = folder.joinpath(*(["up"] * depth), "parameters")
