@@ -200,3 +200,36 @@ def test_the_test_pause_hook_does_nothing_without_its_variable(monkeypatch, tmp_
     assert not Path(f"{gate}.waiting").exists()
     runfolder.checkpoint("publishing")  # the gate is open: says it got here and goes on
     assert Path(f"{gate}.waiting").read_text() == str(os.getpid())
+
+
+# --- stopping -------------------------------------------------------------------------------------
+
+def test_what_stopped_a_run_and_its_exit_code():
+    from workbench import stopping
+
+    assert stopping.what_stopped(KeyboardInterrupt()) == ("interrupted by Ctrl-C (SIGINT)", 130)
+    assert stopping.what_stopped(stopping.RunStopped(15)) == ("stopped by SIGTERM", 143)
+    full = runfolder.OutputWriteError(Path("/out/2026-Q3/x.incomplete/index.html"), OSError(errno.ENOSPC, "full"))
+    assert stopping.what_stopped(full) == ("cannot write the run's files in /out/2026-Q3/x.incomplete: the disk "
+                                           "(or the quota) holding it is full", 2)
+    assert stopping.what_stopped(RuntimeError("a bug"))[1] is None, "an unexpected error is raised as it is"
+
+
+def test_a_stopping_run_kills_its_kernels_by_handle_and_starts_no_more():
+    from workbench import stopping
+
+    class Manager:
+        def __init__(self):
+            self.provisioner = type("P", (), {"process": subprocess.Popen([sys.executable, "-c",
+                                                                           "import time; time.sleep(60)"])})()
+            self.connection_file = ""
+
+    registry = stopping.KernelRegistry()
+    manager = Manager()
+    registry.add(manager)
+    assert registry.stop_all() == [manager.provisioner.process.pid]
+    assert manager.provisioner.process.poll() is not None, "the kernel's process is gone"
+    with pytest.raises(RuntimeError, match="stopping"):
+        registry.add(Manager.__new__(Manager))
+    registry.open()
+    registry.add(Manager.__new__(Manager))

@@ -975,13 +975,13 @@ class ControlPool:
 
     def __init__(self, jobs: int, notebooks: dict[str, Path], kernel_cwd: Path):
         self.jobs = max(1, min(jobs, len(notebooks)))
+        stopping.KERNELS.open()  # kernels may start (a run stopped earlier in this process refused them)
         preloads = {nb: preload_modules([nb]) for nb in sorted(set(notebooks.values()))}
         self._controls = ControlQueue(list(notebooks.items()))
         self._executors = [ControlExecutor(self._controls, preloads, kernel_cwd) for _ in range(self.jobs)]
         self._warm_up = threading.Thread(target=_warm_up, daemon=True, name="workbench-warm-up")
         self._warm_up.start()
         self._threads: list[threading.Thread] = []
-        stopping.KERNELS.open()
 
     def __enter__(self) -> ControlPool:
         return self
