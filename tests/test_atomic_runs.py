@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -68,20 +69,55 @@ def _alive(pids: list[int]) -> list[int]:
     return [pid for pid in pids if psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
 
 
-def _run_until(project: Path, outputs: Path, step: str, gate: Path) -> subprocess.Popen:
-    """Start ``workbench run`` and return once it waits at ``step``."""
-    env = dict(os.environ, **{runfolder.PAUSE_VARIABLE: f"{step}:{gate}"})
-    process = subprocess.Popen([str(WORKBENCH), "run", str(project / "parameters" / DEMO_PARAMETER_FILE),
-                                "--out", str(outputs), *ONLY], env=env, cwd=project,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not Path(f"{gate}.waiting").exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            out, err = process.communicate()
-            pytest.fail(f"the run never reached {step}: exit {process.returncode}\n{out}\n{err}")
-        time.sleep(0.05)
-    return process
+@dataclass
+class PausedRun:
+    """A ``workbench run`` started to be stopped at ``step``, into its own output folder."""
+
+    process: subprocess.Popen
+    outputs: Path
+    gate: Path
+    step: str
+
+    def wait(self) -> subprocess.Popen:
+        """Return the process once it waits at its step."""
+        deadline = time.monotonic() + 240
+        while not Path(f"{self.gate}.waiting").exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                out, err = self.process.communicate()
+                pytest.fail(f"the run never reached {self.step}: exit {self.process.returncode}\n{out}\n{err}")
+            time.sleep(0.05)
+        return self.process
+
+
+# The runs the kill tests stop: which signal, at which step (the step its marker must name). The
+# steps: while its inputs are frozen (the first kernel is booting), after its control's workpaper is
+# written, after its lead sheet is written.
+KILLS = [("SIGTERM", "freezing"), ("SIGTERM", "controls"), ("SIGTERM", "publishing"),
+         ("SIGKILL", "controls"), ("SIGKILL", "publishing"), ("SIGINT", "freezing")]
+
+
+@pytest.fixture(scope="module")
+def paused_runs(project, complete_run, tmp_path_factory) -> dict[tuple[str, str], PausedRun]:
+    """Every run the kill tests stop, started at once: they share the cores while they start, then
+    each waits at its step (``WORKBENCH_TEST_PAUSE_AT``) until its test signals it."""
+    runs = {}
+    for signal_name, step in KILLS:
+        base = tmp_path_factory.mktemp(f"{signal_name}-{step}")
+        outputs = _outputs_with(complete_run, base)
+        env = dict(os.environ, **{runfolder.PAUSE_VARIABLE: f"{step}:{base / 'gate'}"})
+        process = subprocess.Popen([str(WORKBENCH), "run", str(project / "parameters" / DEMO_PARAMETER_FILE),
+                                    "--out", str(outputs), *ONLY], env=env, cwd=project,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        runs[(signal_name, step)] = PausedRun(process, outputs, base / "gate", step)
+    yield runs
+    for run in runs.values():  # a failed test's run: stop it and its kernels, by their process ids
+        if run.process.poll() is None:
+            kernels = _kernels_of(run.process.pid)
+            run.process.kill()
+            run.process.communicate()
+            for pid in _alive(kernels):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _assert_nothing_looks_complete(outputs: Path, complete_run: Path) -> Path:
@@ -118,16 +154,11 @@ def _assert_refused_everywhere(project: Path, outputs: Path, incomplete: Path, c
     assert rolled.source_run is not None and rolled.source_run.name == complete_run.name
 
 
-# Where a run is paused (the step its marker must name): while its inputs are frozen (the first
-# kernel is booting), after its first control's workpaper is written, after its lead sheet is written.
-STEPS = ["freezing", "controls", "publishing"]
-
-
-@pytest.mark.parametrize("step", STEPS)
-def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, complete_run, tmp_path, capsys,
+@pytest.mark.parametrize("step", ["freezing", "controls", "publishing"])
+def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, complete_run, paused_runs, capsys,
                                                                       step):
-    outputs = _outputs_with(complete_run, tmp_path)
-    process = _run_until(project, outputs, step, tmp_path / "gate")
+    run = paused_runs[("SIGTERM", step)]
+    process, outputs = run.wait(), run.outputs
     kernels = _kernels_of(process.pid)
     assert kernels or step != "freezing", "while inputs are frozen, the first kernel boots"
     process.send_signal(signal.SIGTERM)
@@ -142,11 +173,11 @@ def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, c
     _assert_refused_everywhere(project, outputs, incomplete, complete_run, capsys, "stopped by SIGTERM")
 
 
-@pytest.mark.parametrize("step", STEPS[1:])
-def test_sigkill_leaves_a_folder_whose_name_says_it_is_incomplete(project, complete_run, tmp_path, capsys,
+@pytest.mark.parametrize("step", ["controls", "publishing"])
+def test_sigkill_leaves_a_folder_whose_name_says_it_is_incomplete(project, complete_run, paused_runs, capsys,
                                                                   step):
-    outputs = _outputs_with(complete_run, tmp_path)
-    process = _run_until(project, outputs, step, tmp_path / "gate")
+    run = paused_runs[("SIGKILL", step)]
+    process, outputs = run.wait(), run.outputs
     kernels = _kernels_of(process.pid)
     process.send_signal(signal.SIGKILL)
     process.communicate(timeout=60)
@@ -161,9 +192,9 @@ def test_sigkill_leaves_a_folder_whose_name_says_it_is_incomplete(project, compl
             os.kill(pid, signal.SIGKILL)
 
 
-def test_sigint_exits_130_and_remove_incomplete_cleans_up(project, complete_run, tmp_path, capsys):
-    outputs = _outputs_with(complete_run, tmp_path)
-    process = _run_until(project, outputs, "freezing", tmp_path / "gate")
+def test_sigint_exits_130_and_remove_incomplete_cleans_up(complete_run, paused_runs, capsys):
+    run = paused_runs[("SIGINT", "freezing")]
+    process, outputs = run.wait(), run.outputs
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130 and "interrupted by Ctrl-C (SIGINT)" in err
@@ -172,6 +203,7 @@ def test_sigint_exits_130_and_remove_incomplete_cleans_up(project, complete_run,
     assert cli.main(["runs", str(outputs), "--remove-incomplete"]) == 0
     assert f"Removed incomplete run {incomplete}" in capsys.readouterr().out
     assert sorted(p.name for p in (outputs / "2026-Q3").iterdir()) == [complete_run.name, "latest"]
+    assert not _alive(_kernels_of(process.pid))
 
 
 # --- a full or read-only disk ---------------------------------------------------------------------
@@ -193,7 +225,7 @@ def _fail_writing(monkeypatch, name: str) -> None:
 
 
 @pytest.mark.parametrize("name, step", [("okta_users.csv", "freezing"), ("workpaper.html", "controls"),
-                                        ("exceptions.xlsx", "publishing"), ("manifest.json", "publishing")])
+                                        ("manifest.json", "publishing")])
 def test_a_full_disk_stops_the_run_with_a_clear_message_and_no_partial_file(project, tmp_path, monkeypatch, capsys,
                                                                             name, step):
     _fail_writing(monkeypatch, name)

@@ -47,7 +47,7 @@ _RUN_NAME = re.compile(r"^(?P<run_id>\d{8}T\d{6}Z(?:-(?P<n>\d+))?)(?P<incomplete
 
 #: Test-only hook (see ``checkpoint``): ``WORKBENCH_TEST_PAUSE_AT=STEP:GATE_FILE``.
 PAUSE_VARIABLE = "WORKBENCH_TEST_PAUSE_AT"
-PAUSE_TIMEOUT_SECONDS = 120
+PAUSE_TIMEOUT_SECONDS = 300
 
 
 # --- atomic writes -----------------------------------------------------------------------------
