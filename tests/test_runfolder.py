@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -233,3 +234,16 @@ def test_a_stopping_run_kills_its_kernels_by_handle_and_starts_no_more():
         registry.add(Manager.__new__(Manager))
     registry.open()
     registry.add(Manager.__new__(Manager))
+
+
+def test_a_run_whose_process_ended_but_was_not_reaped_is_not_in_progress(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while runfolder._process_stat(process.pid)[:1] not in (["Z"], []) and time.monotonic() < deadline:
+        time.sleep(0.05)  # it has exited; nobody waited for it yet (a zombie)
+    try:
+        folder = _staged(tmp_path / "2026-Q3", "20261001T100000Z", state="running", step="controls",
+                         pid=process.pid, host=None)
+        assert runfolder.run_state(folder).state == "incomplete"
+    finally:
+        process.wait()

@@ -167,12 +167,18 @@ def run_id_of(folder: Path) -> str:
     return name[: -len(INCOMPLETE_SUFFIX)] if name.endswith(INCOMPLETE_SUFFIX) else name
 
 
+def _process_stat(pid: int) -> list[str]:
+    """A process's /proc stat fields after its name (state first), or [] where there is no /proc."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _process_started(pid: int) -> str | None:
     """When a process started (clock ticks since boot, from /proc), to tell a reused process id apart."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    fields = _process_stat(pid)
+    return fields[19] if len(fields) > 19 else None
 
 
 def _now() -> str:
@@ -334,6 +340,9 @@ def _still_running(marker: dict[str, Any]) -> bool:
         return False
     except PermissionError:
         pass
+    fields = _process_stat(pid)
+    if fields and fields[0] in ("Z", "X"):  # ended, not yet reaped by its parent
+        return False
     started = marker.get("process_started")
     return started is None or _process_started(pid) in (None, started)
 
