@@ -30,6 +30,9 @@ from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 pytestmark = pytest.mark.e2e
 WORKBENCH = Path(sys.executable).with_name("workbench")
 ONLY = ("--only", "UAR-01", "--jobs", "1")
+# Stopped in the controls step, a run has a second control: its notebook runs while the first one's
+# workpaper is written (one job: its kernel was started ahead), so the stop catches a notebook mid-way.
+ONLY_TWO = ("--only", "UAR-01", "PROV-01", "--jobs", "1")
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +110,8 @@ def paused_runs(project, complete_run, tmp_path_factory) -> dict[tuple[str, str]
         outputs = _outputs_with(complete_run, base)
         env = dict(os.environ, **{runfolder.PAUSE_VARIABLE: f"{step}:{base / 'gate'}"})
         process = subprocess.Popen([str(WORKBENCH), "run", str(project / "parameters" / DEMO_PARAMETER_FILE),
-                                    "--out", str(outputs), *ONLY], env=env, cwd=project,
+                                    "--out", str(outputs), *(ONLY_TWO if step == "controls" else ONLY)],
+                                   env=env, cwd=project,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         runs[(signal_name, step)] = PausedRun(process, outputs, base / "gate", step)
     yield runs
@@ -160,7 +164,7 @@ def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, c
     run = paused_runs[("SIGTERM", step)]
     process, outputs = run.wait(), run.outputs
     kernels = _kernels_of(process.pid)
-    assert kernels or step != "freezing", "while inputs are frozen, the first kernel boots"
+    assert kernels or step == "publishing", "a kernel boots while inputs are frozen, and runs during controls"
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 143, err
@@ -168,6 +172,11 @@ def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, c
     assert "stopped by SIGTERM" in err and str(incomplete) in err, err
     marker = json.loads((incomplete / "incomplete.json").read_text())
     assert (marker["state"], marker["step"], marker["reason"]) == ("stopped", step, "stopped by SIGTERM")
+    if step != "freezing":  # what a reader of the half-run folder sees instead of "completed"
+        assert "tested; run not finished" in (incomplete / "UAR-01" / "workpaper.html").read_text()
+    if step == "publishing":
+        assert "Provisional: this workpaper was written while its run was still in progress" in \
+            (incomplete / "index.html").read_text()
     assert not list(outputs.rglob("*.tmp")), "no temporary file is left"
     assert _alive(kernels) == [], "the run stops the kernels it started"
     _assert_refused_everywhere(project, outputs, incomplete, complete_run, capsys, "stopped by SIGTERM")

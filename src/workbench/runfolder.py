@@ -235,7 +235,7 @@ def mark_incomplete(run_dir: Path, step: str, what: str) -> str:
     document = read_marker(run_dir) or {"run_id": run_id_of(run_dir)}
     stopped_at = _now()
     message = (f"Run {document.get('run_id', run_id_of(run_dir))} stopped while {STEPS.get(step, step)} "
-               f"({step}) at {stopped_at}: {what}. It is not evidence: nothing in this folder was published. "
+               f"(step '{step}') at {stopped_at}: {what}. It is not evidence: nothing in this folder was published. "
                f"Run the period again; `workbench runs {run_dir.parent} --remove-incomplete` removes this folder.")
     document.update({"state": "stopped", "step": step, "stopped_at": stopped_at, "reason": what, "message": message})
     try:
