@@ -175,7 +175,7 @@ def test_sigterm_leaves_an_incomplete_run_that_says_why_and_no_kernel(project, c
     if step != "freezing":  # what a reader of the half-run folder sees instead of "completed"
         assert "tested; run not finished" in (incomplete / "UAR-01" / "workpaper.html").read_text()
     if step == "publishing":
-        assert "Provisional: this workpaper was written while its run was still in progress" in \
+        assert "Provisional: this lead sheet was written while its run was still in progress" in \
             (incomplete / "index.html").read_text()
     assert not list(outputs.rglob("*.tmp")), "no temporary file is left"
     assert _alive(kernels) == [], "the run stops the kernels it started"

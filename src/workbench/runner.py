@@ -1172,7 +1172,7 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
     }
     pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
                for c in controls]
-    return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.PROVISIONAL_NOTICE}),
+    return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
             workpapers.render_index(document))
 
 

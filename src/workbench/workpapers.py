@@ -126,10 +126,13 @@ def conclusion_block(framework: str, headline: str, body: list[str], effective: 
 
 #: A control's status while its run is still in progress: its test finished, the run did not yet.
 PROVISIONAL_STATUS = "tested; run not finished"
-PROVISIONAL_NOTICE = (
-    "Provisional: this workpaper was written while its run was still in progress. It is evidence only "
-    "in a finished run folder: one without '.incomplete' in its name, whose manifest.json lists this "
-    "file's SHA-256 (workbench verify checks it).")
+
+
+def provisional_notice(page: str = "workpaper") -> str:
+    """What a page written before its run is finished says about itself (``page``: what it is)."""
+    return (f"Provisional: this {page} was written while its run was still in progress. It is evidence only "
+            "in a finished run folder: one without '.incomplete' in its name, whose manifest.json lists this "
+            "file's SHA-256 (workbench verify checks it).")
 
 
 def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str | None = None,
@@ -144,7 +147,7 @@ def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str
     banner = (f'<div class="wp-banner wp-status-failed">This workpaper is incomplete: the test stopped with an error, '
               f"and the sections below show only what was done before it. {escape(error)}</div>" if error else "")
     shown, css = (PROVISIONAL_STATUS, "pending") if provisional and status == "completed" else (status, status)
-    notice = f'<div class="wp-banner wp-status-pending">{escape(PROVISIONAL_NOTICE)}</div>' if provisional else ""
+    notice = f'<div class="wp-banner wp-status-pending">{escape(provisional_notice())}</div>' if provisional else ""
     return (
         f'<div class="wp-header"><h1>{escape(title)}</h1><table>{body}'
         f'<tr><th>Run status</th><td><span class="wp-status wp-status-{escape(css)}">{escape(shown)}</span></td></tr>'
