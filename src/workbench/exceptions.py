@@ -127,7 +127,7 @@ def build_register(period: str, control_id: str, findings: list[Finding]) -> pd.
 def write_register(frame: pd.DataFrame, path: Path) -> Path:
     """Write a register as UTF-8 CSV with LF line ends (byte-stable for the same content)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return runfolder.write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+    return runfolder.write_atomically(path, lambda temporary: frame.to_csv(temporary, index=False, lineterminator="\n"))
 
 
 def read_register(path: Path) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import exceptions, populations, sampling, workpapers
+from workbench import exceptions, populations, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.runner import (
@@ -801,16 +801,18 @@ class ControlTest:
 
     # --- record ---------------------------------------------------------------------------------
     def record(self) -> dict:
-        """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder."""
+        """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder
+        (each atomically: a full disk leaves no half file)."""
         out = self.context.control_dir(self.control.id)
         out.mkdir(parents=True, exist_ok=True)
         sample = self.tested_sample()
         columns = ["selection_order", "selection_basis", "scope", "item_key", "selection_hash", *self.SAMPLE_COLUMNS,
                    "evidence_reference", *self.ATTRIBUTES, "deviation"]
-        sample[[c for c in dict.fromkeys(columns) if c in sample.columns]].to_csv(
-            out / "sample.csv", index=False, lineterminator="\n")
-        self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort").to_csv(
-            out / POPULATION_FILE, index=False, lineterminator="\n")
+        tested = sample[[c for c in dict.fromkeys(columns) if c in sample.columns]]
+        runfolder.write_atomically(out / "sample.csv", lambda path: tested.to_csv(path, index=False, lineterminator="\n"))
+        frame = self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort")
+        runfolder.write_atomically(out / POPULATION_FILE,
+                                   lambda path: frame.to_csv(path, index=False, lineterminator="\n"))
         register = self.register()
         exceptions.write_register(register, out / CONTROL_EXCEPTIONS)
         conclusions = self.conclusions()
@@ -834,5 +836,5 @@ class ControlTest:
                        "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM,
                        "selection_record": self.selection.to_dict() if self.selection else None},
         }
-        (out / CONTROL_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        runfolder.write_text(out / CONTROL_RESULT, json.dumps(result, indent=2, sort_keys=True) + "\n")
         return result
