@@ -247,3 +247,14 @@ def test_a_run_whose_process_ended_but_was_not_reaped_is_not_in_progress(tmp_pat
         assert runfolder.run_state(folder).state == "incomplete"
     finally:
         process.wait()
+
+
+def test_an_incomplete_run_that_cannot_be_removed_is_reported(period, capsys, monkeypatch):
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr(runfolder.shutil, "rmtree", refuse)
+    assert cli.main(["runs", str(period), "--remove-incomplete"]) == 1
+    err = capsys.readouterr().err
+    assert f"could not remove incomplete run {period / '20261001T100000Z.incomplete'}: Permission denied" in err
+    assert (period / "20261001T100000Z.incomplete").is_dir()

@@ -278,10 +278,13 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     states = runfolder.list_runs(folder)
     print(runfolder.describe_runs(states) if states else f"No runs under {folder}.")
     if args.remove_incomplete:
-        removed = runfolder.remove_incomplete(states)
+        removed, problems = runfolder.remove_incomplete(states)
         for state in removed:
             print(f"Removed incomplete run {state.path}")
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
         print(f"{len(removed)} incomplete run(s) removed; complete, signed-off and running runs are kept.")
+        return EXIT_FAILED if problems else EXIT_OK
     return EXIT_OK
 
 

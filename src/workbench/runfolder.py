@@ -85,8 +85,11 @@ def describe_write_error(folder: Path, exc: OSError) -> str:
 
 
 def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk, so a rename never publishes unwritten data."""
-    flags = os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0)
+    """Flush a file (or a folder's entries) to disk, so a rename never publishes unwritten data.
+    (A folder cannot be opened for this on Windows, where renames are journalled anyway.)"""
+    if path.is_dir() and not hasattr(os, "O_DIRECTORY"):
+        return
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
     descriptor = os.open(path, flags)
     try:
         os.fsync(descriptor)
@@ -411,14 +414,19 @@ def list_runs(path: Path) -> list[RunState]:
     return [run_state(folder) for period_dir in period_folders(Path(path).resolve()) for folder in run_folders(period_dir)]
 
 
-def remove_incomplete(states: list[RunState]) -> list[RunState]:
-    """Delete the incomplete runs among ``states`` (never a complete, signed-off or running one)."""
-    removed = []
+def remove_incomplete(states: list[RunState]) -> tuple[list[RunState], list[str]]:
+    """Delete the incomplete runs among ``states`` (never a complete, signed-off or running one):
+    the runs removed, and a sentence for each that could not be removed."""
+    removed, problems = [], []
     for state in states:
         if state.removable and is_incomplete(state.path):
-            shutil.rmtree(state.path)
+            try:
+                shutil.rmtree(state.path)
+            except OSError as exc:
+                problems.append(f"could not remove incomplete run {state.path}: {exc.strerror or exc}")
+                continue
             removed.append(state)
-    return removed
+    return removed, problems
 
 
 def describe_runs(states: list[RunState]) -> str:
