@@ -1,6 +1,7 @@
 """The ``workbench`` command: run a period, verify and sign off a run, size and evaluate samples, run the demo.
 
-Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences;
+Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences
+(or ``workbench runs --remove-incomplete`` could not remove a run);
 2 the input could not be used (parameter file, source file, arguments), with a message saying what
 and where, or a run's output folder cannot be written (disk full, read-only, no permission; the
 message names the folder). A run that stops before it is complete exits 130 when interrupted by
