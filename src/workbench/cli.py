@@ -1,9 +1,14 @@
 """The ``workbench`` command: run a period, verify and sign off a run, size and evaluate samples, run the demo.
 
-Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences;
+Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences
+(or ``workbench runs --remove-incomplete`` could not remove a run);
 2 the input could not be used (parameter file, source file, arguments), with a message saying what
-and where, and any unexpected error (:mod:`workbench.clierrors`). No error shows a Python traceback
-unless ``--debug`` is given.
+and where, a run's output folder cannot be written (disk full, read-only, no permission; the
+message names the folder), and any unexpected error (:mod:`workbench.clierrors`). A run that stops
+before it is complete exits 130 when interrupted by Ctrl-C (SIGINT) and 143 when stopped by SIGTERM
+(the shell's 128 + signal number), or 2 as above; it says why and leaves its folder as
+``<run-id>.incomplete`` with the reason in ``incomplete.json`` (``workbench runs`` lists it;
+``--remove-incomplete`` deletes it). No error shows a Python traceback unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -97,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     signoff.add_argument("--note", default=None, help="a review note recorded with the sign-off")
     cli_seal.add_key_option(signoff, "reviewer")
     cli_seal.add_keys_command(commands)
+
+    runs = commands.add_parser("runs", help="list a period's runs: complete, signed off, or incomplete and why",
+                               description="List the runs of a period folder (or of every period in an output "
+                                           "folder), newest first, with their state: complete, complete and "
+                                           "signed off, in progress, or incomplete with the reason and the step "
+                                           "it stopped in. An incomplete run is not evidence.")
+    runs.add_argument("folder", type=Path, metavar="PERIOD_OR_OUTPUT_DIR",
+                      help="a period folder (outputs/2026-Q3), a period id (2026-Q3, under --out) or the output folder")
+    runs.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
+    runs.add_argument("--remove-incomplete", action="store_true",
+                      help="delete the incomplete runs (never a complete, signed-off or running one) and list them")
 
     size = commands.add_parser("size", help="statistical sample size for a test of controls",
                                description="Attribute sample size from confidence, tolerable and expected deviation "
@@ -232,11 +248,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    """Run a period: progress, the summary table, exit 1 if a workpaper failed."""
-    from workbench import exceptions, runner
+    """Run a period: progress, the summary table, exit 1 if a workpaper failed; a stopped run says
+    why and where its incomplete folder is (exit 130, 143 or 2: see the module docstring)."""
+    from workbench import exceptions, runfolder, runner, stopping
 
-    result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
-                               reporter=runner.default_reporter(), signing_key=getattr(args, "key", None))
+    try:
+        with stopping.signals_stop_the_run():
+            result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
+                                       reporter=runner.default_reporter(),
+                                       signing_key=getattr(args, "key", None))
+    except stopping.RunAbandoned as abandoned:
+        print(f"\n{abandoned}", file=sys.stderr)
+        return abandoned.exit_code
+    except runfolder.OutputWriteError as exc:  # before the run folder existed, or after it was complete
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (KeyboardInterrupt, stopping.RunStopped) as exc:  # before the run folder was created
+        what, code = stopping.what_stopped(exc)
+        print(f"\nRun {what} before its folder was created; nothing was written.", file=sys.stderr)
+        return code or EXIT_FAILED
     completed = len(result.outcomes) - len(result.failed)
     print()
     print(runner.summary_table(result.outcomes))
@@ -250,6 +280,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.failed:
         print(f"Failed workpaper(s): {', '.join(result.failed)} — see their workpaper.html for the error.", file=sys.stderr)
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    """List a period's runs with their state; with --remove-incomplete, delete the incomplete ones."""
+    from workbench import runfolder
+
+    folder = args.folder
+    if not folder.is_dir() and (args.out / folder).is_dir():
+        folder = args.out / folder
+    if not folder.is_dir():
+        print(f"error: {args.folder} is not a folder of runs (a period folder such as outputs/2026-Q3, or outputs/)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    states = runfolder.list_runs(folder)
+    print(runfolder.describe_runs(states) if states else f"No runs under {folder}.")
+    if args.remove_incomplete:
+        removed, problems = runfolder.remove_incomplete(states)
+        for state in removed:
+            print(f"Removed incomplete run {state.path}")
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{len(removed)} incomplete run(s) removed; complete, signed-off and running runs are kept.")
+        return EXIT_FAILED if problems else EXIT_OK
     return EXIT_OK
 
 
@@ -366,7 +420,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
-            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys}
+            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import io
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -24,9 +26,10 @@ import openpyxl
 import pandas as pd
 import yaml
 from openpyxl.styles import Alignment, Font
+from openpyxl.writer.excel import ExcelWriter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workbench import csvsafe
+from workbench import csvsafe, reproducible, runfolder
 from workbench.parameters import read_keyed_records, validate_keyed_records
 
 REGISTER_COLUMNS = [
@@ -125,7 +128,7 @@ def write_register(frame: pd.DataFrame, path: Path) -> Path:
     """Write a register as UTF-8 CSV with LF line ends (byte-stable for the same content), formula
     injection neutralised (:mod:`workbench.csvsafe`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return csvsafe.write_csv(frame, path)
+    return runfolder.write_atomically(path, lambda temporary: csvsafe.write_csv(frame, temporary))
 
 
 def read_register(path: Path) -> pd.DataFrame:
@@ -352,13 +355,17 @@ def neutralised(value: Any) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_PREFIXES)
 
 
-def write_excel(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
+def write_excel(sheets: dict[str, pd.DataFrame], path: Path, as_at: dt.date | None = None) -> Path:
     """Write DataFrames as an Excel workbook in which every value is data, never a formula.
 
     Text is stored as text (with Excel's quote prefix where it begins with =, +, -, @), so a value
-    such as ``=HYPERLINK(...)`` planted in an export shows as text and never runs.
+    such as ``=HYPERLINK(...)`` planted in an export shows as text and never runs. The workbook's
+    created and modified properties, and its archive's time stamps, are ``as_at`` (the period end;
+    default 2000-01-01), never the time of saving, so the same register gives the same bytes.
     """
+    when = reproducible.document_time(as_at or dt.date(2000, 1, 1))
     workbook = openpyxl.Workbook()
+    workbook.properties.created = workbook.properties.modified = when
     workbook.remove(workbook.active)
     for title, frame in sheets.items():
         sheet = workbook.create_sheet(title[:31])
@@ -377,7 +384,6 @@ def write_excel(sheets: dict[str, pd.DataFrame], path: Path) -> Path:
         for column in sheet.columns:
             width = max((len(str(c.value)) for c in column if c.value is not None), default=8)
             sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 8), 60)
-    temporary = path.with_name(f".{path.name}.tmp")
-    workbook.save(temporary)
-    temporary.replace(path)
-    return path
+    buffer = io.BytesIO()  # openpyxl's own save stamps the time of saving as "modified"
+    ExcelWriter(workbook, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+    return runfolder.write_bytes(path, reproducible.stable_zip(buffer.getvalue(), when))

@@ -15,9 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import platform
-import shutil
 import stat
 import subprocess
 import sys
@@ -26,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from workbench import csvsafe
+from workbench import csvsafe, runfolder
 
 MANIFEST = "manifest.json"
 SIGNOFF = "signoff.json"
@@ -75,7 +73,7 @@ def freeze_inputs(sources: dict[str, Path], run_dir: Path) -> dict[str, FrozenIn
     for source_id, original in sorted(sources.items()):
         target = run_dir / INPUTS_DIR / source_id / original.name
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(original, target)
+        runfolder.copy_file(original, target)
         digest = file_sha256(target)
         if digest != file_sha256(original):
             raise RuntimeError(f"input {original} changed while it was being copied into the run; run again")
@@ -127,9 +125,7 @@ def hash_outputs(run_dir: Path) -> dict[str, str]:
 
 def write_json_atomically(path: Path, document: Any) -> None:
     """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    runfolder.write_text(path, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def write_manifest(run_dir: Path, document: dict[str, Any]) -> Path:

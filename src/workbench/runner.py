@@ -47,12 +47,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from workbench import __version__, lineage, procedures, seal, workpapers
+from workbench import __version__, lineage, procedures, reproducible, runfolder, seal, stopping, workpapers
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
     import nbformat
     import pandas as pd
+
+    from workbench.signing import SigningKey
 
 RUN_PARAMETERS = "parameters.json"
 CONTROL_RESULT = "result.json"
@@ -92,7 +94,7 @@ def new_run_id(period_dir: Path, now: dt.datetime | None = None) -> str:
     """A run id from the UTC start time (run metadata only), unique within the period folder."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
     run_id, n = stamp, 1
-    while (period_dir / run_id).exists():
+    while (period_dir / run_id).exists() or (period_dir / runfolder.staging_name(run_id)).exists():
         n += 1
         run_id = f"{stamp}-{n}"
     return run_id
@@ -112,10 +114,13 @@ class RunContext:
         return self.run_dir / control_id
 
 
-def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = None) -> RunContext:
+def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = None,
+                staged: Callable[[Path], None] | None = None) -> RunContext:
     """Validate the parameter file, create the run folder and freeze every input into it.
 
     Raises ``ParameterError`` before anything is written if the file or a source is not usable.
+    With ``staged`` (a period run), the folder is the staging folder ``<run-id>.incomplete`` with its
+    marker (``runfolder``), and ``staged`` is told its path before anything is frozen into it.
     """
     parameter_file = Path(parameter_file)
     params = load_period(parameter_file)
@@ -129,16 +134,21 @@ def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = N
         raise ParameterError(parameter_file, problems)
     sources = resolve_source_paths(params, parameter_file)
     period_dir = Path(out_dir).resolve() / params.period.id  # absolute: kernels run in another folder
-    period_dir.mkdir(parents=True, exist_ok=True)
+    runfolder.make_folder(period_dir)
     run_id = new_run_id(period_dir, now)
-    run_dir = period_dir / run_id
-    run_dir.mkdir()
+    if staged is not None:
+        run_dir = runfolder.create_staging(period_dir, run_id, params.period.id)
+        staged(run_dir)
+    else:
+        run_dir = period_dir / run_id
+        run_dir.mkdir()
     frozen = lineage.freeze_inputs(sources, run_dir)
-    shutil.copyfile(parameter_file, run_dir / "parameters.yaml")
+    runfolder.copy_file(parameter_file, run_dir / "parameters.yaml")
     for kind, path in records.items():  # the auditors' records merged into this run, frozen with it
         if path.is_file():
             (run_dir / RECORDS_DIR).mkdir(exist_ok=True)
-            shutil.copyfile(path, run_dir / RECORDS_DIR / f"{kind}{path.suffix}")
+            runfolder.copy_file(path, run_dir / RECORDS_DIR / f"{kind}{path.suffix}")
+    runfolder.checkpoint("freezing")
     document = {
         "run_id": run_id,
         "parameter_file": str(parameter_file.resolve()),
@@ -541,6 +551,7 @@ class Kernel:
         self.preload = list(preload)
         self.preload_status: str | None = None
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        stopping.KERNELS.add(self.km)  # so a stopped run can stop it (refused once the run is stopping)
         self.kc: Any = None  # the connected client, handed to papermill by ``enter``
         self._run_sync = run_sync
         self._preload_msg: str | None = None
@@ -622,6 +633,7 @@ class Kernel:
 
     async def _close(self) -> None:
         """Stop the client's channels and kill the kernel process, if still there."""
+        stopping.KERNELS.discard(self.km)
         if self.kc is not None and self.kc.channels_running:
             self.kc.stop_channels()
         try:
@@ -673,13 +685,13 @@ def _papermill_engine() -> type:
             client = PapermillNotebookClient(
                 nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
-                shutdown_kernel="immediate", **kwargs)
+                shutdown_kernel="immediate", record_timing=False, **kwargs)
             client.kc = kc  # a client already connected to ``km`` (None: nbclient connects one)
             try:
                 return client.execute(cleanup_kc=True)
             except BaseException:
                 if partial_path:
-                    nbformat.write(nb_man.nb, partial_path)
+                    runfolder.write_atomically(Path(partial_path), lambda path: nbformat.write(nb_man.nb, path))
                 raise
 
     papermill_engines.register(ENGINE_NAME, WorkpaperEngine)
@@ -700,9 +712,11 @@ def _system_people_rows(params: PeriodParameters, control: Control) -> list[tupl
     return rows
 
 
-def _control_header(params: PeriodParameters, control: Control, run_id: str, status: str,
-                    error: str | None = None) -> str:
-    """The header rows of a control's workpaper."""
+def _control_header(params: PeriodParameters, control: Control, status: str, error: str | None = None,
+                    provisional: bool = False) -> str:
+    """The header rows of a control's workpaper (without the run id: an unchanged period's re-run
+    writes the same workpaper; the run folder and its index name the run). ``provisional``: written
+    before the run is finished (``workpapers.header_html``)."""
     sox = control.frameworks.sox
     rows = [
         ("Entity", params.entity),
@@ -718,9 +732,8 @@ def _control_header(params: PeriodParameters, control: Control, run_id: str, sta
         ("Reviewed by", params.reviewer),
         ("Sign-off", f"not signed off when this workpaper was written; the reviewer's sign-off is recorded in "
                      f"the run's {lineage.SIGNOFF} (workbench verify shows it), so this page never changes"),
-        ("Run", run_id),
     ]
-    return workpapers.header_html(rows, f"{control.id}: {control.title}", status, error)
+    return workpapers.header_html(rows, f"{control.id}: {control.title}", status, error, provisional)
 
 
 def _error_notebook(message: str) -> nbformat.NotebookNode:
@@ -728,7 +741,7 @@ def _error_notebook(message: str) -> nbformat.NotebookNode:
     import nbformat
 
     notebook = nbformat.v4.new_notebook()
-    notebook.cells.append(nbformat.v4.new_markdown_cell(f"## Run failed\n\n```\n{message}\n```"))
+    notebook.cells.append(nbformat.v4.new_markdown_cell(f"## Run failed\n\n```\n{message}\n```", id="run-failed"))
     return notebook
 
 
@@ -736,19 +749,23 @@ def publish_workpaper(context: RunContext, control: Control, status: str, error:
                       notebook: nbformat.NotebookNode, preload: list[str] | None = None) -> None:
     """Stamp the run status in the executed notebook, save it, and export its HTML workpaper.
 
-    The status goes in the metadata because a notebook whose kernel died can look complete.
+    The status goes in the metadata because a notebook whose kernel died can look complete. Both
+    are provisional (``finalize_workpaper`` makes them final when the run is published): a reader of
+    an unfinished run folder never sees a workpaper that says "completed".
     """
     import nbformat
 
     out_dir = context.control_dir(control.id)
-    notebook.metadata["workbench"] = {"status": status, "error": error, "kernel_preloaded_modules": preload or []}
-    nbformat.write(notebook, out_dir / WORKPAPER_NOTEBOOK)
+    shown = workpapers.PROVISIONAL_STATUS if status == "completed" else status
+    notebook.metadata["workbench"] = {"status": shown, "error": error, "kernel_preloaded_modules": preload or []}
+    reproducible.stable_notebook(notebook, f"{control.id}/{WORKPAPER_NOTEBOOK}")
+    runfolder.write_atomically(out_dir / WORKPAPER_NOTEBOOK, lambda path: nbformat.write(notebook, path))
     footer = (f'<div class="wp-footer wp-error">Run failed: {workpapers.escape(error)}</div>' if error
               else '<div class="wp-footer">Generated by Audit Workbench; input and output hashes are in the '
                    "run's manifest.json.</div>")
     params = context.parameters
     workpapers.export_html(out_dir / WORKPAPER_NOTEBOOK, out_dir / WORKPAPER_HTML,
-                           _control_header(params, control, context.run_id, status, error), footer, notebook,
+                           _control_header(params, control, status, error, provisional=True), footer, notebook,
                            title=f"{control.id} {control.title} — {params.entity}, {params.period.id} workpaper")
 
 
@@ -772,7 +789,10 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     """Execute one control's notebook into its folder and write its HTML workpaper; never raises.
 
     ``kernel`` is a kernel started ahead (one is started here if not). Every failure (cell error,
-    dead kernel, timeout, a kernel that does not start) fails the workpaper, which shows the error.
+    dead kernel, timeout, a kernel that does not start) fails the workpaper, which shows the error;
+    only a workpaper that cannot be written at all (full or read-only disk) raises. The notebook
+    gets the run folder as ``..`` (its kernel works in the control's folder), so no absolute path,
+    which would name the run, is written into the executed notebook.
     """
     import nbformat
     import papermill
@@ -800,7 +820,7 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         kernel = kernel or Kernel(context.run_dir, preload or [])
         kernel, client = enter_kernel(kernel, out_dir, lambda: Kernel(context.run_dir, preload or []))
         papermill.execute_notebook(
-            str(notebook), str(executed), parameters={"run_dir": str(context.run_dir), "control_id": control_id},
+            str(notebook), str(executed), parameters={"run_dir": "..", "control_id": control_id},
             engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False, report_mode=False,
             request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_SECONDS,
             km=kernel.km, kc=client, on_cell=on_cell, partial_path=str(executed))
@@ -822,6 +842,8 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     try:
         publish_workpaper(context, control, status, error, executed_nb, preload)
     except Exception as exc:  # an export failure is a failed workpaper too, never a lost control
+        if runfolder.is_storage_error(exc):  # a full or read-only disk stops the run, not one control
+            raise
         error = error or f"the workpaper could not be written: {type(exc).__name__}: {exc}"
         status = "failed"
         publish_workpaper(context, control, status, error, _error_notebook(error), preload)
@@ -955,17 +977,30 @@ class ControlPool:
 
     def __init__(self, jobs: int, notebooks: dict[str, Path], kernel_cwd: Path):
         self.jobs = max(1, min(jobs, len(notebooks)))
+        stopping.KERNELS.open()  # kernels may start (a run stopped earlier in this process refused them)
         preloads = {nb: preload_modules([nb]) for nb in sorted(set(notebooks.values()))}
         self._controls = ControlQueue(list(notebooks.items()))
         self._executors = [ControlExecutor(self._controls, preloads, kernel_cwd) for _ in range(self.jobs)]
         self._warm_up = threading.Thread(target=_warm_up, daemon=True, name="workbench-warm-up")
         self._warm_up.start()
+        self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> ControlPool:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: Any) -> None:
+        if exc_type is not None and not issubclass(exc_type, Exception):  # interrupted (Ctrl-C, SIGTERM)
+            self.stop()
         self.close()
+
+    def stop(self, wait_seconds: float = 10.0) -> None:
+        """Stop at once: hand out no more controls, kill every kernel of the run (by its process
+        handle), and give the control threads a moment to notice."""
+        self._controls.stop()
+        stopping.KERNELS.stop_all()
+        deadline = time.monotonic() + wait_seconds
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def run(self, context: RunContext, reporter: ProgressReporter) -> list[ControlOutcome]:
         """Test every control; outcomes in the parameter file's order, whatever order they finished in."""
@@ -977,9 +1012,10 @@ class ControlPool:
             executor.notify = lambda event: messages.put(("progress", event))
             threads.append(threading.Thread(target=self._drive, args=(executor, context, messages), daemon=True,
                                             name=f"workbench-control-{number}"))
+        self._threads = threads
         for thread in threads:
             thread.start()
-        running, crash = len(threads), None
+        running, crash, fault = len(threads), None, None
         while running:
             kind, payload = messages.get()
             if kind == "progress":
@@ -987,9 +1023,13 @@ class ControlPool:
             elif kind == "outcome":
                 outcomes[payload.control_id] = payload
                 reporter.finished(payload)
-            else:  # an executor stopped (``payload`` says why if it crashed)
+                if len(outcomes) == 1:
+                    runfolder.checkpoint("controls")
+            else:  # an executor stopped (``payload`` says why and with which error if it crashed)
                 running -= 1
-                crash = crash or payload
+                crash, fault = crash or payload[0], fault or payload[1]
+        if fault is not None and runfolder.is_storage_error(fault):
+            raise fault  # the disk is full or read-only: no workpaper can be written
         for control_id, _ in self._controls.controls:
             if control_id not in outcomes:  # only after a crash of the runner itself
                 outcomes[control_id] = _lost_control(context, control_id, f"the run stopped before testing this "
@@ -1000,15 +1040,15 @@ class ControlPool:
     @staticmethod
     def _drive(executor: ControlExecutor, context: RunContext, messages: queue.Queue) -> None:
         """One thread: test controls until none is left; always say when it stops, and why."""
-        reason = None
+        reason, fault = None, None
         try:
             executor.run(context, lambda outcome: messages.put(("outcome", outcome)))
         except BaseException as exc:  # a fault of the runner, not of a notebook (those are outcomes)
-            reason = describe_failure(exc)
+            reason, fault = describe_failure(exc), exc
         finally:
             executor.close()
             _close_thread_event_loop()
-            messages.put(("stopped", reason))
+            messages.put(("stopped", (reason, fault)))
 
     def close(self) -> None:
         """Hand out no more controls and stop every kernel started for a control that did not run."""
@@ -1078,7 +1118,7 @@ def _publish_register(context: RunContext, outcomes: list[ControlOutcome], regis
         "SOC 2 view": merged[merged["framework"].str.contains("SOC 2", regex=False)],
         "SOX view": merged[merged["framework"].str.contains("SOX", regex=False)],
         "SOX deficiency worksheet": worksheet,
-    }, context.run_dir / "exceptions.xlsx")
+    }, context.run_dir / "exceptions.xlsx", as_at=period.end)
     return PublishedRegister(merged, worksheet, exceptions.unmatched_records(merged))
 
 
@@ -1099,9 +1139,10 @@ def _status_summary(merged: pd.DataFrame) -> list[dict[str, Any]]:
     return table.to_dict("records")
 
 
-def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: pd.DataFrame,
-                 published: PublishedRegister) -> Path:
-    """Write the period lead sheet ``index.html``."""
+def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: pd.DataFrame,
+                 published: PublishedRegister) -> tuple[str, str]:
+    """The period lead sheet ``index.html``: provisional (written while the run is published, it
+    says the run is not finished) and final (written just before the manifest)."""
     params = context.parameters
     by_id = {o.control_id: o for o in outcomes}
     controls = []
@@ -1114,12 +1155,12 @@ def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: 
             "control_id": control.id, "title": control.title, "frequency": control.frequency.replace("_", " "),
             "soc2": ", ".join(control.frameworks.soc2) or "—",
             "sox": sox.itgc_domain.replace("_", " ") if sox else "—",
-            "status": outcome.status,
+            "status": outcome.status, "label": outcome.status, "css": outcome.status,
             "conclusions": outcome.conclusions or ([f"Run failed: {outcome.error}"] if outcome.error else []),
             "exception_count": outcome.exception_count,
             "has_sample": (context.control_dir(control.id) / "sample.csv").is_file(),
         })
-    page = workpapers.render_index({
+    document = {
         "entity": params.entity, "period_id": params.period.id,
         "period_start": params.period.start, "period_end": params.period.end,
         "preparer": params.preparer, "reviewer": params.reviewer, "signoff_file": lineage.SIGNOFF,
@@ -1130,10 +1171,25 @@ def _write_index(context: RunContext, outcomes: list[ControlOutcome], register: 
         "sox_exceptions": published.merged[published.merged["framework"].str.contains("SOX", regex=False)].to_dict("records"),
         "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
         "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
-    })
-    path = context.run_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    }
+    pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
+               for c in controls]
+    return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
+            workpapers.render_index(document))
+
+
+def finalize_workpaper(context: RunContext, outcome: ControlOutcome) -> None:
+    """Make a control's workpaper final as its run is published: its provisional header (HTML) and
+    status (notebook metadata) become the final ones. Replaced in place, byte for byte, so the
+    page is exactly what a final export would have written."""
+    control = context.parameters.control(outcome.control_id)
+    out_dir = context.control_dir(control.id)
+    header = functools.partial(_control_header, context.parameters, control, outcome.status, outcome.error)
+    runfolder.replace_once(out_dir / WORKPAPER_HTML, header(provisional=True), header(provisional=False))
+    if outcome.status == "completed":
+        status = json.dumps({"status": workpapers.PROVISIONAL_STATUS}, ensure_ascii=False)[1:-1]
+        runfolder.replace_once(out_dir / WORKPAPER_NOTEBOOK, status, status.replace(workpapers.PROVISIONAL_STATUS,
+                                                                                   outcome.status))
 
 
 def check_before_run(parameter_file: Path) -> None:
@@ -1160,6 +1216,10 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     The period is checked first (``workbench check``: keys, references, exports read by their readers,
     settings, source roles); any problem stops the run before its folder is created.
 
+    The run is built in ``<run-id>.incomplete`` and renamed to its run id once its manifest is
+    written (``runfolder``). A run stopped before (Ctrl-C, SIGTERM, a full or read-only disk)
+    records why in that folder, stops its kernels and raises ``stopping.RunAbandoned``.
+
     ``reporter`` shows progress (default: plain lines through ``progress``); ``jobs`` is how many
     controls are tested at once (default: the number of cores).
     """
@@ -1182,19 +1242,67 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         raise KeyError(f"--only names control(s) not in {parameter_file}: {', '.join(unknown)}; "
                        f"controls are {', '.join(c.id for c in params.controls)}")
     notebooks = {c.id: notebook_for(c.procedure, notebooks_dir) for c in selected}
-    with ControlPool(jobs, notebooks, notebooks_dir) as pool:  # the first kernels boot meanwhile
-        check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
-        context = prepare_run(Path(parameter_file), Path(out_dir), started_wall)
-        reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
-        try:
-            outcomes = pool.run(context, reporter)
-        finally:
-            reporter.close()
+    stage = _Stage()
+    try:
+        with ControlPool(jobs, notebooks, notebooks_dir) as pool:  # the first kernels boot meanwhile
+            check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
+            context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged)
+            stage.enter("controls")
+            reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
+            try:
+                outcomes = pool.run(context, reporter)
+            finally:
+                reporter.close()
+        stage.enter("publishing")
+        run_dir = _publish(context, outcomes, notebooks, notebooks_dir, {
+            "started_at": started_wall.isoformat(timespec="seconds"), "jobs": pool.jobs}, started, key)
+    except BaseException as exc:
+        abandoned = stopping.abandon(stage.run_dir, stage.step, exc) if stage.run_dir is not None else None
+        if abandoned is None:
+            raise
+        raise abandoned from exc
+    _point_latest(run_dir)
+    return RunResult(run_dir, run_dir / "index.html", outcomes, round(time.perf_counter() - started, 2), pool.jobs)
+
+
+@dataclass
+class _Stage:
+    """Where a period run is: its staging folder (once created) and its step (``runfolder.STEPS``)."""
+
+    run_dir: Path | None = None
+    step: str = "freezing"
+
+    def staged(self, run_dir: Path) -> None:
+        """The staging folder exists (``prepare_run`` calls this before freezing anything)."""
+        self.run_dir = run_dir
+
+    def enter(self, step: str) -> None:
+        """The run moves on to ``step``; its marker says so."""
+        self.step = step
+        if self.run_dir is not None:
+            runfolder.record_step(self.run_dir, step)
+
+
+def _publish(context: RunContext, outcomes: list[ControlOutcome], notebooks: dict[str, Path], notebooks_dir: Path,
+             metadata: dict[str, Any], started: float, key: SigningKey | None = None) -> Path:
+    """Publish a tested run: the register, the lead sheet, the final workpapers, the manifest (signed
+    with ``key`` when given), then the rename that makes the run complete. Returns the run folder.
+
+    The lead sheet is written provisional first (it says the run is not finished); the final lead
+    sheet and workpapers replace the provisional ones just before the manifest, so a run stopped
+    while publishing shows nothing as completed.
+    """
+    params = context.parameters
     register = _period_register(context, outcomes)
     published = _publish_register(context, outcomes, register)
-    index = _write_index(context, outcomes, register, published)
+    provisional_index, final_index = _index_pages(context, outcomes, register, published)
+    runfolder.write_text(context.run_dir / "index.html", provisional_index)
+    runfolder.checkpoint("publishing")
+    for outcome in outcomes:
+        finalize_workpaper(context, outcome)
+    runfolder.write_text(context.run_dir / "index.html", final_index)
     inputs = json.loads((context.run_dir / RUN_PARAMETERS).read_text(encoding="utf-8"))["inputs"]
-    lineage.write_manifest(context.run_dir, {
+    document = {
         "workbench_version": __version__,
         "run_id": context.run_id,
         "period": params.period.id,
@@ -1207,25 +1315,23 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         "notebooks": {"commit": lineage.git_commit(notebooks_dir), "files": {
             cid: {"path": nb.name, "sha256": lineage.file_sha256(nb)} for cid, nb in notebooks.items()}},
         "run_metadata": {
-            "started_at": started_wall.isoformat(timespec="seconds"),
+            **metadata,
             "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "seconds": round(time.perf_counter() - started, 2),
-            "jobs": pool.jobs,
             **lineage.runtime_metadata(),
         },
-    })
-    if key is not None:
-        seal.sign_manifest(context.run_dir, key)
-    _point_latest(context.run_dir)
-    return RunResult(context.run_dir, index, outcomes, round(time.perf_counter() - started, 2), pool.jobs)
+    }
+
+    def seal_it(run_dir: Path) -> None:
+        lineage.write_manifest(run_dir, document)
+        if key is not None:   # signed inside the staging folder, before the rename makes the run complete
+            seal.sign_manifest(run_dir, key)
+    return runfolder.finish(context.run_dir, seal_it)
 
 
 def _point_latest(run_dir: Path) -> None:
     """Make the period folder's ``latest`` file name this run (written atomically)."""
-    latest = run_dir.parent / "latest"
-    temporary = run_dir.parent / ".latest.tmp"
-    temporary.write_text(run_dir.name + "\n", encoding="utf-8")
-    temporary.replace(latest)
+    runfolder.write_text(run_dir.parent / "latest", run_dir.name + "\n")
 
 
 def latest_run(period_dir: Path) -> Path:
@@ -1272,6 +1378,7 @@ class Verification:
 def verify_run(run_dir: Path) -> Verification:
     """Re-hash every file of a run, re-derive every sample, and check the sign-off if there is one."""
     run_dir = Path(run_dir)
+    runfolder.refuse_incomplete(run_dir, "verified")
     manifest = lineage.read_manifest(run_dir)
     signoff = lineage.read_signoff(run_dir)
     problems = lineage.verify_hashes(run_dir, manifest, after_signoff=signoff is not None)
@@ -1302,6 +1409,7 @@ def signoff_run(run_dir: Path, reviewer: str, note: str | None = None,
     reviewer = (reviewer or "").strip()
     if not reviewer:
         raise SignoffRefused("name the reviewer who signs off (--reviewer \"NAME\")", 2)
+    runfolder.refuse_incomplete(run_dir, "signed off")
     manifest = lineage.read_manifest(run_dir)
     existing = lineage.read_signoff(run_dir)
     if existing is not None:

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench import __version__
+from workbench import __version__, runfolder
 
 if TYPE_CHECKING:  # imported lazily at run time: see the module docstring
     import nbformat
@@ -124,18 +124,34 @@ def conclusion_block(framework: str, headline: str, body: list[str], effective: 
     )
 
 
-def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str | None = None) -> str:
+#: A control's status while its run is still in progress: its test finished, the run did not yet.
+PROVISIONAL_STATUS = "tested; run not finished"
+
+
+def provisional_notice(page: str = "workpaper") -> str:
+    """What a page written before its run is finished says about itself (``page``: what it is)."""
+    return (f"Provisional: this {page} was written while its run was still in progress. It is evidence only "
+            "in a finished run folder: one without '.incomplete' in its name, whose manifest.json lists this "
+            "file's SHA-256 (workbench verify checks it).")
+
+
+def header_html(rows: list[tuple[str, Any]], title: str, status: str, error: str | None = None,
+                provisional: bool = False) -> str:
     """The workpaper header block: identification, frameworks, people and run status.
 
-    A failed workpaper says so under the header, with the error, before any evidence.
+    A failed workpaper says so under the header, with the error, before any evidence. A
+    ``provisional`` header (written before the run is finished) never says "completed": it says the
+    run is not finished, and the runner replaces it with the final header when it publishes the run.
     """
     body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(value)}</td></tr>" for label, value in rows)
     banner = (f'<div class="wp-banner wp-status-failed">This workpaper is incomplete: the test stopped with an error, '
               f"and the sections below show only what was done before it. {escape(error)}</div>" if error else "")
+    shown, css = (PROVISIONAL_STATUS, "pending") if provisional and status == "completed" else (status, status)
+    notice = f'<div class="wp-banner wp-status-pending">{escape(provisional_notice())}</div>' if provisional else ""
     return (
         f'<div class="wp-header"><h1>{escape(title)}</h1><table>{body}'
-        f'<tr><th>Run status</th><td><span class="wp-status wp-status-{escape(status)}">{escape(status)}</span></td></tr>'
-        f"</table></div>{banner}"
+        f'<tr><th>Run status</th><td><span class="wp-status wp-status-{escape(css)}">{escape(shown)}</span></td></tr>'
+        f"</table></div>{notice}{banner}"
     )
 
 
@@ -292,10 +308,7 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
     }
     with _EXPORT_LOCK:
         body, _ = _html_exporter().from_notebook_node(notebook, resources=resources_in)
-    temporary = html_path.with_name(f".{html_path.name}.tmp")
-    temporary.write_text(body, encoding="utf-8")
-    temporary.replace(html_path)
-    return html_path
+    return runfolder.write_text(html_path, body)
 
 
 def render_index(context: dict[str, Any]) -> str:
@@ -305,7 +318,7 @@ def render_index(context: dict[str, Any]) -> str:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [],
+    optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [], "provisional": "",
                 "soc2_exceptions": [], "sox_exceptions": []}  # sections a run without exceptions leaves empty
     return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__,
                                                             **(optional | context))

@@ -35,7 +35,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import csvsafe, exceptions, populations, sampling, workpapers
+from workbench import csvsafe, exceptions, populations, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
@@ -820,15 +820,17 @@ class ControlTest(IdentificationMixin):
 
     # --- record ---------------------------------------------------------------------------------
     def record(self) -> dict:
-        """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder."""
+        """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder
+        (each atomically: a full disk leaves no half file)."""
         out = self.context.control_dir(self.control.id)
         out.mkdir(parents=True, exist_ok=True)
         sample = self.tested_sample()
         columns = ["selection_order", "selection_basis", "scope", "item_key", "selection_hash", *self.SAMPLE_COLUMNS,
                    "evidence_reference", *self.ATTRIBUTES, "deviation"]
-        csvsafe.write_csv(sample[[c for c in dict.fromkeys(columns) if c in sample.columns]], out / "sample.csv")
-        csvsafe.write_csv(self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort"),
-                          out / POPULATION_FILE)
+        tested = sample[[c for c in dict.fromkeys(columns) if c in sample.columns]]
+        runfolder.write_atomically(out / "sample.csv", lambda path: csvsafe.write_csv(tested, path))
+        frame = self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort")
+        runfolder.write_atomically(out / POPULATION_FILE, lambda path: csvsafe.write_csv(frame, path))
         register = self.register()
         exceptions.write_register(register, out / CONTROL_EXCEPTIONS)
         conclusions = self.conclusions()
@@ -852,5 +854,5 @@ class ControlTest(IdentificationMixin):
                        "seed": self.params.seed, "algorithm": sampling.SELECTION_ALGORITHM,
                        "selection_record": self.selection.to_dict() if self.selection else None},
         }
-        (out / CONTROL_RESULT).write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        runfolder.write_text(out / CONTROL_RESULT, json.dumps(result, indent=2, sort_keys=True) + "\n")
         return result
