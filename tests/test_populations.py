@@ -823,7 +823,7 @@ def test_load_source_takes_reader_options():
     assert set(P.READER_OPTIONS) == set(P.READERS)
     assert set(P.READER_OPTIONS["workday_workers"]) == set(P.COMMON_OPTIONS)
     assert {"table", "columns", "values", "delimiter"} <= set(P.READER_OPTIONS["mapped"])
-    assert P.READER_OPTIONS["okta_system_log"] == ("conflicting_duplicates", "encoding")
+    assert P.READER_OPTIONS["okta_system_log"] == ("conflicting_duplicates", "encoding", "expected_rows")
 
 
 def test_unknown_option_is_named_with_the_allowed_ones():

@@ -327,7 +327,7 @@ def cannot_conclude(framework: str, label: str, blocking: pd.DataFrame) -> tuple
                "(<period>.ipe-acceptances.yaml beside the period file), the results of the tests cannot be relied on.")
     if framework == "SOC 2":
         body = [f"{label}: No conclusion is reached: the information produced by the entity that the test relies on "
-                f"is not reliable: {found}. 'No exceptions noted' cannot be reported on this evidence.", resolve]
+                f"is not reliable: {found}. No result of the tests is reported on this evidence.", resolve]
     else:
         body = [f"{label}: Cannot conclude on operating effectiveness: the information produced by the entity that "
                 f"the test relies on is not reliable: {found}. The control is not concluded effective.", resolve,
@@ -373,4 +373,21 @@ def evidence_blocks(rows: pd.DataFrame, acceptances: Mapping[str, IpeAcceptance]
 def management_response_notice(criteria: str) -> str:
     """Section 7's statement when SOC 2 cannot be concluded for unreliable evidence."""
     return (f"SOC 2 {criteria}: no conclusion is reached, because IPE exceptions (section 2) make the evidence "
-            "unreliable; no exception is reported for management's response until the IPE is resolved or accepted.")
+            "unreliable; any exception listed here rests on that evidence and is to be confirmed once the IPE is "
+            "resolved or accepted. IPE exceptions themselves are not results of the tests and need no management's "
+            "response.")
+
+
+def empty_population_notice(item_noun: str) -> str:
+    """Section 2's statement of an empty population while IPE exceptions are not accepted: its
+    completeness is not established, so it does not show that the control did not operate."""
+    return (f"{item_noun.capitalize()} in the period: none drawn from the sources above, but the population's "
+            "completeness is not established: the IPE exceptions above are not accepted, so an empty population "
+            "is not evidence that the control did not operate.")
+
+
+def result_summary(register: pd.DataFrame, acceptances: Mapping[str, IpeAcceptance]) -> dict[str, object]:
+    """What result.json records of the IPE exceptions: how many, by rule, and which are not accepted."""
+    rows = register[register["origin"] == ORIGIN]
+    return {"exceptions": len(rows), "by_rule": {str(k): int(v) for k, v in rows.groupby("rule").size().items()},
+            "not_accepted": sorted(unaccepted(rows, acceptances)["exception_id"])}

@@ -467,10 +467,12 @@ class ControlTest(IdentificationMixin):
             rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
                     for label, value in population.evidence.as_rows()]
             blocks.append(workpapers.key_values(rows, caption))
-        register = self.register()
-        blocks += ipe.evidence_blocks(register[register["origin"] == ipe.ORIGIN], self.ipe_acceptances,
-                                      [self.label(s) for s in sorted(self.loaded)])
-        if empty := self.did_not_operate():
+        ipe_register = ipe.with_acceptances(exceptions.build_register(
+            self.params.period.id, self.control.id, self.ipe_findings), self.ipe_acceptances)
+        blocks += ipe.evidence_blocks(ipe_register, self.ipe_acceptances, [self.label(s) for s in sorted(self.loaded)])
+        if (empty := self.did_not_operate()) and len(ipe.unaccepted(ipe_register, self.ipe_acceptances)):
+            blocks.append(workpapers.paragraph(ipe.empty_population_notice(self.ITEM_NOUN), "wp-note"))
+        elif empty:
             counts = "; ".join(f"{fw}: {self.stratum_size(fw)}" for fw in self.mapped_frameworks())
             where = "" if len(empty) == len(self.mapped_frameworks()) else f" in {' and '.join(empty)} scope"
             blocks.append(workpapers.paragraph(
@@ -840,8 +842,10 @@ class ControlTest(IdentificationMixin):
             return [workpapers.paragraph(notice, "wp-note")]
         table = self.management_responses()
         criteria = ", ".join(self.control.frameworks.soc2)
-        if table.empty and any(fw == "SOC 2" and headline == ipe.HEADLINE for fw, headline, _, _ in self.conclusions()):
-            return [workpapers.paragraph(ipe.management_response_notice(criteria), "wp-note")]
+        blocked = [workpapers.paragraph(ipe.management_response_notice(criteria), "wp-note")
+                   for fw, headline, _, _ in self.conclusions() if fw == "SOC 2" and headline == ipe.HEADLINE]
+        if table.empty and blocked:
+            return blocked
         if table.empty and "SOC 2" in self.did_not_operate():
             return [workpapers.paragraph(f"SOC 2 {criteria}: the control did not operate during the period: "
                                          f"{self.no_items_text('SOC 2')}. There is no exception and no "
@@ -849,7 +853,7 @@ class ControlTest(IdentificationMixin):
         if table.empty:
             return [workpapers.paragraph(f"SOC 2 {criteria}: No exceptions noted; no management's response is required.",
                                          "wp-note")]
-        return [workpapers.table(table, f"SOC 2 {criteria}: {len(table)} exception(s) and management's response"),
+        return [*blocked, workpapers.table(table, f"SOC 2 {criteria}: {len(table)} exception(s) and management's response"),
                 workpapers.paragraph("Management's responses are management's own statements, taken from the auditors' "
                                      "remediation records frozen into this run; they are not part of the results of "
                                      "the tests.", "wp-note")]
@@ -881,6 +885,8 @@ class ControlTest(IdentificationMixin):
                                     for fw, _, _, effective in conclusions if effective is None}}
                if any(effective is None for _, _, _, effective in conclusions) else {}),
             **({"scope_limitations": limitations} if (limitations := self.scope_limitations()) else {}),
+            **({"ipe": ipe.result_summary(register, self.ipe_acceptances)} if (register["origin"] == ipe.ORIGIN).any()
+               else {}),
             "systems": {fw: sorted(s for s in self.control.systems if fw in self.frameworks_of(s))
                         for fw in self.mapped_frameworks()},
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),
