@@ -244,9 +244,9 @@ def demo_base(tmp_path_factory) -> Path:
     return make_demo_project(tmp_path_factory.mktemp("ipe-demo"))
 
 
-def project(demo_base: Path, folder: Path, edit) -> Path:
-    """A copy of the demo project with the HR export edited by ``edit`` (a DataFrame -> DataFrame or
-    text -> text function); returns a period file that runs TERM-01 alone."""
+def project(demo_base: Path, folder: Path, edit, expected_rows: object = None) -> Path:
+    """A copy of the demo project with the HR export's text edited by ``edit`` and its control total
+    declared as ``expected_rows``; returns a period file that runs TERM-01 alone."""
     shutil.copytree(demo_base, folder)
     hr = folder / "data" / "demo" / "2026-Q3" / "hr" / "workday_workers.csv"
     if edit is not None:
@@ -254,6 +254,8 @@ def project(demo_base: Path, folder: Path, edit) -> Path:
     period = folder / "parameters" / DEMO_PARAMETER_FILE
     data = yaml.safe_load(period.read_text(encoding="utf-8"))
     data["controls"] = [c for c in data["controls"] if c["id"] == "TERM-01"]
+    if expected_rows is not None:
+        next(s for s in data["sources"] if s["id"] == "hr_workers")["options"] = {"expected_rows": expected_rows}
     period.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return period
 
@@ -322,7 +324,7 @@ def test_a_header_only_hr_export_cannot_be_concluded_until_the_ipe_exception_is_
 
 
 def test_the_demo_control_as_exported_has_no_ipe_exception(demo_base, tmp_path):
-    period = project(demo_base, tmp_path / "clean", None)
+    period = project(demo_base, tmp_path / "clean", None, expected_rows={"count": 313, "tolerance": 1})
     clean, evidence = run_term01(period)
     assert not (clean.register()["origin"] == "ipe").any() and "no IPE exception" in evidence
     assert ipe.HEADLINE not in {h for h, _, _ in conclusions(clean).values()}
@@ -340,14 +342,16 @@ def test_duplicate_ids_a_termination_before_hire_and_a_control_character_are_eac
         lines[leaver] = ",".join(fields)
         return "".join(lines)
 
-    period = project(demo_base, tmp_path / "corrupt", corrupt)
+    period = project(demo_base, tmp_path / "corrupt", corrupt, expected_rows=400)
     test, evidence = run_term01(period)
     register = test.register()
     ipe_rows = register[register["origin"] == "ipe"].set_index("rule")
-    assert set(ipe_rows.index) == {"ipe_duplicate_key", "ipe_impossible_sequence", "ipe_control_characters"}
+    assert set(ipe_rows.index) == {"ipe_duplicate_key", "ipe_impossible_sequence", "ipe_control_characters",
+                                   "ipe_row_count"}
+    assert "gives 312 rows; the entity's control total is 400" in ipe_rows.loc["ipe_row_count", "description"]
     assert ipe_rows.loc["ipe_duplicate_key", "evidence_reference"] == "workday_workers.csv, lines 2, 3"
     assert "before the hire date 2026-08-20" in ipe_rows.loc["ipe_impossible_sequence", "description"]
     assert ipe_rows.loc["ipe_control_characters", "evidence_reference"].endswith(", column title")
     assert "\\x0b" in ipe_rows.loc["ipe_control_characters", "description"]
     assert {h for h, _, _ in conclusions(test).values()} == {ipe.HEADLINE}
-    assert "IPE exceptions: 3 (3 not accepted)" in evidence
+    assert "IPE exceptions: 4 (4 not accepted)" in evidence and "expected_rows=400" in evidence
