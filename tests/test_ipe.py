@@ -20,7 +20,7 @@ import yaml
 from test_check import problems_of, swap, valid_period
 
 from conftest import ROOT, make_demo_project
-from workbench import ipe, procedures
+from workbench import analytics, ipe, procedures
 from workbench.check import RECORDS_GROUP
 from workbench.parameters import load_period
 from workbench.procedures.base import read_source
@@ -244,26 +244,28 @@ def demo_base(tmp_path_factory) -> Path:
     return make_demo_project(tmp_path_factory.mktemp("ipe-demo"))
 
 
-def project(demo_base: Path, folder: Path, edit, expected_rows: object = None) -> Path:
+def project(demo_base: Path, folder: Path, edit, expected_rows: object = None, controls: tuple[str, ...] = ("TERM-01",)
+            ) -> Path:
     """A copy of the demo project with the HR export's text edited by ``edit`` and its control total
-    declared as ``expected_rows``; returns a period file that runs TERM-01 alone."""
+    declared as ``expected_rows``; returns a period file that runs ``controls`` alone."""
     shutil.copytree(demo_base, folder)
     hr = folder / "data" / "demo" / "2026-Q3" / "hr" / "workday_workers.csv"
     if edit is not None:
         hr.write_text(edit(hr.read_text(encoding="utf-8")), encoding="utf-8", newline="")
     period = folder / "parameters" / DEMO_PARAMETER_FILE
     data = yaml.safe_load(period.read_text(encoding="utf-8"))
-    data["controls"] = [c for c in data["controls"] if c["id"] == "TERM-01"]
+    data["controls"] = [c for c in data["controls"] if c["id"] in controls]
     if expected_rows is not None:
         next(s for s in data["sources"] if s["id"] == "hr_workers")["options"] = {"expected_rows": expected_rows}
     period.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return period
 
 
-def run_term01(period: Path) -> tuple[TerminationTest, str]:
-    """TERM-01 run in a fresh run of the period, in-process; returns the test and section 2's HTML."""
+def run_term01(period: Path, control_id: str = "TERM-01") -> tuple[TerminationTest, str]:
+    """A control (TERM-01) run in a fresh run of the period, in-process; returns the test and section 2's HTML."""
     context = prepare_run(period, period.parent.parent / "outputs")
-    test = procedures.procedure_class("termination").open(str(context.run_dir), "TERM-01")
+    procedure = context.parameters.control(control_id).procedure
+    test = procedures.procedure_class(procedure).open(str(context.run_dir), control_id)
     test.load_sources()
     evidence = "\n".join(str(block) for block in test.population_evidence())
     test.select_sample()
@@ -355,3 +357,22 @@ def test_duplicate_ids_a_termination_before_hire_and_a_control_character_are_eac
     assert "\\x0b" in ipe_rows.loc["ipe_control_characters", "description"]
     assert {h for h, _, _ in conclusions(test).values()} == {ipe.HEADLINE}
     assert "IPE exceptions: 4 (4 not accepted)" in evidence and "expected_rows=400" in evidence
+
+
+def test_every_control_that_reads_the_hr_roster_completes_on_a_header_only_one_and_cannot_conclude(demo_base, tmp_path):
+    """A header-only roster used to stop UAR-01 and PRIV-01 with a TypeError (mapping through an empty
+    date series); each now completes, with the IPE exception and no conclusion."""
+    controls = ("UAR-01", "PRIV-01", "SOD-CTL-01", "AUTH-01", "PROV-01")
+    period = project(demo_base, tmp_path / "empty-hr-all", header_only, controls=controls)
+    for control_id in controls:
+        test, evidence = run_term01(period, control_id)
+        assert {h for h, _, _ in conclusions(test).values()} == {ipe.HEADLINE}, control_id
+        assert "IPE exceptions: 1 (1 not accepted)" in evidence, control_id
+
+
+def test_dates_of_gives_nat_for_every_key_when_there_are_no_dates():
+    keys = pd.Series(["a@x.example", None], dtype="string")
+    empty = pd.Series([], dtype="datetime64[s]", index=pd.Index([], dtype="string"))
+    assert analytics.dates_of(keys, empty).isna().all() and len(analytics.dates_of(keys, empty)) == 2
+    dates = pd.Series(pd.to_datetime(["2020-01-01"]), index=pd.Index(["a@x.example"], dtype="string"))
+    assert analytics.dates_of(keys, dates).iloc[0] == pd.Timestamp("2020-01-01")
