@@ -19,9 +19,9 @@ register. The checks are pure functions over the canonical tables and the declar
 - ``ipe_control_characters``: a C0 control character (other than tab, CR, LF) or DEL in a text
   cell of any canonical table, naming the file, line and column.
 
-The prior period's row count is not compared: the prior run is not among a run's frozen inputs, so
-the comparison could not be re-performed from the run folder (``workbench verify --reperform``);
-``expected_rows`` is the reproducible control total.
+The prior period's row count is not compared: the prior period's run is not among a run's frozen
+inputs, so the result would depend on what else lies in the outputs folder and could not be
+re-performed from the run folder alone; ``expected_rows`` is the reproducible control total.
 
 **What an IPE exception does to the conclusion.** Until it is resolved (a corrected export and a
 re-run) or accepted, the test cannot be relied on, so no conclusion on operating effectiveness is
