@@ -204,8 +204,12 @@ def test_a_bad_acceptance_file_is_a_records_problem_of_workbench_check_and_of_a_
     problems = problems_of(tmp_path, text)
     assert problems and all(p.group == RECORDS_GROUP and "ipe-acceptances" in p.file for p in problems)
     assert any("reason" in p.message for p in problems)
-    assert record_file_problems({"remediation": tmp_path / "none.yaml", "deficiencies": tmp_path / "none2.yaml",
-                                 ipe.RECORD_KIND: tmp_path / "period.ipe-acceptances.yaml"})
+    files = {"remediation": tmp_path / "none.yaml", "deficiencies": tmp_path / "none2.yaml",
+             ipe.RECORD_KIND: tmp_path / "period.ipe-acceptances.yaml"}
+    assert record_file_problems(files)
+    (tmp_path / "period.ipe-acceptances.yaml").write_text(
+        "EX-X-1:\n  accepted_by: A\n  accepted_on: 2026-10-02\n  reason: r\n", encoding="utf-8")
+    assert problems_of(tmp_path, text) == [] and record_file_problems(files) == []
 
 
 def test_an_acceptance_matches_by_exception_id_or_finding_key_and_only_ipe_rows_change():
