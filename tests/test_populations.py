@@ -823,7 +823,7 @@ def test_load_source_takes_reader_options():
     assert set(P.READER_OPTIONS) == set(P.READERS)
     assert set(P.READER_OPTIONS["workday_workers"]) == set(P.COMMON_OPTIONS)
     assert {"table", "columns", "values", "delimiter"} <= set(P.READER_OPTIONS["mapped"])
-    assert P.READER_OPTIONS["okta_system_log"] == ("conflicting_duplicates", "encoding")
+    assert P.READER_OPTIONS["okta_system_log"] == ("conflicting_duplicates", "encoding", "expected_rows")
 
 
 def test_unknown_option_is_named_with_the_allowed_ones():
@@ -831,7 +831,7 @@ def test_unknown_option_is_named_with_the_allowed_ones():
         load("workday_workers", options={"delimeter": ";"})
     assert_error(info.value, "hr/workday_workers.csv", "unknown reader option 'delimeter'",
                  "'workday_workers'", "Did you mean 'delimiter'?",
-                 "Allowed options: columns, date_format, delimiter, derive, encoding, fast, "
+                 "Allowed options: columns, date_format, delimiter, derive, encoding, expected_rows, fast, "
                  "formats, null_tokens, number_headers, pad_missing_fields, preamble_lines, sheet, "
                  "skip_rows, timestamp_format, values.")
     assert isinstance(info.value, ValueError)
@@ -868,7 +868,7 @@ def test_options_must_be_a_mapping_and_fit_the_format():
     with pytest.raises(PopulationError) as info:
         load("okta_system_log", DATA / "idp" / "okta_system_log.ndjson",
              options={"delimiter": ","})
-    assert_error(info.value, "unknown reader option 'delimiter'", "Allowed options: conflicting_duplicates, encoding.")
+    assert_error(info.value, "unknown reader option 'delimiter'", "Allowed options: conflicting_duplicates, encoding, expected_rows.")
 
 
 def test_preamble_lines_skip_a_report_title_and_keep_file_line_numbers():

@@ -390,7 +390,7 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
     in_scope = grants[grants["system"].isin(systems) & ~grants["service_account"]]
     held = in_scope[held_at(in_scope, snapshot)]
     hires = identities.set_index("email")["hire_date"]
-    hired_by_snapshot = held["person_email"].map(hires) <= snapshot.tz_convert("UTC").tz_localize(None).normalize()
+    hired_by_snapshot = dates_of(held["person_email"], hires) <= snapshot.tz_convert("UTC").tz_localize(None).normalize()
     expected = held[held["granted_at"].notna() | hired_by_snapshot | ~held["correlated"]]
     reviewed = set(zip(decisions["system"], decisions["subject_email"], decisions["entitlement"]))
     subjects = review_subjects(expected)
@@ -536,6 +536,14 @@ def manager_emails(identities: pd.DataFrame) -> pd.Series:
     by_id = identities.dropna(subset=["employee_id"]).drop_duplicates("employee_id").set_index("employee_id")["email"]
     people = identities.dropna(subset=["email"]).drop_duplicates("email")
     return pd.Series(people["manager_employee_id"].map(by_id).to_numpy(), index=people["email"].to_numpy(), dtype="string")
+
+
+def dates_of(keys: pd.Series, dates: pd.Series) -> pd.Series:
+    """Each key's date from ``dates`` (key -> date), NaT where it has none. With no dates at all
+    (an empty HR roster) every key gets NaT: pandas cannot map through an empty date series."""
+    if dates.empty:
+        return pd.Series(pd.NaT, index=keys.index, dtype=dates.dtype if dates.dtype.kind == "M" else "datetime64[s]")
+    return keys.map(dates)
 
 
 def person_attribute(identities: pd.DataFrame, column: str) -> pd.Series:
@@ -1025,7 +1033,7 @@ def held_at_snapshot(grants: pd.DataFrame, identities: pd.DataFrame, snapshot: p
     """
     snapshot = _as_utc(snapshot)
     hires = person_attribute(identities, "hire_date")
-    hired_by = (grants["person_email"].map(hires) <= snapshot.tz_localize(None).normalize()).fillna(False).astype(bool)
+    hired_by = (dates_of(grants["person_email"], hires) <= snapshot.tz_localize(None).normalize()).fillna(False).astype(bool)
     dated = grants["granted_at"].notna()
     return (dated & (grants["granted_at"] <= snapshot)) | (~dated & (hired_by | grants["person_email"].isna()))
 

@@ -655,13 +655,16 @@ class _Checker:
 
     # --- the auditors' record files ---------------------------------------------------------------
     def records(self) -> None:
-        """Remediation records and deficiency evaluations beside the period file, which a run merges."""
+        """Remediation records, deficiency evaluations and IPE acceptances beside the period file,
+        which a run merges."""
         from workbench import runner
         from workbench.deficiencies import read_inputs
         from workbench.exceptions import read_remediation
+        from workbench.ipe import RECORD_KIND, read_acceptances
 
         files = runner.auditor_record_files(self.path)
-        for reader, path in ((read_remediation, files["remediation"]), (read_inputs, files["deficiencies"])):
+        for reader, path in ((read_remediation, files["remediation"]), (read_inputs, files["deficiencies"]),
+                             (read_acceptances, files[RECORD_KIND])):
             try:
                 reader(path)
             except ValueError as exc:

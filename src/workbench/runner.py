@@ -163,20 +163,25 @@ RECORDS_DIR = "records"
 
 
 def auditor_record_files(parameter_file: Path) -> dict[str, Path]:
-    """The auditors' files beside a period's parameters: remediation records and deficiency evaluations."""
+    """The auditors' files beside a period's parameters: remediation records, deficiency evaluations
+    and IPE acceptances."""
     from workbench.deficiencies import evaluation_file_for
+    from workbench.ipe import RECORD_KIND, acceptance_file_for
     from workbench.rollforward import remediation_file_for
 
-    return {"remediation": remediation_file_for(parameter_file), "deficiencies": evaluation_file_for(parameter_file)}
+    return {"remediation": remediation_file_for(parameter_file), "deficiencies": evaluation_file_for(parameter_file),
+            RECORD_KIND: acceptance_file_for(parameter_file)}
 
 
 def record_file_problems(files: dict[str, Path]) -> list[str]:
     """Problems in the auditors' record files, so a run never starts on records it cannot merge."""
     from workbench.deficiencies import read_inputs
     from workbench.exceptions import read_remediation
+    from workbench.ipe import RECORD_KIND, read_acceptances
 
     problems = []
-    for reader, path in ((read_remediation, files["remediation"]), (read_inputs, files["deficiencies"])):
+    for reader, path in ((read_remediation, files["remediation"]), (read_inputs, files["deficiencies"]),
+                         (read_acceptances, files[RECORD_KIND])):
         try:
             reader(path)
         except ValueError as exc:

@@ -38,6 +38,10 @@ COMMON_OPTIONS: dict[str, str] = {
                       "unnamed: the second 'Labels' is read as 'Labels (2)', an unnamed column "
                       "as 'column N' (N its position); each is listed in the evidence; default "
                       "false: such a header is refused",
+    "expected_rows": "the entity's control total for the export: the number of rows the source "
+                     "system reports (e.g. 1200), or {count: 1200, tolerance: 5} (rows either "
+                     "side) or {count: 1200, tolerance: '1%'}; a run whose table has another "
+                     "number of rows reports an IPE exception (ipe_row_count)",
 }
 
 _MAPPED_OPTIONS: dict[str, str] = {
@@ -54,6 +58,7 @@ _LOG_OPTIONS: dict[str, str] = {
                               "different content: every version of such an event is listed as "
                               "a rejected row (none is kept, none is guessed); default: such a "
                               "log is refused",
+    "expected_rows": COMMON_OPTIONS["expected_rows"],
 }
 
 _DELIMITERS = {",": ",", ";": ";", "\t": "\t", "tab": "\t", "\\t": "\t", "|": "|",
@@ -80,6 +85,7 @@ class _Options:
     pad_missing_fields: bool = False
     number_headers: bool = False
     conflicting_duplicates: str | None = None
+    expected_rows: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -176,6 +182,11 @@ def _parse_options(kind: str, file: str, options: Mapping[str, Any] | None,
             if value != "reject":
                 raise _bad_option(file, name, "'reject' (or leave it out)", value)
             values["conflicting_duplicates"] = value
+        elif name == "expected_rows":
+            try:
+                values["expected_rows"] = expected_rows(value)
+            except ValueError as exc:
+                raise _bad_option(file, name, str(exc), value) from None
         elif name in ("derive", "null_tokens", "skip_rows") or (name in TRANSFORM_OPTIONS
                                                     and kind != "mapped"):
             continue  # parsed together below
@@ -198,3 +209,34 @@ def _check_column_formats(file: str, declared: Any) -> dict[str, str]:
         with_time = isinstance(fmt, str) and any(d in fmt for d in ("%H", "%I", "%M"))
         out[str(column)] = _check_format(file, f"formats.{column}", fmt, with_time=with_time)
     return out
+
+
+_EXPECTED_ROWS_FORMS = ("a whole number of rows (the source system's count), or {count: N, "
+                        "tolerance: T} with T a whole number of rows or a percentage such as '1%'")
+
+
+def expected_rows(value: Any) -> tuple[int, int]:
+    """``expected_rows`` as (count, tolerance in rows): the entity's control total for an export.
+
+    ``1200`` is an exact count; ``{count: 1200, tolerance: 5}`` allows 5 rows either side;
+    ``{count: 1200, tolerance: '1%'}`` allows 1 % of the count (rounded down). Raises
+    ``ValueError`` naming the forms accepted.
+    """
+    def whole(number: Any) -> bool:
+        return isinstance(number, int) and not isinstance(number, bool) and number >= 0
+
+    if whole(value):
+        return value, 0
+    if not isinstance(value, Mapping) or set(value) - {"count", "tolerance"} or not whole(value.get("count")):
+        raise ValueError(_EXPECTED_ROWS_FORMS)
+    count, tolerance = value["count"], value.get("tolerance", 0)
+    if whole(tolerance):
+        return count, tolerance
+    text = tolerance.strip() if isinstance(tolerance, str) else ""
+    try:
+        percent = float(text[:-1]) if text.endswith("%") else -1.0
+    except ValueError:
+        percent = -1.0
+    if not 0 <= percent <= 100:
+        raise ValueError(_EXPECTED_ROWS_FORMS)
+    return count, int(count * percent / 100)

@@ -17,6 +17,9 @@ recorded alike:
 - a framework whose stratum is empty (nothing in the population for the period, e.g. no leavers)
   concludes that the control did not operate: no sample is drawn and nothing is tested; SOC 2
   says the control did not operate, SOX that it was not tested (``did_not_operate``);
+- IPE checks run on every export read (:mod:`workbench.ipe`): an IPE exception is a finding of
+  origin ``ipe``, shown in the population section, and until the auditor accepts it every framework
+  concludes "Cannot conclude: evidence unreliable (IPE)";
 - SOC 2 exceptions are worded one by one as in a type 2 report's results of tests, with
   management's response (from the auditors' records frozen into the run) in a section of its own;
 - ``record()`` writes sample.csv, population.csv (for re-derivation), exceptions.csv and result.json.
@@ -35,13 +38,14 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import csvsafe, exceptions, populations, runfolder, sampling, workpapers
+from workbench import csvsafe, exceptions, ipe, populations, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
 from workbench.runner import (
     CONTROL_EXCEPTIONS,
     CONTROL_RESULT,
+    RECORDS_DIR,
     RunContext,
     frozen_records,
     open_run,
@@ -463,7 +467,12 @@ class ControlTest(IdentificationMixin):
             rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
                     for label, value in population.evidence.as_rows()]
             blocks.append(workpapers.key_values(rows, caption))
-        if empty := self.did_not_operate():
+        ipe_register = ipe.with_acceptances(exceptions.build_register(
+            self.params.period.id, self.control.id, self.ipe_findings), self.ipe_acceptances)
+        blocks += ipe.evidence_blocks(ipe_register, self.ipe_acceptances, [self.label(s) for s in sorted(self.loaded)])
+        if (empty := self.did_not_operate()) and len(ipe.unaccepted(ipe_register, self.ipe_acceptances)):
+            blocks.append(workpapers.paragraph(ipe.empty_population_notice(self.ITEM_NOUN), "wp-note"))
+        elif empty:
             counts = "; ".join(f"{fw}: {self.stratum_size(fw)}" for fw in self.mapped_frameworks())
             where = "" if len(empty) == len(self.mapped_frameworks()) else f" in {' and '.join(empty)} scope"
             blocks.append(workpapers.paragraph(
@@ -618,7 +627,7 @@ class ControlTest(IdentificationMixin):
     def findings(self) -> list[exceptions.Finding]:
         """Analytics hits and failed sample attributes as findings (one per line) for the register."""
         hits = self.all_hits()
-        found = [
+        found = [*self.ipe_findings] + [
             exceptions.Finding(rule=h.rule, subject=h.subject, system=h.system,
                                description=name_the_system(h.description, h.system, self.system_names.get(h.system, "")),
                                evidence_reference=h.evidence_reference, severity=h.severity, origin="analytics",
@@ -640,8 +649,28 @@ class ControlTest(IdentificationMixin):
         return found
 
     def register(self) -> pd.DataFrame:
-        """This control's exception register (stable ids)."""
-        return exceptions.build_register(self.params.period.id, self.control.id, self.findings())
+        """This control's exception register (stable ids); an accepted IPE exception says so."""
+        return ipe.with_acceptances(exceptions.build_register(self.params.period.id, self.control.id, self.findings()),
+                                    self.ipe_acceptances)
+
+    @cached_property
+    def ipe_findings(self) -> list[exceptions.Finding]:
+        """The IPE exceptions of every export the control reads (:mod:`workbench.ipe`); an export
+        given only for an optional role may be empty."""
+        self.load_sources()
+        required = {s for role, ref in self.control.sources.items()
+                    if (spec := self.SOURCE_ROLES.get(role)) is None or spec.required
+                    for s in ([ref] if isinstance(ref, str) else ref)}
+        data = [ipe.SourceData(s, self.label(s), p.table, p.frame, s in required,
+                               (self.params.source(s).options or {}).get("expected_rows"),
+                               len(p.evidence.rows_rejected), p.evidence.duplicates_dropped)
+                for s, p in sorted(self.loaded.items())]
+        return ipe.as_findings(ipe.run_checks(data), self.mapped_frameworks())
+
+    @cached_property
+    def ipe_acceptances(self) -> dict[str, ipe.IpeAcceptance]:
+        """The auditor's IPE acceptances frozen into this run (none when there is no file)."""
+        return ipe.read_acceptances(self.context.run_dir / RECORDS_DIR / f"{ipe.RECORD_KIND}.yaml")
 
     def register_table(self) -> pd.DataFrame:
         """The register as shown in the workpaper."""
@@ -730,8 +759,13 @@ class ControlTest(IdentificationMixin):
         stratum and no exception): neither effective nor deficient.
         """
         mine = register[register["framework"].str.contains(framework, regex=False)]
+        ipe_rows, mine = mine[mine["origin"] == ipe.ORIGIN], mine[mine["origin"] != ipe.ORIGIN]
+        if len(blocking := ipe.unaccepted(ipe_rows, self.ipe_acceptances)):
+            return ipe.cannot_conclude(framework, label, blocking)
+        accepted = ipe.accepted_sentences(ipe_rows, self.ipe_acceptances)
         if mine.empty and framework in self.did_not_operate():
-            return self._did_not_operate(framework, label)
+            fw, headline, body, effective = self._did_not_operate(framework, label)
+            return fw, headline, [*body, *accepted], effective
         analytics_hits = mine[mine["origin"] == "analytics"]
         ev = self.evaluations.get(framework)
         sample_text = self._sample_text(framework)
@@ -753,6 +787,7 @@ class ControlTest(IdentificationMixin):
                 body.append("Deficiency evaluation inputs for the auditor (AS 2201): likelihood and magnitude of a "
                             "misstatement, compensating controls tested and their precision, aggregation by application; "
                             "the classification (deficiency, significant deficiency, material weakness) is the auditor's judgment.")
+        body += accepted
         if ev:
             body.append(ev.conclusion())
             if not ev.supports_reliance and (ev.population_size is None or ev.sample_size < ev.population_size):
@@ -796,7 +831,8 @@ class ControlTest(IdentificationMixin):
         if not self.evaluations:
             self.evaluate()
         records, _ = frozen_records(self.context.run_dir)
-        return management_response_table(self.register(), records, self.params.period.id,
+        register = self.register()
+        return management_response_table(register[register["origin"] != ipe.ORIGIN], records, self.params.period.id,
                                          list(self.control.frameworks.soc2), self._sample_text("SOC 2"))
 
     def management_response_section(self) -> list[workpapers.HtmlBlock]:
@@ -806,6 +842,10 @@ class ControlTest(IdentificationMixin):
             return [workpapers.paragraph(notice, "wp-note")]
         table = self.management_responses()
         criteria = ", ".join(self.control.frameworks.soc2)
+        blocked = [workpapers.paragraph(ipe.management_response_notice(criteria), "wp-note")
+                   for fw, headline, _, _ in self.conclusions() if fw == "SOC 2" and headline == ipe.HEADLINE]
+        if table.empty and blocked:
+            return blocked
         if table.empty and "SOC 2" in self.did_not_operate():
             return [workpapers.paragraph(f"SOC 2 {criteria}: the control did not operate during the period: "
                                          f"{self.no_items_text('SOC 2')}. There is no exception and no "
@@ -813,7 +853,7 @@ class ControlTest(IdentificationMixin):
         if table.empty:
             return [workpapers.paragraph(f"SOC 2 {criteria}: No exceptions noted; no management's response is required.",
                                          "wp-note")]
-        return [workpapers.table(table, f"SOC 2 {criteria}: {len(table)} exception(s) and management's response"),
+        return [*blocked, workpapers.table(table, f"SOC 2 {criteria}: {len(table)} exception(s) and management's response"),
                 workpapers.paragraph("Management's responses are management's own statements, taken from the auditors' "
                                      "remediation records frozen into this run; they are not part of the results of "
                                      "the tests.", "wp-note")]
@@ -847,6 +887,8 @@ class ControlTest(IdentificationMixin):
                                     for fw, _, _, effective in conclusions if effective is None}}
                if any(effective is None for _, _, _, effective in conclusions) else {}),
             **({"scope_limitations": limitations} if (limitations := self.scope_limitations()) else {}),
+            **({"ipe": ipe.result_summary(register, self.ipe_acceptances)} if (register["origin"] == ipe.ORIGIN).any()
+               else {}),
             "systems": {fw: sorted(s for s in self.control.systems if fw in self.frameworks_of(s))
                         for fw in self.mapped_frameworks()},
             "sample": {"statistical": int(sample["selection_basis"].str.contains("statistical").sum()),

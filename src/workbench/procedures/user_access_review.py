@@ -288,7 +288,7 @@ class UserAccessReviewTest(ControlTest):
             window_end = campaign["completed_at"] if pd.notna(campaign["completed_at"]) else campaign["deadline"]
             decided &= (result["decided_at"] >= campaign["activated_at"]) & (result["decided_at"] <= window_end)
         result["A5_decision_recorded"] = verdict(decided)
-        terminated_on = result["subject_email"].map(leaver_dates)
+        terminated_on = analytics.dates_of(result["subject_email"], leaver_dates)
         decided_day = result["decided_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
         leaver_approved = (result["decision"] == "approve") & terminated_on.notna() & (decided_day >= terminated_on)
         result["A5_no_leaver_approved"] = verdict(~leaver_approved.fillna(False))
