@@ -112,6 +112,9 @@ def test_a_workpaper_is_signed_off_by_its_preparer_then_its_reviewer(copy, capsy
     assert code == 2 and "already signed off as preparer by Avery Quinn" in err
     code, _, err = _sign(capsys, copy, "UAR-01", "reviewer", "avery quinn, senior IT auditor")
     assert code == 2 and "cannot also review it" in err
+    code, _, err = _cli(capsys, "signoff", str(copy), "--control", "UAR-01", "--as", "reviewer", "--name", REVIEWER,
+                        "--key", str(signing.private_key_path(PREPARER)))
+    assert code == 2 and "the reviewer signs with a key of their own" in err
     _cli(capsys, "notes", str(copy), "add", "--control", "UAR-01", "--by", REVIEWER, "Explain item 3")
     code, _, err = _sign(capsys, copy, "UAR-01", "reviewer", REVIEWER)
     assert code == 2 and "open review note(s) RN-1" in err
@@ -202,3 +205,11 @@ def test_a_review_entry_edited_breaks_the_record(copy, capsys):
     path.write_text(path.read_text().replace("Explain item 3", "Nothing to see"))
     code, out, _ = _cli(capsys, "verify", str(copy))
     assert code == 1 and "review record" in out and "the signature does not match the signed content" in out
+
+
+def test_a_manifest_rewritten_after_a_workpaper_signoff_is_a_change_after_signoff(copy, capsys):
+    assert _sign(capsys, copy, "UAR-01", "preparer", PREPARER)[0] == 0
+    manifest = lineage.read_manifest(copy)
+    lineage.write_json_atomically(copy / lineage.MANIFEST, {**manifest, "seed": manifest["seed"] + 1})
+    code, out, _ = _cli(capsys, "verify", str(copy))
+    assert code == 1 and "changed after sign-off: workpaper UAR-01 (manifest.json) is not what Avery Quinn" in out

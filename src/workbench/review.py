@@ -111,6 +111,15 @@ def changed_files(run_dir: Path, signed: dict[str, str]) -> list[str]:
     return [path for path, digest in signed.items() if now[path] != digest]
 
 
+def changed_since(run_dir: Path, signoff: dict[str, Any]) -> list[str]:
+    """What changed since a workpaper sign-off: the workpaper's files, and the manifest that lists them
+    (a manifest rewritten to match edited files is a change too)."""
+    changed = changed_files(run_dir, signoff.get("files") or {})
+    if signoff.get("manifest_sha256") and lineage.file_sha256(run_dir / lineage.MANIFEST) != signoff["manifest_sha256"]:
+        changed.append(lineage.MANIFEST)
+    return changed
+
+
 def completed_controls(manifest: dict[str, Any]) -> list[str]:
     """The controls whose workpapers are complete (a failed workpaper is not reviewed: the run is re-run)."""
     return [c["control_id"] for c in manifest.get("controls", []) if c.get("status") == "completed"]
@@ -207,7 +216,7 @@ def review_state(run_dir: Path, manifest: dict[str, Any] | None = None) -> Revie
             note.cleared_by, note.cleared_at, note.response = entry["by"], entry["at"], entry.get("response")
     for state in states.values():
         for role, signoff in state.signoffs.items():
-            changed = changed_files(run_dir, signoff.get("files") or {})
+            changed = changed_since(run_dir, signoff)
             if changed:
                 state.changed[role] = changed
     return ReviewState(run_dir, states, entries, problems, lineage.read_signoff(run_dir))
@@ -233,9 +242,8 @@ def _open_for_review(run_dir: Path, control_id: str | None = None) -> dict[str, 
     return manifest
 
 
-def _append(run_dir: Path, record: dict[str, Any], name: str, key_path: Path | None) -> dict[str, Any]:
-    """Sign an entry with ``name``'s key and append it to the run's review record; refresh the pages."""
-    key = signing.key_for(name, key_path)
+def _append(run_dir: Path, record: dict[str, Any], key: signing.SigningKey) -> dict[str, Any]:
+    """Sign an entry with the acting person's key and append it to the run's review record; refresh the pages."""
     folder = review_dir(run_dir)
     folder.mkdir(exist_ok=True)
     entry = seal.append_ledger(folder / RECORD, {"run": Path(run_dir).resolve().name, **record}, key)
@@ -270,6 +278,7 @@ def sign_off_workpaper(run_dir: Path, control_id: str, role: str, name: str, key
         raise ReviewRefused(f"workpaper {control_id} does not match its manifest ({', '.join(changed)} changed): "
                             "it cannot be signed off; run workbench verify")
     state = review_state(run_dir, manifest).workpapers[control_id]
+    key = signing.key_for(name, key_path)
     if role in state.signoffs:
         done = state.signoffs[role]
         raise ReviewRefused(f"workpaper {control_id} is already signed off as {role} by {done['name']} on {done['at']}")
@@ -280,6 +289,9 @@ def sign_off_workpaper(run_dir: Path, control_id: str, role: str, name: str, key
                                 "after the preparer")
         if _same_person(preparer["name"], name):
             raise ReviewRefused(f"{name} signed off workpaper {control_id} as its preparer and cannot also review it")
+        if preparer.get("key_fingerprint") == key.fingerprint:
+            raise ReviewRefused(f"the key {key.path} signed workpaper {control_id} off as its preparer "
+                                f"({preparer['name']}): the reviewer signs with a key of their own")
         if state.open_notes:
             raise ReviewRefused(f"workpaper {control_id} has open review note(s) "
                                 f"{', '.join(n.note_id for n in state.open_notes)}: they are cleared before the "
@@ -289,7 +301,7 @@ def sign_off_workpaper(run_dir: Path, control_id: str, role: str, name: str, key
         "event": SIGNED_OFF, "run_id": manifest.get("run_id"), "control_id": control_id, "role": role,
         "name": name, "at": _now(now), "workpaper_sha256": files.get(workpaper), "files": files,
         "manifest_sha256": lineage.file_sha256(run_dir / lineage.MANIFEST),
-    }, name, key_path)
+    }, key)
 
 
 def raise_note(run_dir: Path, control_id: str, by: str, text: str, reference: str | None = None,
@@ -310,7 +322,7 @@ def raise_note(run_dir: Path, control_id: str, by: str, text: str, reference: st
     return _append(run_dir, {
         "event": NOTE_RAISED, "run_id": manifest.get("run_id"), "control_id": control_id, "note_id": f"RN-{number}",
         "reference": (reference or "").strip() or None, "by": by, "at": _now(now), "text": text,
-    }, by, key_path)
+    }, signing.key_for(by, key_path))
 
 
 def clear_note(run_dir: Path, note_id: str, by: str, response: str, key_path: Path | None = None,
@@ -332,7 +344,7 @@ def clear_note(run_dir: Path, note_id: str, by: str, response: str, key_path: Pa
     return _append(run_dir, {
         "event": NOTE_CLEARED, "run_id": manifest.get("run_id"), "control_id": note.control_id,
         "note_id": note.note_id, "by": by, "at": _now(now), "response": response,
-    }, by, key_path)
+    }, signing.key_for(by, key_path))
 
 
 # --- the run's sign-off -----------------------------------------------------------------------------
