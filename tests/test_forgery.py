@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from conftest import make_demo_project, sign_off_workpapers
-from workbench import cli, lineage, reperform, seal, signing
+from workbench import cli, lineage, reperform, review, seal, signing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
@@ -76,10 +76,12 @@ def attacker(tmp_path_factory) -> signing.SigningKey:
 
 
 def _copy(run: Path, base: Path) -> Path:
-    """A writable copy of the run's period folder (the run and the ledger beside it); the copied run."""
+    """A writable copy of the run's period folder (the run, its review record and the ledger beside it);
+    the copied run."""
     target = base / run.parent.name
+    kept = {run.name, f"{run.name}{review.REVIEW_SUFFIX}"}
     shutil.copytree(run.parent, target, ignore=shutil.ignore_patterns(*[p.name for p in run.parent.iterdir()
-                                                                         if p.is_dir() and p != run]))
+                                                                         if p.is_dir() and p.name not in kept]))
     for path in [target, *target.rglob("*")]:
         path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR)
     return target / run.name

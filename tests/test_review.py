@@ -133,6 +133,7 @@ def test_a_workpaper_is_signed_off_by_its_preparer_then_its_reviewer(copy, capsy
     code, out, _ = _cli(capsys, "verify", str(copy))
     assert code == 0, out
     assert f"review record review.jsonl (workpaper sign-offs and review notes) by {REVIEWER}, key SHA256:" in out
+    assert "Note: workpaper" not in out, "signed off by the preparer and reviewer the period file names"
     page = (review.review_dir(copy) / "UAR-01.html").read_text()
     assert "Avery Quinn, Senior IT Auditor" in page and "Morgan Lee, Internal Audit Manager" in page
     assert f'src="../{copy.name}/UAR-01/workpaper.html"' in page
@@ -213,3 +214,11 @@ def test_a_manifest_rewritten_after_a_workpaper_signoff_is_a_change_after_signof
     lineage.write_json_atomically(copy / lineage.MANIFEST, {**manifest, "seed": manifest["seed"] + 1})
     code, out, _ = _cli(capsys, "verify", str(copy))
     assert code == 1 and "changed after sign-off: workpaper UAR-01 (manifest.json) is not what Avery Quinn" in out
+
+
+def test_a_signoff_by_someone_the_period_file_does_not_name_is_a_note(copy, capsys):
+    assert _sign(capsys, copy, "UAR-01", "preparer", "Jordan Temp")[0] == 0
+    code, out, _ = _cli(capsys, "verify", str(copy))
+    assert code == 0, out
+    assert ("Note: workpaper UAR-01 was signed off as preparer by Jordan Temp; the period file names Avery Quinn, "
+            "Senior IT Auditor as the preparer.") in out

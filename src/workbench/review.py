@@ -396,10 +396,24 @@ def check_review(run_dir: Path, manifest: dict[str, Any], report: seal.SealRepor
             signoff = workpaper.signoffs[role]
             report.problems.append(f"changed after sign-off: workpaper {cid} ({', '.join(files)}) is not what "
                                    f"{signoff['name']} signed off as {role} on {signoff['at']}")
+    report.notes += named_people_notes(state, manifest)
     if signers:
         report.signers += [f"review record {RECORD} (workpaper sign-offs and review notes) by {name}, key {what}"
                            for name, what in signers.items()]
     _check_recorded_review(run_dir, state, report)
+
+
+def named_people_notes(state: ReviewState, manifest: dict[str, Any]) -> list[str]:
+    """Workpaper sign-offs by someone other than the preparer or reviewer the period file names (worth
+    knowing, not a failure: a team may share the work)."""
+    named = {role: str((manifest.get("parameters") or {}).get(role) or "") for role in ROLES}
+    notes = []
+    for cid, workpaper in state.workpapers.items():
+        for role, signoff in workpaper.signoffs.items():
+            if named[role] and not _same_person(named[role], signoff["name"]):
+                notes.append(f"workpaper {cid} was signed off as {role} by {signoff['name']}; the period file names "
+                             f"{named[role]} as the {role}")
+    return notes
 
 
 def _check_recorded_review(run_dir: Path, state: ReviewState, report: seal.SealReport) -> None:
