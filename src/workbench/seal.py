@@ -8,6 +8,8 @@ Why: hashes alone let anyone who edits a file edit its hash too. The chain is
     manifest.json -> manifest.sig.json (the preparer's Ed25519 signature over the manifest's SHA-256)
     manifest + its signature -> signoff.json (the reviewer's signature over both hashes)
     signoff.json -> ../signoffs.jsonl  (a signed, hash-chained, append-only ledger beside the runs)
+    review record -> signoff.json      (the run's sign-off records the SHA-256 of the workpaper
+                                       sign-offs and review notes kept beside the run: workbench.review)
 
 so editing anything after the run breaks a signature, and deleting the sign-off leaves its ledger
 entry behind. Limits (also in the README): a person holding the preparer's private key can re-sign a
