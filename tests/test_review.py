@@ -141,12 +141,14 @@ def test_a_workpaper_is_signed_off_by_its_preparer_then_its_reviewer(copy, capsy
 
 
 def test_the_review_index_counts_open_notes_per_control(copy, capsys):
-    for control, text in (("UAR-01", "one"), ("UAR-01", "two"), ("TERM-01", "three")):
+    for control, text in (("UAR-01", "one"), ("UAR-01", "two"), ("TERM-01", "<script>alert(1)</script>")):
         assert _cli(capsys, "notes", str(copy), "add", "--control", control, "--by", REVIEWER, text)[0] == 0
     assert _open_notes_in_index(copy) == {"UAR-01": 2, "TERM-01": 1}
     _cli(capsys, "notes", str(copy), "clear", "RN-2", "--by", PREPARER, "--response", "done")
     assert _open_notes_in_index(copy) == {"UAR-01": 1, "TERM-01": 1}
-    assert "2 open review note(s) in all" in (review.review_dir(copy) / review.VIEW).read_text()
+    page = (review.review_dir(copy) / review.VIEW).read_text()
+    assert "2 open review note(s) in all" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page, "note text is escaped"
     (review.review_dir(copy) / "UAR-01.html").unlink(missing_ok=True)
     code, out, _ = _cli(capsys, "review", str(copy))
     assert code == 0 and "UAR-01: preparer: not signed off; reviewer: not signed off; 1 open note(s)" in out
@@ -222,3 +224,12 @@ def test_a_signoff_by_someone_the_period_file_does_not_name_is_a_note(copy, caps
     assert code == 0, out
     assert ("Note: workpaper UAR-01 was signed off as preparer by Jordan Temp; the period file names Avery Quinn, "
             "Senior IT Auditor as the preparer.") in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--as", "preparer", "--name", "A"], "--as signs off one workpaper: name it with --control"),
+    (["--control", "UAR-01", "--name", "A"], "say whether you sign off as preparer or reviewer"),
+])
+def test_a_workpaper_signoff_needs_its_control_and_role(tmp_path, capsys, args, message):
+    code, _, err = _cli(capsys, "signoff", str(tmp_path), *args)
+    assert code == 2 and message in err
