@@ -45,3 +45,14 @@ def make_demo_project(base: Path, prior: bool = False) -> Path:
     for name in (DEMO_PARAMETER_FILE, PRIOR_DEMO_PARAMETER_FILE):
         shutil.copyfile(ROOT / "parameters" / name, base / "parameters" / name)
     return base
+
+
+def sign_off_workpapers(run_dir: Path, preparer: str = "Avery Quinn, Senior IT Auditor",
+                        reviewer: str = "Morgan Lee, Internal Audit Manager", preparer_key: Path | None = None) -> None:
+    """Sign off every completed workpaper of a run as its preparer (with ``preparer_key`` when given)
+    and its reviewer (workbench.review), which the run's own sign-off needs first."""
+    from workbench import lineage, review
+
+    for control_id in review.completed_controls(lineage.read_manifest(Path(run_dir))):
+        review.sign_off_workpaper(run_dir, control_id, "preparer", preparer, key_path=preparer_key)
+        review.sign_off_workpaper(run_dir, control_id, "reviewer", reviewer)

@@ -17,7 +17,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, sign_off_workpapers
 from workbench import cli, demo, lineage, runner
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
@@ -183,6 +183,7 @@ def test_a_population_edited_with_its_hash_updated_is_caught_by_re_derivation(ru
 
 
 def test_signoff_then_any_change_is_reported_as_after_signoff(run_copy, capsys):
+    sign_off_workpapers(run_copy)
     assert cli.main(["signoff", str(run_copy), "--reviewer", "Morgan Lee, Internal Audit Manager"]) == 0
     capsys.readouterr()
     assert cli.main(["verify", str(run_copy)]) == 0

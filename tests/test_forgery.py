@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_demo_project
-from workbench import cli, lineage, reperform, seal, signing
+from conftest import make_demo_project, sign_off_workpapers
+from workbench import cli, lineage, reperform, review, seal, signing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
@@ -60,9 +60,11 @@ def run(tmp_path_factory, preparer_key) -> Path:
 
 
 @pytest.fixture(scope="module")
-def signed(run, tmp_path_factory) -> Path:
-    """A copy of the run, signed off by the reviewer (signoff.json and the period's ledger)."""
+def signed(run, tmp_path_factory, preparer_key) -> Path:
+    """A copy of the run, its workpapers signed off by preparer and reviewer, then signed off by the
+    reviewer (signoff.json and the period's ledger)."""
     copy = _copy(run, tmp_path_factory.mktemp("signed"))
+    sign_off_workpapers(copy, PREPARER, REVIEWER, preparer_key.path)
     assert cli.main(["signoff", str(copy), "--reviewer", REVIEWER]) == 0
     return copy
 
@@ -74,10 +76,12 @@ def attacker(tmp_path_factory) -> signing.SigningKey:
 
 
 def _copy(run: Path, base: Path) -> Path:
-    """A writable copy of the run's period folder (the run and the ledger beside it); the copied run."""
+    """A writable copy of the run's period folder (the run, its review record and the ledger beside it);
+    the copied run."""
     target = base / run.parent.name
+    kept = {run.name, f"{run.name}{review.REVIEW_SUFFIX}"}
     shutil.copytree(run.parent, target, ignore=shutil.ignore_patterns(*[p.name for p in run.parent.iterdir()
-                                                                         if p.is_dir() and p != run]))
+                                                                         if p.is_dir() and p.name not in kept]))
     for path in [target, *target.rglob("*")]:
         path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR)
     return target / run.name
@@ -381,9 +385,11 @@ def test_the_declared_exclusions_are_the_only_ones_applied():
     assert all(name in " ".join(reperform.EXCLUDED) for name in reperform.MANIFEST_EXCLUDED if name != "notebooks")
 
 
-def test_signoff_signs_with_the_key_given_and_a_key_the_verifier_does_not_know_is_a_note(run, tmp_path, capsys):
+def test_signoff_signs_with_the_key_given_and_a_key_the_verifier_does_not_know_is_a_note(run, tmp_path, capsys,
+                                                                                         preparer_key):
     copy = _copy(run, tmp_path)
     key = signing.create_key("Riley Reviewer", path=tmp_path / "riley.pem")
+    sign_off_workpapers(copy, PREPARER, REVIEWER, preparer_key.path)
     assert cli.main(["signoff", str(copy), "--reviewer", "Riley Reviewer", "--key", str(key.path)]) == 0
     assert json.loads((copy / lineage.SIGNOFF).read_text())["key_fingerprint"] == key.fingerprint
     code, out = _verify(copy, capsys)
@@ -414,6 +420,7 @@ def test_an_unreadable_key_stops_the_run_before_its_folder_is_created(run, tmp_p
 
 def test_a_signoff_with_the_preparers_own_key_is_noted(run, tmp_path, capsys, preparer_key):
     copy = _copy(run, tmp_path)
+    sign_off_workpapers(copy, PREPARER, REVIEWER, preparer_key.path)
     assert cli.main(["signoff", str(copy), "--reviewer", REVIEWER, "--key", str(preparer_key.path)]) == 0
     code, out = _verify(copy, capsys)
     assert code == 1 and "untrusted signer: the key SHA256:" in out and "belongs to 'avery-quinn" in out

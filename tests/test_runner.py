@@ -21,7 +21,7 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, sign_off_workpapers
 from workbench import cli, lineage, runner
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
@@ -274,6 +274,7 @@ def signed_copy(clean_run, tmp_path) -> Path:
     """A signed-off copy of the clean run."""
     run_dir = tmp_path / "2026-Q3" / clean_run["run_dir"].name
     shutil.copytree(clean_run["run_dir"], run_dir)
+    sign_off_workpapers(run_dir, reviewer="Morgan Lee")
     assert cli.main(["signoff", str(run_dir), "--reviewer", "Morgan Lee", "--note", "Reviewed; no open points."]) == 0
     return run_dir
 

@@ -1,7 +1,8 @@
 """The ``workbench`` command: run a period, verify and sign off a run, size and evaluate samples, run the demo.
 
 Exit codes: 0 success; 1 the run finished but a control failed, or verification found differences
-(or ``workbench runs --remove-incomplete`` could not remove a run);
+(or ``workbench runs --remove-incomplete`` could not remove a run, or a run's sign-off was refused
+because a workpaper is not signed off by its preparer and reviewer or a review note is open);
 2 the input could not be used (parameter file, source file, arguments), with a message saying what
 and where, a run's output folder cannot be written (disk full, read-only, no permission; the
 message names the folder), and any unexpected error (:mod:`workbench.clierrors`). A run that stops
@@ -19,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench import __version__, cli_seal
+from workbench import __version__, cli_review, cli_seal
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEBUG_HELP = "on an error, also show the Python traceback (technical detail for reporting a problem)"
@@ -92,16 +93,23 @@ def build_parser() -> argparse.ArgumentParser:
                              "scratch folder and name every difference from the recorded results")
     verify.add_argument("--jobs", type=_jobs, default=None, help="with --reperform: controls re-executed at once")
 
-    signoff = commands.add_parser("signoff", help="record the reviewer's sign-off of a run and lock its files",
-                                  description="Verify the run, record the reviewer's sign-off in signoff.json (reviewer, "
-                                              "UTC time, the manifest's SHA-256, workbench version) and make the run's "
-                                              "files read-only. A run is signed off once; any later change to its files "
-                                              "is reported by workbench verify as a change after sign-off.")
+    signoff = commands.add_parser("signoff", help="sign off one workpaper (--control), or the whole run and lock its files",
+                                  description="With --control ID --as preparer|reviewer --name NAME: sign off that "
+                                              "workpaper (who, when, the SHA-256 of its files), recorded beside the run. "
+                                              "Without --control: verify the run, check that every workpaper is signed "
+                                              "off by its preparer and reviewer and that no review note is open, record "
+                                              "the reviewer's sign-off in signoff.json (reviewer, UTC time, the "
+                                              "manifest's SHA-256, the review record's SHA-256, workbench version) and "
+                                              "make the run's files read-only. A run is signed off once; any later "
+                                              "change to its files is reported by workbench verify as a change after "
+                                              "sign-off.")
     signoff.add_argument("run_dir", type=Path, help="a run folder, e.g. outputs/2026-Q3/20261126T101500Z")
-    signoff.add_argument("--reviewer", required=True, help='the reviewer signing off, e.g. "Morgan Lee"')
-    signoff.add_argument("--note", default=None, help="a review note recorded with the sign-off")
-    cli_seal.add_key_option(signoff, "reviewer")
+    signoff.add_argument("--reviewer", default=None, help='the reviewer signing off the run, e.g. "Morgan Lee"')
+    signoff.add_argument("--note", default=None, help="a note recorded with the run's sign-off")
+    cli_seal.add_key_option(signoff, "signer")
+    cli_review.add_workpaper_signoff_options(signoff)
     cli_seal.add_keys_command(commands)
+    cli_review.add_commands(commands)
 
     runs = commands.add_parser("runs", help="list a period's runs: complete, signed off, or incomplete and why",
                                description="List the runs of a period folder (or of every period in an output "
@@ -348,9 +356,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_signoff(args: argparse.Namespace) -> int:
-    """Sign a run off (verified first), or say why not."""
-    from workbench import runner
+    """Sign off one workpaper (--control), or the run (verified and reviewed first), or say why not."""
+    from workbench import review, runner
 
+    if args.control or args.role:
+        if not args.control:
+            print("error: --as signs off one workpaper: name it with --control", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        return cli_review.cmd_workpaper_signoff(args)
     try:
         record = runner.signoff_run(args.run_dir, args.reviewer, args.note, key_path=args.key)
     except runner.SignoffRefused as refused:
@@ -360,6 +373,7 @@ def _cmd_signoff(args: argparse.Namespace) -> int:
     print(f"Recorded in {Path(args.run_dir) / 'signoff.json'} with the manifest's SHA-256 {record['manifest_sha256']}, "
           f"signed with {record['signer']}'s key {record['key_fingerprint']} and entered in the period's sign-off "
           "ledger (signoffs.jsonl beside the run); the run's files are now read-only.")
+    review.write_views(args.run_dir)
     return EXIT_OK
 
 
@@ -420,7 +434,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
-            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs}
+            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs,
+            "notes": cli_review.cmd_notes, "review": cli_review.cmd_review}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from workbench import __version__, lineage, procedures, reproducible, runfolder, seal, stopping, workpapers
+from workbench import __version__, lineage, procedures, reproducible, review, runfolder, seal, stopping, workpapers
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
@@ -735,8 +735,9 @@ def _control_header(params: PeriodParameters, control: Control, status: str, err
         *_system_people_rows(params, control),
         ("Prepared by", params.preparer),
         ("Reviewed by", params.reviewer),
-        ("Sign-off", f"not signed off when this workpaper was written; the reviewer's sign-off is recorded in "
-                     f"the run's {lineage.SIGNOFF} (workbench verify shows it), so this page never changes"),
+        ("Sign-off and review notes", "not on this page, which never changes: the preparer's and reviewer's "
+                                      "sign-offs of this workpaper and the review notes are recorded beside the run "
+                                      "folder, in <run-id>.review/ (workbench review shows them)"),
     ]
     return workpapers.header_html(rows, f"{control.id}: {control.title}", status, error, provisional)
 
@@ -1393,6 +1394,7 @@ def verify_run(run_dir: Path) -> Verification:
     controls = [c["control_id"] for c in manifest.get("controls", []) if c.get("status") == "completed"]
     sample_problems, rederived = lineage.verify_samples(run_dir, controls)
     sealed = seal.check_seal(run_dir, manifest)
+    review.check_review(run_dir, manifest, sealed)  # workpaper sign-offs and review notes, beside the run
     return Verification(run_dir, sealed.problems + problems + sample_problems, rederived, signoff, sealed)
 
 
@@ -1408,7 +1410,9 @@ def signoff_run(run_dir: Path, reviewer: str, note: str | None = None,
                 now: dt.datetime | None = None, key_path: Path | None = None) -> dict[str, Any]:
     """Record the reviewer's sign-off of a verified run and make the run's files read-only.
 
-    Refuses a run that does not verify, has a failed workpaper, or is already signed off.
+    Refuses a run that does not verify, has a failed workpaper, is already signed off, or whose review
+    is not done (a workpaper not signed off by its preparer and reviewer, an open review note:
+    ``review.signoff_blockers``, listed in the refusal).
     """
     run_dir = Path(run_dir)
     reviewer = (reviewer or "").strip()
@@ -1429,6 +1433,12 @@ def signoff_run(run_dir: Path, reviewer: str, note: str | None = None,
     if failed:
         raise SignoffRefused(f"run {run_dir} has failed workpaper(s) {', '.join(failed)}; fix the cause and run "
                              "the period again before sign-off", 1)
-    record = seal.write_signoff(run_dir, reviewer, note, __version__, now, key_path)
+    blockers = review.signoff_blockers(run_dir, manifest)
+    if blockers:
+        raise SignoffRefused(f"run {run_dir} cannot be signed off until every workpaper is signed off by its preparer "
+                             f"and reviewer and every review note is cleared ({len(blockers)} open point(s)):\n"
+                             + "\n".join(f"  - {b}" for b in blockers), 1)
+    record = seal.write_signoff(run_dir, reviewer, note, __version__, now, key_path,
+                                extra=review.run_signoff_fields(run_dir))
     lineage.make_read_only(run_dir)
     return record

@@ -8,6 +8,8 @@ Why: hashes alone let anyone who edits a file edit its hash too. The chain is
     manifest.json -> manifest.sig.json (the preparer's Ed25519 signature over the manifest's SHA-256)
     manifest + its signature -> signoff.json (the reviewer's signature over both hashes)
     signoff.json -> ../signoffs.jsonl  (a signed, hash-chained, append-only ledger beside the runs)
+    review record -> signoff.json      (the run's sign-off records the SHA-256 of the workpaper
+                                       sign-offs and review notes kept beside the run: workbench.review)
 
 so editing anything after the run breaks a signature, and deleting the sign-off leaves its ledger
 entry behind. Limits (also in the README): a person holding the preparer's private key can re-sign a
@@ -236,8 +238,9 @@ def ledger_path(run_dir: Path) -> Path:
     return Path(run_dir).resolve().parent / LEDGER
 
 
-def read_ledger(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The ledger's entries and what is wrong with it: unreadable lines, broken signatures, a broken chain."""
+def read_ledger(path: Path, what: str = "sign-off ledger") -> tuple[list[dict[str, Any]], list[str]]:
+    """The ledger's entries and what is wrong with it: unreadable lines, broken signatures, a broken chain.
+    ``what`` names the ledger in messages (the review record beside a run is one too: workbench.review)."""
     if not path.is_file():
         return [], []
     entries, problems, previous = [], [], None
@@ -245,13 +248,13 @@ def read_ledger(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
         try:
             entry = json.loads(line)
         except json.JSONDecodeError:
-            problems.append(f"sign-off ledger {path} line {number} is not readable: the ledger was edited")
+            problems.append(f"{what} {path} line {number} is not readable: the {what} was edited")
             continue
         problem = signing.signature_problem(entry)
         if problem:
-            problems.append(f"sign-off ledger {path} line {number}: {problem}")
+            problems.append(f"{what} {path} line {number}: {problem}")
         if entry.get("previous_entry_sha256") != previous:
-            problems.append(f"sign-off ledger {path} line {number} does not follow the line before it: an entry "
+            problems.append(f"{what} {path} line {number} does not follow the line before it: an entry "
                             "was removed, reordered or edited")
         previous = hashlib.sha256(line.encode("utf-8")).hexdigest()
         entries.append(entry)
@@ -269,9 +272,9 @@ def append_ledger(path: Path, record: dict[str, Any], key: signing.SigningKey) -
 
 
 def write_signoff(run_dir: Path, reviewer: str, note: str | None, version: str, now: dt.datetime | None = None,
-                  key_path: Path | None = None) -> dict[str, Any]:
-    """Write the signed ``signoff.json`` (over the manifest's hash and its signature's hash) and its
-    ledger entry beside the run."""
+                  key_path: Path | None = None, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the signed ``signoff.json`` (over the manifest's hash and its signature's hash, and
+    ``extra``: what the run's review record was when it was signed off) and its ledger entry beside the run."""
     run_dir = Path(run_dir)
     manifest = lineage.read_manifest(run_dir)
     key = signing.key_for(reviewer, key_path)
@@ -284,6 +287,7 @@ def write_signoff(run_dir: Path, reviewer: str, note: str | None, version: str, 
         "manifest_signature_sha256": lineage.file_sha256(run_dir / MANIFEST_SIGNATURE),
         "workbench_version": version,
         "note": note,
+        **(extra or {}),
     }, key)
     lineage.write_json_atomically(run_dir / lineage.SIGNOFF, record)
     append_ledger(ledger_path(run_dir), {
