@@ -16,7 +16,7 @@ from conftest import ROOT, make_demo_project
 from workbench import procedures
 from workbench.exceptions import RemediationRecord, Retest, write_remediation
 from workbench.procedures.authentication import AuthenticationTest
-from workbench.procedures.base import MANAGEMENT_RESPONSE_COLUMNS, NO_RESPONSE
+from workbench.procedures.wording import MANAGEMENT_RESPONSE_COLUMNS, NO_RESPONSE
 from workbench.rollforward import remediation_file_for
 from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
 

@@ -145,7 +145,7 @@ def test_hits_are_tied_to_lines_by_subject_system_and_detail(uar):
     ("account okta-svc@okta.example holds okta", "account okta-svc@okta.example holds okta"),
 ])
 def test_descriptions_name_the_system_as_the_auditor_knows_it(description, expected):
-    from workbench.procedures.base import name_the_system
+    from workbench.procedures.wording import name_the_system
 
     assert name_the_system(description, "okta", "Okta") == expected
 
