@@ -75,3 +75,11 @@ def test_input_file_errors_name_control_and_key(tmp_path):
         read_inputs(path)
     assert "UAR-01, likelihood" in str(caught.value) and "UAR-01, magnitud: is not a known key" in str(caught.value)
     assert read_inputs(tmp_path / "missing.yaml") == {}
+
+
+def test_the_worksheet_rounds_the_upper_limit_up_as_the_workpaper_does():
+    """0.12631 is 12.7% in the workpaper (rounded up, as published tables do); the worksheet must not say 12.6%."""
+    results = {"UAR-01": {**RESULTS["UAR-01"], "evaluations": {"SOX": {
+        **RESULTS["UAR-01"]["evaluations"]["SOX"], "upper_deviation_limit": 0.12631}}}}
+    table = worksheet(results, {}, REGISTER, {}).set_index("control")
+    assert table.loc["UAR-01", "upper limit vs tolerable"] == "12.7% vs 5.0%"

@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.parameters import read_keyed_records
+from workbench.sampling import round_up_pct
 
 LIKELIHOODS = ("remote", "reasonably_possible", "probable")
 MAGNITUDES = ("inconsequential", "more_than_inconsequential", "material")
@@ -104,7 +105,9 @@ def worksheet(results: dict[str, dict[str, Any]], titles: dict[str, str], regist
             "applications": ", ".join(sorted(set(sox_exceptions["system"]) - {""})
                                       or result.get("systems", {}).get("SOX", [])),
             "sample deviations": (f"{evaluation['deviations']} of {evaluation['sample_size']}" if evaluation else "—"),
-            "upper limit vs tolerable": (f"{evaluation['upper_deviation_limit']:.1%} vs {evaluation['tolerable_rate']:.1%}"
+            # rounded up, as the workpaper shows it (sampling.round_up_pct): one figure everywhere
+            "upper limit vs tolerable": (f"{round_up_pct(evaluation['upper_deviation_limit']):.1%} vs "
+                                         f"{evaluation['tolerable_rate']:.1%}"
                                          if evaluation else "—"),
             "exceptions": ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in by_rule.items()) or "—",
             "likelihood": (entered.likelihood or "").replace("_", " ") if entered else "",
