@@ -799,3 +799,11 @@ def test_selection_errors_name_the_column_or_value():
     assert "'segment'" in _select_error(population, method="stratified", strata="segment")
     assert "strata is required" in _select_error(population, method="stratified")
     assert "only to method='stratified'" in _select_error(population, strata="system")
+
+
+def test_a_population_tested_in_full_is_not_told_to_extend_its_sample():
+    whole = smp.evaluate(40, 5, 0.95, 0.05, method="hypergeometric", population_size=40)
+    assert whole.all_items_tested and not whole.supports_reliance
+    assert "sample extension" not in whole.conclusion() and "compensating controls" in whole.conclusion()
+    sampled = smp.evaluate(40, 5, 0.95, 0.05, method="hypergeometric", population_size=400)
+    assert "sample extension" in sampled.conclusion()

@@ -814,10 +814,13 @@ class Evaluation:
                 f"{basis} is below the tolerable deviation rate of {tolerable}; "
                 "the results support the planned reliance on the control."
             )
+        # a population tested in full leaves nothing to extend the sample with
+        remedies = ("consider compensating controls." if self.all_items_tested
+                    else "consider compensating controls (or, where appropriate, a sample extension).")
         return (
             f"{basis} is not below the tolerable deviation rate of {tolerable}; the results do not support the planned "
-            "reliance on the control. Report the deviations as an exception, evaluate the control deficiency, and "
-            "consider compensating controls (or, where appropriate, a sample extension)."
+            f"reliance on the control. Report the deviations as an exception, evaluate the control deficiency, and "
+            f"{remedies}"
         )
 
     def as_rows(self) -> list[tuple[str, str]]:
