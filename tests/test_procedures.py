@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, make_demo_project
-from workbench import procedures, sampling
+from workbench import procedures, sampling, workpapers
 from workbench.procedures.base import POPULATION_FILE
 from workbench.procedures.user_access_review import ATTRIBUTES, UserAccessReviewTest
 from workbench.runner import DEMO_PARAMETER_FILE, prepare_run
@@ -156,7 +156,9 @@ def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
 
     from workbench import populations
 
-    assert "nothing to list" in uar.mapping_appendix()[0].markup  # the demo declares no options
+    appendix = "".join(block.markup for block in uar.mapping_appendix())
+    assert "no options to list" in appendix  # the demo declares no options
+    assert "SHA-256" in appendix and "Key unique" in appendix  # each source's evidence in full
     departments = {f"Dept {i}": f"Department {i}" for i in range(25)}
     options = {"table": "identities", "date_format": "%d/%m/%Y",
                "columns": {"employee_id": "Employee #", "email": "Work Email",
@@ -170,6 +172,7 @@ def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
     test = dataclasses.replace(uar, loaded={"hr_workers": population})
     evidence = "".join(block.markup for block in test.population_evidence())
     assert "Dept 24" not in evidence and "in full in the appendix" in evidence
+    assert "Sources read: one row per export" in evidence and "<td>mapped → identities</td>" in evidence
     appendix = "".join(block.markup for block in test.mapping_appendix())
     assert "  Dept 24: Department 24\n" in appendix and "\n  *: Other" in appendix
     assert "status: CASE WHEN &quot;Termination Date&quot; IS NULL THEN &#x27;active&#x27;" in appendix
@@ -234,3 +237,9 @@ def test_two_snapshots_of_one_system_in_one_role_are_refused_naming_both(uar):
     for part in ("erp_roles", "erp_roles__later", "erp_roles_later.csv", "access_listings", "ledgerline_erp"):
         assert part in message, message
     assert "newest" in message, message
+
+
+def test_a_difference_in_a_reconciliation_is_flagged(uar):
+    table = uar.checks_table([("agrees", 3, 3), ("differs", 2, 3), ("informational", 1, None)])
+    markup = workpapers.table(table).markup
+    assert '<td class="wp-flag">DIFFERS</td>' in markup and markup.count("wp-flag") == 1

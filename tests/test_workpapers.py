@@ -126,3 +126,10 @@ def test_a_failed_workpaper_says_so_under_the_header_and_hides_papermills_marker
     assert "This workpaper is incomplete" in page and "ValueError: bad date &lt;script&gt;" in page
     assert "An Exception was encountered" not in page
     assert page.index("This workpaper is incomplete") < page.index("1. Population")
+
+
+def test_flagged_cells_are_highlighted_and_nothing_else_is():
+    frame = pd.DataFrame({"check": ["a", "b"], "result": ["agrees", "DIFFERS"]})
+    markup = workpapers.table(workpapers.flag_cells(frame, [(1, "result")])).markup
+    assert '<td class="wp-flag">DIFFERS</td>' in markup and "<td>agrees</td>" in markup
+    assert markup.count("wp-flag") == 1 and "\ue000" not in markup

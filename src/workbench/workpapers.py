@@ -79,12 +79,32 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+#: Marks a cell to flag while pandas renders the table (a private-use character, never in data).
+_FLAG = "\ue000"
+FLAGS_ATTR = "flags"
+
+
+def flag_cells(frame: pd.DataFrame, cells: Iterable[tuple[Any, str]]) -> pd.DataFrame:
+    """``frame`` with (row label, column) cells marked for :func:`table` to highlight: a failed
+    check, a difference, a key that is not unique. The mark travels in ``frame.attrs``."""
+    frame.attrs[FLAGS_ATTR] = sorted({*frame.attrs.get(FLAGS_ATTR, ()), *cells}, key=str)
+    return frame
+
+
 def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None = None) -> HtmlBlock:
     """A DataFrame as an escaped, styled HTML table; ``max_rows`` shows the first rows and says so;
-    an empty frame whose ``attrs["empty"]`` holds a sentence shows it under the headers."""
+    an empty frame whose ``attrs["empty"]`` holds a sentence shows it under the headers; cells
+    marked by :func:`flag_cells` are highlighted (class ``wp-flag``)."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
+    flags = [(row, column) for row, column in frame.attrs.get(FLAGS_ATTR, ())
+             if row in shown.index and column in shown.columns]
+    if flags:
+        shown = shown.copy()
+        for row, column in flags:
+            shown.at[row, column] = _FLAG + str(shown.at[row, column])
     markup = shown.to_html(index=False, escape=True, na_rep="", classes="wp-table", border=0)
+    markup = markup.replace("<td>" + _FLAG, '<td class="wp-flag">')
     if frame.empty and frame.attrs.get("empty"):  # an empty table that says why (e.g. nothing was tested)
         markup += f'<p class="wp-note">{escape(frame.attrs["empty"])}</p>'
     if caption:

@@ -40,6 +40,7 @@ from pydantic import BaseModel
 from workbench import csvsafe, exceptions, ipe, populations, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
+from workbench.populations.options import expected_rows
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
 from workbench.procedures.wording import (
     MANAGEMENT_RESPONSE_COLUMNS,
@@ -328,11 +329,12 @@ class ControlTest(IdentificationMixin):
     @staticmethod
     def checks_table(rows: list[tuple[str, object, object]]) -> pd.DataFrame:
         """Control totals and reconciliations: (check, count, expected); expected None is informational."""
-        return pd.DataFrame(
+        table = pd.DataFrame(
             [(check, count, "—" if expected is None else expected,
               "—" if expected is None else ("agrees" if count == expected else "DIFFERS"))
              for check, count, expected in rows],
             columns=["check", "count", "expected", "result"])
+        return workpapers.flag_cells(table, [(i, "result") for i in table.index[table["result"] == "DIFFERS"]])
 
     # --- scope ----------------------------------------------------------------------------------
     def scope_of_system(self, system_id: str) -> str:
@@ -396,12 +398,11 @@ class ControlTest(IdentificationMixin):
     def population_evidence(self) -> list[workpapers.HtmlBlock]:
         """IPE evidence of every source loaded, with the frozen copy's path inside the run."""
         blocks = self.scope_limitation_blocks()
-        for source_id, population in list(self.loaded.items()):
-            caption = f"{self.params.source(source_id).source_system}: {self.label(source_id)}"
-            frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
-            rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
-                    for label, value in population.evidence.as_rows()]
-            blocks.append(workpapers.key_values(rows, caption))
+        blocks.append(workpapers.table(self.source_summary(), "Sources read: one row per export"))
+        blocks.append(workpapers.paragraph(
+            "Each export was copied into the run and hashed before it was read. Its full evidence (path of the frozen "
+            "copy, SHA-256, size, columns, control totals, rows rejected, how the export became its table and the "
+            "reader options) is in full in the appendix.", "wp-note"))
         ipe_register = ipe.with_acceptances(exceptions.build_register(
             self.params.period.id, self.control.id, self.ipe_findings), self.ipe_acceptances)
         blocks += ipe.evidence_blocks(ipe_register, self.ipe_acceptances, [self.label(s) for s in sorted(self.loaded)])
@@ -417,11 +418,54 @@ class ControlTest(IdentificationMixin):
                 f"control did not operate{where} during the period; there is nothing to sample or test.", "wp-note"))
         return blocks
 
-    def mapping_appendix(self) -> list[workpapers.HtmlBlock]:
-        """Appendix: every source's declared reader options in full (column mappings, derived
-        columns, value maps, leniency), which the population section only summarises, so a
-        reviewer can re-perform how each export became its table."""
+    def source_summary(self) -> pd.DataFrame:
+        """One row per source read, for section 2: file, what it became, extraction, rows, and
+        whether it read cleanly (key unique, nothing rejected, no empty required value); a problem
+        is flagged and worded in the last column."""
+        rows, flags = [], []
+        for i, (source_id, population) in enumerate(self.loaded.items()):
+            ev = population.evidence
+            empty = sum(n for n in ev.null_counts.values() if n)
+            problems = [text for text, bad in (
+                (f"key repeated ({ev.duplicate_key_count})", not ev.key_unique),
+                (f"{len(ev.rows_rejected)} row(s) rejected", bool(ev.rows_rejected)),
+                (f"{empty} empty required value(s)", bool(empty)),
+                ("no rows", ev.row_count == 0)) if bad]
+            declared = ev.options.get("expected_rows")
+            count, tolerance = expected_rows(declared) if declared is not None else (None, 0)
+            rows.append({
+                "source": ev.source_system, "file": self.label(source_id),
+                "read as": f"{ev.kind} → {population.table}",
+                "extracted": (ev.extracted_at or "not declared").replace("T", " ").replace("+00:00", " UTC"),
+                "rows": f"{ev.row_count:,}",
+                "control total (expected_rows)": "—" if count is None else
+                                                 f"{count:,}" + (f" ± {tolerance:,}" if tolerance else ""),
+                "rejected": f"{len(ev.rows_rejected):,}",
+                "key unique": "Yes" if ev.key_unique else f"No: {ev.duplicate_key_count} repeated",
+                "result": "; ".join(problems) or "read in full",
+            })
+            flags += [(i, "result")] * bool(problems) + [(i, "key unique")] * (not ev.key_unique)
+        table = pd.DataFrame(rows, columns=["source", "file", "read as", "extracted", "rows",
+                                            "control total (expected_rows)", "rejected", "key unique", "result"])
+        return workpapers.flag_cells(table, flags)
+
+    def source_evidence_blocks(self) -> list[workpapers.HtmlBlock]:
+        """Every source's IPE evidence in full (the appendix), with the frozen copy's path in the run."""
         blocks = []
+        for source_id, population in list(self.loaded.items()):
+            caption = f"{self.params.source(source_id).source_system}: {self.label(source_id)}"
+            frozen = self.context.inputs[source_id].relative_to(self.context.run_dir).as_posix()
+            rows = [(label, f"{frozen} (frozen copy in the run folder)" if label == "Path" else value)
+                    for label, value in population.evidence.as_rows()]
+            blocks.append(workpapers.key_values(rows, caption))
+        return blocks
+
+    def mapping_appendix(self) -> list[workpapers.HtmlBlock]:
+        """Appendix: every source's evidence in full (section 2 has one summary row per source),
+        then its declared reader options in full (column mappings, derived columns, value maps,
+        leniency), so a reviewer can re-perform how each export became its table; then how people
+        were matched."""
+        blocks = self.source_evidence_blocks()
         for source_id, population in self.loaded.items():
             options = population.evidence.options
             if not options:
@@ -429,9 +473,9 @@ class ControlTest(IdentificationMixin):
             rows = [(name, option_text(value)) for name, value in options.items()]
             caption = f"{self.label(source_id)} ({population.evidence.kind} → {population.table})"
             blocks.append(workpapers.key_values(rows, caption, preformatted=True))
-        if not blocks:
+        if not any(population.evidence.options for population in self.loaded.values()):
             blocks.append(workpapers.paragraph("Every export was read as exported, with the "
-                                               "readers' default options: nothing to list."))
+                                               "readers' default options: no options to list."))
         return blocks + self.identity_evidence()
 
     def all_hits(self) -> pd.DataFrame:

@@ -191,10 +191,19 @@ class SegregationOfDutiesTest(ControlTest):
         unknown += sorted(f"{r.rule_id}: {e}" for r in self.settings.attribute_rules for e in r.entitlements
                           if not any((s, e.casefold()) in catalogue for s in r.systems) and e.casefold() not in held_anywhere)
         mitigations = self.mitigations
-        rows = [(f"Accounts holding access: {self.params.system(s).name}", int((self.accounts["system"] == s).sum()), None)
-                for s in self.control.systems]
-        rows += [("Accounts in the sampling frame", len(self.accounts), None),
-                 ("Grants held at the period end", len(self.held), None),
+        listings = self.frames("access_listings")
+        read = sum(self.load(s).evidence.row_count for s in dict.fromkeys(self.source_ids("access_listings")))
+        in_systems = listings["system"].isin(self.control.systems)
+        removed = int((in_systems & ~analytics.held_at_extraction(listings)).sum())
+        per_system = [int((self.accounts["system"] == s).sum()) for s in self.control.systems]
+        rows = [(f"Accounts holding access: {self.params.system(s).name}", n, None)
+                for s, n in zip(self.control.systems, per_system)]
+        rows += [("Accounts in the sampling frame (the systems' accounts above)", len(self.accounts), sum(per_system)),
+                 ("Listing rows read (the exports' row counts)", len(listings), read),
+                 (f"Listing rows outside the control's systems ({int((~in_systems).sum())}) or removed by the "
+                  f"extraction ({removed}), not held", int((~in_systems).sum()) + removed, None),
+                 ("Grants held at the period end (rows read less those)", len(self.held),
+                  len(listings) - int((~in_systems).sum()) - removed),
                  ("Rules in the rule set", len(rules), None),
                  ("Entitlements named by a rule that no account holds (check spelling)", len(unknown), None),
                  ("Mitigations in the register", 0 if mitigations is None else len(mitigations), None),

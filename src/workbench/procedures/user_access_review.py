@@ -204,7 +204,8 @@ class UserAccessReviewTest(ControlTest):
             ("Access held at the snapshot not in the campaign", len(gaps), 0, "agrees" if gaps.empty else "DIFFERS"),
             ("Campaign lines not supported by the listings", len(inaccurate), 0, "agrees" if inaccurate.empty else "DIFFERS"),
         ]
-        return pd.DataFrame(rows, columns=["check", "count", "expected", "result"])
+        table = pd.DataFrame(rows, columns=["check", "count", "expected", "result"])
+        return workpapers.flag_cells(table, [(i, "result") for i in table.index[table["result"] == "DIFFERS"]])
 
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
