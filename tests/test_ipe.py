@@ -360,7 +360,7 @@ def test_duplicate_ids_a_termination_before_hire_and_a_control_character_are_eac
     assert ipe_rows.loc["ipe_control_characters", "evidence_reference"].endswith(", column title")
     assert "\\x0b" in ipe_rows.loc["ipe_control_characters", "description"]
     assert {h for h, _, _ in conclusions(test).values()} == {ipe.HEADLINE}
-    assert "IPE exceptions: 4 (4 not accepted)" in evidence and "control total (expected_rows)" in evidence
+    assert "IPE exceptions: 4 (4 not accepted)" in evidence and "Control total (expected rows)" in evidence
     assert "<td>312</td>\n      <td>400</td>" in evidence   # rows read beside the declared control total
 
 

@@ -133,3 +133,17 @@ def test_flagged_cells_are_highlighted_and_nothing_else_is():
     markup = workpapers.table(workpapers.flag_cells(frame, [(1, "result")])).markup
     assert '<td class="wp-flag">DIFFERS</td>' in markup and "<td>agrees</td>" in markup
     assert markup.count("wp-flag") == 1 and "\ue000" not in markup
+
+
+def test_headers_and_values_read_in_words_and_dates_do_not_wrap():
+    frame = pd.DataFrame({"reviewer_email": ["a@x.example"], "median_seconds_between_decisions": [3.0],
+                          "approved_before": [True], "decided_at": [pd.Timestamp("2026-07-14 09:12", tz="UTC")],
+                          "A3_reviewer_independent": ["✓"], "A3_reviewer_appropriate": ["✗"],
+                          "due_date": ["2026-09-30"]})
+    markup = workpapers.table(frame).markup
+    for header in ("Reviewer", "Median seconds between decisions", "Approved before", "Decided at",
+                   "A3 reviewer independent", "A3 reviewer appropriate", "Due date"):
+        assert f"<th>{header}</th>" in markup, header
+    assert "reviewer_email" not in markup and "True" not in markup and "<td>Yes</td>" in markup
+    assert '<td class="wp-date">2026-07-14 09:12 UTC</td>' in markup
+    assert '<td class="wp-date">2026-09-30</td>' in markup

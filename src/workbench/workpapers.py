@@ -81,6 +81,64 @@ def escape(value: Any) -> str:
 
 #: Marks a cell to flag while pandas renders the table (a private-use character, never in data).
 _FLAG = "\ue000"
+#: Marks a date or time cell, which must not wrap.
+_DATE = "\ue001"
+_DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?( ?(UTC|Z|[+-]\d{2}:\d{2}))?$")
+#: How a column's code name reads in a workpaper where the general rule (underscores as spaces,
+#: "email" as "e-mail", a capital first letter) would not say it as an auditor does.
+COLUMN_WORDS = {
+    "reviewer_email": "Reviewer", "reviewer_name": "Reviewer name", "subject_email": "Person reviewed",
+    "subject_name": "Name of the person reviewed", "person_email": "Person", "login": "Account",
+    "login_original": "Account as exported", "item_key": "Item", "detail_key": "Detail",
+    "evidence_reference": "Evidence", "selection_order": "Order", "decided_at": "Decided at",
+    "granted_at": "Granted at", "removed_at": "Removed at", "approved_at": "Approved at",
+    "median_seconds_between_decisions": "Median seconds between decisions", "approval_rate": "Approval rate",
+    "requested_for": "Requested for", "opened_by": "Opened by", "expires_on": "Expires on",
+    "approved_by": "Approved by", "rule": "Rule", "system": "System", "subject": "Subject",
+}
+
+
+def column_words(column: object) -> str:
+    """A column header in words: ``reviewer_email`` -> "Reviewer", ``A3_reviewer_independent`` ->
+    "A3 reviewer independent" (each attribute header unique), ``last_decision`` -> "Last decision"."""
+    name = str(column)
+    if name in COLUMN_WORDS:
+        return COLUMN_WORDS[name]
+    text = name.replace("_", " ").replace("email", "e-mail")
+    return text[:1].upper() + text[1:]
+
+
+def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as a workpaper shows it: headers in words (never two alike), True/False as Yes/No,
+    dates marked so they do not wrap."""
+    shown = frame.copy()
+    seen: set[str] = set()
+    names = []
+    for column in shown.columns:
+        words = column_words(column)
+        if words in seen:   # two code names that read alike: keep the second's general reading
+            words = str(column).replace("_", " ")
+        seen.add(words)
+        names.append(words)
+    for column in shown.columns:
+        values = shown[column]
+        if values.dtype == bool or str(values.dtype) == "boolean":
+            shown[column] = values.map({True: "Yes", False: "No"}).astype(object)
+        elif str(values.dtype).startswith("datetime64"):
+            shown[column] = values.map(lambda v: "" if _is_missing(v) else _DATE + _date_text(v)).astype(object)
+        elif values.dtype.kind not in "biufcmM":   # text (object or a string dtype)
+            shown[column] = values.map(lambda v: ("Yes" if v else "No") if isinstance(v, bool) else
+                                       (_DATE + v if isinstance(v, str) and _DATE_TEXT.match(v) else v))
+    shown.columns = names
+    return shown
+
+
+def _date_text(value: Any) -> str:
+    """A timestamp as a workpaper shows it: the day, or the day and minute (UTC) where it has a time."""
+    stamp = value.tz_convert("UTC") if getattr(value, "tzinfo", None) is not None else value
+    if stamp.hour == stamp.minute == stamp.second == 0:
+        return f"{stamp:%Y-%m-%d}"
+    return f"{stamp:%Y-%m-%d %H:%M}" + (" UTC" if getattr(value, "tzinfo", None) is not None else "")
 FLAGS_ATTR = "flags"
 
 
@@ -96,15 +154,16 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     an empty frame whose ``attrs["empty"]`` holds a sentence shows it under the headers; cells
     marked by :func:`flag_cells` are highlighted (class ``wp-flag``)."""
     shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
+    position = {column: i for i, column in enumerate(shown.columns)}
+    flags = [(row, position[column]) for row, column in frame.attrs.get(FLAGS_ATTR, ())
+             if row in shown.index and column in position]
+    shown = _in_words(shown)
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
-    flags = [(row, column) for row, column in frame.attrs.get(FLAGS_ATTR, ())
-             if row in shown.index and column in shown.columns]
-    if flags:
-        shown = shown.copy()
-        for row, column in flags:
-            shown.at[row, column] = _FLAG + str(shown.at[row, column])
+    for row, column in flags:
+        shown.iat[shown.index.get_loc(row), column] = _FLAG + str(shown.iat[shown.index.get_loc(row), column])
     markup = shown.to_html(index=False, escape=True, na_rep="", classes="wp-table", border=0)
-    markup = markup.replace("<td>" + _FLAG, '<td class="wp-flag">')
+    markup = (markup.replace("<td>" + _FLAG + _DATE, '<td class="wp-flag wp-date">')
+              .replace("<td>" + _FLAG, '<td class="wp-flag">').replace("<td>" + _DATE, '<td class="wp-date">'))
     if frame.empty and frame.attrs.get("empty"):  # an empty table that says why (e.g. nothing was tested)
         markup += f'<p class="wp-note">{escape(frame.attrs["empty"])}</p>'
     if caption:

@@ -109,6 +109,12 @@ IDP_CORRELATION = replace(
                "is reported as an account without an HR identity")
 
 
+def attribute_header(attribute: str) -> str:
+    """An attribute's column header: its code in words, unique within the procedure (two A3
+    attributes read "A3 reviewer independent" and "A3 reviewer appropriate", never "A3" twice)."""
+    return attribute.replace("_", " ")
+
+
 def read_source(source: Source, path: Path, systems: list[System]) -> populations.Population:
     """Read one declared source from ``path`` into its canonical table, with its IPE evidence.
 
@@ -591,8 +597,8 @@ class ControlTest(IdentificationMixin):
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
-        shown["deviation"] = sample["deviation"].map({True: "yes", False: ""})
-        shown = shown.rename(columns={k: k.split("_")[0] for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
+        shown["deviation"] = sample["deviation"].map({True: "Yes", False: ""})
+        shown = shown.rename(columns={k: attribute_header(k) for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
         if shown.empty and self.population().empty:
             shown.attrs["empty"] = (f"No attribute was tested: {self.no_items_text()}, so no item was selected "
                                     "(the control did not operate during the period).")
@@ -600,7 +606,7 @@ class ControlTest(IdentificationMixin):
 
     def attribute_legend(self) -> pd.DataFrame:
         """What each attribute column means."""
-        return pd.DataFrame([(k.split("_")[0], v) for k, v in self.ATTRIBUTES.items()], columns=["column", "attribute"])
+        return pd.DataFrame([(attribute_header(k), v) for k, v in self.ATTRIBUTES.items()], columns=["column", "attribute"])
 
     # --- exceptions -----------------------------------------------------------------------------
     def findings(self) -> list[exceptions.Finding]:
