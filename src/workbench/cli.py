@@ -103,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
     cli_seal.add_key_option(signoff, "reviewer")
     cli_seal.add_keys_command(commands)
 
+    pdf = commands.add_parser("pdf", help="print a run's workpapers and its period binder to PDF",
+                              description="Print a finished run to PDF with Chromium: one PDF per workpaper (named "
+                                          "after its control, e.g. UAR-01.pdf), the period index (index.pdf) and "
+                                          "binder.pdf (the index, then every workpaper, with a bookmark per control). "
+                                          "Pages are landscape with the entity, period, control, workpaper reference "
+                                          "and 'Page x of y' on every page; per-item tables too wide for the page are "
+                                          "split into column groups that repeat the item's row and selection number. "
+                                          "The run folder itself is never written.")
+    pdf.add_argument("run_dir", type=Path, help="a finished run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+    pdf.add_argument("--out", type=Path, default=None,
+                     help="folder for the PDFs (default: beside the run, <run folder>-pdf)")
+    pdf.add_argument("--paper", choices=["a4", "letter"], default="a4", help="paper size, printed landscape (default a4)")
+
     runs = commands.add_parser("runs", help="list a period's runs: complete, signed off, or incomplete and why",
                                description="List the runs of a period folder (or of every period in an output "
                                            "folder), newest first, with their state: complete, complete and "
@@ -363,6 +376,19 @@ def _cmd_signoff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_pdf(args: argparse.Namespace) -> int:
+    """Print a finished run's workpapers, index and binder to PDF, next to (never inside) the run folder."""
+    from workbench import printing
+
+    printed = printing.print_run(args.run_dir, args.out, paper=args.paper)
+    for reference, path in printed.workpapers.items():
+        print(f"  {reference}: {path} ({printed.seconds[reference]:.1f} s)")
+    print(f"Period index: {printed.index}")
+    print(f"Binder: {printed.binder} (the index, then {len(printed.workpapers)} workpaper(s), a bookmark for each)")
+    print("The PDFs are copies for reading and filing; the evidence is the run folder, which `workbench verify` checks.")
+    return EXIT_OK
+
+
 def _cmd_size(args: argparse.Namespace) -> int:
     """Print the attribute sample size and its rationale."""
     from workbench import sampling
@@ -420,7 +446,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
-            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs}
+            "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs,
+            "pdf": _cmd_pdf}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
