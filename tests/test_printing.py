@@ -117,6 +117,8 @@ def test_the_binder_is_the_index_then_each_workpaper_with_a_bookmark_per_control
     assert len(binder.pages) == index_pages + workpaper_pages
     top = {item.title: binder.get_destination_page_number(item) for item in binder.outline if not isinstance(item, list)}
     assert top == {"Period index (lead sheet)": 0, "UAR-01: Quarterly user access review": index_pages}
+    sections = [item.title for item in binder.outline[-1] if not isinstance(item, list)]  # under its bookmark
+    assert "5. Attribute testing" in sections and "UAR-01: Quarterly user access review" not in sections
     assert "Period index (lead sheet)" in binder.pages[0].extract_text()
     assert f"Page 1 of {workpaper_pages}" in binder.pages[index_pages].extract_text()
 
@@ -142,8 +144,11 @@ def test_printing_into_the_run_folder_or_an_incomplete_run_is_refused(printed, t
 
 
 def _count_ticks(pdf: bytes, path: Path) -> int:
+    """The pass tickmarks in a PDF's text (every page is landscape: the stylesheet's @page asks for it)."""
     path.write_bytes(pdf)
-    return sum(page.extract_text().count(MARKS["pass"]) for page in PdfReader(path).pages)
+    pages = PdfReader(path).pages
+    assert all(float(page.mediabox.width) > float(page.mediabox.height) for page in pages), "landscape"
+    return sum(page.extract_text().count(MARKS["pass"]) for page in pages)
 
 
 def test_a_browsers_own_print_keeps_every_column(printed, chromium, tmp_path):

@@ -391,14 +391,36 @@ def entity_of(run_dir: Path) -> str:
     return str(document.get("entity", "")) if isinstance(document, dict) else ""
 
 
+def _outline_entries(reader: Any, items: list[Any], depth: int = 0) -> list[tuple[int, str, int]]:
+    """A PDF's outline as (depth, title, page index), in order."""
+    entries: list[tuple[int, str, int]] = []
+    for item in items:
+        if isinstance(item, list):
+            entries += _outline_entries(reader, item, depth + 1)
+        else:
+            entries.append((depth, str(item.title), reader.get_destination_page_number(item)))
+    return entries
+
+
 def bind(parts: list[tuple[Document, Path]], target: Path, title: str) -> Path:
-    """Join PDFs into one binder with an outline: one bookmark per document, its own headings under it."""
+    """Join PDFs into one binder with an outline: one bookmark per document (the index, each control),
+    the document's own section headings under it (its title heading, which repeats the bookmark, left out)."""
     from pypdf import PdfReader, PdfWriter
 
     writer = PdfWriter()
     for document, pdf in parts:
+        reader = PdfReader(pdf)
+        start = len(writer.pages)
+        writer.append(reader, import_outline=False)
         label = "Period index (lead sheet)" if document.reference == "INDEX" else document.title
-        writer.append(PdfReader(pdf), outline_item=label, import_outline=True)
+        parents = [writer.add_outline_item(title=label, page_number=start, is_open=False)]
+        entries = _outline_entries(reader, list(reader.outline))
+        if len([e for e in entries if e[0] == 0]) == 1:  # the page's one h1: already the bookmark above
+            entries = [(depth - 1, text, page) for depth, text, page in entries[1:]]
+        for depth, text, page in entries:
+            del parents[depth + 1:]
+            parent = parents[min(depth, len(parents) - 1)]
+            parents.append(writer.add_outline_item(title=text, page_number=start + page, parent=parent))
     writer.add_metadata({"/Title": title, "/Creator": "Audit Workbench"})
     writer.page_mode = "/UseOutlines"
     return runfolder.write_atomically(target, lambda path: writer.write(str(path)))
