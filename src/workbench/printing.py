@@ -375,7 +375,7 @@ def run_documents(run_dir: Path) -> tuple[dict[str, Any], list[Document]]:
 
 def page_for(document: Document, manifest: dict[str, Any], entity: str) -> Page:
     """The header and footer of one document's pages."""
-    reference = "Period index (lead sheet)" if document.reference == "INDEX" else document.reference
+    reference = "Lead sheet" if document.reference == "INDEX" else document.reference
     return Page(title=document.title, entity=entity, period=str(manifest.get("period", "")),
                 reference=reference, run_id=str(manifest.get("run_id", "")))
 
