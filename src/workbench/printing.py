@@ -205,53 +205,53 @@ def footer_template(page: Page) -> str:
 
 
 #: Run in the page before printing: split every table wider than the printable width into column
-#: groups that fit, each group repeating the identifying columns (see the module docstring).
+#: groups that fit, each group repeating a row number and the identifying columns; and print the groups
+#: in blocks of rows that fit a page, so that each page shows the same items in every group (see the
+#: module docstring). __PAGE_HEIGHT__ is the printable height in CSS pixels.
 SPLIT_WIDE_TABLES_JS = r"""
 (() => {
   const KEY_COLUMNS = ["selection_order", "item_key", "exception_id", "exception id"];
+  const PAGE = __PAGE_HEIGHT__;
   const pageWidth = document.querySelector("main").clientWidth;
   let split = 0;
   for (const table of Array.from(document.querySelectorAll("table.wp-table"))) {
     const headRow = table.tHead && table.tHead.rows[0];
     if (!headRow) continue;
     table.classList.add("wp-measure");
-    const tooWide = table.offsetWidth > pageWidth + 1;
-    if (!tooWide) { table.classList.remove("wp-measure"); continue; }
+    if (table.offsetWidth <= pageWidth + 1) { table.classList.remove("wp-measure"); continue; }
     const names = Array.from(headRow.cells).map(c => c.textContent.trim());
     let keys = names.map((n, i) => KEY_COLUMNS.includes(n) ? i : -1).filter(i => i >= 0);
     if (keys.length === 0) keys = [0];
     const rest = names.map((_, i) => i).filter(i => !keys.includes(i));
     const bodyRows = Array.from(table.tBodies).flatMap(b => Array.from(b.rows));
+    const total = bodyRows.length;
     const caption = table.caption ? table.caption.textContent : "";
-    const build = (columns, part, parts) => {
+    const build = (columns, from, to, label) => {
       const t = document.createElement("table");
       t.className = table.className + " wp-measure wp-part";
-      if (caption) {
-        const c = t.createCaption();
-        c.textContent = parts > 1 ? `${caption} (columns, part ${part} of ${parts})` : caption;
-      }
+      if (label) t.createCaption().textContent = label;
       const head = t.createTHead().insertRow();
       const rowHead = document.createElement("th");
       rowHead.textContent = "row";
       head.appendChild(rowHead);
       columns.forEach(i => head.appendChild(headRow.cells[i].cloneNode(true)));
       const body = t.createTBody();
-      bodyRows.forEach((r, n) => {
+      bodyRows.slice(from, to).forEach((r, n) => {
         const row = body.insertRow();
         const number = row.insertCell();
-        number.textContent = String(n + 1);
+        number.textContent = String(from + n + 1);
         number.className = "wp-id";
         columns.forEach(i => { if (r.cells[i]) row.appendChild(r.cells[i].cloneNode(true)); });
       });
       return t;
     };
-    // Greedy grouping: add columns while the group still fits the page width.
-    const groups = [];
-    let current = [];
     const holder = document.createElement("div");
     table.parentNode.insertBefore(holder, table);
+    // Column groups: add columns while the group still fits the page width.
+    const groups = [];
+    let current = [];
     for (const i of rest) {
-      const trial = build([...keys, ...current, i], 1, 1);
+      const trial = build([...keys, ...current, i], 0, total, caption);
       holder.replaceChildren(trial);
       if (current.length > 0 && trial.offsetWidth > pageWidth + 1) {
         groups.push(current);
@@ -261,7 +261,45 @@ SPLIT_WIDE_TABLES_JS = r"""
       }
     }
     if (current.length) groups.push(current);
-    holder.replaceChildren(...groups.map((g, n) => build([...keys, ...g], n + 1, groups.length)));
+    // Row blocks: as many rows as fit a page in every group (the first block: what is left of its page).
+    const sizes = groups.map(g => {
+      const t = build([...keys, ...g], 0, total, caption);
+      holder.replaceChildren(t);
+      return {head: t.tHead.offsetHeight + (t.caption ? t.caption.offsetHeight : 0) + 24,
+              rows: Array.from(t.tBodies[0].rows).map(r => r.offsetHeight)};
+    });
+    const fixed = sizes.reduce((sum, size) => sum + size.head, 0);
+    const top = holder.getBoundingClientRect().top + window.scrollY;
+    let room = PAGE - (top % PAGE);
+    let newPage = false;
+    const blocks = [];
+    for (let from = 0; from < total;) {
+      let to = from, used = fixed;
+      while (to < total) {
+        const height = sizes.reduce((sum, size) => sum + size.rows[to], 0);
+        if (to > from && used + height > room * 0.95) break;
+        used += height;
+        to += 1;
+      }
+      if (blocks.length === 0 && !newPage && to - from < Math.min(3, total) && room < PAGE) {
+        room = PAGE;  // too little room left on this page: start on the next one
+        newPage = true;
+        continue;
+      }
+      blocks.push([from, to, blocks.length === 0 && newPage]);
+      from = to;
+      room = PAGE;
+    }
+    const parts = groups.length;
+    holder.replaceChildren(...blocks.map(([from, to, breakBefore]) => {
+      const block = document.createElement("div");
+      block.className = "wp-print-block";
+      if (breakBefore || blocks.length > 1 && from > 0) block.style.breakBefore = "page";
+      const rows = blocks.length > 1 ? `, rows ${from + 1}–${to} of ${total}` : "";
+      block.append(...groups.map((g, n) =>
+        build([...keys, ...g], from, to, caption ? `${caption} (columns, part ${n + 1} of ${parts}${rows})` : "")));
+      return block;
+    }));
     holder.querySelectorAll("table").forEach(t => t.classList.remove("wp-measure"));
     table.remove();
     split += 1;
@@ -275,7 +313,8 @@ SPLIT_WIDE_TABLES_JS = r"""
 #: long outputs may run across pages (JupyterLab keeps each output on one page, leaving pages blank),
 #: as the current stylesheet says too (a run's pages keep the stylesheet they were written with).
 PRINT_CSS = ("table.wp-table.wp-measure th, table.wp-table.wp-measure td { overflow-wrap: normal !important; }\n"
-             "body.wp-body .jp-OutputArea-child { break-inside: auto !important; }")
+             "body.wp-body .jp-OutputArea-child { break-inside: auto !important; }\n"
+             ".wp-print-block { break-inside: avoid; }")
 
 
 def print_page(client: DevTools, source: Path, page: Page | None, paper: str = "a4") -> bytes:
@@ -309,7 +348,10 @@ def print_page(client: DevTools, source: Path, page: Page | None, paper: str = "
         client.send("Runtime.evaluate", {"expression": f"document.head.insertAdjacentHTML('beforeend', "
                                                        f"{json.dumps('<style>' + PRINT_CSS + '</style>')})"},
                     session)
-        client.send("Runtime.evaluate", {"expression": SPLIT_WIDE_TABLES_JS, "returnByValue": True}, session)
+        printable_height = round((height - MARGINS["marginTop"] - MARGINS["marginBottom"]) * 96)
+        client.send("Runtime.evaluate", {"expression": SPLIT_WIDE_TABLES_JS.replace("__PAGE_HEIGHT__",
+                                                                                    str(printable_height)),
+                                         "returnByValue": True}, session)
         result = client.send("Page.printToPDF", {
             "landscape": False,  # the paper sizes above are already landscape
             "paperWidth": width, "paperHeight": height, **MARGINS,
