@@ -19,8 +19,12 @@ its outline: one bookmark per control, with the workpaper's own headings under i
 Wide tables: the per-item attribute results have more columns than a page is wide. The print
 stylesheet (``templates/workbench.css``, ``@media print``) lets every table fit the page width, so a
 browser's own Print keeps every column; before printing, this module also splits each table wider
-than the page into column groups that each fit, repeating the item's identifying columns (its
-selection number and key) at the start of every group, so each tickmark stands beside its item.
+than the page into column groups that each fit, every group starting with a row number and the
+item's identifying columns (its selection number, or the exception id), and prints the groups a block
+of rows at a time: each page shows the same items in every group ("columns, part 1 of 2, rows 1–11
+of 124"), so a tickmark is read on the same page as the item it belongs to. Why not transpose (one
+item per column) or shrink: a sample of 60–120 items would make hundreds of narrow columns, and
+shrinking the text to fit 17 columns leaves it unreadable on paper.
 
 The sealed run folder is never written: the PDFs go to a sibling folder (``<run-id>-pdf``) by default.
 """
