@@ -427,14 +427,13 @@ def page_for(document: Document, manifest: dict[str, Any], entity: str) -> Page:
 
 
 def entity_of(run_dir: Path) -> str:
-    """The entity under audit, from the run's frozen parameter file (empty when it cannot be read)."""
-    import yaml
-
+    """The entity under audit, from the run's parameters.json (empty when it cannot be read)."""
     try:
-        document = yaml.safe_load((Path(run_dir) / "parameters.yaml").read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+        document = json.loads((Path(run_dir) / "parameters.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return ""
-    return str(document.get("entity", "")) if isinstance(document, dict) else ""
+    parameters = document.get("parameters") if isinstance(document, dict) else None
+    return str(parameters.get("entity", "")) if isinstance(parameters, dict) else ""
 
 
 def _outline_entries(reader: Any, items: list[Any], depth: int = 0) -> list[tuple[int, str, int]]:
