@@ -68,11 +68,38 @@ def _text_lines(pdf: Path) -> list[str]:
     return [line.strip() for page in PdfReader(pdf).pages for line in page.extract_text().splitlines()]
 
 
+def _row_lines(lines: list[str]) -> dict[int, str]:
+    """Each printed row that has tickmarks, by its row number: a cell that wraps continues the row on
+    the next lines (joined until the line with the tickmarks)."""
+    rows: dict[int, str] = {}
+    for index, line in enumerate(lines):
+        match = re.match(r"^(\d+) ", line)
+        if not match:
+            continue
+        text = line
+        for following in lines[index + 1:index + 4]:
+            if any(mark in text for mark in MARKS.values()) or re.match(r"^\d+ ", following):
+                break
+            text += " " + following
+        if any(mark in text for mark in MARKS.values()):
+            rows.setdefault(int(match[1]), text)
+    return rows
+
+
+def test_a_wrapped_row_is_read_whole():
+    lines = ["66 66 Security Administrator ✓ ✓ —", "67 67 AP Clerk; GL Accountant; Read Only -", "Reporting ✓ ✓ —",
+             "68 68 statistical SOX"]
+    assert _row_lines(lines) == {66: "66 66 Security Administrator ✓ ✓ —",
+                                 67: "67 67 AP Clerk; GL Accountant; Read Only - Reporting ✓ ✓ —"}
+
+
 def _sample(run_dir: Path) -> tuple[list[dict[str, str]], list[str]]:
-    """The control's tested sample (sample.csv, in the workpaper's order) and its attribute columns."""
+    """The control's tested sample (sample.csv, in the workpaper's order) and its attribute columns
+    (those holding only attribute results: pass, fail, n/a, not tested)."""
     with (run_dir / CONTROL / "sample.csv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return rows, [column for column in rows[0] if re.match(r"A\d+_", column)]
+    results = set(MARKS) | {"not tested"}
+    return rows, [column for column in rows[0] if column != "deviation" and all(r[column] in results for r in rows)]
 
 
 def test_every_attribute_tickmark_of_every_sampled_item_is_in_the_pdf(printed):
@@ -80,11 +107,7 @@ def test_every_attribute_tickmark_of_every_sampled_item_is_in_the_pdf(printed):
     lines = _text_lines(printed["out"] / f"{CONTROL}.pdf")
     assert any("Results per sample item (columns, part 2 of 2, rows 1–" in line for line in lines), \
         "the per-item table is wider than the page: it is printed in column groups, a block of rows at a time"
-    row_lines = {}
-    for line in lines:
-        match = re.match(r"^(\d+) (.*)$", line)
-        if match and any(mark in line for mark in MARKS.values()):
-            row_lines.setdefault(int(match[1]), line)
+    row_lines = _row_lines(lines)
     for number, item in enumerate(rows, start=1):
         marks = " ".join(MARKS.get(item[a], item[a]) for a in attributes)
         deviation = " yes" if item["deviation"] == "True" else ""

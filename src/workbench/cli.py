@@ -400,8 +400,9 @@ def _cmd_pdf(args: argparse.Namespace) -> int:
     printed = printing.print_run(args.run_dir, args.out, paper=args.paper)
     for reference, path in printed.workpapers.items():
         print(f"  {reference}: {path} ({printed.seconds[reference]:.1f} s)")
-    print(f"Period index: {printed.index}")
-    print(f"Binder: {printed.binder} (the index, then {len(printed.workpapers)} workpaper(s), a bookmark for each)")
+    print(f"Period index: {printed.index} ({printed.seconds['INDEX']:.1f} s)")
+    print(f"Binder: {printed.binder} (the index, then {len(printed.workpapers)} workpaper(s), a bookmark for each; "
+          f"{printed.seconds['binder']:.1f} s)")
     print("The PDFs are copies for reading and filing; the evidence is the run folder, which `workbench verify` checks.")
     return EXIT_OK
 
