@@ -130,6 +130,8 @@ def test_every_page_has_the_header_and_page_x_of_y(printed):
         assert f"Audit Workbench run {printed['run_dir'].name}" in text
     page = reader.pages[0]
     assert float(page.mediabox.width) > float(page.mediabox.height), "landscape"
+    run_id = printed["run_dir"].name
+    assert reader.metadata["/CreationDate"] == f"D:{run_id[:8]}{run_id[9:15]}+00'00'", "dated by the run"
 
 
 def test_the_binder_is_the_index_then_each_workpaper_with_a_bookmark_per_control(printed):
@@ -189,6 +191,13 @@ def test_a_browsers_own_print_keeps_every_column(printed, chromium, tmp_path):
         cut = _count_ticks(printing.print_page(client, unwrapped, None), tmp_path / "cut.pdf")
     assert as_printed == expected
     assert cut < expected
+
+
+def test_a_pdf_is_dated_by_its_run_not_by_its_printing():
+    pdf = b"<< /Producer (Skia/PDF m156)\n/CreationDate (D:20270101120000+00'00')\n/ModDate (D:20270101120000+00'00')>>"
+    stamped = printing.stamp_date(pdf, "20261126T101500Z-2")
+    assert stamped == pdf.replace(b"20270101120000", b"20261126101500") and len(stamped) == len(pdf)
+    assert printing.stamp_date(pdf, "not-a-run-id") == pdf
 
 
 def test_header_and_footer_values_are_escaped():

@@ -35,6 +35,7 @@ import base64
 import html
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -321,6 +322,21 @@ PRINT_CSS = ("table.wp-table.wp-measure th, table.wp-table.wp-measure td { overf
              ".wp-print-block { break-inside: avoid; }")
 
 
+_PDF_DATE = re.compile(rb"/(CreationDate|ModDate) \(D:\d{14}\+00'00'\)")
+
+
+def stamp_date(pdf: bytes, run_id: str) -> bytes:
+    """The PDF dated by its run (creation and modification dates set to the run's start), not by the
+    moment it was printed: a reader sees the date of the evidence. Chromium writes both dates in one
+    fixed-length form; the replacement has the same length, so the cross-reference offsets still hold.
+    (Printing twice still differs in the tagged-PDF structure's node ids, which Chromium numbers.)"""
+    match = re.match(r"^(\d{8})T(\d{6})Z", run_id)
+    if not match:
+        return pdf
+    date = f"D:{match[1]}{match[2]}+00'00'".encode()
+    return _PDF_DATE.sub(lambda m: b"/" + m[1] + b" (" + date + b")", pdf)
+
+
 def print_page(client: DevTools, source: Path, page: Page | None, paper: str = "a4") -> bytes:
     """One HTML page (offline) as PDF bytes: landscape, header and footer on every page, wide tables split.
 
@@ -490,7 +506,8 @@ def print_run(run_dir: Path, out_dir: Path | None = None, paper: str = "a4",
     with browser(binary) as client:
         for document in documents:
             started = time.monotonic()
-            data = print_page(client, document.source, page_for(document, manifest, entity), paper)
+            data = stamp_date(print_page(client, document.source, page_for(document, manifest, entity), paper),
+                              str(manifest.get("run_id", "")))
             name = "index.pdf" if document.reference == "INDEX" else f"{document.reference}.pdf"
             written[document.reference] = runfolder.write_bytes(out_dir / name, data)
             seconds[document.reference] = time.monotonic() - started
