@@ -111,6 +111,36 @@ def build_parser() -> argparse.ArgumentParser:
     cli_seal.add_keys_command(commands)
     cli_review.add_commands(commands)
 
+    pdf = commands.add_parser("pdf", help="print a run's workpapers and its period binder to PDF",
+                              description="Print a finished run to PDF with Chromium: one PDF per workpaper (named "
+                                          "after its control, e.g. UAR-01.pdf), the period index (index.pdf) and "
+                                          "binder.pdf (the index, then every workpaper, with a bookmark per control). "
+                                          "Pages are landscape with the entity, period, control, workpaper reference "
+                                          "and 'Page x of y' on every page; per-item tables too wide for the page are "
+                                          "split into column groups that repeat the item's row and selection number. "
+                                          "The run folder itself is never written.")
+    pdf.add_argument("run_dir", type=Path, help="a finished run folder, e.g. outputs/2026-Q3/20261126T101500Z")
+    pdf.add_argument("--out", type=Path, default=None,
+                     help="folder for the PDFs (default: beside the run, <run folder>-pdf)")
+    pdf.add_argument("--paper", choices=["a4", "letter"], default="a4", help="paper size, printed landscape (default a4)")
+
+    bundle = commands.add_parser("bundle", help="one self-checking archive of a run for people outside the tool",
+                                 description="Write a finished run as one zip an external auditor can open and check "
+                                             "offline (BagIt: every file's SHA-256 in the bag's manifest): the run "
+                                             "folder as sealed (workpapers, exception register, manifest and "
+                                             "signatures, frozen inputs, sign-off), its PDFs, the period's sign-off "
+                                             "ledger up to this run and a README on checking it. With --check, "
+                                             "validate a bundle, naming every changed, missing or added file, then "
+                                             "verify the run inside it as workbench verify does. Exit 0 only if "
+                                             "everything matches.")
+    bundle.add_argument("path", type=Path, metavar="RUN_DIR_OR_BUNDLE",
+                        help="a finished run folder; with --check, a bundle (.zip)")
+    bundle.add_argument("--out", type=Path, default=None,
+                        help="the archive to write (default: beside the run, <run folder>-bundle.zip)")
+    bundle.add_argument("--check", action="store_true", help="check a bundle instead of writing one")
+    bundle.add_argument("--no-pdf", action="store_true", help="leave out the PDFs (no Chromium needed)")
+    bundle.add_argument("--paper", choices=["a4", "letter"], default="a4", help="paper size of the PDFs (default a4)")
+
     runs = commands.add_parser("runs", help="list a period's runs: complete, signed off, or incomplete and why",
                                description="List the runs of a period folder (or of every period in an output "
                                            "folder), newest first, with their state: complete, complete and "
@@ -377,6 +407,42 @@ def _cmd_signoff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_pdf(args: argparse.Namespace) -> int:
+    """Print a finished run's workpapers, index and binder to PDF, next to (never inside) the run folder."""
+    from workbench import printing
+
+    printed = printing.print_run(args.run_dir, args.out, paper=args.paper)
+    for reference, path in printed.workpapers.items():
+        print(f"  {reference}: {path} ({printed.seconds[reference]:.1f} s)")
+    print(f"Period index: {printed.index} ({printed.seconds['INDEX']:.1f} s)")
+    print(f"Binder: {printed.binder} (the index, then {len(printed.workpapers)} workpaper(s), a bookmark for each; "
+          f"{printed.seconds['binder']:.1f} s)")
+    print("The PDFs are copies for reading and filing; the evidence is the run folder, which `workbench verify` checks.")
+    return EXIT_OK
+
+
+def _cmd_bundle(args: argparse.Namespace) -> int:
+    """Write a run's take-away bundle, or check one: the bag's files by name, then the run as verify does."""
+    from workbench import bundle
+
+    if not args.check:
+        made = bundle.make_bundle(args.path, args.out, with_pdf=not args.no_pdf, paper=args.paper)
+        print(f"Bundle of run {made.run}: {made.path} ({made.files} files, each with its SHA-256 in the bag's "
+              "manifest; README.txt inside says how to check it).")
+        print(f"Check it with: workbench bundle --check {made.path}")
+        return EXIT_OK
+    with bundle.unpacked(args.path) as bag_dir:
+        checked = bundle.check_bag(bag_dir)
+        if checked.problems:
+            print(f"Bundle {args.path} does NOT verify ({len(checked.problems)} difference(s) in its files):")
+            for problem in checked.problems:
+                print(f"  - {problem}")
+            return EXIT_FAILED
+        print(f"Bundle {args.path}: every file matches the SHA-256 in the bag's manifest. The run inside, "
+              f"{checked.run_dir.relative_to(bag_dir.parent)}:")
+        return _cmd_verify(argparse.Namespace(run_dir=checked.run_dir, reperform=False, jobs=None))
+
+
 def _cmd_size(args: argparse.Namespace) -> int:
     """Print the attribute sample size and its rationale."""
     from workbench import sampling
@@ -435,7 +501,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
             "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs,
-            "notes": cli_review.cmd_notes, "review": cli_review.cmd_review}
+            "notes": cli_review.cmd_notes, "review": cli_review.cmd_review, "pdf": _cmd_pdf, "bundle": _cmd_bundle}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
