@@ -66,6 +66,7 @@ def _yaml(text: str = "") -> YAML:
     yaml.preserve_quotes = True
     yaml.width = 100
     yaml.indent(mapping=mapping, sequence=offset + 2, offset=offset)
+    yaml.representer.ignore_aliases = lambda data: True  # the same date twice is written twice, never as &id001
     return yaml
 
 

@@ -293,7 +293,8 @@ def write_register_workbook(merged: pd.DataFrame, records: Mapping[str, Remediat
     book.active = 0
     buffer = io.BytesIO()  # openpyxl's own save stamps the time of saving as "modified"
     ExcelWriter(book, zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
-    return runfolder.write_bytes(path, reproducible.stable_zip(buffer.getvalue(), when))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return runfolder.write_bytes(Path(path), reproducible.stable_zip(buffer.getvalue(), when))
 
 
 # --- reading an auditor's workbook back ------------------------------------------------------------
