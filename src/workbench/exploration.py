@@ -63,7 +63,7 @@ FILTER_LABELS: dict[str, str] = {
 MULTI_VALUED = {"framework", "reviewer"}  # "SOX; SOC 2": a row matches when any of its values is selected
 SEPARATOR = "; "
 TABLE_COLUMNS = ["severity", "exception_id", "control_id", "rule", "subject", "system", "reviewer", "status",
-                 "age_days", "period", "description"]
+                 "owner", "due_date", "age_days", "period", "description"]
 TABLE_ROWS_SHOWN = 200
 #: The columns the search box looks in (every word typed must be found in one of them).
 SEARCHED_COLUMNS = ["exception_id", "finding_key", "control_id", "rule", "subject", "system", "framework", "severity",
@@ -624,7 +624,7 @@ def filter_register(register: pd.DataFrame, **criteria: Any) -> pd.DataFrame:
 def table_view(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns of the exceptions table, as the auditor reads them."""
     return frame.reindex(columns=TABLE_COLUMNS).rename(columns={"control_id": "control", "age_days": "age (days)",
-                                                                "exception_id": "exception id"})
+                                                                "exception_id": "exception id", "due_date": "due date"})
 
 
 def exception_table_html(frame: pd.DataFrame, total: int) -> str:
