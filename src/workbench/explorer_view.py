@@ -17,7 +17,7 @@ from workbench.workpapers import escape
 
 #: Styles of the explorer's tables: long values wrap (never cut), evidence cells stand out.
 EXPLORER_CSS = """
-.wb-explorer table.wp-table td { white-space: pre-wrap; overflow-wrap: anywhere; max-width: 48em; }
+.wb-explorer table.wp-table td { white-space: pre-wrap; overflow-wrap: break-word; max-width: 48em; }
 .wb-explorer table.wp-table th { white-space: normal; }
 .wb-explorer .wb-evidence { background: #fff1b8; font-weight: 600;
   outline: 2px solid #d4a72c; outline-offset: -2px; }
