@@ -268,3 +268,23 @@ def test_the_writer_keeps_comments_order_quotes_and_untouched_lines(tmp_path):
                                                                   "      - date: 2026-10-20\n        by: Jo\n"
                                                                   "        note: new\n")
     assert read_remediation(path)["EX-B"].due_date == dt.date(2026, 12, 31)
+
+
+def test_a_file_changed_between_the_comparison_and_the_write_is_not_written(setup):
+    book, path, ids = setup
+    _edit(book, {ids["ann@x.example"]: {"Owner": "Jo Brown"}})
+    plan = records.plan_import(book, path)
+    assert [(c.field, c.old, c.new) for c in plan.changes] == [("owner", "Mei Wong", "Jo Brown")]
+    path.write_text(path.read_text(encoding="utf-8").replace("status: remediated", "status: open"), encoding="utf-8")
+    changed = path.read_bytes()
+    with pytest.raises(records.RemediationError, match="changed while the workbook was being compared"):
+        records.apply_import(plan, today=TODAY)
+    assert path.read_bytes() == changed
+
+
+def test_a_records_file_the_safe_reader_refuses_is_never_edited(tmp_path):
+    path = tmp_path / "r.remediation.yaml"
+    path.write_text("EX-1:\n  status: open\nEX-1:\n  status: accepted\n", encoding="utf-8")
+    with pytest.raises(records.RemediationError, match="given twice"):
+        records.append_note(path, "EX-1", HistoryEntry(date=TODAY, by="Jo", note="n"))
+    assert path.read_text(encoding="utf-8").count("EX-1:") == 2

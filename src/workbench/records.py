@@ -8,9 +8,10 @@ edits read back from ``exceptions.xlsx`` by ``workbench records import`` -- goes
 which edits the file's YAML in place with ruamel.yaml's round-trip mode: only the values changed are
 rewritten; comments, key order, quoting and indentation stay.
 
-Safety is unchanged: the file is first read the one safe way (:func:`workbench.exceptions.read_remediation`,
-through :mod:`workbench.yamlfile`'s limits and the records' model), and the edited text is validated
-with the same model before it replaces the file (through a temporary file, so nothing is half-written).
+Safety is unchanged: the file's text is read once and checked the one safe way (:mod:`workbench.yamlfile`'s
+limits and the records' model, as :func:`workbench.exceptions.read_remediation` reads it) before
+ruamel.yaml parses that same text; the edited text is validated with the same model before it
+replaces the file (through a temporary file, so nothing is half-written).
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from workbench.exceptions import STATUSES, HistoryEntry, RemediationError, RemediationRecord, read_remediation
 from workbench.parameters import validate_keyed_records
 from workbench.workbook import DATE_FIELDS, EDITABLE, HEADERS, read_workbook, text
-from workbench.yamlfile import parse_text
+from workbench.yamlfile import YamlFileError, parse_text, read_text
+
+RECORDS_WHAT = "file of exception id records"
 
 
 def guess_indentation(text: str) -> tuple[int, int]:
@@ -78,11 +81,13 @@ class RecordsDocument:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.records: dict[str, RemediationRecord] = read_remediation(self.path)  # the safe read, or an error
-        text = self.path.read_text(encoding="utf-8").removeprefix("\ufeff") if self.path.is_file() else ""
+        # read once, the safe way (size, encoding, nesting, aliases, duplicate keys, the records' model),
+        # and only then parsed again, the same text, for round-trip editing
+        text = read_text(self.path, RECORDS_WHAT) if self.path.exists() else ""
+        self.records: dict[str, RemediationRecord] = check_text(text, self.path)
         self.original = text
-        self.yaml = _yaml(text)
-        document: Any = self.yaml.load(text) if text.strip() else None
+        self.round_trip = _yaml(text)
+        document: Any = self.round_trip.load(text) if text.strip() else None
         self.document: CommentedMap = document if isinstance(document, CommentedMap) else CommentedMap()
         # a file of comments only parses as nothing: its comments are kept as a header
         self.header = "" if isinstance(document, CommentedMap) else "".join(
@@ -127,8 +132,8 @@ class RecordsDocument:
         (see :func:`splice`), the changed values as ruamel.yaml writes them."""
         out = io.StringIO()
         if self.document:
-            self.yaml.dump(self.document, out)
-        return self.header + splice(self.original, out.getvalue(), self.yaml)
+            self.round_trip.dump(self.document, out)
+        return self.header + splice(self.original, out.getvalue(), self.round_trip)
 
     def save(self) -> Path:
         """Validate the new text with the records' model, then replace the file through a temporary file."""
@@ -176,7 +181,7 @@ def _splice_node(old: Any, old_lines: list[str], old_span: tuple[int, int],
     return lines
 
 
-def splice(original: str, dumped: str, yaml: YAML) -> str:
+def splice(original: str, dumped: str, round_trip: YAML) -> str:
     """``dumped`` with every record, field and list item that did not change written as in ``original``.
 
     Why: ruamel.yaml keeps comments and order, but re-wraps long values its own way; an auditor's
@@ -185,7 +190,7 @@ def splice(original: str, dumped: str, yaml: YAML) -> str:
     """
     if not original.strip() or not dumped.strip():
         return dumped
-    old, new = yaml.load(original), yaml.load(dumped)
+    old, new = round_trip.load(original), round_trip.load(dumped)  # text already read safely (RecordsDocument)
     if not (_block(old) and _block(new) and isinstance(old, CommentedMap) and isinstance(new, CommentedMap)):
         return dumped
     old_lines, new_lines = original.splitlines(keepends=True), dumped.splitlines(keepends=True)
@@ -195,7 +200,7 @@ def splice(original: str, dumped: str, yaml: YAML) -> str:
     body = _splice_node(old, old_lines, (len(header), len(old_lines)), new, new_lines,
                         (_line_of(new, _children(new)[0]), len(new_lines)))
     spliced = "".join(header + body)
-    return spliced if yaml.load(spliced) == new else dumped
+    return spliced if round_trip.load(spliced) == new else dumped
 
 
 def _yaml_value(value: Any) -> Any:
@@ -211,7 +216,11 @@ def _yaml_value(value: Any) -> Any:
 
 def check_text(text: str, path: Path) -> dict[str, RemediationRecord]:
     """The records a remediation text holds, read exactly as a run reads the file; RemediationError otherwise."""
-    document, _ = parse_text(text, path, "file of exception id records")
+    try:
+        document, _ = parse_text(text, path, RECORDS_WHAT)
+    except YamlFileError as exc:  # listed as read_remediation lists its problems, each naming the file
+        raise RemediationError(f"{path} has {len(exc.problems)} problem(s):\n"
+                               + "\n".join(f"  - {path.name}: {p}" for p in exc.problems)) from None
     if document is None:
         return {}
     if not isinstance(document, dict):
@@ -268,6 +277,7 @@ class ImportPlan:
     problems: list[str] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     new_records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    current: dict[str, RemediationRecord] = field(default_factory=dict)  # the file when compared
 
     def by_record(self) -> dict[str, list[Change]]:
         """The changes grouped by the record they go into, in id order."""
@@ -321,6 +331,7 @@ def plan_import(workbook_path: Path, records_file: Path) -> ImportPlan:
     read = read_workbook(workbook_path)
     plan = ImportPlan(Path(workbook_path), Path(records_file), remarks=list(read.remarks))
     current = read_remediation(records_file)
+    plan.current = current
     pending: dict[str, dict[str, Any]] = {}
     rows_of: dict[str, tuple[int, str, dict[str, Any]]] = {}
     for edited in read.rows:
@@ -381,6 +392,9 @@ def apply_import(plan: ImportPlan, today: dt.date | None = None, by: str = IMPOR
     if plan.problems:
         raise RemediationError(f"{plan.workbook}: {len(plan.problems)} problem(s) to correct first; nothing written")
     document = RecordsDocument(plan.records_file)
+    if document.records != plan.current:
+        raise RemediationError(f"{plan.records_file} changed while the workbook was being compared with it; "
+                               f"nothing written: run the import again")
     for record_id, changes in plan.by_record().items():
         new_record = plan.new_records.get(record_id)
         document.set_fields(record_id, {c.field: c.value for c in changes}, new_record)
