@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from workbench import demo, exceptions, exploration, runner
+from workbench import demo, exceptions, exploration, explorer_view, runner
 from workbench.exceptions import HistoryEntry, RemediationRecord
 from workbench.exploration import ExplorationError
 
@@ -547,3 +547,80 @@ def test_the_notebook_runs_headless_against_a_run_without_changing_it(run_dir, t
     assert "rubber_stamping" in state and "Evidence rows" in state
     assert len(outputs["charts"]) == 4 and all("data:image/png;base64," in o["data"]["text/html"] for o in outputs["charts"])
     assert _tree_digest(run_dir) == before
+
+
+# --- issue 15, item 7: the run's statuses, evidence cells, search, long values, comments kept ------------------
+
+def test_the_explorer_shows_the_runs_own_statuses_including_retested_pass(run_dir, tmp_path):
+    """A run whose register has lifecycle columns: a carried record the run retested (pass) and a
+    finding whose status the auditor changed in the file after the run."""
+    copy = tmp_path / "outputs" / "2026-Q3" / run_dir.name
+    shutil.copytree(run_dir, copy)
+    register = exceptions.read_register(copy / "exceptions.csv")
+    first = register["exception_id"].iloc[0]
+    gone = RemediationRecord(status="remediated", finding_key="FK-GONE", control_id="UAR-01", rule="self_review",
+                             subject="gone@x.example", system="ledgerline_erp", framework="SOX", severity="medium",
+                             retest=exceptions.Retest(period="2026-Q3", sample_size=2, basis="policy"))
+    at_run = {"EX-UAR01-GONE": gone}
+    exceptions.write_register(exceptions.merge_records(register, at_run, dt.date(2026, 9, 30), "2026-Q3"),
+                              copy / "exceptions.csv")
+    notes = tmp_path / "notes.remediation.yaml"  # the file now: the auditor marked the first finding remediated
+    exceptions.write_remediation(at_run | {first: RemediationRecord(status="remediated")}, notes)
+    opened = exploration.open_run(copy, remediation_file=notes).register.set_index("exception_id")
+    assert opened.loc["EX-UAR01-GONE", "status"] == "retested-pass"  # not the file's "remediated"
+    assert opened.loc["EX-UAR01-GONE", "in_current_run"] == "no" and opened.loc["EX-UAR01-GONE", "system"] == "ledgerline_erp"
+    assert list(opened.index).count("EX-UAR01-GONE") == 1
+    assert (opened.loc[first, "status"], opened.loc[first, "status_in_file"]) == ("open", "remediated")
+    run = exploration.open_run(copy, remediation_file=notes)
+    assert "remediated (changed since the run)" in exploration.detail_html(run, first)
+    explorer = exploration.build_explorer(run, other_periods=False)
+    assert "retested-pass" in explorer.filters["status"].options
+
+
+def test_the_evidence_cells_that_make_the_finding_are_highlighted(run):
+    leaver = _one(run, "approved_terminated_user")
+    html = exploration.detail_html(run, leaver["exception_id"])
+    assert '<th class="wb-evidence">Termination Date</th>' in html and '<th class="wb-evidence">Decision</th>' in html
+    assert '<th>Reviewer Name</th>' in html  # not evidence of this rule: not highlighted
+    assert "cells make the finding: decision, decision_date, termination_date" in html
+    assert set(exploration.EVIDENCE_COLUMNS) >= set(run.register["rule"])  # every rule of the run has its columns
+
+
+def test_the_search_box_narrows_the_table_to_rows_containing_every_word(run):
+    explorer = exploration.build_explorer(run)
+    stamp = _one(run, "rubber_stamping")
+    explorer.search.value = stamp["subject"].upper() + " rubber"
+    assert explorer.matching["exception_id"].tolist() == [stamp["exception_id"]]
+    assert explorer.choice.value == stamp["exception_id"]
+    explorer.search.value = "no such words anywhere"
+    assert explorer.matching.empty and "No exception matches" in explorer.table.outputs[0]["data"]["text/html"]
+    explorer.clear.click()
+    assert explorer.search.value == "" and len(explorer.matching) == len(run.register)
+
+
+def test_long_values_are_shown_in_full_and_wrap():
+    long = "x" * 400 + " <b>not markup</b>"
+    html = explorer_view.wrapped(explorer_view.evidence_table(pd.DataFrame({"Comments": [long], "Decision": ["APPROVE"]}),
+                                                              "Cited", ["decision"]))
+    assert "x" * 400 + " &lt;b&gt;not markup&lt;/b&gt;" in html and "white-space: pre-wrap" in html
+    assert '<td class="wb-evidence">APPROVE</td>' in html and "<td>" + "x" * 400 in html
+
+
+def test_recording_a_note_keeps_the_auditors_comments_and_layout(run, notes_file):
+    stamp = _one(run, "rubber_stamping")
+    original = (f"# Remediation of 2026-Q3: keep this header.\n"
+                f"EX-KEEP:   # agreed with Mei on 14 October\n"
+                f"    status: open    # waiting for HR\n"
+                f"    owner: 'IT service desk'\n"
+                f"# --- findings of this run ---\n"
+                f"{stamp['exception_id']}:\n"
+                f"    owner: AP manager\n")
+    notes_file.write_text(original, encoding="utf-8")
+    exploration.record_note(run, stamp["exception_id"], "Asked: how were the lines reviewed?", "Avery Quinn", today=TODAY)
+    text = notes_file.read_text(encoding="utf-8")
+    assert text.startswith(original)
+    assert text[len(original):] == ("    history:\n"
+                                    "    - date: 2026-10-20\n"
+                                    "      by: Avery Quinn\n"
+                                    "      note: 'Asked: how were the lines reviewed?'\n")
+    assert exceptions.read_remediation(notes_file)[stamp["exception_id"]].owner == "AP manager"

@@ -39,7 +39,8 @@ def test_register_carries_lifecycle_columns_and_an_excel_copy(first_run):
     assert {"status", "first_seen", "age_days", "management_response", "finding_key"} <= set(register.columns)
     assert set(register["status"]) == {"open"}
     workbook = openpyxl.load_workbook(run / "exceptions.xlsx")
-    assert workbook.sheetnames == ["Exceptions", "SOC 2 view", "SOX view", "SOX deficiency worksheet"]
+    assert workbook.sheetnames == ["Exceptions", "SOC 2 view", "SOX view", "SOX deficiency worksheet", "Exported values"]
+    assert [s.title for s in workbook.worksheets if s.sheet_state == "visible"] == workbook.sheetnames[:4]
     assert workbook["Exceptions"].max_row == len(register) + 1
     page = (run / "index.html").read_text()
     assert "SOC 2 and SOX views" in page and "SOX deficiency evaluation worksheet" in page and "data:image/png" in page
@@ -97,3 +98,33 @@ def test_rollforward_from_the_command_line(first_run, capsys):
     assert cli.main(["rollforward", str(project / "parameters" / DEMO_PARAMETER_FILE), "--to", "2026-Q4",
                      "--out", str(project / "outputs")]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_a_runs_workbook_is_read_back_into_the_period_records(first_run, capsys, tmp_path):
+    project, run = first_run
+    records_file = project / "parameters" / "demo-2026-Q3.remediation.yaml"
+    records_file.write_text("# Avery's notes for 2026-Q3\n", encoding="utf-8")
+    try:
+        assert cli.main(["records", "import", str(run / "exceptions.xlsx")]) == 0  # in its run folder: found by itself
+        assert "no changes" in capsys.readouterr().out
+        copy = tmp_path / "exceptions.xlsx"
+        copy.write_bytes((run / "exceptions.xlsx").read_bytes())
+        book = openpyxl.load_workbook(copy)
+        sheet = book["Exceptions"]
+        sheet["H2"].value, sheet["I2"].value = "remediated", "Mei Wong"
+        exception_id = sheet["A2"].value
+        book.save(copy)
+        assert cli.main(["records", "import", str(copy)]) == 2
+        assert "--period-file" in capsys.readouterr().err
+        params = str(project / "parameters" / DEMO_PARAMETER_FILE)
+        assert cli.main(["records", "import", str(copy), "--period-file", params, "--apply"]) == 0
+        out = capsys.readouterr().out
+        assert f"{exception_id} (new record), row 2:\n    Status: open -> remediated\n    Owner: (empty) -> Mei Wong" in out
+        assert records_file.read_text(encoding="utf-8").startswith("# Avery's notes for 2026-Q3\n")
+        assert read_remediation(records_file)[exception_id].owner == "Mei Wong"
+        second = _run(project, capsys)
+        merged = pd.read_csv(second / "exceptions.csv", dtype=str, keep_default_na=False).set_index("exception_id")
+        assert (merged.loc[exception_id, "status"], merged.loc[exception_id, "owner"]) == ("remediated", "Mei Wong")
+        assert "Mei Wong" in (second / "index.html").read_text(encoding="utf-8")
+    finally:
+        records_file.unlink(missing_ok=True)

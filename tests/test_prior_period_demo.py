@@ -191,3 +191,10 @@ def test_descriptions_name_systems_by_their_display_names(q3_register):
     for system_id in ("okta", "ledgerline_erp", "aws_prod", "github"):
         assert f"{system_id} account" not in text and f"{system_id} access" not in text
     assert "Okta account" in text and "Ledgerline ERP account" in text and "AWS Production account" in text
+
+
+def test_carried_rows_are_complete_in_the_demo_periods_register(q3_register):
+    """Carried exceptions Q3 no longer finds were blank in system, framework and severity (issue 15)."""
+    carried = q3_register[q3_register["in_current_run"] == "no"]
+    assert len(carried) >= 10
+    assert (carried[["system", "framework", "severity", "period", "status"]] != "").all().all()

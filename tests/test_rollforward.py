@@ -196,3 +196,28 @@ def test_records_only_from_the_command_line(prior, tmp_path, capsys):
                      "--records-only"])
     out = capsys.readouterr().out
     assert code == 0 and "(left as it was)" in out and "Carried 4 open exception(s)" in out
+
+
+def test_carried_records_keep_system_framework_and_severity_for_rows_the_next_run_does_not_find(tmp_path):
+    """The cause of blank carried rows: the carried record kept only control, rule and subject."""
+    parameters = tmp_path / "parameters"
+    parameters.mkdir()
+    period_file = parameters / "demo-2026-Q3.yaml"
+    shutil.copyfile(ROOT / "parameters" / "demo-2026-Q3.yaml", period_file)
+    run = tmp_path / "outputs" / "2026-Q3" / "20261001T000000Z"
+    run.mkdir(parents=True)
+    finding = Finding(rule="terminated_with_active_access", subject="gone@x.example", system="okta", severity="high",
+                      description="d", evidence_reference="okta_users.csv line 3", frameworks=("SOC 2", "SOX"))
+    register = build_register("2026-Q3", "TERM-01", [finding])
+    write_register(register, run / "exceptions.csv")
+    (run.parent / "latest").write_text(run.name + "\n")
+    write_remediation({register["exception_id"][0]: RemediationRecord(status="remediated")},
+                      parameters / "demo-2026-Q3.remediation.yaml")
+    result = rollforward(period_file, "2026-Q4", outputs=tmp_path / "outputs", today=TODAY)
+    carried = read_remediation(result.remediation_file)
+    record = carried[register["exception_id"][0]]
+    assert (record.system, record.framework, record.severity) == ("okta", "SOC 2; SOX", "high")
+    q4 = merge_records(build_register("2026-Q4", "TERM-01", []), carried, dt.date(2026, 12, 31), "2026-Q4")
+    row = q4.iloc[0]
+    assert (row["status"], row["in_current_run"]) == ("retested-pass", "no")
+    assert (row["system"], row["framework"], row["severity"], row["period"]) == ("okta", "SOC 2; SOX", "high", "2026-Q4")

@@ -222,6 +222,28 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("table", nargs="?", metavar="TABLE", help="a table, e.g. accounts")
     tables.add_argument("--markdown", action="store_true",
                         help="print the whole documentation page (workbench tables --markdown > docs/tables.md)")
+    records = commands.add_parser("records", help="the auditors' remediation records: read back an edited register",
+                                  description="Work with the remediation records kept beside a period's parameter "
+                                              "file.")
+    records_commands = records.add_subparsers(dest="records_command", required=True, metavar="ACTION")
+    records_import = records_commands.add_parser(
+        "import", help="read status, owner, dates, root cause, remediation and responses back from exceptions.xlsx",
+        description="Read the edits an auditor made in a run's exceptions.xlsx (sheet Exceptions: status, owner, due "
+                    "date, root cause, remediation action, management response, accepted risk approver and expiry) "
+                    "back into the period's remediation file. Shows every change (exception id, column: old -> new) "
+                    "and writes nothing unless --apply is given. A value also changed in the remediation file since "
+                    "the workbook was written is reported and kept, never overwritten. Statuses and dates are "
+                    "checked as the run checks them. The file keeps its comments and layout. Edit a copy of the "
+                    "workbook: the run folder is evidence. Exit 0 done, 1 conflicts were left, 2 problems to correct.")
+    records_import.add_argument("workbook", type=Path, help="the edited exceptions.xlsx")
+    records_import.add_argument("--period-file", type=Path, default=None, metavar="PERIOD.yaml",
+                                help="the period's parameter file (its remediation file is beside it) or the "
+                                     "remediation file itself; default: the one the run recorded, when the workbook "
+                                     "is still in its run folder")
+    records_import.add_argument("--apply", action="store_true", help="write the changes shown (default: only show them)")
+    records_import.add_argument("--by", default=None, metavar="NAME",
+                                help="who is importing, for the history line of each changed record")
+
     for command in commands.choices.values():  # --debug before or after the command
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
@@ -274,6 +296,22 @@ def _cmd_rollforward(args: argparse.Namespace) -> int:
               f"{result.remediation_file} ({result.retests} retest(s) scheduled).")
     print("Review the new file before running it: source files, extraction times, the proposed seed and people.")
     return EXIT_OK
+
+
+def _cmd_records(args: argparse.Namespace) -> int:
+    """``workbench records import``: show the workbook's changes to the records; write them with --apply."""
+    from workbench import records
+
+    plan = records.plan_import(args.workbook, records.records_file_for(args.workbook, args.period_file))
+    print("\n".join(records.format_plan(plan)))
+    if plan.problems:
+        return EXIT_BAD_INPUT
+    if plan.changes and args.apply:
+        written = records.apply_import(plan, by=args.by or records.IMPORTED_BY)
+        print(f"Wrote {len(plan.changes)} change(s) to {len(plan.by_record())} record(s) in {written}.")
+    elif plan.changes:
+        print("Nothing written: run the same command with --apply to write these changes.")
+    return EXIT_FAILED if plan.conflicts else EXIT_OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -501,7 +539,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signoff": _cmd_signoff, "size": _cmd_size,
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
             "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs,
-            "notes": cli_review.cmd_notes, "review": cli_review.cmd_review, "pdf": _cmd_pdf, "bundle": _cmd_bundle}
+            "notes": cli_review.cmd_notes, "review": cli_review.cmd_review, "pdf": _cmd_pdf, "bundle": _cmd_bundle,
+            "records": _cmd_records}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

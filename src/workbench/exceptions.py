@@ -186,6 +186,11 @@ class RemediationRecord(BaseModel):
     control_id: str | None = None
     rule: str | None = None
     subject: str | None = None
+    # What the finding was about, kept when it is carried into a later period so that a carried
+    # exception the later run does not find still shows its system, framework and severity.
+    system: str | None = None
+    framework: str | None = None
+    severity: Literal[SEVERITIES] | None = None  # type: ignore[valid-type]
     prior_exception_ids: list[str] = Field(default_factory=list)
     retest: Retest | None = None
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -260,8 +265,9 @@ def resolve_records(register: pd.DataFrame, records: dict[str, RemediationRecord
         if record.finding_key in carried and record.retest is not None:
             record = _retested(record, exception, period, recurred=None)
         row = {column: "" for column in REGISTER_COLUMNS} | {
-            "exception_id": exception, "finding_key": record.finding_key or "", "control_id": record.control_id or "",
-            "rule": record.rule or "", "subject": record.subject or "",
+            "exception_id": exception, "finding_key": record.finding_key or "", "period": period,
+            "control_id": record.control_id or "", "rule": record.rule or "", "subject": record.subject or "",
+            "system": record.system or "", "framework": record.framework or "", "severity": record.severity or "",
             "description": ("Carried forward from an earlier period; not found in this period's full-population "
                             "analytics." if record.retest or any(h.by == "workbench rollforward" for h in record.history)
                             else "Record in the remediation file whose exception this run did not find "

@@ -43,7 +43,8 @@ from typing import Any
 
 import pandas as pd
 
-from workbench import charts, exceptions, populations, runner, workpapers
+from workbench import charts, exceptions, explorer_view, populations, runner, workpapers
+from workbench import records as remediation_records
 from workbench.exceptions import REGISTER_COLUMNS, SEVERITIES, STATUSES, HistoryEntry, RemediationRecord
 from workbench.parameters import load_period
 from workbench.rollforward import remediation_file_for
@@ -62,8 +63,39 @@ FILTER_LABELS: dict[str, str] = {
 MULTI_VALUED = {"framework", "reviewer"}  # "SOX; SOC 2": a row matches when any of its values is selected
 SEPARATOR = "; "
 TABLE_COLUMNS = ["severity", "exception_id", "control_id", "rule", "subject", "system", "reviewer", "status",
-                 "age_days", "period", "description"]
+                 "owner", "due_date", "age_days", "period", "description"]
 TABLE_ROWS_SHOWN = 200
+#: The columns the search box looks in (every word typed must be found in one of them).
+SEARCHED_COLUMNS = ["exception_id", "finding_key", "control_id", "rule", "subject", "system", "framework", "severity",
+                    "status", "reviewer", "description", "evidence_reference", "owner", "root_cause",
+                    "remediation_action", "management_response", "history", "period"]
+#: Per rule, the columns whose values make the finding (any spelling: ``Termination Date`` is
+#: ``termination_date``): highlighted in the evidence rows of the drill-down, so the auditor sees at a
+#: glance, e.g., the termination date beside the account that is still active.
+EVIDENCE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "terminated_with_active_access": ("termination_date", "last_day_of_work", "worker_status", "status",
+                                      "account_status", "end_date", "unassigned_on"),
+    "access_after_termination": ("termination_date", "last_day_of_work", "last_login", "lastLogin", "last_logon",
+                                 "password_last_used", "access_key_1_last_used_date"),
+    "late_deprovisioning": ("termination_date", "last_day_of_work", "status", "statusChanged", "status_changed",
+                            "deactivated_at", "end_date", "unassigned_on", "closed"),
+    "dormant_account": ("status", "account_status", "last_login", "lastLogin", "last_logon", "last_active",
+                        "password_last_used", "access_key_1_last_used_date"),
+    "access_without_approval": ("role_name", "entitlement", "access_name", "role_assigned_date", "assigned_on",
+                                "requested_for", "approval", "approved", "state"),
+    "privileged_drift": ("group_name", "groupname", "entitlement", "role_name", "approved_by", "expires_on"),
+    "mfa_not_enabled": ("mfa_active", "mfa_enabled", "two_factor_enabled"),
+    "orphan_account": ("login", "email", "verified_domain_emails", "employee_id"),
+    "review_population_gap": ("login", "access_name", "identity_email"),
+    "shared_or_generic_account": ("login", "name", "user_name"),
+    "approved_terminated_user": ("decision", "decision_date", "termination_date", "last_day_of_work", "worker_status"),
+    "revocation_not_executed": ("decision", "decision_date", "access_name", "role_name", "end_date", "account_status"),
+    "rubber_stamping": ("decision", "decision_date", "reviewer_email"),
+    "self_review": ("reviewer_email", "identity_email", "reviewer_name", "identity_name"),
+    "undecided_review_line": ("decision", "decision_date", "comments"),
+    "sod_conflict": ("role_name", "entitlement", "access_name"),
+    "sod_attribute_conflict": ("role_name", "entitlement", "business_title"),
+}
 EVIDENCE_ROWS_SHOWN = 100
 # "<file> line 12", "<file> lines 3, 5, 7", optionally followed by "(RITM0010001)".
 _LINE_REFERENCE = re.compile(r"^(?P<file>.+?) lines? (?P<lines>\d+(?:\s*,\s*\d+)*)(?:\s*\((?P<note>[^)]*)\))?$")
@@ -306,20 +338,50 @@ def read_records(path: Path | None) -> dict[str, RemediationRecord]:
     return exceptions.read_remediation(path) if path else {}
 
 
-def read_run_register(run_dir: Path) -> pd.DataFrame:
-    """A run's period register with every register column (older runs lack some: they are empty)."""
+def _run_register_file(run_dir: Path) -> pd.DataFrame:
+    """A run's ``exceptions.csv`` as written (register and lifecycle columns), or a clear error."""
     path = Path(run_dir) / REGISTER_FILE
     if not path.is_file():
         raise ExplorationError(f"{run_dir} has no exception register ({REGISTER_FILE}): the run did not finish; "
                                f"open a completed run")
-    return exceptions.read_register(path).reindex(columns=REGISTER_COLUMNS, fill_value="")
+    return exceptions.read_register(path)
+
+
+def read_run_register(run_dir: Path) -> pd.DataFrame:
+    """The findings of a run's period register, with every register column (older runs lack some: empty).
+
+    Rows the run listed only because the remediation file holds a record for them (``in_current_run``
+    ``no``: carried exceptions the run did not find, stale ids) are not findings: merging the records
+    in lists them again, with their retest applied as the run applied it.
+    """
+    frame = _run_register_file(run_dir)
+    if "in_current_run" in frame.columns:
+        frame = frame[frame["in_current_run"] != "no"]
+    return frame.reindex(columns=REGISTER_COLUMNS, fill_value="").reset_index(drop=True)
+
+
+def run_statuses(run_dir: Path) -> dict[str, str]:
+    """Exception id -> the status the run itself recorded (e.g. ``retested-pass``); empty for older runs."""
+    frame = _run_register_file(run_dir)
+    if "status" not in frame.columns:
+        return {}
+    return {i: s for i, s in zip(frame["exception_id"], frame["status"]) if s}
 
 
 def merged_register(run: ExplorerRun, register: pd.DataFrame, records: Mapping[str, RemediationRecord]) -> pd.DataFrame:
-    """The register with the remediation records merged in, plus ``reviewer`` and ``run_id`` columns."""
+    """The register with the remediation records merged in, plus ``reviewer`` and ``run_id`` columns.
+
+    ``status`` is the status the run recorded in its ``exceptions.csv`` (the register the run
+    published); ``status_in_file`` is the status the remediation file gives now (it differs once an
+    auditor changed the file after the run).
+    """
     params = run.context.parameters
     merged = exceptions.merge_records(register, dict(records), as_of=params.period.end, period=params.period.id)
     merged["period"] = merged["period"].replace("", params.period.id)
+    # the run's own statuses (what it concluded, e.g. retested-pass); the file's now beside them
+    merged["status_in_file"] = merged["status"]
+    recorded = run_statuses(run.run_dir)
+    merged["status"] = [recorded.get(i, s) for i, s in zip(merged["exception_id"], merged["status"])]
     merged["age_days"] = pd.to_numeric(merged["age_days"], errors="coerce").fillna(0).astype(int)
     merged["reviewer"] = [reviewer_of(run, row) for row in merged.to_dict("records")]
     merged["run_id"] = run.run_dir.name
@@ -562,15 +624,16 @@ def filter_register(register: pd.DataFrame, **criteria: Any) -> pd.DataFrame:
 def table_view(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns of the exceptions table, as the auditor reads them."""
     return frame.reindex(columns=TABLE_COLUMNS).rename(columns={"control_id": "control", "age_days": "age (days)",
-                                                                "exception_id": "exception id"})
+                                                                "exception_id": "exception id", "due_date": "due date"})
 
 
 def exception_table_html(frame: pd.DataFrame, total: int) -> str:
-    """The table of matching exceptions (first rows only when there are very many), with a count."""
+    """The table of matching exceptions (first rows only when there are very many), with a count;
+    long values wrap in full (explorer styles)."""
     if frame.empty:
         return workpapers.paragraph(f"No exception matches these filters (0 of {total}).", "wp-note").markup
     caption = f"{len(frame)} of {total} exception(s), highest severity first"
-    return workpapers.table(table_view(frame), caption, max_rows=TABLE_ROWS_SHOWN).markup
+    return explorer_view.wrapped(workpapers.table(table_view(frame), caption, max_rows=TABLE_ROWS_SHOWN).markup)
 
 
 def choice_label(row: Mapping[str, Any]) -> str:
@@ -726,40 +789,34 @@ def _section(title: str, frame: pd.DataFrame, empty: str) -> str:
 def detail_html(run: ExplorerRun, exception_id: str, extra_remediation_files: Iterable[Path | None] = ()) -> str:
     """Everything the drill-down shows for one exception: the finding, its evidence rows, its history."""
     row = run.exception(exception_id)
+    if row.get("status_in_file") and row["status_in_file"] != row.get("status"):
+        row["status_now"] = f"{row['status_in_file']} (changed since the run)"
     facts = [(label, row.get(column, "")) for label, column in (
         ("Exception", "exception_id"), ("Finding key (across periods)", "finding_key"), ("Period", "period"),
         ("Control", "control_id"), ("Rule", "rule"), ("Subject", "subject"), ("Application", "system"),
-        ("Framework", "framework"), ("Severity", "severity"), ("Reviewer", "reviewer"), ("Status", "status"),
+        ("Framework", "framework"), ("Severity", "severity"), ("Reviewer", "reviewer"), ("Status (this run)", "status"),
+        ("Status in the remediation file now", "status_now"), ("Age (days open at period end)", "age_days"),
         ("Description", "description"), ("Evidence reference", "evidence_reference"),
         ("Root cause", "root_cause"), ("Owner", "owner"), ("Remediation", "remediation_action"),
         ("Due", "due_date"), ("Management response", "management_response"), ("Retest", "retest"),
     ) if row.get(column, "") or column in ("exception_id", "status", "description")]
-    parts = [workpapers.key_values(facts, f"Exception {exception_id}").markup, "<h4>Evidence rows (frozen inputs of the run)</h4>"]
+    evidence = EVIDENCE_COLUMNS.get(str(row.get("rule", "")), ())
+    parts = [workpapers.key_values(facts, f"Exception {exception_id}").markup,
+             "<h4>Evidence rows (frozen inputs of the run)</h4>", explorer_view.legend(evidence)]
     for title, frame in evidence_rows(run, exception_id).items():
         empty = ("no worker with this e-mail in HR (an account without a person, or the subject is an account name)"
                  if title.startswith("HR record") else "none")
-        parts.append(_section(title, frame, empty))
+        parts.append(workpapers.paragraph(f"{title}: {empty}", "wp-note").markup if frame.empty
+                     else explorer_view.evidence_table(frame, title, evidence, EVIDENCE_ROWS_SHOWN))
     found = history(run.outputs_dir, row.get("finding_key", ""), [run.remediation_file, *extra_remediation_files])
     parts.append("<h4>History across periods</h4>")
     parts.append(_section("Found in the latest run of each period", found.runs,
                           "no run of any period under this outputs folder records this finding key"))
     parts.append(_section("Notes and remediation history", found.notes, "no notes recorded yet"))
-    return "\n".join(parts)
+    return explorer_view.wrapped("\n".join(parts))
 
 
 # --- recording a note ----------------------------------------------------------------------------------
-
-def _leading_comments(path: Path) -> str:
-    """The comment lines at the top of an existing remediation file (kept when the file is rewritten)."""
-    if not path.is_file():
-        return ""
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line)
-    return "\n".join(lines)
-
 
 def record_key(run: ExplorerRun, records: Mapping[str, RemediationRecord], row: Mapping[str, Any]) -> str:
     """The id a note is recorded under: the exception's own, or that of the record carried into it.
@@ -780,8 +837,9 @@ def record_note(run: ExplorerRun, exception_id: str, note: str, by: str, today: 
                 remediation_file: str | Path | None = None) -> Path:
     """Append a dated note to the exception's record in the period's remediation file; return the file.
 
-    A new record keeps the finding's key, control, rule and subject, so roll-forward and later
-    periods find it. Never writes into the run: a path inside the period's folder of runs is refused.
+    A new record keeps the finding's key, control, rule, subject, system, framework and severity, so
+    roll-forward and later periods find it. The file keeps its comments and layout: only the note's
+    lines are added (:mod:`workbench.records`). Never writes into the run: a path inside the period's folder of runs is refused.
     """
     if not str(note or "").strip():
         raise ExplorationError("write the note before recording it")
@@ -802,12 +860,11 @@ def record_note(run: ExplorerRun, exception_id: str, note: str, by: str, today: 
     row = run.exception(exception_id)
     records = exceptions.read_remediation(path)
     key = record_key(run, records, row)
-    record = records.get(key) or RemediationRecord(
-        finding_key=row.get("finding_key") or None, control_id=row.get("control_id") or None,
-        rule=row.get("rule") or None, subject=row.get("subject") or None)
+    identity = {name: row.get(name) or None for name in ("finding_key", "control_id", "rule", "subject", "system",
+                                                         "framework", "severity")}
     entry = HistoryEntry(date=today or dt.date.today(), by=by.strip(), note=note.strip())
-    records[key] = record.model_copy(update={"history": [*record.history, entry]})
-    exceptions.write_remediation(records, path, header=_leading_comments(path))
+    # the file is edited in place: the auditor's comments, order and layout stay (workbench.records)
+    remediation_records.append_note(path, key, entry, new_record=identity)
     return path
 
 
@@ -872,6 +929,7 @@ class Explorer:
     register: pd.DataFrame
     filters: dict[str, Any]
     clear: Any
+    search: Any
     count: Any
     table: Any
     choice: Any
@@ -907,7 +965,8 @@ class Explorer:
         """Apply the filters: update the count, the table, the drill-down list and (if it changed) the detail."""
         if self._quiet:
             return
-        self.matching = filter_register(self.register, **self.criteria())
+        self.matching = explorer_view.search_register(filter_register(self.register, **self.criteria()),
+                                                     self.search.value, SEARCHED_COLUMNS)
         self.count.value = f"<b>{len(self.matching)}</b> of {len(self.register)} exception(s) match the filters"
         _show(self.table, exception_table_html(self.matching, len(self.register)),
               f"{len(self.matching)} of {len(self.register)} exception(s)")
@@ -944,6 +1003,7 @@ class Explorer:
         try:
             for widget in self.filters.values():
                 widget.value = ()
+            self.search.value = ""
         finally:
             self._quiet = False
         self.refresh()
@@ -995,7 +1055,9 @@ def build_explorer(run: ExplorerRun, control_id: str = "", other_periods: bool =
     boxes = [w.VBox([w.HTML(f"<b>{FILTER_LABELS[name]}</b>"), widget]) for name, widget in filters.items()]
     explorer = Explorer(
         runs=runs, register=register, filters=filters,
-        clear=w.Button(description="Show all", tooltip="clear every filter"),
+        clear=w.Button(description="Show all", tooltip="clear every filter and the search"),
+        search=w.Text(placeholder="Search: id, subject, system, description, owner, notes…", description="Search",
+                      continuous_update=False, layout=w.Layout(width="60%")),
         count=w.HTML(), table=w.Output(layout=w.Layout(max_height="420px", overflow="auto")),
         choice=w.Dropdown(options=[], description="Exception", layout=w.Layout(width="95%")),
         detail=w.Output(),
@@ -1009,14 +1071,14 @@ def build_explorer(run: ExplorerRun, control_id: str = "", other_periods: bool =
     )
     explorer.widget = w.VBox([
         w.HTML("<h3>Filters</h3><span>Select one or more values (Ctrl/⌘-click); nothing selected means all.</span>"),
-        w.HBox(boxes, layout=w.Layout(flex_flow="row wrap")), w.HBox([explorer.clear, explorer.count]),
+        w.HBox(boxes, layout=w.Layout(flex_flow="row wrap")), explorer.search, w.HBox([explorer.clear, explorer.count]),
         explorer.table, w.HTML("<h3>Drill-down</h3>"), explorer.choice, explorer.detail,
         w.HTML("<h3>Record a note</h3>"), explorer.note, explorer.author, explorer.remediation, explorer.record,
         explorer.message,
     ])
     if warnings:
         explorer.message.value = _message("info", "; ".join(warnings))
-    for widget in filters.values():
+    for widget in [*filters.values(), explorer.search]:
         widget.observe(explorer.refresh, names="value")
     explorer.choice.observe(explorer.show_detail, names="value")
     explorer.clear.on_click(explorer.clear_filters)

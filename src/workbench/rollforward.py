@@ -139,10 +139,22 @@ def carried_records(register: pd.DataFrame, records: dict[str, RemediationRecord
             "first_seen": record.first_seen or params.period.end,
             "finding_key": row["finding_key"] or record.finding_key,
             "control_id": control_id, "rule": row["rule"] or record.rule, "subject": row["subject"] or record.subject,
+            **finding_identity(row, record),
             "retest": retest,
             "history": [*record.history, HistoryEntry(date=today, by="workbench rollforward", note=note)],
         })
     return carried
+
+
+def finding_identity(row: dict[str, Any], record: RemediationRecord) -> dict[str, Any]:
+    """The finding's system, framework and severity for a carried record: from the run's register row,
+    else as the record already carries them (a record carried more than once, not found in between).
+
+    Why: a carried exception that the next period's run does not find has no register row of its
+    own there; without these its row in the next register would be blank in system, framework and
+    severity.
+    """
+    return {name: (row.get(name) or None) or getattr(record, name) for name in ("system", "framework", "severity")}
 
 
 @dataclass(frozen=True)

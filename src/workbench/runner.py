@@ -1111,7 +1111,7 @@ def _control_results(context: RunContext, outcomes: list[ControlOutcome]) -> dic
 def _publish_register(context: RunContext, outcomes: list[ControlOutcome], register: pd.DataFrame) -> PublishedRegister:
     """Write exceptions.csv (register + lifecycle) and exceptions.xlsx (register, SOC 2 and SOX views,
     deficiency worksheet) from the control registers and the auditors' frozen records."""
-    from workbench import deficiencies, exceptions
+    from workbench import deficiencies, exceptions, workbook
 
     records, evaluations = frozen_records(context.run_dir)
     period = context.parameters.period
@@ -1119,12 +1119,8 @@ def _publish_register(context: RunContext, outcomes: list[ControlOutcome], regis
     titles = {c.id: c.title for c in context.parameters.controls}
     worksheet = deficiencies.worksheet(_control_results(context, outcomes), titles, register, evaluations)
     exceptions.write_register(merged, context.run_dir / "exceptions.csv")
-    exceptions.write_excel({
-        "Exceptions": merged,
-        "SOC 2 view": merged[merged["framework"].str.contains("SOC 2", regex=False)],
-        "SOX view": merged[merged["framework"].str.contains("SOX", regex=False)],
-        "SOX deficiency worksheet": worksheet,
-    }, context.run_dir / "exceptions.xlsx", as_at=period.end)
+    workbook.write_register_workbook(merged, records, context.run_dir / "exceptions.xlsx", period=period.id,
+                                     as_at=period.end, other_sheets={"SOX deficiency worksheet": worksheet})
     return PublishedRegister(merged, worksheet, exceptions.unmatched_records(merged))
 
 
