@@ -127,7 +127,7 @@ class IPEEvidence:
         else:
             rows.append(("Exact duplicate lines dropped", "none"))
         empties = {c: n for c, n in self.null_counts.items() if n}
-        rows.append(("Empty values in required columns",
+        rows.append(("Empty values by column (an empty cell may be legitimate, e.g. an open end date)",
                      "; ".join(f"{c}: {n}" for c, n in empties.items()) or "none"))
         for name, counts in self.control_totals.items():
             rows.append((f"Count by {name}",
