@@ -152,3 +152,17 @@ def test_the_period_file_refuses_an_unknown_or_repeated_rule(tmp_path):
         load_period(path)
     message = str(caught.value)
     assert "people_match" in message and "'e_mail'" in message and "display_name" in message
+
+
+def test_a_review_gap_on_an_ambiguous_account_says_it_is_ambiguous_not_without_identity():
+    grants = pd.DataFrame({"system": ["app"], "login": ["sam patel"], "login_original": ["Sam Patel"], "email": [None],
+                           "display_name": ["Sam Patel"], "entitlement": ["r"],
+                           "granted_at": pd.Series([pd.NaT], dtype="datetime64[ns, UTC]"),
+                           "removed_at": pd.Series([pd.NaT], dtype="datetime64[ns, UTC]"), "line": [2]})
+    correlated = analytics.correlate_grants(grants, HR, orders={"app": ["display_name"]})
+    decisions = pd.DataFrame(columns=["system", "subject_email", "entitlement"])
+    gaps = analytics.review_population_gaps(correlated, decisions, HR.assign(hire_date=pd.NaT),
+                                            pd.Timestamp("2026-08-14", tz="UTC"), ["app"], "listing")
+    [description] = list(gaps["description"])
+    assert "ambiguous: sam.patel2@kf.example, sam.patel@kf.example" in description
+    assert "no HR identity" not in description

@@ -406,7 +406,11 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
         if index in covered:
             continue
         subject = row.person_email if row.correlated else row.login
-        reason = "" if row.correlated else " The account has no HR identity (uncorrelated), so the campaign excluded it."
+        ambiguous = getattr(row, "match_rule", None) == identity.AMBIGUOUS
+        reason = ("" if row.correlated else
+                  " The account matches several HR workers (ambiguous: " + str(row.match_candidates) + "), so the "
+                  "campaign could not name its person." if ambiguous else
+                  " The account has no HR identity (uncorrelated), so the campaign excluded it.")
         rows.append({
             "rule": "review_population_gap",
             "subject": subject,
