@@ -8,7 +8,8 @@ What ``workbench demo`` does after generating the exports of both quarters:
    :func:`prior_period_follow_up`; the statuses depend only on the rule, so the story is the same
    at every company size);
 3. roll the open exceptions forward into ``parameters/demo-2026-Q3.remediation.yaml``
-   (``workbench rollforward --records-only``: the Q3 parameter file is already in the checkout and
+   (``workbench rollforward --records-only``: the Q3 parameter file is already in the checkout, or
+   copied from the package by :func:`provide_demo_parameters`, and
    is exactly what a full roll-forward of the Q2 file writes), retests scheduled for the remediated;
 4. run the demo period (2026-Q3), which retests every carried exception against its full population.
 
