@@ -55,7 +55,7 @@ $(LAB_STAMP): $(STAMP)
 	@touch $(LAB_STAMP)
 
 lab: $(LAB_STAMP)
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/explore_exceptions.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) src/workbench/notebooks/explore_exceptions.ipynb
 
 clean:
 	rm -rf $(VENV) outputs/*/ data/demo

@@ -412,7 +412,7 @@ def test_declared_roles_are_the_roles_the_code_reads_one_or_several(procedure):
 
 def notebook_steps(procedure: str) -> list[str]:
     """What the procedure's notebook asks of its test object, in order (``test.x()`` or ``test.x``)."""
-    notebook = json.loads((ROOT / "notebooks" / f"{procedure}.ipynb").read_text(encoding="utf-8"))
+    notebook = json.loads((ROOT / "src" / "workbench" / "notebooks" / f"{procedure}.ipynb").read_text(encoding="utf-8"))
     code = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
     return list(dict.fromkeys(re.findall(r"test\.([a-z_]+)", code)))
 

@@ -534,9 +534,9 @@ def test_the_notebook_runs_headless_against_a_run_without_changing_it(run_dir, t
 
     before = _tree_digest(run_dir)
     out = tmp_path / "explored.ipynb"
-    papermill.execute_notebook(str(ROOT / "notebooks" / "explore_exceptions.ipynb"), str(out),
+    papermill.execute_notebook(str(ROOT / "src" / "workbench" / "notebooks" / "explore_exceptions.ipynb"), str(out),
                                parameters={"run_dir": str(run_dir), "control_id": ""}, kernel_name="python3",
-                               cwd=str(ROOT / "notebooks"), progress_bar=False,
+                               cwd=str(ROOT / "src" / "workbench" / "notebooks"), progress_bar=False,
                                extra_arguments=["--IPKernelApp.log_level=ERROR"])
     notebook = nbformat.read(out, as_version=4)
     outputs = {cell.id: cell.outputs for cell in notebook.cells if cell.cell_type == "code"}

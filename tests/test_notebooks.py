@@ -9,11 +9,11 @@ import pytest
 
 from conftest import ROOT
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "src" / "workbench" / "notebooks").glob("*.ipynb"))
 
 
 def test_there_are_procedure_notebooks():
-    assert NOTEBOOKS, "no notebooks found under notebooks/"
+    assert NOTEBOOKS, "no notebooks found under src/workbench/notebooks/"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

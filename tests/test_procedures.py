@@ -29,7 +29,7 @@ def uar(tmp_path_factory) -> UserAccessReviewTest:
 def test_every_procedure_has_a_settings_model_and_a_notebook():
     for name in procedures.PROCEDURES:
         assert procedures.settings_model(name) is not None
-        assert (ROOT / "notebooks" / f"{name}.ipynb").is_file()
+        assert (ROOT / "src" / "workbench" / "notebooks" / f"{name}.ipynb").is_file()
 
 
 def test_population_has_the_sampling_frame_columns(uar):

@@ -87,6 +87,7 @@ def _project(base: Path, control_ids: tuple[str, ...]) -> Path:
 def _run_cli(base: Path, parameter_file: Path, *extra: str) -> tuple[int, Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runner, "project_root", lambda: base)
+        patch.setattr(runner, "notebooks_folder", lambda: base / "notebooks")
         code = cli.main(["run", str(parameter_file), "--out", str(base / "outputs"), *extra])
     return code, latest_run(base / "outputs" / "2026-Q3")
 
@@ -472,6 +473,7 @@ def test_a_bad_settings_block_stops_the_run_before_any_notebook_and_leaves_no_ke
     parameter_file.write_text(yaml.safe_dump(document, sort_keys=False))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(runner, "project_root", lambda: tmp_path)
+        patch.setattr(runner, "notebooks_folder", lambda: tmp_path / "notebooks")
         code = cli.main(["run", str(parameter_file), "--out", str(tmp_path / "outputs"), "--jobs", "2"])
     assert code == 2
     assert "controls[1].settings.no_such_setting" in capsys.readouterr().err

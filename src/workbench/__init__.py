@@ -1,6 +1,7 @@
 """Audit Workbench: test identity and access controls for SOC 2 and SOX with re-performable evidence.
 
-The package holds all the logic; the notebooks under ``notebooks/`` only call into it.
+The package holds all the logic; the notebooks under ``workbench/notebooks/`` (shipped
+with the package) only call into it.
 Modules, one concept each: ``parameters`` (the period's YAML), ``populations`` (exports to canonical
 tables with completeness and accuracy evidence), ``analytics`` (full-population rules),
 ``sampling`` (sizing, selection, evaluation), ``exceptions`` (the exception register),

@@ -513,10 +513,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for period, company in companies.items():
         print(f"  {period}: {len(company.files)} export files written; planted exceptions listed in "
               f"{company.ground_truth}")
-    if args.data_only:
-        return EXIT_OK
     if args.data is not None:
-        print("Note: the demo parameter files read data/demo/; with --data elsewhere use --data-only and your own files.")
+        if not args.data_only:
+            print("Note: the demo parameter files read data/demo/; with --data elsewhere use --data-only and your "
+                  "own files.")
+        return EXIT_OK
+    for written in demo_scenario.provide_demo_parameters(root / "parameters"):
+        print(f"  {written}: the demo's parameter file, as shipped with the workbench")
+    if args.data_only:
         return EXIT_OK
     args.only = None
     args.key = None

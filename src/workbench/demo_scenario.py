@@ -8,7 +8,8 @@ What ``workbench demo`` does after generating the exports of both quarters:
    :func:`prior_period_follow_up`; the statuses depend only on the rule, so the story is the same
    at every company size);
 3. roll the open exceptions forward into ``parameters/demo-2026-Q3.remediation.yaml``
-   (``workbench rollforward --records-only``: the Q3 parameter file is already in the checkout and
+   (``workbench rollforward --records-only``: the Q3 parameter file is already in the checkout, or
+   copied from the package by :func:`provide_demo_parameters`, and
    is exactly what a full roll-forward of the Q2 file writes), retests scheduled for the remediated;
 4. run the demo period (2026-Q3), which retests every carried exception against its full population.
 
@@ -29,7 +30,8 @@ from workbench.exceptions import HistoryEntry, RemediationRecord, read_register,
 from workbench.rollforward import Rollforward, remediation_file_for, rollforward
 
 __all__ = ["DEMO_MARKER", "FollowUp", "FOLLOW_UP", "DemoRecordsError", "prior_period_follow_up",
-           "remove_demo_records", "record_prior_follow_up", "carry_into_demo_period", "run_demo_periods"]
+           "remove_demo_records", "record_prior_follow_up", "carry_into_demo_period", "run_demo_periods",
+           "provide_demo_parameters"]
 
 DEMO_MARKER = "Demo records written by `workbench demo`: replaced on every demo run."
 PREPARER = "Avery Quinn, Senior IT Auditor"
@@ -189,6 +191,26 @@ def carry_into_demo_period(prior_parameters: Path, to_period: str, outputs: Path
     """Carry the prior period's open exceptions into the demo period's (existing) parameter file."""
     return rollforward(prior_parameters, to_period, outputs=outputs, today=today, records_only=True,
                        note=DEMO_MARKER)
+
+
+def provide_demo_parameters(parameters_dir: Path) -> list[Path]:
+    """Copy the demo's parameter files shipped in the package into ``parameters_dir`` where missing.
+
+    Outside a checkout (an installed wheel) the project folder has no ``parameters/`` of its own; the
+    demo writes the shipped files there so the run, the roll-forward and a later ``workbench run
+    parameters/demo-2026-Q3.yaml`` read them as a checkout's. A file already there is the project's
+    and is used as it is (in a checkout: the committed one). Returns the files written.
+    """
+    from workbench import runner
+
+    written = []
+    for name in (runner.PRIOR_DEMO_PARAMETER_FILE, runner.DEMO_PARAMETER_FILE):
+        target = Path(parameters_dir) / name
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(runner.shipped_demo_parameters(name).read_bytes())
+            written.append(target)
+    return written
 
 
 def run_demo_periods(parameters_dir: Path, outputs: Path, run: Callable[[Path], int],

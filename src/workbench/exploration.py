@@ -111,10 +111,9 @@ class ExplorationError(ValueError):
 
 # --- finding and opening a run --------------------------------------------------------------------
 
-def demo_period(root: Path | None = None) -> str:
-    """The demo period's id, read from the demo parameter file (not hard-coded here)."""
-    root = root or runner.project_root()
-    return load_period(root / "parameters" / runner.DEMO_PARAMETER_FILE).period.id
+def demo_period() -> str:
+    """The demo period's id, read from the demo parameter file shipped in the package (not hard-coded here)."""
+    return load_period(runner.shipped_demo_parameters(runner.DEMO_PARAMETER_FILE)).period.id
 
 
 def control_test_class(procedure: str) -> type:
@@ -167,7 +166,7 @@ def build_demo_run() -> Path:
 def default_run_dir(root: Path | None = None) -> Path:
     """The latest run of the demo period under the project's ``outputs/``, else a throw-away demo run."""
     root = root or runner.project_root()
-    period_dir = root / "outputs" / demo_period(root)
+    period_dir = root / "outputs" / demo_period()
     if (period_dir / "latest").is_file():
         candidate = runner.latest_run(period_dir)
         if (candidate / REGISTER_FILE).is_file():

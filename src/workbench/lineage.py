@@ -99,15 +99,21 @@ def package_versions(names: tuple[str, ...] = KEY_PACKAGES) -> dict[str, str]:
 
 
 def git_commit(path: Path) -> str | None:
-    """The git commit of the checkout holding ``path`` (with ``-dirty`` if it has changes), or None."""
+    """The git commit of the checkout holding ``path`` (with ``-dirty`` if it has changes), or None.
+
+    None also when git does not track the files under ``path``: an installed wheel's notebooks may
+    sit in a virtual environment inside some unrelated repository (ignored there), whose commit says
+    nothing about them. The manifest's notebook hashes are the lineage then.
+    """
     try:
-        commit = subprocess.run(
-            ["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True, timeout=10,
-        ).stdout.strip()
+        def git(*command: str) -> str:
+            return subprocess.run(["git", "-C", str(path), *command], capture_output=True, text=True, check=True,
+                                  timeout=10).stdout.strip()
+
+        if not git("ls-files", "--", "."):
+            return None
+        commit = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{commit}-dirty" if dirty else commit

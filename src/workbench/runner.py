@@ -44,6 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
@@ -73,12 +74,43 @@ KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file
 
 
 def project_root() -> Path:
-    """The checkout holding ``notebooks/`` and ``parameters/`` (the package is installed editable)."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2], Path.cwd()):
-        if (candidate / "notebooks").is_dir() and (candidate / "parameters").is_dir():
-            return candidate
-    raise FileNotFoundError("cannot find the workbench's notebooks/ and parameters/ folders; run from the project folder")
+    """The project folder, which holds ``parameters/``, ``data/`` and ``outputs/``.
+
+    The checkout when the package is installed editable from one (so ``make`` targets and tests
+    find the committed parameter files wherever they run from); otherwise, as for an installed
+    wheel, the current folder: an auditor's project is where they run ``workbench``.
+    """
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "parameters").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def notebooks_folder() -> Path:
+    """The procedure notebooks, shipped inside the package (``workbench/notebooks``).
+
+    Found through ``importlib.resources``, so an installed wheel runs without a checkout. They must
+    be real files on disk (papermill opens them by path and kernels start in their folder): a
+    package imported from a zip archive is refused in words.
+    """
+    folder = resources.files("workbench") / "notebooks"
+    path = Path(str(folder))
+    if not isinstance(folder, Path) or not path.is_dir():
+        raise FileNotFoundError(f"the workbench's procedure notebooks are not a folder on disk ({folder}); "
+                                "install the package from its wheel or a checkout, not as a zip archive")
+    return path
+
+
+def shipped_demo_parameters(name: str) -> Path:
+    """A demo period's parameter file as shipped in the package (``workbench/demo_parameters``).
+
+    The checkout's ``parameters/`` holds the same files (a test holds them equal); these are what
+    ``workbench demo`` copies into a project folder that has none, outside a checkout.
+    """
+    path = Path(str(resources.files("workbench") / "demo_parameters" / name))
+    if not path.is_file():
+        raise FileNotFoundError(f"the workbench package has no demo parameter file {name} ({path})")
+    return path
 
 
 def notebook_for(procedure: str, notebooks_dir: Path) -> Path:
@@ -207,7 +239,7 @@ def open_run(run_dir: str | Path) -> RunContext:
     return RunContext(run_dir, document["run_id"], params, inputs)
 
 
-def prepare_standalone_run(root: Path | None = None) -> RunContext:
+def prepare_standalone_run() -> RunContext:
     """A throw-away demo run, so a procedure notebook opened or validated on its own has data.
 
     The demo company is generated into a temporary copy of the project layout, so the demo
@@ -215,12 +247,11 @@ def prepare_standalone_run(root: Path | None = None) -> RunContext:
     """
     from workbench import demo  # imported here: only standalone runs need the generator
 
-    root = root or project_root()
     scratch = Path(tempfile.mkdtemp(prefix="workbench-standalone-"))
     demo.generate_demo_company(scratch / "data" / "demo" / demo.DEMO_PERIOD)
     (scratch / "parameters").mkdir()
     parameter_file = scratch / "parameters" / DEMO_PARAMETER_FILE
-    shutil.copyfile(root / "parameters" / DEMO_PARAMETER_FILE, parameter_file)
+    shutil.copyfile(shipped_demo_parameters(DEMO_PARAMETER_FILE), parameter_file)
     return prepare_run(parameter_file, scratch / "outputs")
 
 
@@ -1231,7 +1262,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     if jobs is not None and jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     jobs = jobs or os.cpu_count() or 1
-    notebooks_dir = notebooks_dir or project_root() / "notebooks"
+    notebooks_dir = notebooks_dir or notebooks_folder()
     try:
         params = load_period(parameter_file)
     except ParameterError:  # report every problem of the file, not only its keys
