@@ -343,6 +343,13 @@ _SOD_RULES = Table(
                                    "(e.g. High, Critical)."),
         _col("description", "text", "What could go wrong when one person holds both "
                                     "functions."),
+        _col("level", "text", "What the rule's entitlements name: empty or 'entitlement' (the "
+                              "entitlements as the listings name them), or 'permission' "
+                              "(permissions, which a person holds through any role that "
+                              "role_permissions says grants them, or by holding them directly)."),
+        _col("system_b", "text", "The system of the conflicting function when it is not the "
+                                 "rule's system (a cross-system rule, joined on the person); "
+                                 "empty for a rule inside one system."),
         _LINE,
     ),
     mappable=(
@@ -350,6 +357,7 @@ _SOD_RULES = Table(
         _map("function_a", "text"), _map("entitlements_a", "list", True),
         _map("function_b", "text"), _map("entitlements_b", "list", True),
         _map("risk_level", "text"), _map("description", "text"),
+        _map("level", "text"), _map("system_b", "system"),
     ),
 )
 
