@@ -74,7 +74,8 @@ def test_without_role_permissions_a_permission_rule_sees_direct_holdings_only(tm
     data["controls"][0]["sources"].pop("role_permissions")
     (folder / "without.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     test = run(folder, "without.yaml")
-    assert test.hits.empty  # nobody holds FB60, F110, ME21N or BP under that name: the roles hide them
+    # nobody holds FB60, F110, ME21N or BP under that name: without the role contents no conflict is seen
+    assert not set(test.hits["rule"]) & {"sod_conflict", "sod_role_design_conflict"}
     rows = test.reconciliation()
     assert str(rows[rows["check"] == "Role-to-permission rows read"].iloc[0, 1]) == "0"
     assert "sod_role_design_conflict" not in test.rules_run()
@@ -172,3 +173,57 @@ def test_permission_names_count_as_known_in_the_reconciliation(test_run):
     rows = test_run.reconciliation()
     row = rows[rows["check"].str.startswith("Entitlements named by a rule that no account holds")]
     assert str(row.iloc[0, 1]) == "1"  # Z_FI_GL_POST of the entitlement-level rule E-01; FB60... are known
+
+
+# -- role baseline (item 5) ---------------------------------------------------------------------
+
+
+def baseline_hits(test) -> dict[str, pd.Series]:
+    hits = test.hits[test.hits["rule"] == "baseline_deviation"]
+    return {key: row for key, row in zip(hits["detail_key"], (r for _, r in hits.iterrows()))}
+
+
+def test_an_entitlement_outside_the_baseline_is_a_deviation_citing_the_baseline_rows(test_run):
+    found = baseline_hits(test_run)
+    priya = found["sap_s4_prd|priya.raman@harrow.example|z_fi_ap_payment_run"]
+    assert priya["subject"] == "priya.raman@harrow.example"
+    assert priya["evidence_reference"] == ("sap_agr_users.csv line 3 (PRIYA.RAMAN holds Z_FI_AP_PAYMENT_RUN); "
+                                           "access_baseline.csv line 2")
+    assert "outside the role baseline of department Finance; title AP Clerk (which gives Z_FI_AP_INVOICE)" \
+        in priya["description"]
+    ben = found["aws_prod|ben.carter@harrow.example|paymentrelease"]  # no baseline row for him in AWS
+    assert ben["evidence_reference"].endswith("access_baseline.csv: no row for department Procurement; "
+                                              "title Buyer in aws_prod")
+
+
+def test_access_inside_the_baseline_is_no_deviation(test_run):
+    found = baseline_hits(test_run)
+    assert set(found) == {"sap_s4_prd|priya.raman@harrow.example|z_fi_ap_payment_run",
+                          "sap_s4_prd|sam.almeida@harrow.example|z_fi_ap_payment_run",
+                          "aws_prod|ben.carter@harrow.example|paymentrelease"}
+    for person in ("tomas.wisniewski", "dana.lee", "olivia.grant"):  # title or department baseline covers all
+        assert not any(person in key for key in found)
+    assert not any("zz_contractor" in key or "ff_temp" in key for key in found)  # not tied to a worker
+    assert "baseline_deviation" in test_run.rules_run()
+
+
+def test_without_a_baseline_the_rule_does_not_run(tmp_path):
+    folder = copy_fixture(tmp_path)
+    data = yaml.safe_load((folder / "period.yaml").read_text(encoding="utf-8"))
+    data["controls"][0]["sources"].pop("access_baseline")
+    (folder / "without.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    test = run(folder, "without.yaml")
+    assert "baseline_deviation" not in set(test.hits["rule"]) and "baseline_deviation" not in test.rules_run()
+
+
+def test_a_system_the_baseline_is_silent_on_is_not_tested():
+    held = pd.DataFrame({"system": ["erp"], "login": ["a"], "login_original": ["A"], "person_email": ["a@x"],
+                         "entitlement": ["X"], "line": [2], "listing": ["l.csv"]})
+    people = pd.DataFrame({"email": ["a@x"], "department": ["Finance"], "title": ["Clerk"], "cost_center": [pd.NA]})
+    baseline = pd.DataFrame({"attribute": ["title"], "value": ["clerk"], "system": ["other"], "entitlement": ["Y"],
+                             "line": [2]})
+    assert sod.baseline_deviations(held, people, baseline, "b.csv", "l.csv").empty
+    baseline["system"] = "erp"
+    assert list(sod.baseline_deviations(held, people, baseline, "b.csv", "l.csv")["detail_key"]) == ["erp|a@x|x"]
+    baseline["entitlement"] = "x"  # compared ignoring case
+    assert sod.baseline_deviations(held, people, baseline, "b.csv", "l.csv").empty

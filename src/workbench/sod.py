@@ -250,3 +250,66 @@ def inherit_role_mitigations(conflicts: pd.DataFrame, role_design: pd.DataFrame)
             for column in columns:
                 result.at[i, column] = design.at[key, column]
     return result
+
+
+# --- role baseline (issue 16, item 5) -------------------------------------------------------------
+
+BASELINE_ATTRIBUTES = ("department", "title", "cost_center")
+
+
+def _folded(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.strip().str.casefold()
+
+
+def baseline_deviations(held: pd.DataFrame, identities: pd.DataFrame, baseline: pd.DataFrame, baseline_label: str,
+                        listing_label: str) -> pd.DataFrame:
+    """Entitlements a person holds that the role baseline of none of their HR attributes gives (rule
+    ``baseline_deviation``), one per person, system and entitlement.
+
+    A baseline row (attribute, value, system, entitlement) allows the entitlement to people whose HR
+    ``attribute`` (department, title or cost_center) has that value; a person may hold what any of
+    their attribute values allows. Only systems the baseline names are tested (a system it is silent
+    on has no baseline), and only accounts tied to an HR worker (an unresolved account has no
+    attributes: the identity controls report it). The evidence cites the grant and the baseline rows
+    that apply to the person in that system (or says that none does).
+    """
+    from workbench.analytics import _hits
+
+    if baseline.empty or held.empty:
+        return _hits([])
+    base = baseline.assign(_attribute=_folded(baseline["attribute"]), _value=_folded(baseline["value"]),
+                           _ent=_folded(baseline["entitlement"]))
+    people = identities.drop_duplicates("email").set_index("email")
+    grants = held[held["system"].isin(set(base["system"])) & held["person_email"].notna()].copy()
+    grants["_ent"] = _folded(grants["entitlement"])
+    grants = grants.sort_values(["person_email", "system", "_ent", "line"], kind="mergesort")
+    rows = []
+    for (person, system, _ent), group in grants.groupby(["person_email", "system", "_ent"], sort=True):
+        values = {a: _text(people.at[person, a]) if person in people.index and a in people else ""
+                  for a in BASELINE_ATTRIBUTES}
+        applies = base[(base["system"] == system) & pd.Series(
+            [values.get(a, "").casefold() == v and bool(v) for a, v in zip(base["_attribute"], base["_value"])],
+            index=base.index)]
+        if _ent in set(applies["_ent"]):
+            continue
+        first = group.iloc[0]
+        account = first["login_original"] if _text(first["login_original"]) else first["login"]
+        listing = first["listing"] if "listing" in group and _text(first["listing"]) else listing_label
+        lines = ", ".join(str(int(n)) for n in group["line"])
+        grant = f"{listing} {'lines' if ',' in lines else 'line'} {lines} ({account} holds {first['entitlement']})"
+        held_as = "; ".join(f"{a} {v}" for a, v in values.items() if v) or "no department, title or cost centre"
+        if applies.empty:
+            rule_ref = f"{baseline_label}: no row for {held_as} in {system}"
+            allowed = "nothing in this system"
+        else:
+            numbers = sorted(applies["line"].astype(int))
+            rule_ref = f"{baseline_label} {'lines' if len(numbers) > 1 else 'line'} {', '.join(map(str, numbers))}"
+            allowed = ", ".join(dict.fromkeys(applies.sort_values("line")["entitlement"]))
+        rows.append({
+            "rule": "baseline_deviation", "subject": person, "system": system,
+            "detail_key": f"{system}|{person}|{_ent}",
+            "description": f"{system} account {account} holds {first['entitlement']}, outside the role baseline of "
+                           f"{held_as} (which gives {allowed}).",
+            "evidence_reference": f"{grant}; {rule_ref}", "severity": "medium",
+        })
+    return _hits(rows)

@@ -43,6 +43,11 @@ from workbench.procedures.base import (
 # held only by an entitlement of that name, and no role-design conflict can be seen.
 ROLE_PERMISSIONS = SourceRole("what each role permits (e.g. SAP AGR_1251): the rule set's permissions are held "
                               "through any role that grants them", ("role_permissions",), required=False)
+# The role baseline (RBAC): without it no baseline deviation is tested (it is a rule of its own, not a
+# limitation of the SoD rule set).
+ACCESS_BASELINE = SourceRole("the role baseline: which entitlements each department, job title or cost centre "
+                             "should hold; access held outside it is a baseline deviation", ("access_baseline",),
+                             required=False)
 
 
 class AttributeRuleSettings(BaseModel):
@@ -97,6 +102,7 @@ class SegregationOfDutiesTest(ControlTest):
         "sod_mitigations": SOD_MITIGATIONS,
         "hr_prior": HR_PRIOR,
         "role_permissions": ROLE_PERMISSIONS,
+        "access_baseline": ACCESS_BASELINE,
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
@@ -271,6 +277,9 @@ class SegregationOfDutiesTest(ControlTest):
             analytics.sod_attribute_conflicts(self.held, self.identities,
                                               [r.rule() for r in s.attribute_rules], self.listing_label),
         ]
+        if "access_baseline" in self.control.sources:
+            parts.append(sod.baseline_deviations(self.held, self.identities, self.frame("access_baseline"),
+                                                 self.label(self.source_ids("access_baseline")[0]), self.listing_label))
         if "hr_prior" in self.control.sources:
             parts.append(analytics.mover_retained_access(
                 self.held, self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"),
@@ -282,6 +291,7 @@ class SegregationOfDutiesTest(ControlTest):
     def rules_run(self) -> tuple[str, ...]:
         return ("sod_conflict", "sod_attribute_conflict") + \
             (("sod_role_design_conflict",) if "role_permissions" in self.control.sources else ()) + \
+            (("baseline_deviation",) if "access_baseline" in self.control.sources else ()) + \
             (("mover_retained_access",) if "hr_prior" in self.control.sources else ())
 
     def conflicts_table(self) -> pd.DataFrame:
