@@ -227,3 +227,19 @@ def test_a_system_the_baseline_is_silent_on_is_not_tested():
     assert list(sod.baseline_deviations(held, people, baseline, "b.csv", "l.csv")["detail_key"]) == ["erp|a@x|x"]
     baseline["entitlement"] = "x"  # compared ignoring case
     assert sod.baseline_deviations(held, people, baseline, "b.csv", "l.csv").empty
+
+
+def test_the_register_carries_every_planted_exception_and_nothing_else(tmp_path):
+    test = run(copy_fixture(tmp_path))
+    test.select_sample()
+    test.record()
+    found = sorted((f.rule, f.subject, f.system) for f in test.findings() if f.origin == "analytics")
+    assert found == [
+        ("baseline_deviation", "ben.carter@harrow.example", "aws_prod"),
+        ("baseline_deviation", "priya.raman@harrow.example", "sap_s4_prd"),
+        ("baseline_deviation", "sam.almeida@harrow.example", "sap_s4_prd"),
+        ("sod_conflict", "ben.carter@harrow.example", "sap_s4_prd"),
+        ("sod_conflict", "dana.lee@harrow.example", "sap_s4_prd"),
+        ("sod_conflict", "priya.raman@harrow.example", "sap_s4_prd"),
+        ("sod_role_design_conflict", "Z_FI_AP_ALL", "sap_s4_prd"),
+    ]

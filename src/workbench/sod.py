@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from workbench.analytics import SOD_CONFLICT_COLUMNS
+from workbench.analytics import SOD_CONFLICT_COLUMNS, _hits
 
 #: Columns of an extended (permission-level or cross-system) conflict: the analytics' columns plus
 #: the evidence reference, written here because a permission has two sources (grant and role row).
@@ -206,8 +206,6 @@ def role_design_conflicts(rules: pd.DataFrame, role_permissions: pd.DataFrame | 
 
 def role_design_hits(conflicts: pd.DataFrame, mitigation_label: str) -> pd.DataFrame:
     """Role-design conflicts that no valid mitigation covers (rule ``sod_role_design_conflict``)."""
-    from workbench.analytics import _hits  # the standard hit columns and order
-
     rows = []
     for row in conflicts[conflicts["mitigation_status"] != "valid"].itertuples():
         note = ""
@@ -273,8 +271,6 @@ def baseline_deviations(held: pd.DataFrame, identities: pd.DataFrame, baseline: 
     attributes: the identity controls report it). The evidence cites the grant and the baseline rows
     that apply to the person in that system (or says that none does).
     """
-    from workbench.analytics import _hits
-
     if baseline.empty or held.empty:
         return _hits([])
     base = baseline.assign(_attribute=_folded(baseline["attribute"]), _value=_folded(baseline["value"]),
