@@ -13,6 +13,11 @@ across jobs is how incompatible duties build up): HR rosters carry no job histor
 runs only when the control names an earlier roster (``sources: hr_prior``); see
 ``analytics.mover_retained_access``.
 
+Rules may also name permissions (``level: permission``, expanded through ``sources:
+role_permissions``) or pair two systems (``system_b``, joined on the person); a role whose own
+permissions conflict is a role-design conflict; with ``sources: access_baseline`` access outside the
+role baseline is a deviation. See ``workbench.sod``.
+
 Full-population analytics first (every account against every rule); then a stratified sample of
 accounts with attributes S1–S3.
 """
