@@ -827,6 +827,8 @@ def sod_conflicts(conflicts: pd.DataFrame, listing_label: str, mitigation_label:
                     f"(valid {_text(row.valid_from)} to {_text(row.valid_to)}), so it does not mitigate.")
         label = row.listing if isinstance(row.listing, str) and row.listing else listing_label
         evidence = f"{label} {'lines' if ',' in str(row.lines) else 'line'} {row.lines}"
+        if isinstance(getattr(row, "evidence", None), str):  # permission-level or cross-system (workbench.sod)
+            evidence = row.evidence
         if pd.notna(row.mitigation_line):
             evidence += f"; {_evidence(mitigation_label, row.mitigation_line)}"
         rows.append({

@@ -13,6 +13,11 @@ across jobs is how incompatible duties build up): HR rosters carry no job histor
 runs only when the control names an earlier roster (``sources: hr_prior``); see
 ``analytics.mover_retained_access``.
 
+Rules may also name permissions (``level: permission``, expanded through ``sources:
+role_permissions``) or pair two systems (``system_b``, joined on the person); a role whose own
+permissions conflict is a role-design conflict; with ``sources: access_baseline`` access outside the
+role baseline is a deviation. See ``workbench.sod``.
+
 Full-population analytics first (every account against every rule); then a stratified sample of
 accounts with attributes S1–S3.
 """
@@ -26,7 +31,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, workpapers
+from workbench import analytics, sod, workpapers
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     HR,
@@ -36,7 +41,18 @@ from workbench.procedures.base import (
     SOD_MITIGATIONS,
     SOD_RULES,
     ControlTest,
+    SourceRole,
 )
+
+# Read only when the rule set names permissions (level: permission): without it a permission is
+# held only by an entitlement of that name, and no role-design conflict can be seen.
+ROLE_PERMISSIONS = SourceRole("what each role permits (e.g. SAP AGR_1251): the rule set's permissions are held "
+                              "through any role that grants them", ("role_permissions",), required=False)
+# The role baseline (RBAC): without it no baseline deviation is tested (it is a rule of its own, not a
+# limitation of the SoD rule set).
+ACCESS_BASELINE = SourceRole("the role baseline: which entitlements each department, job title or cost centre "
+                             "should hold; access held outside it is a baseline deviation", ("access_baseline",),
+                             required=False)
 
 
 class AttributeRuleSettings(BaseModel):
@@ -90,6 +106,8 @@ class SegregationOfDutiesTest(ControlTest):
         "sod_rules": SOD_RULES,
         "sod_mitigations": SOD_MITIGATIONS,
         "hr_prior": HR_PRIOR,
+        "role_permissions": ROLE_PERMISSIONS,
+        "access_baseline": ACCESS_BASELINE,
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
@@ -151,10 +169,33 @@ class SegregationOfDutiesTest(ControlTest):
     def mitigation_label(self) -> str:
         return self.label(self.source_ids("sod_mitigations")[0]) if "sod_mitigations" in self.control.sources else ""
 
+    @property
+    def role_permissions(self) -> pd.DataFrame | None:
+        return self.frame("role_permissions") if "role_permissions" in self.control.sources else None
+
+    @property
+    def permissions_label(self) -> str:
+        return self.label(self.source_ids("role_permissions")[0]) if "role_permissions" in self.control.sources else ""
+
     @cached_property
     def conflicts(self) -> pd.DataFrame:
-        """Every rule-set conflict with its mitigation and whether that mitigation is valid at the period end."""
-        found = analytics.sod_rule_conflicts(self.held, self.frame("sod_rules"))
+        """Every rule-set conflict with its mitigation and whether that mitigation is valid at the period end:
+        entitlement rules inside one system here, permission-level and cross-system rules in ``workbench.sod``."""
+        rules = self.frame("sod_rules")
+        extended = sod.is_extended(rules)
+        found = analytics.sod_rule_conflicts(self.held, rules[~extended])
+        if extended.any():
+            more = sod.extended_rule_conflicts(self.held, rules, self.role_permissions, self.listing_label,
+                                               self.permissions_label)
+            found = pd.concat([found.assign(evidence=pd.NA), more], ignore_index=True) if not more.empty else found
+            mitigated = analytics.apply_mitigations(found, self.mitigations, self.params.period.end)
+            return sod.inherit_role_mitigations(mitigated, self.role_design)
+        return analytics.apply_mitigations(found, self.mitigations, self.params.period.end)
+
+    @cached_property
+    def role_design(self) -> pd.DataFrame:
+        """Roles whose own permissions span both functions of a rule, with their mitigation (keyed role:<role>)."""
+        found = sod.role_design_conflicts(self.frame("sod_rules"), self.role_permissions, self.permissions_label)
         return analytics.apply_mitigations(found, self.mitigations, self.params.period.end)
 
     @cached_property
@@ -185,7 +226,12 @@ class SegregationOfDutiesTest(ControlTest):
         """Control totals, and accuracy of the rule set: every entitlement a rule names exists in the listings."""
         catalogue = {(s, e.casefold()) for s, e in zip(self.held["system"], self.held["entitlement"])}
         rules = self.frame("sod_rules")
-        named = {(r.system, str(e).casefold()) for r in rules.itertuples() for e in (*r.entitlements_a, *r.entitlements_b)}
+        if self.role_permissions is not None:
+            catalogue |= {(s, str(p).casefold()) for s, p in zip(self.role_permissions["system"],
+                                                                  self.role_permissions["permission"])}
+        systems_b = sod.rule_system_b(rules)
+        named = {(system, str(e).casefold()) for r, b in zip(rules.itertuples(), systems_b)
+                 for system, names in ((r.system, r.entitlements_a), (b, r.entitlements_b)) for e in names}
         unknown = sorted(f"{s}: {e}" for s, e in named - catalogue)
         held_anywhere = {e for _, e in catalogue}
         unknown += sorted(f"{r.rule_id}: {e}" for r in self.settings.attribute_rules for e in r.entitlements
@@ -207,8 +253,23 @@ class SegregationOfDutiesTest(ControlTest):
                  ("Rules in the rule set", len(rules), None),
                  ("Entitlements named by a rule that no account holds (check spelling)", len(unknown), None),
                  ("Mitigations in the register", 0 if mitigations is None else len(mitigations), None),
+                 *self.extended_rows(rules),
                  ("Mitigations valid at the period end", int((self.conflicts["mitigation_status"] == "valid").sum()), None)]
         return self.checks_table(rows)
+
+    def extended_rows(self, rules: pd.DataFrame) -> list[tuple[str, int, None]]:
+        """Reconciliation rows of permission-level and cross-system rules (none when the rule set has neither)."""
+        if not sod.is_extended(rules).any():
+            return []
+        loose = sod.unjoinable_accounts(self.held, rules, self.role_permissions, self.listing_label)
+        rows = [("Rules in permissions or across systems (evaluated per person or account through role_permissions)",
+                 int(sod.is_extended(rules).sum()), None),
+                ("Role-to-permission rows read", 0 if self.role_permissions is None else len(self.role_permissions), None),
+                ("Roles whose own permissions conflict (role-design conflicts)", len(self.role_design), None),
+                ("Accounts holding one side of a cross-system rule not tied to an HR worker (cannot be joined across "
+                 "systems, so a conflict they complete is not seen)", loose[["system", "login"]].drop_duplicates().shape[0],
+                 None)]
+        return rows
 
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
@@ -217,9 +278,13 @@ class SegregationOfDutiesTest(ControlTest):
         s = self.settings
         parts = [
             analytics.sod_conflicts(self.conflicts, self.listing_label, self.mitigation_label),
+            sod.role_design_hits(self.role_design, self.mitigation_label),
             analytics.sod_attribute_conflicts(self.held, self.identities,
                                               [r.rule() for r in s.attribute_rules], self.listing_label),
         ]
+        if "access_baseline" in self.control.sources:
+            parts.append(sod.baseline_deviations(self.held, self.identities, self.frame("access_baseline"),
+                                                 self.label(self.source_ids("access_baseline")[0]), self.listing_label))
         if "hr_prior" in self.control.sources:
             parts.append(analytics.mover_retained_access(
                 self.held, self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"),
@@ -230,6 +295,8 @@ class SegregationOfDutiesTest(ControlTest):
 
     def rules_run(self) -> tuple[str, ...]:
         return ("sod_conflict", "sod_attribute_conflict") + \
+            (("sod_role_design_conflict",) if "role_permissions" in self.control.sources else ()) + \
+            (("baseline_deviation",) if "access_baseline" in self.control.sources else ()) + \
             (("mover_retained_access",) if "hr_prior" in self.control.sources else ())
 
     def conflicts_table(self) -> pd.DataFrame:

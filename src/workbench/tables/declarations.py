@@ -343,6 +343,13 @@ _SOD_RULES = Table(
                                    "(e.g. High, Critical)."),
         _col("description", "text", "What could go wrong when one person holds both "
                                     "functions."),
+        _col("level", "text", "What the rule's entitlements name: empty or 'entitlement' (the "
+                              "entitlements as the listings name them), or 'permission' "
+                              "(permissions, which a person holds through any role that "
+                              "role_permissions says grants them, or by holding them directly)."),
+        _col("system_b", "text", "The system of the conflicting function when it is not the "
+                                 "rule's system (a cross-system rule, joined on the person); "
+                                 "empty for a rule inside one system."),
         _LINE,
     ),
     mappable=(
@@ -350,6 +357,7 @@ _SOD_RULES = Table(
         _map("function_a", "text"), _map("entitlements_a", "list", True),
         _map("function_b", "text"), _map("entitlements_b", "list", True),
         _map("risk_level", "text"), _map("description", "text"),
+        _map("level", "text"), _map("system_b", "system"),
     ),
 )
 
@@ -489,10 +497,34 @@ _IDENTITY_ALIASES = Table(
     ),
 )
 
+_ACCESS_BASELINE = Table(
+    name="access_baseline",
+    meaning="The role baseline (RBAC): which entitlements the people of a department, job title or "
+            "cost centre should hold, one row per attribute value, system and entitlement. Access "
+            "held outside it is a baseline deviation of the SoD control.",
+    key=("attribute", "value", "system", "entitlement"),
+    built_by=("mapped",),
+    columns=(
+        _col("attribute", "text", "The HR attribute the row is for: department, title or "
+                                  "cost_center.", required=True),
+        _col("value", "text", "The attribute's value, as the HR roster writes it (compared "
+                              "ignoring case).", required=True),
+        _col("system", "text", "The id of the system.", required=True),
+        _col("entitlement", "text", "An entitlement people with that value may hold, as the "
+                                    "listings name it (compared ignoring case).", required=True),
+        _LINE,
+    ),
+    mappable=(
+        _map("attribute", "text", True), _map("value", "text", True), _map("system", "system", True),
+        _map("entitlement", "text", True),
+    ),
+)
+
 #: Every canonical table, by name, in the order the documentation lists them.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     _IDENTITIES, _ACCOUNTS, _GRANTS, _REVIEW_DECISIONS, _CAMPAIGNS, _REQUESTS, _SOD_RULES,
-    _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES)})
+    _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES,
+    _ACCESS_BASELINE)})
 
 
 # --------------------------------------------------------------------------------------------

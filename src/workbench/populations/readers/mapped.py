@@ -71,6 +71,7 @@ _MAPPED_TOTALS = {
     "events": {"event type": "event_type", "outcome": "outcome_result"},
     "role_permissions": {"system": "system", "permission type": "permission_type"},
     "identity_aliases": {"system": "system"},
+    "access_baseline": {"attribute": "attribute", "system": "system"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"

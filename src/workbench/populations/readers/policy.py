@@ -41,6 +41,9 @@ def read_sod_rules(ctx: ReadContext) -> Population:
         "entitlements_b": _split_entitlements(src.raw("entitlements_b")),
         "risk_level": src.text("risk_level"),
         "description": src.text("description"),
+        # permission-level and cross-system rules are read by kind: mapped (columns level, system_b)
+        "level": pd.Series(pd.NA, index=range(src.n), dtype="string"),
+        "system_b": pd.Series(pd.NA, index=range(src.n), dtype="string"),
     }, src.lines)
     return src.population("sod_rules", frame, key=("rule_id",),
                           totals={"system": "system", "risk level": "risk_level"})
