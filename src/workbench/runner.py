@@ -47,7 +47,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from workbench import __version__, lineage, procedures, reproducible, review, runfolder, seal, stopping, workpapers
+from workbench import (
+    __version__,
+    lineage,
+    procedures,
+    referencing,
+    reproducible,
+    review,
+    runfolder,
+    seal,
+    stopping,
+    workpapers,
+)
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
@@ -724,6 +735,7 @@ def _control_header(params: PeriodParameters, control: Control, status: str, err
     before the run is finished (``workpapers.header_html``)."""
     sox = control.frameworks.sox
     rows = [
+        ("Workpaper ref.", referencing.workpaper_ref(control.id)),
         ("Entity", params.entity),
         ("Period", f"{params.period.id}: {params.period.start} to {params.period.end}"),
         ("Control", f"{control.id} — {control.description}"),
@@ -772,7 +784,8 @@ def publish_workpaper(context: RunContext, control: Control, status: str, error:
     params = context.parameters
     workpapers.export_html(out_dir / WORKPAPER_NOTEBOOK, out_dir / WORKPAPER_HTML,
                            _control_header(params, control, status, error, provisional=True), footer, notebook,
-                           title=f"{control.id} {control.title} — {params.entity}, {params.period.id} workpaper")
+                           title=f"{control.id} {control.title} — {params.entity}, {params.period.id} workpaper",
+                           control_id=control.id)
 
 
 def _recorded_result(out_dir: Path) -> tuple[dict[str, Any], str | None]:

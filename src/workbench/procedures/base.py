@@ -37,7 +37,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import csvsafe, exceptions, ipe, populations, runfolder, sampling, workpapers
+from workbench import csvsafe, exceptions, ipe, populations, referencing, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.populations.options import expected_rows
@@ -595,6 +595,9 @@ class ControlTest(IdentificationMixin):
         sample = self.tested_sample()
         marks = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
+        shown.insert(3 + len(self.SAMPLE_COLUMNS), "evidence", [referencing.item_evidence(item) for item in
+                                                                sample.to_dict("records")])
+        workpapers.anchor_rows(shown, "selection_order", referencing.item_ref(self.control.id, ""))
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
         shown["deviation"] = sample["deviation"].map({True: "Yes", False: ""})
@@ -659,8 +662,9 @@ class ControlTest(IdentificationMixin):
 
     def register_table(self) -> pd.DataFrame:
         """The register as shown in the workpaper."""
-        return self.register()[["exception_id", "rule", "subject", "system", "framework", "severity", "origin",
-                                "description"]]
+        shown = self.register()[["exception_id", "rule", "subject", "system", "framework", "severity", "origin",
+                                 "description"]]
+        return workpapers.anchor_rows(shown.copy(), "exception_id")
 
     # --- evaluation and conclusion --------------------------------------------------------------
     def evaluate(self) -> pd.DataFrame:
