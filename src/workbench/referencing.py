@@ -6,7 +6,8 @@ The scheme (issue 15, item 5):
   "Workpaper ref." already says);
 - its sections by the workpaper reference and the section number: ``UAR-01.1`` (objective) to
   ``UAR-01.8`` (conclusion), ``UAR-01.A`` for the appendix;
-- a sample item by the attribute-testing section and its selection order: ``UAR-01.5/17``;
+- a sample item by the attribute-testing section and its row in the item table (the printed row
+  number): ``UAR-01.5/17``;
 - an exception by its own id (``EX-UAR01-4123A9A82E``), anchored on its row in section 6.
 
 Each reference is also the ``id`` of the element it names, so ``UAR-01/workpaper.html#UAR-01.6``,
@@ -44,9 +45,16 @@ def section_ref(control_id: str, section: str) -> str:
     return f"{workpaper_ref(control_id)}.{section}"
 
 
-def item_ref(control_id: str, selection_order: object) -> str:
-    """A sample item's reference: the attribute-testing section and its selection order (``UAR-01.5/17``)."""
-    return f"{section_ref(control_id, ITEM_SECTION)}/{selection_order}"
+def item_ref(control_id: str, number: int) -> str:
+    """A sample item's reference: the attribute-testing section and the item's number, its row in the
+    table of results per sample item, as the printed workpaper numbers it (``UAR-01.5/17``). The
+    number, not the selection order: a targeted item (an analytics hit) has no selection order."""
+    return f"{section_ref(control_id, ITEM_SECTION)}/{number}"
+
+
+def item_refs(control_id: str, count: int) -> list[str]:
+    """The references of a table of ``count`` sample items, in its order (``UAR-01.5/1`` …)."""
+    return [item_ref(control_id, number) for number in range(1, count + 1)]
 
 
 def section_of_heading(text: str) -> str | None:
@@ -106,8 +114,16 @@ def index_entries(control_id: str, exception_ids: Iterable[str]) -> dict[str, An
     """What the period index lists for a control's workpaper: its reference, a link to each section
     and to each exception's row (ids sorted, each once)."""
     return {
-        "ref": workpaper_ref(control_id),
+        "ref": workpaper_ref(control_id), "href": workpaper_link(control_id),
         "sections": [{"ref": section_ref(control_id, number), "name": name,
                       "href": workpaper_link(control_id, section_ref(control_id, number))} for number, name in SECTIONS],
         "exceptions": [{"id": e, "href": workpaper_link(control_id, e)} for e in sorted(set(exception_ids))],
     }
+
+
+def exception_links(rows: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each exception id's link to its row in its control's workpaper, from (control id, exception id)
+    pairs of the run's own register: an id carried from the auditors' records that no workpaper of
+    this run shows gets no link (a link must open a row that exists)."""
+    return {str(exception_id): workpaper_link(str(control_id), str(exception_id))
+            for control_id, exception_id in sorted(rows) if _present(exception_id)}

@@ -1187,10 +1187,20 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
         "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
         "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
     }
+    document |= _index_references(controls, register)
     pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
                for c in controls]
     return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
             workpapers.render_index(document))
+
+
+def _index_references(controls: list[dict[str, Any]], register: pd.DataFrame) -> dict[str, Any]:
+    """The index's links into the workpapers (``referencing``): each completed workpaper's sections
+    and exceptions, and each exception id of the run's own register linked to its row."""
+    pairs = list(register[["control_id", "exception_id"]].itertuples(index=False, name=None)) if len(register) else []
+    return {"exception_links": referencing.exception_links(pairs),
+            "references": [referencing.index_entries(c["control_id"], [e for ctl, e in pairs if ctl == c["control_id"]])
+                           for c in controls if c["status"] == "completed"]}
 
 
 def finalize_workpaper(context: RunContext, outcome: ControlOutcome) -> None:

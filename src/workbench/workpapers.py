@@ -179,23 +179,24 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     return HtmlBlock(markup)
 
 
-def anchor_rows(frame: pd.DataFrame, column: str, prefix: str = "") -> pd.DataFrame:
-    """``frame`` with each row's ``column`` cell made an anchor for :func:`table`: its id is ``prefix``
-    and the cell's value (an exception id; ``UAR-01.5/`` and the order for an item), so a link
-    to ``workpaper.html#EX-…`` opens the page at that row. The mark travels in ``frame.attrs``."""
-    frame.attrs[ANCHORS_ATTR] = {**frame.attrs.get(ANCHORS_ATTR, {}), column: prefix}
+def anchor_rows(frame: pd.DataFrame, column: str, ids: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with each row's ``column`` cell made an anchor for :func:`table`, whose id is the
+    cell's value (an exception id) or the row's entry in ``ids`` (an item's ``UAR-01.5/17``), so a
+    link to ``workpaper.html#EX-…`` opens the page at that row. The mark travels in ``frame.attrs``."""
+    frame.attrs[ANCHORS_ATTR] = {**frame.attrs.get(ANCHORS_ATTR, {}),
+                                 column: list(ids) if ids is not None else [str(v) for v in frame[column]]}
     return frame
 
 
 def _mark_anchors(shown: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
     """The shown (worded) frame with the anchor cells of ``frame`` marked: the id between private-use
     characters, then the cell's text (both escaped by pandas)."""
-    for column, prefix in frame.attrs.get(ANCHORS_ATTR, {}).items():
+    for column, ids in frame.attrs.get(ANCHORS_ATTR, {}).items():
         if column not in frame.columns:
             continue
         position = list(frame.columns).index(column)
-        values = frame[column].iloc[:len(shown)]
-        shown.iloc[:, position] = [f"{_ANCHOR}{prefix}{value}\ue003{value}" for value in values]
+        shown.iloc[:, position] = [f"{_ANCHOR}{anchor}\ue003{value}"
+                                   for anchor, value in zip(ids, shown.iloc[:, position])]
     return shown
 
 
@@ -436,6 +437,6 @@ def render_index(context: dict[str, Any]) -> str:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
     optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [], "provisional": "",
-                "soc2_exceptions": [], "sox_exceptions": []}  # sections a run without exceptions leaves empty
+                "soc2_exceptions": [], "sox_exceptions": [], "references": [], "exception_links": {}}  # sections a run without exceptions leaves empty
     return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__,
                                                             **(optional | context))

@@ -597,7 +597,7 @@ class ControlTest(IdentificationMixin):
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
         shown.insert(3 + len(self.SAMPLE_COLUMNS), "evidence", [referencing.item_evidence(item) for item in
                                                                 sample.to_dict("records")])
-        workpapers.anchor_rows(shown, "selection_order", referencing.item_ref(self.control.id, ""))
+        workpapers.anchor_rows(shown, "selection_order", referencing.item_refs(self.control.id, len(shown)))
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
         shown["deviation"] = sample["deviation"].map({True: "Yes", False: ""})
