@@ -595,12 +595,12 @@ class ControlTest(IdentificationMixin):
         sample = self.tested_sample()
         marks = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
-        shown.insert(3 + len(self.SAMPLE_COLUMNS), "evidence", [referencing.item_evidence(item) for item in
-                                                                sample.to_dict("records")])
         workpapers.anchor_rows(shown, "selection_order", referencing.item_refs(self.control.id, len(shown)))
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
         shown["deviation"] = sample["deviation"].map({True: "Yes", False: ""})
+        # last: printed, the tickmarks and the deviation stay in one column group, the evidence after them
+        shown["evidence"] = [referencing.item_evidence(item) for item in sample.to_dict("records")]
         shown = shown.rename(columns={k: attribute_header(k) for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
         if shown.empty and self.population().empty:
             shown.attrs["empty"] = (f"No attribute was tested: {self.no_items_text()}, so no item was selected "
