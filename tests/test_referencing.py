@@ -217,3 +217,18 @@ def test_the_index_links_every_section_and_every_exception(run):
     text = (run / "index.html").read_text(encoding="utf-8")
     first = _register(run, CONTROLS[0])[0]
     assert text.count(f'<a href="{CONTROLS[0]}/workpaper.html#{first}">{first}</a>') >= 2  # the list and the register
+
+
+@pytest.mark.e2e
+def test_every_link_of_the_workbook_opens_its_exceptions_row(run):
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(run / "exceptions.xlsx")["Exceptions"]
+    headers = [c.value for c in sheet[1]]
+    rows = list(sheet.iter_rows(min_row=2))
+    assert rows
+    for row in rows:
+        exception_id, control = row[0].value, row[headers.index("Control")].value
+        target = row[headers.index("Workpaper")].hyperlink.target
+        assert target == f"{control}/workpaper.html#{exception_id}"
+        assert exception_id in _parse(run / control / "workpaper.html").ids
