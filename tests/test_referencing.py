@@ -232,3 +232,4 @@ def test_every_link_of_the_workbook_opens_its_exceptions_row(run):
         target = row[headers.index("Workpaper")].hyperlink.target
         assert target == f"{control}/workpaper.html#{exception_id}"
         assert exception_id in _parse(run / control / "workpaper.html").ids
+

@@ -625,13 +625,15 @@ class ControlTest(IdentificationMixin):
         already = set(self.hit_identities(hits))
         sample = self.tested_sample()
         deviating = sample[sample["deviation"]]
-        for item, identity in zip(deviating.itertuples(), self.hit_identities(deviating)):
+        numbers = [n for n, deviation in enumerate(sample["deviation"], start=1) if deviation]  # rows in section 5
+        for item, identity, number in zip(deviating.itertuples(), self.hit_identities(deviating), numbers):
             if identity in already:
                 continue  # the same line is already an analytics exception: one finding, not two
             failed = [self.ATTRIBUTES[a] for a in self.ATTRIBUTES if getattr(item, a) == "fail"]
             found.append(exceptions.Finding(
                 rule="sample_attribute_failed", subject=item.subject, system=item.system,
-                description=f"Sample item {item.item_key} failed: " + "; ".join(failed) + ".",
+                description=f"Sample item {referencing.item_ref(self.control.id, number)} ({item.item_key}) failed: "
+                            + "; ".join(failed) + ".",
                 evidence_reference=item.evidence_reference, severity="medium", origin="sample",
                 detail_key=item.detail_key, frameworks=self.frameworks_of(item.system)))
         return found
