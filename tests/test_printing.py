@@ -106,7 +106,7 @@ def test_every_attribute_tickmark_of_every_sampled_item_is_in_the_pdf(printed):
     rows, attributes = _sample(printed["run_dir"])
     lines = _text_lines(printed["out"] / f"{CONTROL}.pdf")
     lines = lines[next(i for i, line in enumerate(lines) if line.startswith("Results per sample item")):]  # the item table on
-    assert any("Results per sample item (columns, part 2 of 2, rows 1–" in line for line in lines), \
+    assert any(re.match(r"Results per sample item \(columns, part 2 of \d, rows 1–", line) for line in lines), \
         "the per-item table is wider than the page: it is printed in column groups, a block of rows at a time"
     row_lines = _row_lines(lines)
     for number, item in enumerate(rows, start=1):

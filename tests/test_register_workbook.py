@@ -110,7 +110,9 @@ def test_the_register_sheet_is_an_excel_table_with_dates_a_status_list_links_and
     due = ann[column["Due date"]]
     assert due.is_date and due.value.date() == dt.date(2026, 11, 30) and due.number_format == "yyyy-mm-dd"
     assert ann[column["Age (days open at period end)"]].value == 60  # 1 August to 30 September
-    assert ann[column["Workpaper"]].hyperlink.target == "UAR-01/workpaper.html#6.-Exceptions"
+    assert ann[column["Workpaper"]].hyperlink.target == f"UAR-01/workpaper.html#{ids['ann@x.example']}"  # its row
+    gone = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "EX-UAR01-GONE000001")  # no row this run
+    assert gone[column["Workpaper"]].hyperlink.target == "UAR-01/workpaper.html#6.-Exceptions"
     description = ann[column["Description"]]
     assert description.data_type == "s" and description.quotePrefix  # a formula-like text stays text
     status_rule = next(v for v in sheet.data_validations.dataValidation if v.type == "list")

@@ -185,3 +185,18 @@ def test_no_exception_on_the_negative_controls(register, negatives, key):
 @pytest.mark.e2e
 def test_the_run_verifies(run, capsys):
     assert cli.main(["verify", str(run)]) == 0
+
+
+@pytest.mark.e2e
+def test_a_failed_sample_item_is_named_by_its_workpaper_reference(run, register):
+    """A sample exception names its item as the workpaper does (``PROV-01.5/3``: section 5, row 3),
+    and that row is the deviating item and is anchored in the workpaper (issue 15, item 5)."""
+    failed = register[register["rule"] == "sample_attribute_failed"]
+    assert len(failed) >= 2  # PROV-01 and PRIV-01 (answer key)
+    for row in failed.itertuples():
+        sample = read_csv(run / row.control_id / "sample.csv")
+        number = next(n for n, key in enumerate(sample["item_key"], start=1) if f"({key})" in row.description)
+        ref = f"{row.control_id}.5/{number}"
+        assert row.description.startswith(f"Sample item {ref} ("), row.description
+        assert sample["deviation"].iloc[number - 1] == "True"
+        assert f'id="{ref}"' in (run / row.control_id / "workpaper.html").read_text(encoding="utf-8")

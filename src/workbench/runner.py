@@ -48,7 +48,18 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from workbench import __version__, lineage, procedures, reproducible, review, runfolder, seal, stopping, workpapers
+from workbench import (
+    __version__,
+    lineage,
+    procedures,
+    referencing,
+    reproducible,
+    review,
+    runfolder,
+    seal,
+    stopping,
+    workpapers,
+)
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
@@ -755,6 +766,7 @@ def _control_header(params: PeriodParameters, control: Control, status: str, err
     before the run is finished (``workpapers.header_html``)."""
     sox = control.frameworks.sox
     rows = [
+        ("Workpaper ref.", referencing.workpaper_ref(control.id)),
         ("Entity", params.entity),
         ("Period", f"{params.period.id}: {params.period.start} to {params.period.end}"),
         ("Control", f"{control.id} — {control.description}"),
@@ -803,7 +815,8 @@ def publish_workpaper(context: RunContext, control: Control, status: str, error:
     params = context.parameters
     workpapers.export_html(out_dir / WORKPAPER_NOTEBOOK, out_dir / WORKPAPER_HTML,
                            _control_header(params, control, status, error, provisional=True), footer, notebook,
-                           title=f"{control.id} {control.title} — {params.entity}, {params.period.id} workpaper")
+                           title=f"{control.id} {control.title} — {params.entity}, {params.period.id} workpaper",
+                           control_id=control.id)
 
 
 def _recorded_result(out_dir: Path) -> tuple[dict[str, Any], str | None]:
@@ -1205,10 +1218,20 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
         "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
         "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
     }
+    document |= _index_references(controls, register)
     pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
                for c in controls]
     return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
             workpapers.render_index(document))
+
+
+def _index_references(controls: list[dict[str, Any]], register: pd.DataFrame) -> dict[str, Any]:
+    """The index's links into the workpapers (``referencing``): each completed workpaper's sections
+    and exceptions, and each exception id of the run's own register linked to its row."""
+    pairs = list(register[["control_id", "exception_id"]].itertuples(index=False, name=None)) if len(register) else []
+    return {"exception_links": referencing.exception_links(pairs),
+            "references": [referencing.index_entries(c["control_id"], [e for ctl, e in pairs if ctl == c["control_id"]])
+                           for c in controls if c["status"] == "completed"]}
 
 
 def finalize_workpaper(context: RunContext, outcome: ControlOutcome) -> None:

@@ -5,8 +5,9 @@ What the workbook holds:
 - **Exceptions** (the sheet an auditor edits), **SOC 2 view** and **SOX view**: each an Excel table
   (filter buttons, banded rows) with headers in words ("Exception ID", "Status", "Due date"), dates
   as real dates (date cells with a ``yyyy-mm-dd`` format, so they sort and filter as dates), the age
-  as a number, a link to the workpaper section of each exception (a relative path such as
-  ``UAR-01/workpaper.html#6.-Exceptions``, which works wherever the run folder is opened), long
+  as a number, a link to each exception's row in its workpaper (a relative path such as
+  ``UAR-01/workpaper.html#EX-UAR01-4123A9A82E``, which works wherever the run folder is opened; a
+  record that matches no finding of this run: to the workpaper's section 6, ``#6.-Exceptions``), long
   text wrapped, the header row and the id column frozen, and print setup for the binder (landscape,
   one page wide, header row repeated on every page). On the Exceptions sheet the status is a
   drop-down list of the register's statuses and the due date must be a date.
@@ -105,9 +106,21 @@ class WorkbookError(ValueError):
     """A workbook that cannot be read back, said in the auditor's words."""
 
 
-def workpaper_link(control_id: str) -> str:
-    """The relative link from the run folder to a control's exceptions section: ``UAR-01/workpaper.html#6.-Exceptions``."""
-    return f"{control_id}/workpaper.html#{WORKPAPER_SECTION.strip().replace(' ', '-')}"
+def workpaper_link(control_id: str, exception_id: str | None = None) -> str:
+    """The relative link from the run folder to an exception's row in its control's workpaper
+    (``UAR-01/workpaper.html#EX-UAR01-4123A9A82E``, :mod:`workbench.referencing`); without an id (a
+    record that matches no finding of this run, so no row), to the exceptions section
+    (``UAR-01/workpaper.html#6.-Exceptions``)."""
+    return f"{control_id}/workpaper.html#{exception_id or WORKPAPER_SECTION.strip().replace(' ', '-')}"
+
+
+def _row_link(row: Mapping[str, Any]) -> str | None:
+    """A register row's workpaper link: to its own row when this run found it, else to section 6."""
+    control = text(row.get("control_id"))
+    if not control:
+        return None
+    found = text(row.get("in_current_run")) != "no"
+    return workpaper_link(control, text(row.get("exception_id")) if found else None)
 
 
 def text(value: Any) -> str:
@@ -162,8 +175,9 @@ def _cell_value(column: Column, row: Mapping[str, Any]) -> Any:
     return value or None
 
 
-def _format_register_sheet(sheet: Worksheet, rows: int) -> None:
-    """Cell formats of a register sheet: date formats, links, wrapping, formula-like text kept as text."""
+def _format_register_sheet(sheet: Worksheet, rows: int, links: list[str | None]) -> None:
+    """Cell formats of a register sheet: date formats, links (``links``: each row's), wrapping,
+    formula-like text kept as text."""
     for index, column in enumerate(COLUMNS, start=1):
         for (cell,) in sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=index, max_col=index):
             if cell.value is None:
@@ -174,7 +188,7 @@ def _format_register_sheet(sheet: Worksheet, rows: int) -> None:
                 cell.data_type = "s"
                 cell.quotePrefix = neutralised(cell.value)
                 if column.kind == "link":
-                    cell.hyperlink = workpaper_link(cell.value.removesuffix(" workpaper"))
+                    cell.hyperlink = links[cell.row - 2] or workpaper_link(cell.value.removesuffix(" workpaper"))
                     cell.style = "Hyperlink"
             cell.alignment = Alignment(wrap_text=column.wrap, vertical="top")
 
@@ -226,7 +240,7 @@ def _register_sheet(book: Workbook, title: str, frame: pd.DataFrame, editable: b
     rows = frame.to_dict("records")
     for row in rows:
         sheet.append([_cell_value(c, row) for c in COLUMNS])
-    _format_register_sheet(sheet, len(rows))
+    _format_register_sheet(sheet, len(rows), [_row_link(row) for row in rows])
     _add_table(sheet, TABLE_NAMES[title], len(COLUMNS), len(rows))
     if editable:
         _add_validation(sheet, len(rows))

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workbench import __version__, runfolder
+from workbench import __version__, referencing, runfolder
 
 if TYPE_CHECKING:  # imported lazily at run time: see the module docstring
     import nbformat
@@ -83,6 +83,10 @@ def escape(value: Any) -> str:
 _FLAG = "\ue000"
 #: Marks a date or time cell, which must not wrap.
 _DATE = "\ue001"
+#: Marks a cell that anchors its row (an exception id, an item reference): the text after it is the id.
+_ANCHOR = "\ue002"
+_ANCHOR_CELL = re.compile("<td>" + _ANCHOR + "([^\ue003]*)\ue003")
+ANCHORS_ATTR = "anchors"
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?( ?(UTC|Z|[+-]\d{2}:\d{2}))?$")
 #: How a column's code name reads in a workpaper where the general rule (underscores as spaces,
 #: "email" as "e-mail", a capital first letter) would not say it as an auditor does.
@@ -161,7 +165,9 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
     for row, column in flags:
         shown.iat[shown.index.get_loc(row), column] = _FLAG + str(shown.iat[shown.index.get_loc(row), column])
+    shown = _mark_anchors(shown, frame)
     markup = shown.to_html(index=False, escape=True, na_rep="", classes="wp-table", border=0)
+    markup = _ANCHOR_CELL.sub(lambda m: f'<td class="wp-id" id="{escape(html.unescape(m[1]))}">', markup)
     markup = (markup.replace("<td>" + _FLAG + _DATE, '<td class="wp-flag wp-date">')
               .replace("<td>" + _FLAG, '<td class="wp-flag">').replace("<td>" + _DATE, '<td class="wp-date">'))
     if frame.empty and frame.attrs.get("empty"):  # an empty table that says why (e.g. nothing was tested)
@@ -171,6 +177,27 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     if len(shown) < len(frame):
         markup += f'<p class="wp-note">First {len(shown)} of {len(frame)} rows shown; all rows are in the run folder.</p>'
     return HtmlBlock(markup)
+
+
+def anchor_rows(frame: pd.DataFrame, column: str, ids: list[str] | None = None) -> pd.DataFrame:
+    """``frame`` with each row's ``column`` cell made an anchor for :func:`table`, whose id is the
+    cell's value (an exception id) or the row's entry in ``ids`` (an item's ``UAR-01.5/17``), so a
+    link to ``workpaper.html#EX-…`` opens the page at that row. The mark travels in ``frame.attrs``."""
+    frame.attrs[ANCHORS_ATTR] = {**frame.attrs.get(ANCHORS_ATTR, {}),
+                                 column: list(ids) if ids is not None else [str(v) for v in frame[column]]}
+    return frame
+
+
+def _mark_anchors(shown: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """The shown (worded) frame with the anchor cells of ``frame`` marked: the id between private-use
+    characters, then the cell's text (both escaped by pandas)."""
+    for column, ids in frame.attrs.get(ANCHORS_ATTR, {}).items():
+        if column not in frame.columns:
+            continue
+        position = list(frame.columns).index(column)
+        shown.iloc[:, position] = [f"{_ANCHOR}{anchor}\ue003{value}"
+                                   for anchor, value in zip(ids, shown.iloc[:, position])]
+    return shown
 
 
 def key_values(rows: Iterable[tuple[str, Any]], caption: str | None = None, preformatted: bool = False) -> HtmlBlock:
@@ -292,15 +319,23 @@ def _heading_anchor(text: str) -> str:
     return text.strip().replace(" ", "-")
 
 
-def toc_html(notebook: nbformat.NotebookNode) -> str:
-    """A table of contents from the notebook's level-2 markdown headings."""
+def toc_html(notebook: nbformat.NotebookNode, control_id: str | None = None) -> str:
+    """A table of contents from the notebook's level-2 markdown headings; with a ``control_id``, each
+    numbered section listed with its workpaper reference and linked to it (``referencing``)."""
+
     headings = []
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and not HIDDEN_CELL_TAGS & set(cell.metadata.get("tags", [])):
             headings += [m.group(1).strip() for m in re.finditer(r"^##\s+(.+)$", cell.source, re.MULTILINE)]
     if not headings:
         return ""
-    items = "".join(f'<li><a href="#{escape(_heading_anchor(h))}">{escape(h)}</a></li>' for h in headings)
+    def entry(heading: str) -> str:
+        section = referencing.section_of_heading(heading) if control_id else None
+        if section is None:
+            return f'<li><a href="#{escape(_heading_anchor(heading))}">{escape(heading)}</a></li>'
+        ref = referencing.section_ref(str(control_id), section)
+        return f'<li><a href="#{escape(ref)}"><span class="wp-ref">{escape(ref)}</span> {escape(heading)}</a></li>'
+    items = "".join(entry(h) for h in headings)
     return f'<nav class="wp-toc"><strong>Contents</strong><ol>{items}</ol></nav>'
 
 
@@ -363,12 +398,14 @@ def prepare_exporter() -> None:
 
 
 def export_html(notebook_path: Path, html_path: Path, header: str, footer: str = "",
-                notebook: nbformat.NotebookNode | None = None, title: str | None = None) -> Path:
+                notebook: nbformat.NotebookNode | None = None, title: str | None = None,
+                control_id: str | None = None) -> Path:
     """Convert an executed notebook to a self-contained HTML workpaper (no code, no network).
 
     ``notebook`` is the executed notebook when the caller already holds it (the runner does), so
     it is not read back from ``notebook_path``; ``title`` is the page title (default: the file
     name). Written through a temporary file and a rename, so a failed export never leaves half a page.
+    With a ``control_id``, each numbered section carries its workpaper reference (``referencing``).
     """
     import nbformat
 
@@ -381,12 +418,14 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
             "version": __version__,
             "css": stylesheet(),
             "header_html": header,
-            "toc_html": toc_html(notebook),
+            "toc_html": toc_html(notebook, control_id),
             "footer_html": footer,
         },
     }
     with _EXPORT_LOCK:
         body, _ = _html_exporter().from_notebook_node(notebook, resources=resources_in)
+    if control_id:
+        body = referencing.anchor_sections(body, control_id)
     return runfolder.write_text(html_path, body)
 
 
@@ -398,6 +437,6 @@ def render_index(context: dict[str, Any]) -> str:
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
     optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [], "provisional": "",
-                "soc2_exceptions": [], "sox_exceptions": []}  # sections a run without exceptions leaves empty
+                "soc2_exceptions": [], "sox_exceptions": [], "references": [], "exception_links": {}}  # sections a run without exceptions leaves empty
     return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__,
                                                             **(optional | context))

@@ -37,7 +37,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import csvsafe, exceptions, ipe, populations, runfolder, sampling, workpapers
+from workbench import csvsafe, exceptions, ipe, populations, referencing, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.populations.options import expected_rows
@@ -594,9 +594,12 @@ class ControlTest(IdentificationMixin):
         sample = self.tested_sample()
         marks = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
         shown = sample[["selection_order", "selection_basis", "scope", *self.SAMPLE_COLUMNS, *self.ATTRIBUTES]].copy()
+        workpapers.anchor_rows(shown, "selection_order", referencing.item_refs(self.control.id, len(shown)))
         for column in self.ATTRIBUTES:
             shown[column] = shown[column].map(lambda value: marks.get(value, value))  # 'not tested' as written
         shown["deviation"] = sample["deviation"].map({True: "Yes", False: ""})
+        # last: printed, the tickmarks and the deviation stay in one column group, the evidence after them
+        shown["evidence"] = [referencing.item_evidence(item) for item in sample.to_dict("records")]
         shown = shown.rename(columns={k: attribute_header(k) for k in self.ATTRIBUTES} | {"selection_basis": "basis"})
         if shown.empty and self.population().empty:
             shown.attrs["empty"] = (f"No attribute was tested: {self.no_items_text()}, so no item was selected "
@@ -621,13 +624,15 @@ class ControlTest(IdentificationMixin):
         already = set(self.hit_identities(hits))
         sample = self.tested_sample()
         deviating = sample[sample["deviation"]]
-        for item, identity in zip(deviating.itertuples(), self.hit_identities(deviating)):
+        numbers = [n for n, deviation in enumerate(sample["deviation"], start=1) if deviation]  # rows in section 5
+        for item, identity, number in zip(deviating.itertuples(), self.hit_identities(deviating), numbers):
             if identity in already:
                 continue  # the same line is already an analytics exception: one finding, not two
             failed = [self.ATTRIBUTES[a] for a in self.ATTRIBUTES if getattr(item, a) == "fail"]
             found.append(exceptions.Finding(
                 rule="sample_attribute_failed", subject=item.subject, system=item.system,
-                description=f"Sample item {item.item_key} failed: " + "; ".join(failed) + ".",
+                description=f"Sample item {referencing.item_ref(self.control.id, number)} ({item.item_key}) failed: "
+                            + "; ".join(failed) + ".",
                 evidence_reference=item.evidence_reference, severity="medium", origin="sample",
                 detail_key=item.detail_key, frameworks=self.frameworks_of(item.system)))
         return found
@@ -658,8 +663,9 @@ class ControlTest(IdentificationMixin):
 
     def register_table(self) -> pd.DataFrame:
         """The register as shown in the workpaper."""
-        return self.register()[["exception_id", "rule", "subject", "system", "framework", "severity", "origin",
-                                "description"]]
+        shown = self.register()[["exception_id", "rule", "subject", "system", "framework", "severity", "origin",
+                                 "description"]]
+        return workpapers.anchor_rows(shown.copy(), "exception_id")
 
     # --- evaluation and conclusion --------------------------------------------------------------
     def evaluate(self) -> pd.DataFrame:
