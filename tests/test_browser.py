@@ -13,12 +13,9 @@ browser tests skip without it; in CI (``CI`` set) a missing browser fails the ru
 from __future__ import annotations
 
 import base64
-import json
 import os
-import select
 import shutil
 import struct
-import subprocess
 import tempfile
 import time
 import zlib
@@ -29,7 +26,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT
-from workbench import cli, demo
+from workbench import cli, demo, printing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
@@ -71,66 +68,20 @@ def chromium_path() -> str:
     return require_chromium()
 
 
-class DevTools:
-    """A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe`` (fds 3 and 4)."""
+class DevTools(printing.DevTools):
+    """The workbench's DevTools client (``printing.DevTools``) with this test's flags (a 1280x1024
+    window, QUIC off), recording every dialog a page opens and accepting it, so a script cannot
+    block the test."""
 
     def __init__(self, binary: str, profile: Path):
-        to_browser_r, to_browser_w = os.pipe()
-        from_browser_r, from_browser_w = os.pipe()
-        # Chromium reads commands on fd 3 and writes replies on fd 4: copy the pipe ends above
-        # those numbers first, so that placing them cannot overwrite one another.
-        keep_r, keep_w = os.dup(to_browser_r), os.dup(from_browser_w)
-        while min(keep_r, keep_w) <= 4:
-            keep_r, keep_w = os.dup(keep_r), os.dup(keep_w)
-
-        def place_pipes() -> None:
-            os.dup2(keep_r, 3)
-            os.dup2(keep_w, 4)
-
-        self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=place_pipes, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for fd in {to_browser_r, from_browser_w, keep_r, keep_w}:
-            os.close(fd)
-        self._out = os.fdopen(to_browser_w, "wb", buffering=0)
-        self._in = from_browser_r
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict[str, Any]] = []
+        super().__init__(binary, profile, CHROMIUM_FLAGS)
         self.dialogs: list[str] = []
 
     def _message(self, timeout: float) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while b"\0" not in self._buffer:
-            ready, _, _ = select.select([self._in], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise TimeoutError("Chromium did not answer in time")
-            chunk = os.read(self._in, 1 << 20)
-            if not chunk:
-                raise EOFError("Chromium closed its DevTools pipe")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        message = json.loads(raw)
+        message = super()._message(timeout)
         if message.get("method") == "Page.javascriptDialogOpening":
             self.dialogs.append(message["params"].get("message", ""))
         return message
-
-    def send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None,
-             timeout: float = 30) -> dict[str, Any]:
-        """Send a command and return its result; events that arrive meanwhile are kept."""
-        self._next_id += 1
-        command: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            command["sessionId"] = session
-        self._out.write(json.dumps(command).encode() + b"\0")
-        while True:
-            message = self._message(timeout)
-            if message.get("id") == self._next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message.get("result", {})
-            self.events.append(message)
 
     def wait_for(self, method: str, session: str, timeout: float = 30) -> dict[str, Any]:
         """Wait for an event (accepting any dialog a page opens, so a script cannot block the test)."""
@@ -145,19 +96,6 @@ class DevTools:
                     break
             else:
                 self.events.append(self._message(max(0.1, deadline - time.monotonic())))
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=10)
-        except (OSError, EOFError, TimeoutError, RuntimeError):
-            pass
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._out.close()
-        os.close(self._in)
 
 
 def open_offline(browser: DevTools, page: Path, screenshot: Path) -> dict[str, Any]:

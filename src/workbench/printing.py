@@ -83,7 +83,7 @@ class DevTools:
     Chromium reads NUL-terminated JSON commands on fd 3 and writes replies and events on fd 4.
     """
 
-    def __init__(self, binary: str, profile: Path):
+    def __init__(self, binary: str, profile: Path, flags: tuple[str, ...] = CHROMIUM_FLAGS):
         to_browser_r, to_browser_w = os.pipe()
         from_browser_r, from_browser_w = os.pipe()
         # Copy the child's ends above 4 first, so that placing them on 3 and 4 cannot overwrite one another.
@@ -96,7 +96,7 @@ class DevTools:
             os.dup2(keep_w, 4)
 
         self.process = subprocess.Popen(
-            [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
+            [binary, *flags, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
             pass_fds=(3, 4), preexec_fn=place_pipes, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for fd in {to_browser_r, from_browser_w, keep_r, keep_w}:
