@@ -56,3 +56,19 @@ def sign_off_workpapers(run_dir: Path, preparer: str = "Avery Quinn, Senior IT A
     for control_id in review.completed_controls(lineage.read_manifest(Path(run_dir))):
         review.sign_off_workpaper(run_dir, control_id, "preparer", preparer, key_path=preparer_key)
         review.sign_off_workpaper(run_dir, control_id, "reviewer", reviewer)
+
+
+def require_chromium() -> str:
+    """The Chromium the browser, PDF and bundle tests drive (``printing.find_chromium``); without
+    one, skip locally but fail in CI, where these tests must run."""
+    import pytest
+
+    from workbench import printing
+
+    path = printing.find_chromium()
+    if path is None:
+        message = "Chromium is not installed (make test installs it: apt-get install -y chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the browser, PDF and bundle tests")
+        pytest.skip(message)
+    return path

@@ -13,7 +13,6 @@ browser tests skip without it; in CI (``CI`` set) a missing browser fails the ru
 from __future__ import annotations
 
 import base64
-import os
 import shutil
 import struct
 import tempfile
@@ -25,14 +24,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, require_chromium
 from workbench import cli, demo, printing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
 XSS = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
-CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
 CHROMIUM_FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -42,25 +40,6 @@ CHROMIUM_FLAGS = (
     "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
     "--window-size=1280,1024",
 )
-
-
-def chromium_binary() -> str | None:
-    """The Chromium to drive: $WORKBENCH_CHROMIUM, else the first one on the PATH."""
-    configured = os.environ.get("WORKBENCH_CHROMIUM")
-    if configured:
-        return configured
-    return next((found for name in CHROMIUM_CANDIDATES if (found := shutil.which(name))), None)
-
-
-def require_chromium() -> str:
-    """The Chromium binary; without one, skip locally but fail in CI (where the test must run)."""
-    path = chromium_binary()
-    if path is None:
-        message = "Chromium is not installed (make test installs it: apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run the browser test")
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -225,7 +204,7 @@ def test_png_summary_tells_a_blank_screenshot(tmp_path):
 
 @pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
 def test_a_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
-    monkeypatch.delenv("WORKBENCH_CHROMIUM", raising=False)
+    monkeypatch.delenv(printing.CHROMIUM_ENV, raising=False)
     monkeypatch.setenv("CI", ci)
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(outcome):

@@ -14,7 +14,7 @@ from pathlib import Path
 import bagit
 import pytest
 
-from conftest import make_demo_project, sign_off_workpapers
+from conftest import make_demo_project, require_chromium, sign_off_workpapers
 from workbench import bundle, cli, runfolder
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
@@ -153,8 +153,6 @@ def test_an_incomplete_run_or_a_bundle_inside_the_run_is_refused(signed_run, tmp
 
 
 def test_the_bundle_carries_the_pdfs(signed_run, tmp_path):
-    from test_printing import require_chromium
-
     require_chromium()
     made = bundle.make_bundle(signed_run, tmp_path / "with-pdf.zip")
     with zipfile.ZipFile(made.path) as zipped:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 import re
 import shutil
 from pathlib import Path
@@ -20,24 +19,13 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from conftest import make_demo_project
+from conftest import make_demo_project, require_chromium
 from workbench import cli, printing, runfolder, workpapers
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run, verify_run
 
 pytestmark = pytest.mark.e2e
 CONTROL = "UAR-01"
 MARKS = {name: mark for name, (mark, _) in workpapers.TICKMARKS.items()}
-
-
-def require_chromium() -> str:
-    """The Chromium binary; without one, skip locally but fail in CI (where the test must run)."""
-    path = printing.find_chromium()
-    if path is None:
-        message = "Chromium is not installed (make test installs it: apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{message}; CI must run the PDF tests")
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -214,12 +202,3 @@ def test_without_chromium_printing_says_how_to_install_it(monkeypatch):
     with pytest.raises(printing.PrintError, match="apt-get install chromium"):
         with printing.browser():
             pass
-
-
-@pytest.mark.parametrize("ci, outcome", [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
-def test_a_missing_chromium_fails_in_ci_and_skips_elsewhere(monkeypatch, ci, outcome):
-    monkeypatch.delenv(printing.CHROMIUM_ENV, raising=False)
-    monkeypatch.setenv("CI", ci)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
-    with pytest.raises(outcome):
-        require_chromium()

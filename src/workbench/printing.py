@@ -50,7 +50,7 @@ from typing import Any
 from workbench import runfolder
 
 CHROMIUM_ENV = "WORKBENCH_CHROMIUM"
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 #: Paper sizes in inches, landscape (width, height): what Page.printToPDF takes.
 PAPER = {"a4": (11.69, 8.27), "letter": (11.0, 8.5)}
 #: Margins in inches: room above and below for the header and footer templates.
@@ -70,7 +70,7 @@ class PrintError(ValueError):
 
 
 def find_chromium() -> str | None:
-    """The Chromium to print with: $WORKBENCH_CHROMIUM, else ``chromium`` or ``chromium-browser`` on the PATH."""
+    """The Chromium to drive: $WORKBENCH_CHROMIUM, else ``chromium``, ``chromium-browser`` or ``google-chrome`` on the PATH."""
     configured = os.environ.get(CHROMIUM_ENV)
     if configured:
         return configured
