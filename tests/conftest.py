@@ -72,3 +72,15 @@ def require_chromium() -> str:
             pytest.fail(f"{message}; CI must run the browser, PDF and bundle tests")
         pytest.skip(message)
     return path
+
+
+def module_key_folder(tmp_path_factory: pytest.TempPathFactory):
+    """A test module's own signing-key folder for the length of the module: every person's key is
+    created there on first use (and so trusted by verify); use it as a module-scoped autouse fixture."""
+    from workbench import signing
+
+    folder = tmp_path_factory.mktemp("keys")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(signing.KEYS_ENV, str(folder))
+        patch.delenv(signing.KEY_ENV, raising=False)
+        yield folder

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_demo_project, sign_off_workpapers
+from conftest import make_demo_project, module_key_folder, sign_off_workpapers
 from workbench import cli, lineage, reperform, review, seal, signing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
@@ -34,11 +34,8 @@ REVIEWER = "Morgan Lee, Internal Audit Manager"
 
 @pytest.fixture(scope="module", autouse=True)
 def key_folder(tmp_path_factory):
-    """This module's key folder: the verifier's, where the reviewer's key is created on first use."""
-    folder = tmp_path_factory.mktemp("keys")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(signing.KEYS_ENV, str(folder))
-        yield folder
+    """This module's key folder (conftest.module_key_folder)."""
+    yield from module_key_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

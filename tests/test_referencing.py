@@ -17,8 +17,8 @@ from urllib.parse import unquote, urlsplit
 import pandas as pd
 import pytest
 
-from conftest import make_demo_project, sign_off_workpapers
-from workbench import cli, referencing, signing, workpapers
+from conftest import make_demo_project, module_key_folder, sign_off_workpapers
+from workbench import cli, referencing, workpapers
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 CONTROLS = ("UAR-01", "PROV-01")
@@ -123,12 +123,8 @@ def _parse(path: Path) -> _Page:
 
 @pytest.fixture(scope="module", autouse=True)
 def key_folder(tmp_path_factory):
-    """This module's key folder: every person's key is created there on first use."""
-    folder = tmp_path_factory.mktemp("keys")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(signing.KEYS_ENV, str(folder))
-        patch.delenv(signing.KEY_ENV, raising=False)
-        yield folder
+    """This module's key folder (conftest.module_key_folder)."""
+    yield from module_key_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

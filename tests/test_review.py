@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_demo_project
+from conftest import make_demo_project, module_key_folder
 from workbench import cli, lineage, review, seal, signing
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
@@ -27,12 +27,8 @@ REVIEWER = "Morgan Lee, Internal Audit Manager"
 
 @pytest.fixture(scope="module", autouse=True)
 def key_folder(tmp_path_factory):
-    """This module's key folder: every person's key is created there on first use (and so trusted)."""
-    folder = tmp_path_factory.mktemp("keys")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(signing.KEYS_ENV, str(folder))
-        patch.delenv(signing.KEY_ENV, raising=False)
-        yield folder
+    """This module's key folder (conftest.module_key_folder)."""
+    yield from module_key_folder(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
