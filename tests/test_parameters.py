@@ -145,3 +145,19 @@ def test_cli_reports_bad_parameters_with_exit_code_2(tmp_path, capsys):
 def test_every_demo_key_is_plain_yaml():
     """The demo file is the model users copy: it must load with safe_load alone."""
     assert isinstance(yaml.safe_load(DEMO.read_text()), dict)
+
+
+def test_snapshot_moment_is_read_and_defaults_to_the_extraction_time(tmp_path):
+    first = "extracted_at: 2026-10-01T06:00:00Z"
+    params = load_period(_mutated(tmp_path, first, first + "\n    as_of: 2026-09-30T23:59:00Z"))
+    assert params.sources[0].moment.isoformat() == "2026-09-30T23:59:00+00:00"
+    assert params.sources[1].as_of is None
+    assert params.sources[1].moment == params.sources[1].extracted_at
+
+
+def test_snapshot_after_its_extraction_or_without_zone_is_refused(tmp_path):
+    first = "extracted_at: 2026-10-01T06:00:00Z"
+    later = _problems(_mutated(tmp_path, first, first + "\n    as_of: 2026-10-02T00:00:00Z"))
+    assert any("sources[0]" in p and "after extracted_at" in p for p in later), later
+    naive = _problems(_mutated(tmp_path, first, first + "\n    as_of: 2026-09-30T00:00:00"))
+    assert any("sources[0].as_of" in p and "time zone" in p for p in naive), naive

@@ -129,6 +129,10 @@ class Source(_Strict):
     path: str
     source_system: str
     extracted_at: dt.datetime
+    # The moment the export shows the system as it was (a snapshot "as of" that moment), where it
+    # differs from the extraction time: e.g. a listing saved by the system at 00:00 and collected
+    # later. Omitted, the export shows the system at its extraction time.
+    as_of: dt.datetime | None = None
     timezone: str = "UTC"
     system: str | None = None
     description: str | None = None
@@ -142,6 +146,25 @@ class Source(_Strict):
         if value.tzinfo is None:
             raise ValueError("extracted_at needs a time zone, e.g. 2026-10-01T06:00:00Z")
         return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _snapshot_time_has_zone(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("as_of needs a time zone, e.g. 2026-08-14T00:00:00Z")
+        return value
+
+    @model_validator(mode="after")
+    def _snapshot_not_after_extraction(self) -> Source:
+        if self.as_of is not None and self.as_of > self.extracted_at:
+            raise ValueError(f"as_of ({self.as_of.isoformat()}) is after extracted_at ({self.extracted_at.isoformat()}): "
+                             "an export cannot show the system at a moment after it was extracted")
+        return self
+
+    @property
+    def moment(self) -> dt.datetime:
+        """The moment this export shows the system: ``as_of`` where declared, else the extraction time."""
+        return self.as_of if self.as_of is not None else self.extracted_at
 
 
 class Sox(_Strict):
