@@ -18,6 +18,9 @@ register. The checks are pure functions over the canonical tables and the declar
   (``review_decisions`` against ``campaigns``);
 - ``ipe_control_characters``: a C0 control character (other than tab, CR, LF) or DEL in a text
   cell of any canonical table, naming the file, line and column.
+- ``ipe_stale_listing``: a listing used for a moment it cannot show (extracted before the period end
+  or the decision deadline it is used for, or a point-in-time listing extracted long after the
+  review snapshot): :mod:`workbench.freshness`, run by the procedures on the claims they declare.
 
 The prior period's row count is not compared: the prior period's run is not among a run's frozen
 inputs, so the result would depend on what else lies in the outputs folder and could not be
@@ -64,6 +67,8 @@ RULES: dict[str, str] = {
     "ipe_impossible_sequence": "dates in an impossible order (termination before hire, removal before "
                                "grant, decision before the campaign was activated)",
     "ipe_control_characters": "a control character in a text cell",
+    "ipe_stale_listing": "a listing whose moment cannot show the state at the moment the control uses it for "
+                         "(workbench.freshness)",
 }
 HEADLINE = "Cannot conclude: evidence unreliable (IPE)"
 #: The kind under which the acceptances are frozen into a run (``records/ipe_acceptances.yaml``).
@@ -354,7 +359,8 @@ def evidence_blocks(rows: pd.DataFrame, acceptances: Mapping[str, IpeAcceptance]
         return [workpapers.paragraph(
             f"IPE checks on {checked}: no IPE exception (checked: an export with no rows, rows against the "
             "declared control total, repeated employee ids and e-mails, impossible date sequences, control "
-            "characters in text cells).", "wp-note")]
+            "characters in text cells, and the freshness of each listing for the moment it is used for).",
+            "wp-note")]
     shown = pd.DataFrame([{
         "exception id": row["exception_id"], "check": row["rule"].replace("_", " "), "where": row["evidence_reference"],
         "IPE exception": row["description"].split(" IPE exception accepted by ")[0],

@@ -167,6 +167,50 @@ class Source(_Strict):
         return self.as_of if self.as_of is not None else self.extracted_at
 
 
+class FreshnessTolerance(_Strict):
+    """How far a listing's moment may lie from the moment a control uses it for (in days).
+
+    Given at the top level of the period file (``evidence_freshness:``) and, for one control,
+    under that control's ``evidence_freshness:``, where a key given replaces the period's value.
+    """
+
+    # A listing showing the system more than this before the moment cannot show the state then.
+    max_days_before: Annotated[float, Field(ge=0)] | None = None
+    # A point-in-time listing (no grant dates, removed access not kept) showing the system more
+    # than this after the moment cannot show the state then either.
+    max_days_after_point_in_time: Annotated[float, Field(ge=0)] | None = None
+    # A dated listing (grant and removal dates, removed rows kept) reconstructs earlier moments:
+    # no limit unless one is given.
+    max_days_after_dated: Annotated[float, Field(ge=0)] | None = None
+
+
+class EvidenceFreshness(FreshnessTolerance):
+    """The period's ``evidence_freshness:`` block: the tolerances, with their defaults, and which
+    sources are dated or point-in-time listings where their rows do not say it."""
+
+    max_days_before: Annotated[float, Field(ge=0)] | None = 1.0
+    max_days_after_point_in_time: Annotated[float, Field(ge=0)] | None = 7.0
+    # Source ids declared dated (they keep removed rows with their dates) or point-in-time (they
+    # drop removed rows, even if their rows carry grant dates, e.g. SAP AGR_USERS), overriding
+    # what the rows show (grant dates on every row: dated).
+    dated: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+    point_in_time: list[Annotated[str, Field(pattern=IDENTIFIER)]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _one_nature_per_source(self) -> EvidenceFreshness:
+        both = sorted(set(self.dated) & set(self.point_in_time))
+        if both:
+            raise ValueError(f"declared both dated and point_in_time: {', '.join(both)}; a listing is one or the other")
+        return self
+
+    def for_control(self, override: FreshnessTolerance | None) -> FreshnessTolerance:
+        """The tolerances one control applies: the period's, replaced key by key by the control's own."""
+        mine = {name: getattr(self, name) for name in FreshnessTolerance.model_fields}
+        if override is not None:
+            mine |= {name: getattr(override, name) for name in override.model_fields_set}
+        return FreshnessTolerance(**mine)
+
+
 class Sox(_Strict):
     """The SOX ITGC mapping of a control."""
 
@@ -234,6 +278,8 @@ class Control(_Strict):
     sources: dict[str, str | list[str]]
     sampling: Sampling = Field(default_factory=Sampling)
     settings: dict[str, Any] = Field(default_factory=dict)
+    # This control's own tolerances for the freshness of its evidence (replacing the period's, key by key).
+    evidence_freshness: FreshnessTolerance | None = None
 
 
 class PeriodParameters(_Strict):
@@ -258,6 +304,9 @@ class PeriodParameters(_Strict):
     #: The largest source export a run copies into its folder and reads, in bytes or as text such
     #: as "4 GiB" or "500 MB" (default 2 GiB); a larger export is refused before it is copied.
     max_export_size: Annotated[int, BeforeValidator(parse_size)] = DEFAULT_MAX_EXPORT_BYTES
+    #: How far a listing's moment may lie from the moment a control uses it for (period end, review
+    #: snapshot, decision deadline) before it is a stale listing (an IPE exception).
+    evidence_freshness: EvidenceFreshness = Field(default_factory=EvidenceFreshness)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> PeriodParameters:
@@ -280,6 +329,10 @@ class PeriodParameters(_Strict):
                 for source_id in [ref] if isinstance(ref, str) else ref:
                     if source_id not in source_ids:
                         problems.append(f"controls[{i}].sources.{role}: unknown source '{source_id}'")
+        for key in ("dated", "point_in_time"):
+            for source_id in getattr(self.evidence_freshness, key):
+                if source_id not in source_ids:
+                    problems.append(f"evidence_freshness.{key}: unknown source '{source_id}'")
         if problems:
             raise ValueError("; ".join(problems))
         return self

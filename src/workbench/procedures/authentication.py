@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     CREDENTIAL_REPORTS,
@@ -71,6 +72,13 @@ class AuthenticationTest(ControlTest):
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
     SAMPLE_COLUMNS = ["subject", "system", "account", "last_used", "mfa"]
+    FRESHNESS_CLAIMS = (
+        Claim("idp_users", "period_end", "the period end", "IdP accounts active at the period end (AU1–AU3)"),
+        Claim("access_listings", "period_end", "the period end", "application accounts active at the period end "
+                                                                 "(AU1–AU3)"),
+        Claim("credential_reports", "period_end", "the period end", "IAM users and credentials at the period end "
+                                                                    "(AU1–AU3)"),
+    )
     # Rules name a dormant account by its login and an MFA gap by its person: match on the account.
     HIT_MATCH = ("system", "detail_key")
 

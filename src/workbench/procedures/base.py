@@ -37,7 +37,7 @@ from typing import ClassVar
 import pandas as pd
 from pydantic import BaseModel
 
-from workbench import csvsafe, exceptions, ipe, populations, referencing, runfolder, sampling, workpapers
+from workbench import csvsafe, exceptions, freshness, ipe, populations, referencing, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.populations.options import expected_rows
@@ -162,6 +162,9 @@ class ControlTest(IdentificationMixin):
     # per item). A family whose items are accounts may match on (system, detail_key) alone, because
     # its rules name the subject differently (the login for a dormant account, the person for MFA).
     HIT_MATCH: ClassVar[tuple[str, ...]] = ("subject", "system", "detail_key")
+    # The states the procedure reads from its listings, each at a moment (workbench.freshness): every
+    # listing given for the claim's role is checked against that moment; a stale one is an IPE exception.
+    FRESHNESS_CLAIMS: ClassVar[tuple[freshness.Claim, ...]] = ()
 
     context: RunContext
     control: Control
@@ -409,6 +412,7 @@ class ControlTest(IdentificationMixin):
             "Each export was copied into the run and hashed before it was read. Its full evidence (path of the frozen "
             "copy, SHA-256, size, columns, control totals, rows rejected, how the export became its table and the "
             "reader options) is in full in the appendix.", "wp-note"))
+        blocks += self.freshness_blocks()
         ipe_register = ipe.with_acceptances(exceptions.build_register(
             self.params.period.id, self.control.id, self.ipe_findings), self.ipe_acceptances)
         blocks += ipe.evidence_blocks(ipe_register, self.ipe_acceptances, [self.label(s) for s in sorted(self.loaded)])
@@ -423,6 +427,44 @@ class ControlTest(IdentificationMixin):
                 f"population drawn from them is empty{where}: {self.no_items_text(empty[0] if where else None)}. The "
                 f"control did not operate{where} during the period; there is nothing to sample or test.", "wp-note"))
         return blocks
+
+    def listing_of(self, source_id: str) -> freshness.Listing:
+        """A source as the freshness check sees it: the moment it shows the system and its nature."""
+        source, population = self.params.source(source_id), self.load(source_id)
+        nature, basis = freshness.listing_nature(population.frame, population.table, source_id,
+                                                 self.params.evidence_freshness)
+        return freshness.Listing(source_id, self.label(source_id), source.source_system, freshness.utc(source.moment),
+                                 nature, basis)
+
+    @cached_property
+    def freshness_assessments(self) -> list[freshness.Assessment]:
+        """Every declared claim (``FRESHNESS_CLAIMS``) checked on every listing given for its role, with
+        the period's tolerances as the control's ``evidence_freshness:`` replaces them."""
+        tolerance = self.params.evidence_freshness.for_control(self.control.evidence_freshness)
+        found = []
+        for claim in self.FRESHNESS_CLAIMS:
+            if not self.given(claim.role) or (moment := getattr(self, claim.moment)) is None:
+                continue
+            for source_id in dict.fromkeys(self.source_ids(claim.role)):
+                found.append(freshness.assess(self.listing_of(source_id), claim, moment, tolerance))
+        return found
+
+    def freshness_blocks(self) -> list[workpapers.HtmlBlock]:
+        """Section 2's "Freshness of evidence" table: each listing's moment against the moment it is used
+        for, the gap and the verdict (a stale listing flagged; it is an IPE exception below)."""
+        assessments = self.freshness_assessments
+        if not assessments:
+            return []
+        table = freshness.table(assessments)
+        stale = [(i, "verdict") for i, a in enumerate(assessments) if not a.fresh]
+        return [workpapers.table(workpapers.flag_cells(table, stale), "Freshness of evidence"),
+                workpapers.paragraph(
+                    "Each listing shows the system at one moment (its as_of, else its extraction time). A listing "
+                    "showing it before the moment it is used for cannot show what changed after; a point-in-time "
+                    "listing (no grant dates, or removed access dropped) showing it long after cannot show what was "
+                    "removed in between; a dated listing (grant and removal dates, removed rows kept) shows any "
+                    "earlier moment. Tolerances: the period file's evidence_freshness (days before; days after, "
+                    "point-in-time or dated). A stale listing is an IPE exception.", "wp-note")]
 
     def source_summary(self) -> pd.DataFrame:
         """One row per source read, for section 2: file, what it became, extraction, rows, and
@@ -654,7 +696,8 @@ class ControlTest(IdentificationMixin):
                                (self.params.source(s).options or {}).get("expected_rows"),
                                len(p.evidence.rows_rejected), p.evidence.duplicates_dropped)
                 for s, p in sorted(self.loaded.items())]
-        return ipe.as_findings(ipe.run_checks(data), self.mapped_frameworks())
+        issues = ipe.run_checks(data) + freshness.issues(self.freshness_assessments)
+        return ipe.as_findings(issues, self.mapped_frameworks())
 
     @cached_property
     def ipe_acceptances(self) -> dict[str, ipe.IpeAcceptance]:

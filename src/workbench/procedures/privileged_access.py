@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from workbench import analytics, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
 
@@ -60,6 +61,11 @@ class PrivilegedAccessTest(ControlTest):
     ITEM_NOUN = "privileged memberships"
     OCCASION = "no privileged access held"
     SAMPLE_COLUMNS = ["subject", "system", "account", "entitlement", "approval", "approved_by", "expires_on"]
+    FRESHNESS_CLAIMS = (
+        Claim("access_listings", "period_end", "the period end", "privileged memberships at the period end (PA1–PA3)"),
+        Claim("access_listings", "snapshot", "the review snapshot", "privileged access held at the review snapshot "
+                                                                    "(PA4)"),
+    )
 
     # --- 1. objective -------------------------------------------------------------------------
     def objective(self) -> workpapers.HtmlBlock:

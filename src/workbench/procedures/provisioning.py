@@ -21,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import (
     ACCESS_REQUESTS,
     HR,
@@ -72,6 +73,11 @@ class ProvisioningTest(ControlTest):
     ITEM_NOUN = "new grants"
     OCCASION = "no access granted"
     SAMPLE_COLUMNS = ["subject", "system", "entitlement", "granted", "ticket", "approver"]
+    FRESHNESS_CLAIMS = (
+        Claim("role_grants", "period_end", "the period end", "every role granted in the period (the new-grant frame)"),
+        Claim("idp_assignments", "period_end", "the period end", "every application assigned in the period "
+                                                                 "(the new-grant frame)"),
+    )
 
     # --- 1. objective -------------------------------------------------------------------------
     def objective(self) -> workpapers.HtmlBlock:

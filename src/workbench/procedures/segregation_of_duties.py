@@ -32,6 +32,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, sod, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     HR,
@@ -112,6 +113,10 @@ class SegregationOfDutiesTest(ControlTest):
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "accounts"
     SAMPLE_COLUMNS = ["subject", "system", "account", "department", "entitlements"]
+    FRESHNESS_CLAIMS = (
+        Claim("access_listings", "period_end", "the period end", "access held at the period end against the rules "
+                                                                 "(S1–S3)"),
+    )
     # A hit names the account's rule (system|login|rule) while an item is the account: match on the holder.
     HIT_MATCH = ("subject", "system")
 

@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, populations, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     ACCESS_REQUESTS,
@@ -71,6 +72,13 @@ class TerminationTest(ControlTest):
     ITEM_NOUN = "leaver accounts"
     OCCASION = "no terminations"
     SAMPLE_COLUMNS = ["subject", "system", "account", "terminated", "removed", "last_used"]
+    FRESHNESS_CLAIMS = (
+        Claim("hr", "period_end", "the period end", "the leavers of the period (HR termination dates)", "after"),
+        Claim("idp_users", "period_end", "the period end", "leavers' IdP identities active or deactivated (T1)"),
+        Claim("idp_assignments", "period_end", "the period end", "leavers' application assignments and removals (T2)"),
+        Claim("access_listings", "period_end", "the period end", "leavers' access held or removed (T1, T2)"),
+        Claim("credential_reports", "period_end", "the period end", "leavers' IAM users held or removed (T1)"),
+    )
 
     # --- 1. objective -------------------------------------------------------------------------
     def objective(self) -> workpapers.HtmlBlock:

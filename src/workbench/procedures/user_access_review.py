@@ -17,6 +17,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
 
@@ -73,11 +74,29 @@ class UserAccessReviewTest(ControlTest):
     ITEM_NOUN = "review lines"
     OCCASION = "no access in the review's scope"
     SAMPLE_COLUMNS = ["reviewer_email", "subject_email", "system", "entitlement", "decision"]
+    FRESHNESS_CLAIMS = (
+        Claim("access_listings", "snapshot", "the review snapshot", "access held at the review snapshot "
+                                                                    "(campaign population, A1; A4)"),
+        Claim("access_listings", "revocation_deadline", "the revocation deadline",
+              "revoke decisions executed (A6): the state after the last revoke's SLA", "after"),
+    )
 
     @property
     def snapshot(self) -> pd.Timestamp:
         """End of the snapshot day, UTC: access held then is the review's population."""
         return pd.Timestamp(self.settings.snapshot_date, tz="UTC") + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+
+    @property
+    def revocation_deadline(self) -> pd.Timestamp | None:
+        """End of the SLA's last business day after the latest revoke decision (None: no revoke decided):
+        a listing showing revocations executed must show the systems from then on."""
+        decisions = self.decisions
+        decided = decisions.loc[decisions["decision"] == "revoke", "decided_at"].dropna()
+        if decided.empty:
+            return None
+        last_day = decided.max().tz_convert("UTC").normalize().tz_localize(None)
+        sla = pd.offsets.BDay(self.settings.revocation_sla_business_days)
+        return (last_day + sla + pd.Timedelta(days=1)).tz_localize("UTC")
 
     @property
     def decisions_label(self) -> str:
