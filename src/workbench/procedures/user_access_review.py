@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, workpapers
+from workbench import analytics, freshness, workpapers
 from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
@@ -94,7 +94,7 @@ class UserAccessReviewTest(ControlTest):
         decided = decisions.loc[decisions["decision"] == "revoke", "decided_at"].dropna()
         if decided.empty:
             return None
-        last_day = decided.max().tz_convert("UTC").normalize().tz_localize(None)
+        last_day = freshness.utc(decided.max()).normalize().tz_localize(None)
         sla = pd.offsets.BDay(self.settings.revocation_sla_business_days)
         return (last_day + sla + pd.Timedelta(days=1)).tz_localize("UTC")
 
