@@ -81,6 +81,13 @@ def test_no_limit_means_no_stale_verdict():
     assert freshness.assess(listing("2030-01-01T00:00:00Z"), AT_END, END, unlimited).fresh
 
 
+def test_a_claimed_moment_at_the_end_of_a_day_is_named_by_that_day():
+    assert freshness.claimed_text(END) == "end of 2026-03-31"
+    assert freshness.claimed_text(pd.Timestamp("2026-02-03T00:00:00Z") - pd.Timedelta(microseconds=1)) == \
+        "end of 2026-02-02"
+    assert freshness.claimed_text(pd.Timestamp("2026-02-03T09:30:00+01:00")) == "2026-02-03 08:30 UTC"
+
+
 def test_gap_text_names_days_hours_and_minutes():
     assert freshness.gap_text(pd.Timedelta(0)) == "same moment"
     assert freshness.gap_text(pd.Timedelta(minutes=5)) == "5 min after"
@@ -109,7 +116,7 @@ def test_a_stale_listing_becomes_one_ipe_issue_naming_the_file_the_gap_and_the_m
     [issue] = freshness.issues(verdicts)
     assert issue.rule == freshness.RULE == "ipe_stale_listing" and issue.rule in ipe.RULES
     assert issue.detail_key == "src|access_listings|period_end" and issue.severity == "high"
-    assert "22 days 12 h before the period end (2026-04-01 00:00 UTC)" in issue.description
+    assert "22 days 12 h before the period end (end of 2026-03-31)" in issue.description
     assert issue.evidence_reference == "listing.csv (shows the system at 2026-03-09 11:30 UTC)"
 
 
@@ -224,14 +231,14 @@ def test_the_workpaper_shows_each_listing_its_moment_the_moment_claimed_and_the_
     _, evidence = wrenfield["TERM-02"]
     assert "Freshness of evidence" in evidence
     assert "github_org_members_20260309.csv" in evidence and "2026-03-09 11:30 UTC (point-in-time)" in evidence
-    assert "2026-04-01 00:00 UTC (the period end)" in evidence and "22 days 12 h before" in evidence
+    assert "end of 2026-03-31 (the period end)" in evidence and "22 days 12 h before" in evidence
     assert "STALE: a listing showing the system more than 1 day before the period end" in evidence
     assert "okta_app_assignments.csv" in evidence and "7 h 10 min after" in evidence and "fresh: dated listing" in evidence
     _, evidence = wrenfield["UAR-01"]
-    assert "57 days 7 h after" in evidence and "(the review snapshot)" in evidence
+    assert "57 days 7 h after" in evidence and "end of 2026-02-02 (the review snapshot)" in evidence
     assert "STALE: a point-in-time listing (rows without grant dates)" in evidence
     _, evidence = wrenfield["UAR-02"]
-    assert "14 days 16 h before" in evidence and "2026-02-18 00:00 UTC (the revocation deadline)" in evidence
+    assert "14 days 16 h before" in evidence and "end of 2026-02-17 (the revocation deadline)" in evidence
 
 
 def test_a_stale_listing_is_an_ipe_exception_and_blocks_the_conclusion(wrenfield):

@@ -177,13 +177,24 @@ def moment_text(moment: pd.Timestamp) -> str:
     return f"{utc(moment):%Y-%m-%d %H:%M} UTC"
 
 
+def claimed_text(moment: pd.Timestamp) -> str:
+    """A claimed moment as the auditor names it: 'end of 2026-03-31' for the midnight after a day (a
+    period end, a deadline) or the day's last instant (a review snapshot), else to the minute."""
+    stamp = utc(moment)
+    if stamp == stamp.normalize():
+        return f"end of {(stamp - pd.Timedelta(days=1)):%Y-%m-%d}"
+    if stamp + pd.Timedelta(microseconds=1) == (stamp + pd.Timedelta(microseconds=1)).normalize():
+        return f"end of {stamp:%Y-%m-%d}"
+    return moment_text(stamp)
+
+
 def table(assessments: list[Assessment]) -> pd.DataFrame:
     """The workpaper's "Freshness of evidence" table: one row per listing and claim."""
     rows = [{
         "source": a.listing.source_system, "file": a.listing.file_name,
         "moment of the listing": f"{moment_text(a.listing.moment)} ({a.listing.nature})",
         "used for": a.claim.purpose,
-        "moment claimed": f"{moment_text(a.claimed)} ({a.claimed_label})",
+        "moment claimed": f"{claimed_text(a.claimed)} ({a.claimed_label})",
         "gap": gap_text(a.gap),
         "verdict": f"{'fresh' if a.fresh else 'STALE'}: {a.reason}",
     } for a in assessments]
@@ -202,7 +213,7 @@ def issues(assessments: list[Assessment]) -> list[Issue]:
             RULE, listing.source_id, listing.file_name, listing.file_name,
             f"{listing.source_id}|{a.claim.role}|{a.claim.moment}",
             f"The listing {listing.file_name} ({listing.source_system}) shows the system at "
-            f"{moment_text(listing.moment)}, {gap_text(a.gap)} {a.claimed_label} ({moment_text(a.claimed)}), the "
+            f"{moment_text(listing.moment)}, {gap_text(a.gap)} {a.claimed_label} ({claimed_text(a.claimed)}), the "
             f"moment it is used for ({a.claim.purpose}): it is {a.reason}. It cannot show the state at that moment. "
             "Obtain a listing as of that moment (a dated one, or one extracted then), or record why this one is "
             "sufficient.",
