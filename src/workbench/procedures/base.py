@@ -20,6 +20,10 @@ recorded alike:
 - IPE checks run on every export read (:mod:`workbench.ipe`): an IPE exception is a finding of
   origin ``ipe``, shown in the population section, and until the auditor accepts it every framework
   concludes "Cannot conclude: evidence unreliable (IPE)";
+- the freshness of evidence (:mod:`workbench.freshness`): a procedure declares the states it reads
+  from its listings at a moment (``FRESHNESS_CLAIMS``: role, moment, what for); each listing given
+  for the role is checked against that moment, section 2 shows the gap, and a stale listing is an
+  IPE exception (``ipe_stale_listing``);
 - SOC 2 exceptions are worded one by one as in a type 2 report's results of tests, with
   management's response (from the auditors' records frozen into the run) in a section of its own;
 - ``record()`` writes sample.csv, population.csv (for re-derivation), exceptions.csv and result.json.
