@@ -109,22 +109,33 @@ def _line_at(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> str:
     return f"line {line}, " if line else ""
 
 
-def _path_problems(document: GroupDocument, folder: Path, lines: dict[tuple[Any, ...], int]) -> list[str]:
-    """Paths the group cannot use: storage URLs (not supported), and period files that do not exist."""
+def _named_paths(raw: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
+    """Every path the group file gives (``out`` and each period file) with its key, read leniently
+    from the raw document, so they are checked even when another key is wrong."""
+    named: list[tuple[tuple[Any, ...], str]] = [(("out",), raw["out"])] if isinstance(raw.get("out"), str) else []
+    entities = raw.get("entities")
+    for i, entity in enumerate(entities if isinstance(entities, list) else []):
+        periods = entity.get("periods") if isinstance(entity, dict) else None
+        named += [(("entities", i, "periods", j), period) for j, period in
+                  enumerate(periods if isinstance(periods, list) else []) if isinstance(period, str) and period.strip()]
+    return named
+
+
+def _path_problems(raw: dict[str, Any], folder: Path, lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """Paths the group cannot use: storage URLs (not supported), period files that do not exist, an
+    output folder that is a file."""
     problems = []
-    named = [(("out",), document.out)] + [(("entities", i, "periods", j), period)
-                                          for i, entity in enumerate(document.entities)
-                                          for j, period in enumerate(entity.periods)]
-    for loc, value in named:
+    for loc, value in _named_paths(raw):
         if _URL.match(value):
             problems.append(f"{_line_at(lines, loc)}{format_loc(loc)}: '{value}' is a storage URL; the workbench "
                             "needs a folder (mount the storage at the same path on every worker and give that path)")
-        elif loc != ("out",) and not (folder / value).is_file():
+        elif loc == ("out",):
+            if (folder / value).exists() and not (folder / value).is_dir():
+                problems.append(f"{_line_at(lines, loc)}out: {folder / value} is a file; give the folder the "
+                                "group's runs go in")
+        elif not (folder / value).is_file():
             problems.append(f"{_line_at(lines, loc)}{format_loc(loc)}: the period file {folder / value} does not "
                             "exist (paths are relative to the group file's folder)")
-    out = folder / document.out
-    if not _URL.match(document.out) and out.exists() and not out.is_dir():
-        problems.append(f"{_line_at(lines, ('out',))}out: {out} is a file; give the folder the group's runs go in")
     return problems
 
 
@@ -138,13 +149,14 @@ def load_group(path: str | Path) -> Group:
     lines = _key_lines(root) if root is not None else {}
     if not isinstance(raw, dict):
         raise GroupFileError(path, ["the file must be a YAML mapping with the keys group, out and entities"])
+    folder = path.resolve().parent
     try:
         document = GroupDocument.model_validate(raw)
+        problems = []
     except ValidationError as exc:
-        raise GroupFileError(path, [f"{_line_at(lines, tuple(e['loc']))}{format_loc(tuple(e['loc']))}: {_describe(e)}"
-                                    for e in exc.errors()]) from None
-    folder = path.resolve().parent
-    problems = _path_problems(document, folder, lines)
+        problems = [f"{_line_at(lines, tuple(e['loc']))}{format_loc(tuple(e['loc']))}: {_describe(e)}"
+                    for e in exc.errors()]
+    problems += _path_problems(raw, folder, lines)
     if problems:
         raise GroupFileError(path, problems)
     periods = [GroupPeriod(entity.id, (folder / period).resolve())
