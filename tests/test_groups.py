@@ -2,13 +2,14 @@
 2-worker LocalCluster with a worker killed while it tests a control.
 
 The cluster test runs one small group once (module fixture): two demo entities of 100 employees
-(6 controls each) and a third whose period cannot be used (an export is missing). While the group
+(6 and 2 controls) and a third whose period cannot be used (an export is missing). While the group
 runs, a watcher kills the worker process testing the first control to start, by the process id
 the task recorded, and only if that id is one of this cluster's workers (``client.run(os.getpid)``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -143,6 +144,27 @@ def test_the_demo_group_names_each_entity_in_its_period_file(tmp_path):
     names = [load_period(p.parameter_file).entity for p in group.periods]
     assert names == [demo_group.entity_name(1), demo_group.entity_name(2)]
     assert [p.entity_id for p in group.periods] == ["entity-01", "entity-02"]
+
+
+@pytest.mark.parametrize(("keep", "code"), [(slice(None), 2), (slice(0, 1), 1)], ids=["period-not-usable", "failed"])
+def test_run_group_exit_code_says_whether_a_period_was_not_usable_or_a_workpaper_failed(tmp_path, monkeypatch, capsys,
+                                                                                        keep, code):
+    _write(tmp_path / "a.yaml", "entity: A\n")
+    path = _write(tmp_path / "group.yaml", "group: G\nout: runs\nentities:\n  - id: alpha\n    periods: [a.yaml]\n")
+    reports = _reports(tmp_path)[keep]
+
+    @contextlib.contextmanager
+    def connect(scheduler, workers):
+        yield None, "a test cluster"
+
+    monkeypatch.setattr(groups, "connect", connect)
+    monkeypatch.setattr(groups, "run_group", lambda group, client, cluster, signing_key=None: groups.GroupResult(
+        tmp_path, tmp_path / "index.html", tmp_path / "group-manifest.json", reports, 1.0))
+    assert cli.main(["run-group", str(path)]) == code
+    captured = capsys.readouterr()
+    assert "alpha 2026-Q3: 1/2 workpaper(s) completed; FAILED: TERM-01; 1 re-run after a lost worker" in captured.out
+    assert ("Not tested: beta" in captured.err) == (code == 2)
+    assert "Failed workpaper(s): alpha 2026-Q3 TERM-01" in captured.err or code == 2
 
 
 # --- a group on a 2-worker LocalCluster, with a worker killed mid-run --------------------------------
