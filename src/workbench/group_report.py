@@ -76,6 +76,7 @@ class PeriodReport:
     run_dir: Path | None = None
     prepared_on: dict[str, Any] | None = None
     controls: list[ControlReport] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # "prepare" (on a worker), "publish" (on the client)
 
     @property
     def failed_controls(self) -> list[str]:
@@ -96,7 +97,7 @@ def _period_document(report: PeriodReport, group_dir: Path) -> dict[str, Any]:
         "parameter_file": report.parameter_file, "status": report.status, "problem": report.problem,
         "run_id": report.run_id, "run_dir": relative_link(run, group_dir) if run else None,
         "index": relative_link(run / "index.html", group_dir) if run else None,
-        "prepared_on": report.prepared_on,
+        "prepared_on": report.prepared_on, "seconds": report.seconds,
         "controls": [{
             "control_id": c.control_id, "title": c.title, "status": c.status, "conclusions": c.conclusions,
             "exception_count": c.exception_count, "error": c.error, "seconds": c.seconds,

@@ -128,6 +128,7 @@ class Prepared:
     run_id: str | None
     prepared_on: WorkerInfo
     problem: str | None = None
+    seconds: float = 0.0
 
 
 def prepare_period(parameter_file: str, entity_out: str) -> Prepared:
@@ -136,7 +137,7 @@ def prepare_period(parameter_file: str, entity_out: str) -> Prepared:
     Input problems are returned (a sentence naming the file, key and line), not raised: they are
     the entity's, and the group goes on without it.
     """
-    here = where_am_i()
+    here, started = where_am_i(), time.perf_counter()
     staged: list[Path] = []
     try:
         runner.check_before_run(Path(parameter_file))
@@ -145,8 +146,8 @@ def prepare_period(parameter_file: str, entity_out: str) -> Prepared:
     except Exception as exc:
         if staged:
             runfolder.mark_incomplete(staged[0], "freezing", f"{type(exc).__name__}: {exc}")
-        return Prepared(None, None, here, str(exc) or type(exc).__name__)
-    return Prepared(str(context.run_dir), context.run_id, here)
+        return Prepared(None, None, here, str(exc) or type(exc).__name__, round(time.perf_counter() - started, 2))
+    return Prepared(str(context.run_dir), context.run_id, here, None, round(time.perf_counter() - started, 2))
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ class _Period:
     started_at: str = ""
     run_dir: Path | None = None
     status: str = group_report.PUBLISHED
+    publish_seconds: float = 0.0
 
     @property
     def label(self) -> str:
@@ -319,6 +321,7 @@ def _publish(state: _Period, group: Group, group_run_id: str, group_dir: Path, c
     metadata = {"started_at": state.started_at,
                 "group": group.name, "group_run_id": group_run_id, "cluster": cluster,
                 "prepared_on": asdict(state.prepared.prepared_on), "tested_on": tested_on}
+    publishing = time.perf_counter()
     try:
         state.run_dir = runner.publish_prepared_run(context, outcomes, metadata, state.started, state.key)
     except Exception as exc:
@@ -327,6 +330,8 @@ def _publish(state: _Period, group: Group, group_run_id: str, group_dir: Path, c
         state.status, state.problem = group_report.NOT_PUBLISHED, f"{type(exc).__name__}: {exc}"
         progress(f"{state.label}: the run could not be published: {state.problem}")
         return
+    finally:
+        state.publish_seconds = round(time.perf_counter() - publishing, 2)
     progress(f"{state.label}: period run published: {state.run_dir / 'index.html'}")
 
 
@@ -351,7 +356,8 @@ def _report(state: _Period, group_dir: Path) -> PeriodReport:
                                       o.seconds, run.worker.worker, run.worker.host, run.worker.pid, attempts))
     return PeriodReport(state.period.entity_id, params.entity, params.period.id, str(state.period.parameter_file),
                         state.status, state.problem, state.prepared.run_id, state.run_dir,
-                        asdict(state.prepared.prepared_on), controls)
+                        asdict(state.prepared.prepared_on), controls,
+                        {"prepare": state.prepared.seconds, "publish": state.publish_seconds})
 
 
 def run_group(group: Group, client: Any, cluster: str = "", progress: Callable[[str], None] = print,
