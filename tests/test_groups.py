@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from conftest import module_key_folder
-from workbench import cli, demo_group, group_report, groupfile, groups, runner
+from workbench import __version__, cli, demo_group, group_report, groupfile, groups, runner
 from workbench.group_report import Attempt, ControlReport, PeriodReport
 from workbench.parameters import load_period
 
@@ -165,6 +166,38 @@ def test_run_group_exit_code_says_whether_a_period_was_not_usable_or_a_workpaper
     assert "alpha 2026-Q3: 1/2 workpaper(s) completed; FAILED: TERM-01; 1 re-run after a lost worker" in captured.out
     assert ("Not tested: beta" in captured.err) == (code == 2)
     assert "Failed workpaper(s): alpha 2026-Q3 TERM-01" in captured.err or code == 2
+
+
+class _StubClient:
+    """Runs ``client.run``'s function here, then lets a test change what one worker 'sees'."""
+
+    def __init__(self, change=lambda view: None):
+        self.change = change
+
+    def run(self, function, *args):
+        good, other = function(*args), function(*args)
+        self.change(other)
+        return {"tcp://10.0.0.1:4000": good, "tcp://10.0.0.2:4000": other}
+
+
+def test_a_worker_that_cannot_see_the_shared_folder_or_runs_another_version_is_named(tmp_path):
+    seen = tmp_path / "group"
+    seen.mkdir()
+    assert groups.check_workers(_StubClient(), [seen]) == []
+    problems = groups.check_workers(_StubClient(lambda view: view.update(missing=[str(seen)], version="0.0.1")), [seen])
+    assert problems == [
+        f"worker tcp://10.0.0.2:4000 (host {socket.gethostname()}) cannot see {seen}: the group's folders and files "
+        "must be at the same path on every worker (a shared folder)",
+        f"worker tcp://10.0.0.2:4000 (host {socket.gethostname()}) runs Audit Workbench 0.0.1 with other procedure "
+        f"notebooks than this machine ({__version__}): install the same version everywhere"]
+
+
+def test_a_period_file_that_cannot_be_read_is_that_entitys_problem(tmp_path):
+    group_file = demo_group.write_demo_group(tmp_path, entities=2)
+    (tmp_path / "entity-02" / "parameters" / runner.DEMO_PARAMETER_FILE).write_text("entity: X\nseed: [\n")
+    periods = groups.read_periods(groupfile.load_group(group_file), None)
+    assert periods[0].problem is None and periods[0].params is not None
+    assert periods[1].params is None and "not valid YAML" in periods[1].problem
 
 
 # --- a group on a 2-worker LocalCluster, with a worker killed mid-run --------------------------------

@@ -279,7 +279,7 @@ class GroupResult:
         return [(p.entity_id, p.period_id, c) for p in self.periods for c in p.failed_controls]
 
 
-def _load_periods(group: Group, signing_key: Path | None) -> list[_Period]:
+def read_periods(group: Group, signing_key: Path | None) -> list[_Period]:
     """Each period file read here (its controls, and the preparer's key that will sign its run); a
     file that cannot be read is that entity's problem, not the group's."""
     periods = []
@@ -374,7 +374,7 @@ def run_group(group: Group, client: Any, cluster: str = "", progress: Callable[[
     runfolder.make_folder(group.out_dir)
     group_run_id = runner.new_run_id(group.out_dir, started_at)
     group_dir = runfolder.make_folder(group.out_dir / group_run_id)
-    periods = _load_periods(group, signing_key)
+    periods = read_periods(group, signing_key)
     usable = [p for p in periods if p.params is not None]
     problems = check_workers(client, [group_dir] + [p.period.parameter_file for p in usable])
     if problems:
