@@ -382,7 +382,7 @@ def run_group(group: Group, client: Any, cluster: str = "", progress: Callable[[
         raise GroupSetupError("the cluster cannot run this group:\n" + "\n".join(f"  - {p}" for p in problems))
     workers = len(client.scheduler_info(n_workers=-1)["workers"])
     total = sum(len(p.params.controls) for p in usable if p.params)
-    progress(f"Group '{group.name}': {len(group.entity_ids)} entities, {len(periods)} period(s), {total} control(s) "
+    progress(f"Group '{group.name}': {len(group.entity_ids)} entity(ies), {len(periods)} period(s), {total} control(s) "
              f"on {workers} worker(s) of {cluster or 'the cluster'}; reports in {group_dir}")
     for state in periods:
         if state.problem:
@@ -453,7 +453,7 @@ def summary_lines(result: GroupResult) -> list[str]:
         lines.append(f"  {p.entity_id} {p.period_id}: {completed}/{len(p.controls)} workpaper(s) completed"
                      f"{failed}{rerun}{state}")
     counts = group_report.summary(result.periods)
-    lines += ["", f"{counts['periods']} period(s) of {len({p.entity_id for p in result.periods})} entities in "
+    lines += ["", f"{counts['periods']} period(s) of {len({p.entity_id for p in result.periods})} entity(ies) in "
                   f"{result.seconds:.1f} s: {counts['published']} published, {counts['not_usable']} not usable; "
                   f"{counts['completed']} of {counts['controls']} workpaper(s) completed, {counts['failed']} failed, "
                   f"{counts['rerun']} re-run after a lost worker.",
