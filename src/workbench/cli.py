@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from workbench import __version__, cli_review, cli_seal
+from workbench import __version__, cli_group, cli_review, cli_seal
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DEBUG_HELP = "on an error, also show the Python traceback (technical detail for reporting a problem)"
@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_review.add_workpaper_signoff_options(signoff)
     cli_seal.add_keys_command(commands)
     cli_review.add_commands(commands)
+    cli_group.add_command(commands)
 
     pdf = commands.add_parser("pdf", help="print a run's workpapers and its period binder to PDF",
                               description="Print a finished run to PDF with Chromium: one PDF per workpaper (named "
@@ -544,7 +545,7 @@ HANDLERS = {"run": _cmd_run, "check": _cmd_check, "verify": _cmd_verify, "signof
             "evaluate": _cmd_evaluate, "demo": _cmd_demo, "rollforward": _cmd_rollforward,
             "tables": _cmd_tables, "init": _cmd_init, "keys": cli_seal.cmd_keys, "runs": _cmd_runs,
             "notes": cli_review.cmd_notes, "review": cli_review.cmd_review, "pdf": _cmd_pdf, "bundle": _cmd_bundle,
-            "records": _cmd_records}
+            "records": _cmd_records, "run-group": cli_group.cmd_run_group}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1413,6 +1413,39 @@ def summary_table(outcomes: list[ControlOutcome]) -> str:
     return "\n".join([line(rows[0]), "  ".join("-" * w for w in widths), *map(line, rows[1:])])
 
 
+# --- a prepared run tested control by control elsewhere (audit groups: ``workbench.groups``) ------
+
+def run_prepared_control(context: RunContext, control_id: str, notebooks_dir: Path | None = None) -> ControlOutcome:
+    """Test one control of a prepared run in a fresh kernel of this process, as ``run_period`` does.
+
+    What a group's Dask worker calls for each control it is given: the same notebook, kernel and
+    workpaper as a period run, so a period tested on a cluster writes the same files as on one machine.
+    """
+    stopping.KERNELS.open()
+    _papermill_engine()
+    notebook = notebook_for(context.parameters.control(control_id).procedure, notebooks_dir or notebooks_folder())
+    return execute_control(context, control_id, notebook, preload=preload_modules([notebook]))
+
+
+def record_lost_control(context: RunContext, control_id: str, reason: str) -> ControlOutcome:
+    """A control that could not be tested (e.g. every worker that tried it was lost): a failed
+    workpaper that says why, so the period can still be published."""
+    return _lost_control(context, control_id, reason)
+
+
+def publish_prepared_run(context: RunContext, outcomes: list[ControlOutcome], metadata: dict[str, Any],
+                         started: float, key: SigningKey | None = None, notebooks_dir: Path | None = None) -> Path:
+    """Publish a prepared run whose controls were tested elsewhere (``_publish``) and point the
+    period's ``latest`` at it; ``started`` is the ``time.perf_counter()`` the run's seconds count from."""
+    notebooks_dir = notebooks_dir or notebooks_folder()
+    notebooks = {o.control_id: notebook_for(context.parameters.control(o.control_id).procedure, notebooks_dir)
+                 for o in outcomes}
+    runfolder.record_step(context.run_dir, "publishing")
+    run_dir = _publish(context, outcomes, notebooks, notebooks_dir, metadata, started, key)
+    _point_latest(run_dir)
+    return run_dir
+
+
 # --- verification and sign-off -----------------------------------------------------------------
 
 @dataclass(frozen=True)
