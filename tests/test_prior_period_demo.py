@@ -31,8 +31,9 @@ def project(tmp_path_factory) -> Path:
     base = make_demo_project(tmp_path_factory.mktemp("two-periods"), prior=True)
     out = base / "outputs"
 
-    def run(parameter_file: Path) -> int:
-        return cli.main(["run", str(parameter_file), "--out", str(out), "--jobs", "2"])
+    def run(parameter_file: Path, prior_run: Path | None = None) -> int:
+        return cli.main(["run", str(parameter_file), "--out", str(out), "--jobs", "2",
+                         *(["--prior-run", str(prior_run)] if prior_run else [])])
 
     assert demo_scenario.run_demo_periods(base / "parameters", out, run, say=lambda _: None) == 0
     return base
@@ -159,7 +160,7 @@ def test_the_demo_never_replaces_an_auditors_records(tmp_path):
     mine.write_text("EX-UAR01-0000000000:\n  status: open\n", encoding="utf-8")
     ran = []
     with pytest.raises(demo_scenario.DemoRecordsError, match="not written by `workbench demo`"):
-        demo_scenario.run_demo_periods(parameters, tmp_path / "outputs", lambda f: ran.append(f) or 0, say=lambda _: None)
+        demo_scenario.run_demo_periods(parameters, tmp_path / "outputs", lambda f, *prior: ran.append(f) or 0, say=lambda _: None)
     assert ran == [] and mine.read_text(encoding="utf-8") == "EX-UAR01-0000000000:\n  status: open\n"
 
 
