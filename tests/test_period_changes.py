@@ -172,6 +172,15 @@ def test_the_workpaper_names_the_prior_run_its_seal_and_reconciles_every_count(r
     assert "PRIV-01/period_changes.csv" in files
 
 
+def test_the_lead_sheet_has_a_line_of_changes_per_control(runs):
+    index = (runs["Q2"] / "index.html").read_text(encoding="utf-8")
+    assert f"Against the prior period's run {runs['Q1'].name} (2026-Q1; manifest signed by {PREPARER}" in index
+    assert ("2 joiner(s), 2 leaver(s); grants +3 / −3; population +1 / −2; findings 2 resolved, 2 new, "
+            "1 recurring") in index
+    assert 'href="PRIV-01/period_changes.csv"' in index
+    assert "changes-since-prior-period" not in (runs["Q1"] / "index.html").read_text(encoding="utf-8")
+
+
 def test_without_a_prior_run_the_section_says_so_in_one_line(runs):
     page = (runs["Q1"] / "PRIV-01" / "workpaper.html").read_text(encoding="utf-8")
     section = page.split('id="PRIV-01.9"')[1].split('id="PRIV-01.A"')[0]

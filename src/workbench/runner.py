@@ -1211,6 +1211,7 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
             "conclusions": outcome.conclusions or ([f"Run failed: {outcome.error}"] if outcome.error else []),
             "exception_count": outcome.exception_count,
             "has_sample": (context.control_dir(control.id) / "sample.csv").is_file(),
+            "period_changes": _period_changes_line(context.control_dir(control.id)),
         })
     document = {
         "entity": params.entity, "period_id": params.period.id,
@@ -1223,12 +1224,22 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
         "sox_exceptions": published.merged[published.merged["framework"].str.contains("SOX", regex=False)].to_dict("records"),
         "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
         "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
+        "prior_run": prior_run.frozen_prior_run(context.run_dir, params),
     }
     document |= _index_references(controls, register)
     pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
                for c in controls]
     return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
             workpapers.render_index(document))
+
+
+def _period_changes_line(control_dir: Path) -> str | None:
+    """The lead sheet's line of a control's changes since the prior period (None when the workpaper
+    wrote none: no prior run, or the control was not tested in it)."""
+    from workbench import csvsafe, period_changes
+
+    path = control_dir / period_changes.DETAIL_FILE
+    return period_changes.summary_line(csvsafe.read_csv(path)) if path.is_file() else None
 
 
 def _index_references(controls: list[dict[str, Any]], register: pd.DataFrame) -> dict[str, Any]:
