@@ -240,3 +240,17 @@ def test_a_prior_run_with_a_forged_seal_is_refused(runs, tmp_path):
     signoff.write_text(signoff.read_text(encoding="utf-8").replace(REVIEWER, "Someone Else"), encoding="utf-8")
     with pytest.raises(prior_run.PriorRunRefused, match="signoff.json"):
         prior_run.open_prior_run(copy, load_period(Q2))
+
+
+def test_a_prior_run_whose_manifest_was_edited_is_refused(runs, tmp_path):
+    copy = writable_copy(runs["Q1"], tmp_path / runs["Q1"].name)
+    manifest = copy / lineage.MANIFEST
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"seed": 41150327', '"seed": 1'), encoding="utf-8")
+    with pytest.raises(prior_run.PriorRunRefused, match="manifest edited"):
+        prior_run.open_prior_run(copy, load_period(Q2))
+
+
+def test_a_control_the_prior_run_did_not_complete_has_nothing_to_compare(runs):
+    prior = prior_run.open_prior_run(runs["Q1"], load_period(Q2))
+    assert prior.control_file("PRIV-01", "population.csv") == runs["Q1"] / "PRIV-01" / "population.csv"
+    assert prior.control_file("UAR-01", "population.csv") is None

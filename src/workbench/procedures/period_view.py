@@ -126,7 +126,8 @@ class PeriodChangesMixin:
         changes = self.period_changes
         if changes is None:
             return [header, workpapers.paragraph(f"Control {self.control.id} was not tested in the prior run "
-                                                 f"{prior.run_id}: there is nothing to compare.", "wp-note")]
+                                                 f"{prior.run_id} (or its workpaper did not complete there): there is "
+                                                 "nothing to compare it with.", "wp-note")]
         out = self.context.control_dir(self.control.id)
         out.mkdir(parents=True, exist_ok=True)
         detail = changes["detail"]
