@@ -116,7 +116,8 @@ def test_a_control_without_soc2_scope_has_an_empty_table_and_says_so(project, tm
 def test_each_procedure_notebook_has_the_section_before_the_conclusion(name):
     cells = json.loads((ROOT / "src" / "workbench" / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
     headings = [c["source"][0].strip() for c in cells if c["cell_type"] == "markdown" and c["source"][0].startswith("## ")]
-    assert headings[-4:] == ["## 6. Exceptions", "## 7. SOC 2 exceptions and management's response",
-                             "## 8. Evaluation and conclusion", "## Appendix: how each export was read"]
+    assert headings[-5:] == ["## 6. Exceptions", "## 7. SOC 2 exceptions and management's response",
+                             "## 8. Evaluation and conclusion", "## 9. Changes since the prior period",
+                             "## Appendix: how each export was read"]
     sources = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
     assert any("test.management_response_section()" in s for s in sources)

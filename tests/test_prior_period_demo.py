@@ -31,8 +31,9 @@ def project(tmp_path_factory) -> Path:
     base = make_demo_project(tmp_path_factory.mktemp("two-periods"), prior=True)
     out = base / "outputs"
 
-    def run(parameter_file: Path) -> int:
-        return cli.main(["run", str(parameter_file), "--out", str(out), "--jobs", "2"])
+    def run(parameter_file: Path, prior_run: Path | None = None) -> int:
+        return cli.main(["run", str(parameter_file), "--out", str(out), "--jobs", "2",
+                         *(["--prior-run", str(prior_run)] if prior_run else [])])
 
     assert demo_scenario.run_demo_periods(base / "parameters", out, run, say=lambda _: None) == 0
     return base
@@ -159,7 +160,7 @@ def test_the_demo_never_replaces_an_auditors_records(tmp_path):
     mine.write_text("EX-UAR01-0000000000:\n  status: open\n", encoding="utf-8")
     ran = []
     with pytest.raises(demo_scenario.DemoRecordsError, match="not written by `workbench demo`"):
-        demo_scenario.run_demo_periods(parameters, tmp_path / "outputs", lambda f: ran.append(f) or 0, say=lambda _: None)
+        demo_scenario.run_demo_periods(parameters, tmp_path / "outputs", lambda f, *prior: ran.append(f) or 0, say=lambda _: None)
     assert ran == [] and mine.read_text(encoding="utf-8") == "EX-UAR01-0000000000:\n  status: open\n"
 
 
@@ -198,3 +199,25 @@ def test_carried_rows_are_complete_in_the_demo_periods_register(q3_register):
     carried = q3_register[q3_register["in_current_run"] == "no"]
     assert len(carried) >= 10
     assert (carried[["system", "framework", "severity", "period", "status"]] != "").all().all()
+
+
+# --- the period-over-period view (issue 16, item 6) -----------------------------------------------
+
+def test_the_demo_periods_workpapers_show_the_changes_since_the_prior_period(project):
+    q2_run, q3_run = latest_run(project / "outputs" / demo.PRIOR_PERIOD), latest_run(project / "outputs" / demo.DEMO_PERIOD)
+    hr = pd.read_csv(project / "data" / "demo" / demo.DEMO_PERIOD / "hr" / "workday_workers.csv", dtype=str,
+                     keep_default_na=False)
+    joined_q3 = set(hr[hr["Hire Date"] >= "2026-07-01"]["Employee ID"])
+    controls = [c["id"] for c in yaml.safe_load((project / "parameters" / DEMO_PARAMETER_FILE)
+                                                        .read_text(encoding="utf-8"))["controls"]]
+    resolved = 0
+    for control in controls:
+        page = (q3_run / control / "workpaper.html").read_text(encoding="utf-8")
+        section = page.split(f'id="{control}.9"')[1].split(f'id="{control}.A"')[0]
+        assert f"<td>{q2_run.name}</td>" in section and "2026-Q2 (2026-04-01 to 2026-06-30)" in section
+        assert "<td>yes</td>" in section and "<td>no</td>" not in section  # every roll-forward reconciles
+        changes = pd.read_csv(q3_run / control / "period_changes.csv", dtype=str, keep_default_na=False)
+        joiners = changes[changes["change"] == "joiner"]["subject"].str.extract(r"\((\w+)\)$")[0]
+        assert set(joiners) == joined_q3, control
+        resolved += int((changes["change"] == "resolved").sum())
+    assert resolved > 0  # the remediated Q2 exceptions the full Q3 population no longer shows

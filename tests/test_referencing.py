@@ -23,7 +23,7 @@ from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 CONTROLS = ("UAR-01", "PROV-01")
 REVIEWER = "Morgan Lee, Internal Audit Manager"
-SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8", "A")
+SECTIONS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "A")
 
 
 # --- the scheme, on its own -------------------------------------------------------------------

@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
     run.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
+    run.add_argument("--prior-run", type=Path, default=None, metavar="RUN_DIR",
+                     help="the prior period's completed run (e.g. outputs/2026-Q2/<run-id>, or outputs/2026-Q2 for "
+                          "its latest run): each workpaper then shows the changes since the prior period (joiners, "
+                          "leavers, grants added and removed, population, findings resolved, new or recurring)")
     cli_seal.add_key_option(run, "preparer")
 
     check = commands.add_parser("check", help="check a period's parameter file and its exports before running it",
@@ -333,7 +337,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with stopping.signals_stop_the_run():
             result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
                                        reporter=runner.default_reporter(),
-                                       signing_key=getattr(args, "key", None))
+                                       signing_key=getattr(args, "key", None),
+                                       prior_run_dir=getattr(args, "prior_run", None))
     except stopping.RunAbandoned as abandoned:
         print(f"\n{abandoned}", file=sys.stderr)
         return abandoned.exit_code
@@ -530,8 +535,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         print(f"The demo's preparer signs its runs with a demo key in {os.environ[signing.KEYS_ENV]} (not your own "
               f"key folder); set {signing.KEYS_ENV} to the same folder when you verify or sign off the demo runs.")
 
-    def run(parameter_file: Path) -> int:
-        args.parameters = parameter_file
+    def run(parameter_file: Path, prior_run: Path | None = None) -> int:
+        args.parameters, args.prior_run = parameter_file, prior_run
         return _cmd_run(args)
 
     code = demo_scenario.run_demo_periods(root / "parameters", args.out, run)

@@ -213,12 +213,14 @@ def provide_demo_parameters(parameters_dir: Path) -> list[Path]:
     return written
 
 
-def run_demo_periods(parameters_dir: Path, outputs: Path, run: Callable[[Path], int],
+def run_demo_periods(parameters_dir: Path, outputs: Path, run: Callable[..., int],
                      say: Callable[[str], None] = print) -> int:
     """Run the prior period, record its follow-up, roll forward, and run the demo period.
 
     ``run`` runs one parameter file and returns its exit code (the CLI prints progress and the
-    summary table); the first non-zero code stops the sequence and is returned.
+    summary table); the first non-zero code stops the sequence and is returned. The demo period is
+    run with the prior period's run as its second argument (``--prior-run``), so its workpapers show
+    the changes since Q2.
     """
     from workbench import demo, runner
 
@@ -239,4 +241,4 @@ def run_demo_periods(parameters_dir: Path, outputs: Path, run: Callable[[Path], 
         f"{carried.remediation_file} ({carried.retests} retest(s) scheduled for the remediated ones).")
 
     say(f"\n== Demo period {demo.DEMO_PERIOD}: controls tested, carried exceptions retested ==")
-    return run(demo_file)
+    return run(demo_file, prior_run)

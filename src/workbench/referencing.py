@@ -26,7 +26,8 @@ from typing import Any
 #: The sections of every procedure workpaper, by number, in the auditors' short names (the index's links).
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("1", "Objective"), ("2", "Population"), ("3", "Analytics"), ("4", "Sample"), ("5", "Attribute testing"),
-    ("6", "Exceptions"), ("7", "Management's response"), ("8", "Conclusion"), ("A", "Appendix"),
+    ("6", "Exceptions"), ("7", "Management's response"), ("8", "Conclusion"),
+    ("9", "Changes since the prior period"), ("A", "Appendix"),
 )
 #: The section that holds the per-item attribute results (items are referenced under it).
 ITEM_SECTION = "5"

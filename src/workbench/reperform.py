@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench import lineage
+from workbench import lineage, prior_run
 from workbench.yamlfile import load_yaml
 
 # What legitimately differs between two runs of the same period from the same frozen inputs: the one
@@ -144,8 +144,10 @@ def reperform_run(run_dir: Path, jobs: int | None = None, progress: Callable[[st
     scratch = Path(tempfile.mkdtemp(prefix="workbench-reperform-", dir=keep))
     try:
         parameter_file = scratch_parameter_file(run_dir, manifest, scratch)
+        prior = run_dir / prior_run.PRIOR_DIR  # the prior period's run as this run froze it, if it had one
         result = runner.run_period(parameter_file, scratch / "outputs", jobs=jobs, only=controls or None,
-                                   progress=progress, sign=False)
+                                   progress=progress, sign=False,
+                                   prior_run_dir=prior if (prior / lineage.MANIFEST).is_file() else None)
         report = Reperformance(run_dir, controls)
         report.differences = compare_runs(run_dir, result.run_dir, set(controls))
         report.notes = environment_notes(manifest, lineage.read_manifest(result.run_dir))

@@ -51,6 +51,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 from workbench import (
     __version__,
     lineage,
+    prior_run,
     procedures,
     referencing,
     reproducible,
@@ -61,6 +62,7 @@ from workbench import (
     workpapers,
 )
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
+from workbench.prior_run import PriorRun
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
     import nbformat
@@ -158,10 +160,12 @@ class RunContext:
 
 
 def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = None,
-                staged: Callable[[Path], None] | None = None) -> RunContext:
+                staged: Callable[[Path], None] | None = None, prior: PriorRun | None = None) -> RunContext:
     """Validate the parameter file, create the run folder and freeze every input into it.
 
     Raises ``ParameterError`` before anything is written if the file or a source is not usable.
+    With ``prior`` (the prior period's verified run), what the roll-forward view reads from it is
+    frozen into the run's ``prior_run/`` folder too (``workbench.prior_run``).
     With ``staged`` (a period run), the folder is the staging folder ``<run-id>.incomplete`` with its
     marker (``runfolder``), and ``staged`` is told its path before anything is frozen into it.
     """
@@ -186,6 +190,8 @@ def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = N
         run_dir = period_dir / run_id
         run_dir.mkdir()
     frozen = lineage.freeze_inputs(sources, run_dir)
+    if prior is not None:
+        prior_run.freeze(prior, run_dir)
     runfolder.copy_file(parameter_file, run_dir / "parameters.yaml")
     for kind, path in records.items():  # the auditors' records merged into this run, frozen with it
         if path.is_file():
@@ -1205,6 +1211,7 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
             "conclusions": outcome.conclusions or ([f"Run failed: {outcome.error}"] if outcome.error else []),
             "exception_count": outcome.exception_count,
             "has_sample": (context.control_dir(control.id) / "sample.csv").is_file(),
+            "period_changes": _period_changes_line(context.control_dir(control.id)),
         })
     document = {
         "entity": params.entity, "period_id": params.period.id,
@@ -1217,12 +1224,22 @@ def _index_pages(context: RunContext, outcomes: list[ControlOutcome], register: 
         "sox_exceptions": published.merged[published.merged["framework"].str.contains("SOX", regex=False)].to_dict("records"),
         "status_summary": _status_summary(published.merged), "unmatched": published.unmatched,
         "worksheet": published.worksheet.to_dict("records"), "charts": _index_charts(register, published.merged),
+        "prior_run": prior_run.frozen_prior_run(context.run_dir, params),
     }
     document |= _index_references(controls, register)
     pending = [dict(c, label=workpapers.PROVISIONAL_STATUS, css="pending") if c["status"] == "completed" else c
                for c in controls]
     return (workpapers.render_index(document | {"controls": pending, "provisional": workpapers.provisional_notice("lead sheet")}),
             workpapers.render_index(document))
+
+
+def _period_changes_line(control_dir: Path) -> str | None:
+    """The lead sheet's line of a control's changes since the prior period (None when the workpaper
+    wrote none: no prior run, or the control was not tested in it)."""
+    from workbench import csvsafe, period_changes
+
+    path = control_dir / period_changes.DETAIL_FILE
+    return period_changes.summary_line(csvsafe.read_csv(path)) if path.is_file() else None
 
 
 def _index_references(controls: list[dict[str, Any]], register: pd.DataFrame) -> dict[str, Any]:
@@ -1263,7 +1280,7 @@ def check_before_run(parameter_file: Path) -> None:
 def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int | None = None,
                only: list[str] | None = None, notebooks_dir: Path | None = None,
                progress: Callable[[str], None] = print, reporter: ProgressReporter | None = None,
-               sign: bool = True, signing_key: Path | None = None) -> RunResult:
+               sign: bool = True, signing_key: Path | None = None, prior_run_dir: Path | None = None) -> RunResult:
     """Run a period end to end and return where its evidence is. Raises ParameterError on bad input.
 
     The manifest is signed by the period's preparer (``signing_key``, else their key: see
@@ -1278,6 +1295,10 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
 
     ``reporter`` shows progress (default: plain lines through ``progress``); ``jobs`` is how many
     controls are tested at once (default: the number of cores).
+
+    ``prior_run_dir`` names the prior period's run (a run folder, or a period folder for its latest
+    run): each workpaper then shows what changed since it. It is verified before the run folder is
+    created and refused (``prior_run.PriorRunRefused``) when it is not usable evidence.
     """
     started_wall = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -1292,6 +1313,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         check_before_run(parameter_file)
         raise
     key = seal.preparer_key(params.preparer, signing_key) if sign else None  # a key problem stops the run now
+    prior = prior_run.open_prior_run(Path(prior_run_dir), params) if prior_run_dir is not None else None
     selected = [c for c in params.controls if not only or c.id in only]
     unknown = sorted(set(only or []) - {c.id for c in params.controls})
     if unknown:
@@ -1302,7 +1324,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     try:
         with ControlPool(jobs, notebooks, notebooks_dir) as pool:  # the first kernels boot meanwhile
             check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
-            context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged)
+            context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged, prior=prior)
             stage.enter("controls")
             reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
             try:

@@ -46,6 +46,7 @@ from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
 from workbench.populations.options import expected_rows
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
+from workbench.procedures.period_view import PeriodChangesMixin
 from workbench.procedures.wording import (
     MANAGEMENT_RESPONSE_COLUMNS,
     management_response_table,
@@ -151,7 +152,7 @@ IDENTITY_ALIASES = SourceRole("the entity's alias table: which worker an account
 
 
 @dataclass
-class ControlTest(IdentificationMixin):
+class ControlTest(IdentificationMixin, PeriodChangesMixin):
     """One execution of a procedure over one frozen population; notebook cells call its steps."""
 
     Settings: ClassVar[type[BaseModel]]
