@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from workbench.valuemap import map_distinct
+
 #: The rules, in the words the workpaper uses for each.
 MATCH_RULES: Mapping[str, str] = {
     "email": "the e-mail (or a login that is an e-mail) is the worker's HR e-mail",
@@ -134,12 +136,12 @@ def build_directory(identities: pd.DataFrame, idp_users: pd.DataFrame | None = N
     email = _folded(hr["email"])
     indexes: dict[str, KeyIndex] = {
         "email": KeyIndex.build(email, email),
-        "email_local_part": KeyIndex.build(email.map(local_part), email),
+        "email_local_part": KeyIndex.build(map_distinct(email, local_part), email),
     }
     if "employee_id" in hr:
         indexes["employee_id"] = KeyIndex.build(hr["employee_id"].astype("string").str.strip(), email)
     if "full_name" in hr:
-        indexes["display_name"] = KeyIndex.build(hr["full_name"].map(normalise_name), email)
+        indexes["display_name"] = KeyIndex.build(map_distinct(hr["full_name"], normalise_name), email)
     scoped = set()
     base = Directory(dict(indexes))
     if idp_users is not None and len(idp_users):
@@ -156,7 +158,7 @@ def build_directory(identities: pd.DataFrame, idp_users: pd.DataFrame | None = N
                               emails=("_person",), employee_ids=("_person",))["person"]
         system = aliases["system"] if "system" in aliases else pd.Series(pd.NA, index=aliases.index)
         identifier = aliases["identifier"].astype("string")
-        keys = pd.concat([_scoped(system, _folded(identifier)), _scoped(system, identifier.map(normalise_name))])
+        keys = pd.concat([_scoped(system, _folded(identifier)), _scoped(system, map_distinct(identifier, normalise_name))])
         indexes["alias"] = KeyIndex.build(keys, pd.concat([person, person]))
         scoped.add("alias")
     return Directory(indexes, frozenset(scoped), frozenset(indexes))
@@ -189,10 +191,10 @@ def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str]
         "emails": [_folded(frame[c]) for c in present([*emails, *logins])],
         "employee_ids": [frame[c].astype("string").str.strip() for c in present(employee_ids)],
         "logins": [_folded(frame[c]) for c in present(logins)],
-        "locals": [frame[c].map(local_part).astype("string") for c in present([*logins, *emails])],
-        "names": [frame[c].map(normalise_name).astype("string") for c in present(names)],
+        "locals": [map_distinct(frame[c], local_part).astype("string") for c in present([*logins, *emails])],
+        "names": [map_distinct(frame[c], normalise_name).astype("string") for c in present(names)],
         "aliases": [*(_folded(frame[c]) for c in present([*logins, *emails, *employee_ids])),
-                    *(frame[c].map(normalise_name).astype("string") for c in present(names))],
+                    *(map_distinct(frame[c], normalise_name).astype("string") for c in present(names))],
     }
     person = pd.Series(pd.NA, index=frame.index, dtype="string")
     rule = pd.Series(UNMATCHED, index=frame.index, dtype="string")
