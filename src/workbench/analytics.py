@@ -503,9 +503,9 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
     """
     held_grants = grants[held_at(grants, snapshot).to_numpy()]
     held = review_subjects(held_grants)
-    dated_held = set(zip(held["system"], held["review_subject"], held["entitlement"]))
+    dated_held = set(_key_tuples(held, ("system", "review_subject", "entitlement")))
     loose = _loose_held_keys(held_grants)
-    spelled = dict(zip(zip(loose["system"], loose["identifier"], loose["entitlement"]), loose.index))
+    spelled = dict(zip(_key_tuples(loose, ("system", "identifier", "entitlement")), loose.index))
     leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
     # a line is explained by the access held at the snapshot, a decision to revoke it, or a leaver
     explained = np.fromiter((key in dated_held for key in _key_tuples(decisions, ("system", "subject_email",

@@ -93,7 +93,7 @@ class KeyIndex:
         once = pairs.drop_duplicates("key", keep=False)
         many = pairs[pairs["key"].duplicated(keep=False)]
         shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
-        return cls(dict(zip(once["key"], once["person"])), shared)
+        return cls(dict(zip(once["key"].to_numpy(dtype=object), once["person"].to_numpy(dtype=object))), shared)
 
 
 @dataclass(frozen=True)
