@@ -281,9 +281,10 @@ def reviewer_statistics(decisions: pd.DataFrame) -> pd.DataFrame:
     by_reviewer = moments.groupby("reviewer")["at"]
     first, last = by_reviewer.min().reindex(range(n)), by_reviewer.max().reindex(range(n))
     _, first_line = np.unique(codes, return_index=True)                    # each reviewer's first line
-    name = lines["reviewer_name"].astype("string").str.strip().to_numpy(dtype=object)[first_line]
+    names = lines["reviewer_name"].astype("string").str.strip().iloc[first_line]
     emails = np.asarray(reviewers, dtype=object)
-    name = np.where(pd.isna(name) | (name == ""), emails, name)
+    name = np.where((names.isna() | (names == "")).fillna(True).to_numpy(dtype=bool), emails,
+                    names.to_numpy(dtype=object))
     rate = np.full(n, np.nan)
     np.divide(approved_count, decided_count, out=rate, where=decided_count > 0)
     return pd.DataFrame({
