@@ -21,6 +21,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -95,6 +96,25 @@ class KeyIndex:
         shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
         return cls(dict(zip(once["key"].to_numpy(dtype=object), once["person"].to_numpy(dtype=object))), shared)
 
+    @cached_property
+    def unique_series(self) -> pd.Series:
+        """``unique`` as the Series ``Series.map`` makes of a dict on every call, made once: a
+        control looks keys up rule by rule, column by column, against the same index."""
+        return _as_mapper(self.unique)
+
+    @cached_property
+    def shared_series(self) -> pd.Series:
+        """Each shared key -> its workers joined by ", ", as a Series made once (see ``unique_series``)."""
+        return _as_mapper({k: ", ".join(v) for k, v in self.shared.items()})
+
+
+def _as_mapper(mapping: Mapping[str, str]) -> pd.Series:
+    """The Series ``Series.map(mapping)`` builds from a dict (pandas' own recipe: float64 when
+    empty, else the values on an index of the keys), so mapping through it gives the same result."""
+    if not mapping:
+        return pd.Series(mapping, dtype=np.float64)
+    return pd.Series(list(mapping.values()), index=pd.Index(list(mapping.keys()), tupleize_cols=False))
+
 
 @dataclass(frozen=True)
 class Directory:
@@ -114,8 +134,8 @@ class Directory:
         if index is None:
             empty = pd.Series(pd.NA, index=keys.index, dtype="string")
             return empty, empty
-        person = keys.map(index.unique).astype("string")
-        shared = keys.map({k: ", ".join(v) for k, v in index.shared.items()}).astype("string")
+        person = keys.map(index.unique_series).astype("string")
+        shared = keys.map(index.shared_series).astype("string")
         return person, shared
 
 
