@@ -12,10 +12,13 @@ imports nor caches of one measurement leak into another:
 
 - ``load_source("mapped", file, options={"table": "grants", "columns": ...})``: read, trim,
   casefold, parse and check every value, check the key for duplicates, build the evidence.
-  CSV files over ``FAST_PATH_BYTES`` (64 MiB) take the Arrow path by themselves; ``--fast``
-  forces it for every CSV.
+  Every CSV takes the Arrow path (``FAST_PATH_BYTES`` is 0); ``--fast`` declares it.
 - a population-wide DuckDB query straight on the Parquet file: grants per entitlement and the
   number of distinct logins.
+- the reading path alone (``formats._load_table``: the CSV into text columns with its line
+  numbers, rejected rows and SHA-256) against pyarrow's own ``read_csv`` (every column as text;
+  and with type inference) and DuckDB's ``read_csv`` (``all_varchar``) on the same file, with the
+  ratios and the load average (target: the reader within 2x of pyarrow's ``read_csv``).
 
 Reported per run: wall seconds of the measured call (imports excluded), peak resident memory of
 the process (``VmHWM``) and the resident memory after imports. This is a measurement, not a test.
@@ -127,6 +130,44 @@ def measure_load(path: str, fast: bool) -> dict:
             "key_unique": evidence.key_unique, "privileged": evidence.control_totals["privileged"]}
 
 
+def measure_read(path: str, how: str) -> dict:
+    """Seconds to read the CSV file into a table of text columns: the workbench's one reading
+    path (``formats._load_table``: the raw table with line numbers, rejections and the SHA-256),
+    pyarrow's own ``read_csv`` (every column as text, and with its type inference) or DuckDB's
+    ``read_csv`` (``all_varchar``, into Arrow)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    import pyarrow as pa
+    import pyarrow.csv as pv
+
+    from workbench.populations.formats import _load_table
+    from workbench.populations.options import _Options
+
+    baseline = rss_mb("VmRSS")
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    if how == "reader":
+        table = _load_table(Path(path), Path(path).name, _Options())
+        rows, read_as = len(table.lines), table.file_format
+    elif how == "pyarrow-text":
+        result = pv.read_csv(path, convert_options=pv.ConvertOptions(
+            column_types={c: pa.string() for c in COLUMNS}, strings_can_be_null=False))
+        rows, read_as = result.num_rows, "pyarrow text"
+    elif how == "pyarrow":
+        result = pv.read_csv(path)
+        rows, read_as = result.num_rows, "pyarrow typed"
+    elif how == "duckdb":
+        import duckdb
+
+        result = duckdb.connect().execute("SELECT * FROM read_csv(?, all_varchar = true, header = true)",
+                                          [path]).to_arrow_table()
+        rows, read_as = result.num_rows, "duckdb text"
+    else:
+        raise SystemExit(f"unknown reader {how}")
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "peak_mb": rss_mb("VmHWM"),
+            "baseline_mb": baseline, "rows": rows, "read_as": read_as}
+
+
 def measure_duckdb(path: str) -> dict:
     import duckdb
 
@@ -143,6 +184,34 @@ def measure_duckdb(path: str) -> dict:
     return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "peak_mb": rss_mb("VmHWM"),
             "baseline_mb": baseline, "entitlements": by_entitlement.num_rows,
             "distinct_logins": logins}
+
+
+def compare_readers(csv_path: Path, rows: int, repeat: int) -> list[str]:
+    """The workbench's reading path against pyarrow's and DuckDB's ``read_csv`` on the same file,
+    each in a fresh process, interleaved ``repeat`` times (best kept), with the load average."""
+    best: dict[str, dict] = {}
+    for _ in range(repeat):
+        for how in ("reader", "pyarrow-text", "pyarrow", "duckdb"):
+            result = child(["--measure-read", str(csv_path), how])
+            if result["rows"] != rows:
+                raise SystemExit(f"{how} read {result['rows']} rows of {csv_path}, not {rows}")
+            if how not in best or result["seconds"] < best[how]["seconds"]:
+                best[how] = result
+    lines = []
+    for how, result in best.items():
+        lines.append(f"{rows:>12,} {'read csv':<8} {csv_path.stat().st_size / 2**20:>8.0f} "
+                     f"{how:<12} {result['seconds']:>8.2f} {result['cpu']:>7.2f} {result['peak_mb']:>8.0f} "
+                     f"{result['baseline_mb']:>16.0f} {rows / result['seconds']:>12,.0f}")
+        print(lines[-1], flush=True)
+    reader = best["reader"]["seconds"]
+    lines.append(f"{'':>12} reader / pyarrow read_csv (text) {reader / best['pyarrow-text']['seconds']:.2f}x, "
+                 f"/ pyarrow (typed) {reader / best['pyarrow']['seconds']:.2f}x, / DuckDB read_csv "
+                 f"{reader / best['duckdb']['seconds']:.2f}x (target: within 2x of pyarrow); in CPU seconds "
+                 f"{best['reader']['cpu'] / best['pyarrow-text']['cpu']:.2f}x, "
+                 f"{best['reader']['cpu'] / best['pyarrow']['cpu']:.2f}x, "
+                 f"{best['reader']['cpu'] / best['duckdb']['cpu']:.2f}x; load average {os.getloadavg()[0]:.2f}")
+    print(lines[-1], flush=True)
+    return lines
 
 
 def child(args: list[str]) -> dict:
@@ -162,13 +231,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
     parser.add_argument("--fast", action="store_true",
                         help="force the Arrow CSV path for every CSV (default: by file size)")
-    parser.add_argument("--only", choices=("csv", "parquet", "duckdb"), action="append",
+    parser.add_argument("--only", choices=("csv", "parquet", "duckdb", "readers"), action="append",
                         help="measure only these (repeatable; default all)")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse grants_<rows>.* already in --dir instead of generating")
     parser.add_argument("--measure-load", help=argparse.SUPPRESS)
     parser.add_argument("--measure-duckdb", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-read", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each reader comparison (the best is shown; default 1)")
     args = parser.parse_args(argv)
+    if args.measure_read:
+        print(json.dumps(measure_read(*args.measure_read)))
+        return
     if args.measure_load:
         print(json.dumps(measure_load(args.measure_load, args.fast)))
         return
@@ -192,7 +267,9 @@ def main(argv: list[str] | None = None) -> None:
                 csv_path, parquet = generate(rows, folder)
                 print(f"generated {rows:,} rows in {time.perf_counter() - started:.1f} s "
                       "(not counted)", flush=True)
-            only = set(args.only or ("csv", "parquet", "duckdb"))
+            only = set(args.only or ("csv", "parquet", "duckdb", "readers"))
+            if "readers" in only:
+                lines += compare_readers(csv_path, rows, args.repeat)
             for label, path in (("csv", csv_path), ("parquet", parquet)):
                 if label not in only:
                     continue

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from workbench import identity
+from workbench.valuemap import transform_distinct
 
 HIT_COLUMNS = ["rule", "subject", "system", "detail_key", "description", "evidence_reference", "severity"]
 #: Glob patterns (fnmatch, ignoring case) of non-person accounts for a system the caller gives no
@@ -250,25 +251,54 @@ class RubberStampThresholds:
 
 
 def reviewer_statistics(decisions: pd.DataFrame) -> pd.DataFrame:
-    """Per reviewer: lines, decided, approvals, approval rate, median and minimum seconds between decisions."""
-    rows = []
-    for reviewer, group in decisions.groupby("reviewer_email", sort=True):
-        decided = group[group["decision"] != "undecided"]
-        times = decided["decided_at"].dropna().sort_values()
-        gaps = times.diff().dt.total_seconds().dropna()
-        rows.append({
-            "reviewer_email": reviewer,
-            "reviewer_name": _known(group["reviewer_name"].iloc[0]) or reviewer,
-            "lines": len(group),
-            "decided": len(decided),
-            "approved": int((decided["decision"] == "approve").sum()),
-            "revoked": int((decided["decision"] == "revoke").sum()),
-            "approval_rate": (decided["decision"] == "approve").mean() if len(decided) else np.nan,
-            "median_seconds_between_decisions": gaps.median() if len(gaps) else np.nan,
-            "first_decision": times.iloc[0] if len(times) else pd.NaT,
-            "last_decision": times.iloc[-1] if len(times) else pd.NaT,
-        })
-    return pd.DataFrame(rows)
+    """Per reviewer: lines, decided, approvals, approval rate, median and minimum seconds between decisions.
+
+    One row per reviewer e-mail (sorted; lines without a reviewer are not counted). ``reviewer_name``
+    is the name on the reviewer's first line (the e-mail when blank); decided lines are those whose
+    decision is not ``undecided``; the seconds between decisions are those of the reviewer's decided
+    lines with a time, in time order. Computed column-wise over the whole campaign (group-by
+    aggregates, no Python loop per reviewer), so a million lines take about a second.
+    """
+    lines = decisions[decisions["reviewer_email"].notna().to_numpy()]
+    if lines.empty:
+        return pd.DataFrame()
+    codes, reviewers = pd.factorize(lines["reviewer_email"], sort=True)   # reviewer k = reviewers[k]
+    n = len(reviewers)
+    decision = lines["decision"]
+    decided = (decision != "undecided").fillna(False).astype(bool).to_numpy()
+    approved = (decision == "approve").fillna(False).astype(bool).to_numpy() & decided
+    revoked = (decision == "revoke").fillna(False).astype(bool).to_numpy() & decided
+    line_count = np.bincount(codes, minlength=n)
+    decided_count = np.bincount(codes, weights=decided, minlength=n).astype("int64")
+    approved_count = np.bincount(codes, weights=approved, minlength=n).astype("int64")
+    times = lines["decided_at"]
+    timed = decided & times.notna().to_numpy()
+    moments = pd.DataFrame({"reviewer": codes[timed], "at": times.array[timed]})
+    moments = moments.sort_values(["reviewer", "at"], kind="mergesort").reset_index(drop=True)
+    same_reviewer = moments["reviewer"].eq(moments["reviewer"].shift()).to_numpy()
+    gaps = moments["at"].diff().dt.total_seconds()[same_reviewer]
+    median = gaps.groupby(moments["reviewer"][same_reviewer]).median().reindex(range(n))
+    by_reviewer = moments.groupby("reviewer")["at"]
+    first, last = by_reviewer.min().reindex(range(n)), by_reviewer.max().reindex(range(n))
+    _, first_line = np.unique(codes, return_index=True)                    # each reviewer's first line
+    names = lines["reviewer_name"].astype("string").str.strip().iloc[first_line]
+    emails = np.asarray(reviewers, dtype=object)
+    name = np.where((names.isna() | (names == "")).fillna(True).to_numpy(dtype=bool), emails,
+                    names.to_numpy(dtype=object))
+    rate = np.full(n, np.nan)
+    np.divide(approved_count, decided_count, out=rate, where=decided_count > 0)
+    return pd.DataFrame({
+        "reviewer_email": pd.array(emails, dtype="str"),
+        "reviewer_name": pd.array(name, dtype="str"),
+        "lines": line_count.astype("int64"),
+        "decided": decided_count,
+        "approved": approved_count,
+        "revoked": np.bincount(codes, weights=revoked, minlength=n).astype("int64"),
+        "approval_rate": rate,
+        "median_seconds_between_decisions": median.to_numpy(dtype="float64"),
+        "first_decision": first.to_numpy(),
+        "last_decision": last.to_numpy(),
+    })
 
 
 def rubber_stamping(decisions: pd.DataFrame, file_label: str,
@@ -288,9 +318,12 @@ def rubber_stamping(decisions: pd.DataFrame, file_label: str,
         & (stats["approval_rate"] >= thresholds.min_approval_rate)
         & (stats["median_seconds_between_decisions"] <= thresholds.max_median_seconds)
     ]
+    reviewers = decisions["reviewer_email"].astype("string")
+    of_flagged = reviewers.isin(list(flagged["reviewer_email"])).fillna(False).to_numpy()
+    lines_of = dict(list(decisions[of_flagged].groupby(reviewers[of_flagged].to_numpy(), sort=False)))
     rows = []
     for row in flagged.itertuples():
-        mine = decisions[_same(decisions["reviewer_email"], pd.Series(row.reviewer_email, index=decisions.index))]
+        mine = lines_of[row.reviewer_email]
         systems = sorted(set(mine["system"].dropna()))
         per_system = reviewer_statistics(mine.assign(reviewer_email=mine["system"]))
         detail = "; ".join(f"{s.reviewer_email}: {s.approved} of {s.decided} approved, median "
@@ -352,8 +385,10 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
 
 
 def _loose(values: pd.Series) -> pd.Series:
-    """Text as two spellings of one value compare: casefolded, whitespace trimmed and collapsed."""
-    return values.astype("string").str.strip().str.replace(r"\s+", " ", regex=True).str.casefold()
+    """Text as two spellings of one value compare: casefolded, whitespace trimmed and collapsed
+    (computed once per distinct value)."""
+    return transform_distinct(values.astype("string"),
+                              lambda text: text.str.strip().str.replace(r"\s+", " ", regex=True).str.casefold())
 
 
 def _loose_held_keys(grants: pd.DataFrame) -> pd.DataFrame:
@@ -375,8 +410,16 @@ def _loose_held_keys(grants: pd.DataFrame) -> pd.DataFrame:
 
 def _loose_line_keys(decisions: pd.DataFrame) -> pd.Series:
     """The (system, subject, entitlement) of each review line, loosely compared (see ``_loose_held_keys``)."""
-    return pd.Series(list(zip(decisions["system"], _loose(decisions["subject_email"]), _loose(decisions["entitlement"]))),
-                     index=decisions.index, dtype=object)
+    loose = pd.DataFrame({"system": decisions["system"], "subject": _loose(decisions["subject_email"]),
+                          "entitlement": _loose(decisions["entitlement"])})
+    return pd.Series(_key_tuples(loose, ("system", "subject", "entitlement")), index=decisions.index, dtype=object)
+
+
+def _key_tuples(frame: pd.DataFrame, columns: Sequence[str]) -> list[tuple]:
+    """Each row's values of ``columns`` as a tuple (a missing value as the column's own NA), for set
+    membership: the values iterating the columns gives, taken through NumPy object arrays, which is
+    many times faster than iterating Arrow-backed text columns value by value."""
+    return list(zip(*(frame[c].to_numpy(dtype=object) for c in columns)))
 
 
 def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identities: pd.DataFrame,
@@ -387,24 +430,25 @@ def review_population_gaps(grants: pd.DataFrame, decisions: pd.DataFrame, identi
     before it. Uncorrelated accounts (no HR person) are gaps too: campaigns exclude them silently.
     Service accounts are outside a user access review and are not counted.
     """
+    used = ("system", "entitlement", "person_email", "email", "login", "login_original", "granted_at", "removed_at",
+            "correlated", "match_rule", "match_candidates", "listing", "line", "service_account")
+    grants = grants[[c for c in grants.columns if c in used]]   # the columns read below: cheaper filters
     in_scope = grants[grants["system"].isin(systems) & ~grants["service_account"]]
     held = in_scope[held_at(in_scope, snapshot)]
     hires = identities.set_index("email")["hire_date"]
     hired_by_snapshot = dates_of(held["person_email"], hires) <= snapshot.tz_convert("UTC").tz_localize(None).normalize()
     expected = held[held["granted_at"].notna() | hired_by_snapshot | ~held["correlated"]]
-    reviewed = set(zip(decisions["system"], decisions["subject_email"], decisions["entitlement"]))
+    reviewed = set(_key_tuples(decisions, ("system", "subject_email", "entitlement")))
     subjects = review_subjects(expected)
-    covered = set(subjects.index[[key in reviewed for key in zip(subjects["system"], subjects["review_subject"],
-                                                                 subjects["entitlement"])]])
+    covered = set(subjects.index[[key in reviewed for key in _key_tuples(subjects, ("system", "review_subject",
+                                                                                    "entitlement"))]])
     # a line naming the same access in another spelling (the login, other capitals) covered it: the
     # imprecise line is review_line_not_in_listing's one finding, not a gap as well
     lines = set(_loose_line_keys(decisions))
     loose = _loose_held_keys(expected)
-    covered |= set(loose.index[[key in lines for key in zip(loose["system"], loose["identifier"], loose["entitlement"])]])
+    covered |= set(loose.index[[key in lines for key in _key_tuples(loose, ("system", "identifier", "entitlement"))]])
     rows = []
-    for index, row in zip(expected.index, expected.itertuples()):
-        if index in covered:
-            continue
+    for row in expected[~expected.index.isin(list(covered))].itertuples():   # only the gaps are visited
         subject = row.person_email if row.correlated else row.login
         ambiguous = getattr(row, "match_rule", None) == identity.AMBIGUOUS
         reason = ("" if row.correlated else
@@ -460,16 +504,20 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, grants: pd.DataFrame, i
     """
     held_grants = grants[held_at(grants, snapshot).to_numpy()]
     held = review_subjects(held_grants)
-    dated_held = set(zip(held["system"], held["review_subject"], held["entitlement"]))
+    dated_held = set(_key_tuples(held, ("system", "review_subject", "entitlement")))
     loose = _loose_held_keys(held_grants)
-    spelled = dict(zip(zip(loose["system"], loose["identifier"], loose["entitlement"]), loose.index))
+    spelled = dict(zip(_key_tuples(loose, ("system", "identifier", "entitlement")), loose.index))
     leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
+    # a line is explained by the access held at the snapshot, a decision to revoke it, or a leaver
+    explained = np.fromiter((key in dated_held for key in _key_tuples(decisions, ("system", "subject_email",
+                                                                                   "entitlement"))),
+                            dtype=bool, count=len(decisions))
+    explained |= (decisions["decision"] == "revoke").fillna(False).to_numpy(dtype=bool)
+    explained |= np.fromiter((subject in leavers for subject in decisions["subject_email"].to_numpy(dtype=object)),
+                             dtype=bool, count=len(decisions))
+    unexplained = decisions[~explained]
     rows = []
-    for row, key in zip(decisions.itertuples(), _loose_line_keys(decisions)):
-        if (row.system, row.subject_email, row.entitlement) in dated_held:
-            continue
-        if row.decision == "revoke" or row.subject_email in leavers:
-            continue
+    for row, key in zip(unexplained.itertuples(), _loose_line_keys(unexplained)):   # only the findings are visited
         if key in spelled:
             # the same access under another spelling: one finding (the line is imprecise), never a
             # population gap as well (review_population_gaps counts the access as covered)

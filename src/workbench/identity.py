@@ -21,9 +21,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+
+from workbench.valuemap import map_distinct
 
 #: The rules, in the words the workpaper uses for each.
 MATCH_RULES: Mapping[str, str] = {
@@ -91,7 +94,26 @@ class KeyIndex:
         once = pairs.drop_duplicates("key", keep=False)
         many = pairs[pairs["key"].duplicated(keep=False)]
         shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
-        return cls(dict(zip(once["key"], once["person"])), shared)
+        return cls(dict(zip(once["key"].to_numpy(dtype=object), once["person"].to_numpy(dtype=object))), shared)
+
+    @cached_property
+    def unique_series(self) -> pd.Series:
+        """``unique`` as the Series ``Series.map`` makes of a dict on every call, made once: a
+        control looks keys up rule by rule, column by column, against the same index."""
+        return _as_mapper(self.unique)
+
+    @cached_property
+    def shared_series(self) -> pd.Series:
+        """Each shared key -> its workers joined by ", ", as a Series made once (see ``unique_series``)."""
+        return _as_mapper({k: ", ".join(v) for k, v in self.shared.items()})
+
+
+def _as_mapper(mapping: Mapping[str, str]) -> pd.Series:
+    """The Series ``Series.map(mapping)`` builds from a dict (pandas' own recipe: float64 when
+    empty, else the values on an index of the keys), so mapping through it gives the same result."""
+    if not mapping:
+        return pd.Series(mapping, dtype=np.float64)
+    return pd.Series(list(mapping.values()), index=pd.Index(list(mapping.keys()), tupleize_cols=False))
 
 
 @dataclass(frozen=True)
@@ -112,8 +134,8 @@ class Directory:
         if index is None:
             empty = pd.Series(pd.NA, index=keys.index, dtype="string")
             return empty, empty
-        person = keys.map(index.unique).astype("string")
-        shared = keys.map({k: ", ".join(v) for k, v in index.shared.items()}).astype("string")
+        person = keys.map(index.unique_series).astype("string")
+        shared = keys.map(index.shared_series).astype("string")
         return person, shared
 
 
@@ -134,12 +156,12 @@ def build_directory(identities: pd.DataFrame, idp_users: pd.DataFrame | None = N
     email = _folded(hr["email"])
     indexes: dict[str, KeyIndex] = {
         "email": KeyIndex.build(email, email),
-        "email_local_part": KeyIndex.build(email.map(local_part), email),
+        "email_local_part": KeyIndex.build(map_distinct(email, local_part), email),
     }
     if "employee_id" in hr:
         indexes["employee_id"] = KeyIndex.build(hr["employee_id"].astype("string").str.strip(), email)
     if "full_name" in hr:
-        indexes["display_name"] = KeyIndex.build(hr["full_name"].map(normalise_name), email)
+        indexes["display_name"] = KeyIndex.build(map_distinct(hr["full_name"], normalise_name), email)
     scoped = set()
     base = Directory(dict(indexes))
     if idp_users is not None and len(idp_users):
@@ -156,7 +178,7 @@ def build_directory(identities: pd.DataFrame, idp_users: pd.DataFrame | None = N
                               emails=("_person",), employee_ids=("_person",))["person"]
         system = aliases["system"] if "system" in aliases else pd.Series(pd.NA, index=aliases.index)
         identifier = aliases["identifier"].astype("string")
-        keys = pd.concat([_scoped(system, _folded(identifier)), _scoped(system, identifier.map(normalise_name))])
+        keys = pd.concat([_scoped(system, _folded(identifier)), _scoped(system, map_distinct(identifier, normalise_name))])
         indexes["alias"] = KeyIndex.build(keys, pd.concat([person, person]))
         scoped.add("alias")
     return Directory(indexes, frozenset(scoped), frozenset(indexes))
@@ -189,10 +211,10 @@ def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str]
         "emails": [_folded(frame[c]) for c in present([*emails, *logins])],
         "employee_ids": [frame[c].astype("string").str.strip() for c in present(employee_ids)],
         "logins": [_folded(frame[c]) for c in present(logins)],
-        "locals": [frame[c].map(local_part).astype("string") for c in present([*logins, *emails])],
-        "names": [frame[c].map(normalise_name).astype("string") for c in present(names)],
+        "locals": [map_distinct(frame[c], local_part).astype("string") for c in present([*logins, *emails])],
+        "names": [map_distinct(frame[c], normalise_name).astype("string") for c in present(names)],
         "aliases": [*(_folded(frame[c]) for c in present([*logins, *emails, *employee_ids])),
-                    *(frame[c].map(normalise_name).astype("string") for c in present(names))],
+                    *(map_distinct(frame[c], normalise_name).astype("string") for c in present(names))],
     }
     person = pd.Series(pd.NA, index=frame.index, dtype="string")
     rule = pd.Series(UNMATCHED, index=frame.index, dtype="string")

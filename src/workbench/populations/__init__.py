@@ -33,9 +33,11 @@ Principles (see DESIGN.md section 3):
 
 Files: CSV (any reader; ``,`` by default, other delimiters declared or sniffed), .xlsx (openpyxl,
 formulas read as their text, never evaluated), Parquet (pyarrow) and, for the Okta System Log,
-NDJSON or a JSON array. CSV files over :data:`FAST_PATH_BYTES` (or with ``fast: true``) are parsed
-by Arrow with every column as text and checked with vectorised Arrow compute; small files go
-through the ``csv`` module. Both give the same table, the same line numbers and the same errors.
+NDJSON or a JSON array. Every CSV file is parsed by Arrow with every column as text and checked
+with vectorised Arrow compute, whatever its size; a file Arrow cannot vouch for (not UTF-8, a NUL
+byte, a header row spanning lines, a malformed row it cannot place) goes through the ``csv``
+module instead, with a note in its evidence saying why, as does a source declaring ``fast: false``.
+Both give the same table, the same line numbers and the same errors.
 
 The entry point is :func:`load_source`; :data:`READERS` maps each export kind to its reader
 (called with one :class:`ReadContext`), and :data:`READER_OPTIONS` lists the options each kind
@@ -148,9 +150,10 @@ __all__ = [
 ]
 
 #: CSV files larger than this many bytes are read through Arrow (vectorised) unless the source
-#: declares ``fast: false``; smaller files go through the ``csv`` module (about 6 s per 100 MB
-#: here, against well under 1 s through Arrow). Both paths give the same table, line numbers,
+#: declares ``fast: false``; smaller ones go through the ``csv`` module. 0: every CSV file takes
+#: the Arrow path (one reading path at every size; the csv module is about 6 s per 100 MB here,
+#: 5-10 times Arrow even on the demo's small files). Both paths give the same table, line numbers,
 #: rejections and errors: the Arrow path hands anything it cannot vouch for (odd quoting, bytes
 #: that are not UTF-8, a ragged row) to the csv module to name the line. The setting is this
 #: attribute of the package: the reading code (``formats``) looks it up here at every read.
-FAST_PATH_BYTES = 64 * 1024 * 1024
+FAST_PATH_BYTES = 0

@@ -1,4 +1,4 @@
-"""CSV through Arrow, every column as text, for large files (see ``FAST_PATH_BYTES``): the same
+"""CSV through Arrow, every column as text, the path of every CSV file (see ``FAST_PATH_BYTES``): the same
 table, line numbers, rejections and errors as the ``csv`` module path, which it hands anything
 it cannot vouch for (odd quoting, bytes that are not UTF-8, a ragged row) to name the line."""
 

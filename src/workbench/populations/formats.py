@@ -1,5 +1,6 @@
 """Any tabular export into a :class:`_RawTable` by its suffix: .xlsx, .parquet, otherwise CSV
-(through Arrow when large or declared ``fast``, else through the ``csv`` module); legacy .xls and
+(through Arrow, unless the source declares ``fast: false`` or Arrow cannot vouch for the file:
+then through the ``csv`` module); legacy .xls and
 JSON files are refused with what to export instead."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ COMMON_OPTIONS: dict[str, str] = {
     "timestamp_format": "the strftime format of timestamps, e.g. '%m/%d/%Y %I:%M:%S %p', or "
                         "'epoch_ms' / 'epoch_s' for Unix epoch numbers; default ISO 8601",
     "fast": "true to parse a CSV file with Arrow (vectorised), false for the csv module; by "
-            "default files over 64 MiB use Arrow",
+            "default every CSV file uses Arrow (the csv module where Arrow cannot vouch for the file)",
     "sheet": "the worksheet of an .xlsx file: its name or position (1 = first); default the first",
     **TRANSFORM_OPTIONS,
     "formats": "column -> the strftime format of that column's dates or timestamps (or "

@@ -147,7 +147,7 @@ class AuthenticationTest(ControlTest):
         frame["subject"] = analytics.subject_of(frame)
         frame["detail_key"] = frame["system"] + "|" + frame["login"]
         frame["item_key"] = frame["detail_key"]
-        frame["scope"] = frame["system"].map(self.scope_of_system)
+        frame["scope"] = self.scopes_of(frame["system"])
         frame["account"] = frame["login_original"].fillna(frame["login"])
         frame["last_used"] = frame["last_used_at"].dt.strftime("%Y-%m-%d").fillna(frame["last_used_state"])
         frame["mfa"] = frame["mfa_enabled"].map({True: "on", False: "OFF"}).where(frame["mfa_applicable"], "n/a")

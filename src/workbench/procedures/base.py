@@ -62,6 +62,7 @@ from workbench.runner import (
     open_run,
     prepare_standalone_run,
 )
+from workbench.valuemap import map_distinct
 
 FRAMEWORKS = ("SOX", "SOC 2")
 POPULATION_FILE = "population.csv"
@@ -351,6 +352,11 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return workpapers.flag_cells(table, [(i, "result") for i in table.index[table["result"] == "DIFFERS"]])
 
     # --- scope ----------------------------------------------------------------------------------
+    def scopes_of(self, systems: pd.Series) -> pd.Series:
+        """``systems.map(self.scope_of_system)``: each row's framework scope stratum, worked out
+        once per distinct system rather than once per row."""
+        return map_distinct(systems, self.scope_of_system)
+
     def scope_of_system(self, system_id: str) -> str:
         """The framework scope stratum of a system: which frameworks' conclusions its items feed."""
         system = self.params.system(system_id)

@@ -110,7 +110,7 @@ class PrivilegedAccessTest(ControlTest):
         frame["subject"] = analytics.subject_of(frame)
         frame["detail_key"] = frame["system"] + "|" + frame["login"] + "|" + frame["entitlement"]
         frame["item_key"] = frame["detail_key"]
-        frame["scope"] = frame["system"].map(self.scope_of_system)
+        frame["scope"] = self.scopes_of(frame["system"])
         frame["account"] = frame["login_original"].fillna(frame["login"])
         frame["expires_on"] = frame["expires_on"].dt.strftime("%Y-%m-%d")
         frame["evidence_reference"] = [analytics.evidence_reference(label, line)

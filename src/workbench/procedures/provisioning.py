@@ -142,7 +142,7 @@ class ProvisioningTest(ControlTest):
         matched["detail_key"] = analytics.grant_detail_key(matched)
         matched["item_key"] = matched["system"] + "|" + matched["login"].astype("string") + "|" \
             + matched["detail_key"].str.split("|", n=1).str[1]
-        matched["scope"] = matched["system"].map(self.scope_of_system)
+        matched["scope"] = self.scopes_of(matched["system"])
         matched["granted"] = matched["granted_at"].dt.strftime("%Y-%m-%d %H:%M")
         matched["evidence_reference"] = [analytics.evidence_reference(label, line)
                                          for label, line in zip(matched["listing"], matched["line"])]

@@ -214,7 +214,7 @@ class SegregationOfDutiesTest(ControlTest):
         frame["subject"] = analytics.subject_of(frame)
         frame["detail_key"] = frame["system"] + "|" + frame["login"]
         frame["item_key"] = frame["detail_key"]
-        frame["scope"] = frame["system"].map(self.scope_of_system)
+        frame["scope"] = self.scopes_of(frame["system"])
         frame["account"] = frame["login_original"].fillna(frame["login"])
         frame["department"] = frame["person_email"].map(analytics.person_attribute(self.identities, "department"))
         frame["evidence_reference"] = [analytics.evidence_reference(label, line)

@@ -146,7 +146,7 @@ class TerminationTest(ControlTest):
         frame["subject"] = frame["person_email"]
         frame["detail_key"] = frame["system"] + "|" + frame["login"]
         frame["item_key"] = frame["person_email"] + "|" + frame["detail_key"]
-        frame["scope"] = frame["system"].map(self.scope_of_system)
+        frame["scope"] = self.scopes_of(frame["system"])
         frame["account"] = frame["login_original"].fillna(frame["login"])
         frame["terminated"] = frame["termination_date"].dt.strftime("%Y-%m-%d")
         frame["removed"] = frame["removed_at"].dt.strftime("%Y-%m-%d").where(~frame["active"], "still active")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
@@ -158,16 +159,16 @@ class UserAccessReviewTest(ControlTest):
         frame = frame[frame["system"].isin(self.control.systems)]
         return int((~self.in_review_scope(frame)).sum())
 
-    @property
+    @cached_property
     def decisions(self) -> pd.DataFrame:
         """Review lines of the systems under test (in the declared review scope, if any), with their
-        item key and framework scope."""
+        item key and framework scope (built once per control)."""
         frame = self.frame("review_decisions")
         frame = frame[frame["system"].isin(self.control.systems)]
         frame = frame[self.in_review_scope(frame)].copy()
         frame["item_key"] = (frame["campaign_id"] + "|" + frame["system"] + "|" + frame["subject_email"]
                              + "|" + frame["entitlement"])
-        frame["scope"] = frame["system"].map(self.scope_of_system)
+        frame["scope"] = self.scopes_of(frame["system"])
         frame["subject"] = frame["subject_email"]
         frame["detail_key"] = frame["system"] + "|" + frame["entitlement"]
         frame["evidence_reference"] = self.decisions_label + " line " + frame["line"].astype(str)
@@ -190,10 +191,10 @@ class UserAccessReviewTest(ControlTest):
                           "completed_at": decided.max() if len(decided) and not undecided else pd.NaT,
                           "deadline": pd.NaT, "total_items": pd.NA, "signed_off_by": pd.NA, "signed_off_at": pd.NaT})
 
-    @property
+    @cached_property
     def grants(self) -> pd.DataFrame:
         """The system listings (in the declared review scope, if any), each grant correlated to its
-        HR person where possible."""
+        HR person where possible (once per control)."""
         grants = self.correlate(self.frames("access_listings"))
         return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
 
@@ -204,11 +205,7 @@ class UserAccessReviewTest(ControlTest):
 
     def reconciliation(self) -> pd.DataFrame:
         """Control totals: campaign lines vs the status report, vs access held at the snapshot."""
-        decisions, grants = self.decisions, self.grants
-        gaps = analytics.review_population_gaps(grants, decisions, self.identities, self.snapshot,
-                                                self.control.systems, "system listings")
-        inaccurate = analytics.review_lines_not_in_listing(decisions, grants, self.identities, self.snapshot,
-                                                           self.decisions_label)
+        decisions, gaps, inaccurate = self.decisions, self.population_gaps, self.lines_not_in_listing
         total_items = int(self.campaign["total_items"]) if pd.notna(self.campaign["total_items"]) else None
         all_lines = len(self.frame("review_decisions"))
         reported = self.given("review_campaign")
@@ -226,6 +223,19 @@ class UserAccessReviewTest(ControlTest):
         table = pd.DataFrame(rows, columns=["check", "count", "expected", "result"])
         return workpapers.flag_cells(table, [(i, "result") for i in table.index[table["result"] == "DIFFERS"]])
 
+    @cached_property
+    def population_gaps(self) -> pd.DataFrame:
+        """Access held at the snapshot the campaign did not cover: the A1 reconciliation and an
+        analytic, computed once for both."""
+        return analytics.review_population_gaps(self.grants, self.decisions, self.identities, self.snapshot,
+                                                self.control.systems, "system listings")
+
+    @cached_property
+    def lines_not_in_listing(self) -> pd.DataFrame:
+        """Campaign lines the listings do not support: the A1 reconciliation and an analytic, once for both."""
+        return analytics.review_lines_not_in_listing(self.decisions, self.grants, self.identities, self.snapshot,
+                                                     self.decisions_label)
+
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
         """Every full-population rule over every review line; the hits are exceptions."""
@@ -233,9 +243,8 @@ class UserAccessReviewTest(ControlTest):
         rs = self.settings.rubber_stamp
         listing_source = self.params.source(self.source_ids("access_listings")[0])
         self.hits = self.combine_hits([
-            analytics.review_population_gaps(grants, decisions, self.identities, self.snapshot,
-                                             self.control.systems, "system listings"),
-            analytics.review_lines_not_in_listing(decisions, grants, self.identities, self.snapshot, label),
+            self.population_gaps,
+            self.lines_not_in_listing,
             analytics.self_reviews(decisions, label),
             analytics.undecided_lines(decisions, label),
             analytics.approvals_of_terminated(decisions, self.identities, label),
