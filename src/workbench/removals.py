@@ -44,7 +44,8 @@ REMEDIATION_LOG = "remediation log"
 NO_PROOF = "none"
 
 PROOF_COLUMNS = ["system", "subject", "entitlement", "decided_at", "sla_deadline", "outcome", "proof_kind",
-                 "proof", "removed_at", "finding", "decision_evidence"]
+                 "proof", "removed_at", "finding", "decision_evidence", "proof_reference",
+                 "decision_line"]
 #: The remediation evidence as this module reads it (from ``remediation_log`` or revoke ``requests``).
 LOG_COLUMNS = ["system", "subjects", "entitlement", "action", "completed_at", "ticket", "performed_by", "label", "line"]
 #: Log actions that remove access.
@@ -90,7 +91,7 @@ def _held(rows: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
 
 
 def _where(snapshot: Snapshot, line: object) -> str:
-    return f"{snapshot.label}:{int(line)}" if pd.notna(line) else snapshot.label
+    return f"{snapshot.label} line {int(line)}" if pd.notna(line) else snapshot.label
 
 
 def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: pd.DataFrame | None,
@@ -107,11 +108,12 @@ def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: 
         subject, entitlement = _fold(decision.subject_email), _fold(decision.entitlement)
         decided = decision.decided_at
         base = {"system": decision.system, "subject": decision.subject_email, "entitlement": decision.entitlement,
-                "decided_at": decided, "decision_evidence": f"{decisions_label}:{int(decision.line)}"}
+                "decided_at": decided, "decision_evidence": f"{decisions_label} line {int(decision.line)}",
+                "decision_line": int(decision.line)}
         if pd.isna(decided):
             rows.append({**base, "sla_deadline": pd.NaT, "outcome": CANNOT_BE_PROVEN, "proof_kind": NO_PROOF,
                          "proof": "the decision has no date, so no evidence can be placed after it",
-                         "removed_at": pd.NaT, "finding": ""})
+                         "removed_at": pd.NaT, "finding": "", "proof_reference": ""})
             continue
         later = [s for s in systems.get(decision.system, []) if s.moment > decided]
         matches = _log_rows(log, decision.system, subject, entitlement, decided)
@@ -151,21 +153,26 @@ def _outcome(later: list[Snapshot], log_rows: pd.DataFrame, subject: str, entitl
     absent_states = [s for s in states if s[1] is None]
     last_held = held_states[-1] if held_states else None
     # a log row is contradicted by a listing from after its completion that still shows the access
-    log_rows = log_rows[[not any(state[0].moment > done for state in held_states) for done in log_rows["completed_at"]]] \
-        if len(log_rows) else log_rows
+    standing = [not any(state[0].moment > done for state in held_states) for done in log_rows["completed_at"]]
+    overruled = log_rows[[not keep for keep in standing]] if len(log_rows) else log_rows
+    log_rows = log_rows[standing] if len(log_rows) else log_rows
+    overruled_text = "".join(f"; {row.label} line {int(row.line)} records it removed {moment_text(row.completed_at)}, "
+                             "but a listing from after that still shows it" for row in overruled.itertuples(index=False))
     after_deadline_held = [s for s in held_states if business_days(decided, s[0].moment) > sla]
     absent_after_held = [s for s in absent_states if last_held is not None and s[0].moment > last_held[0].moment]
 
-    def result(outcome: str, kind: str, proof: str, removed_at: object = pd.NaT, finding: str = "") -> dict:
+    def result(outcome: str, kind: str, proof: str, removed_at: object = pd.NaT, finding: str = "",
+               refs: Sequence[str] = ()) -> dict:
         return {"sla_deadline": deadline_text, "outcome": outcome, "proof_kind": kind, "proof": proof,
-                "removed_at": removed_at, "finding": finding}
+                "removed_at": removed_at, "finding": finding, "proof_reference": "; ".join(dict.fromkeys(refs))}
 
     if last_held is not None and not absent_after_held and after_deadline_held:
         snapshot, row = last_held[0], last_held[1]
         proof = (f"{_where(snapshot, row['line'])}: still held at {moment_text(snapshot.moment)}, after the SLA "
-                 f"deadline {deadline_text}")
+                 f"deadline {deadline_text}{overruled_text}")
         return result(NOT_EXECUTED, LATER_LISTING, proof,
-                      finding=f"still held at {moment_text(snapshot.moment)} ({snapshot.label}), after the SLA deadline")
+                      finding=f"still held at {moment_text(snapshot.moment)} ({snapshot.label}), after the SLA deadline",
+                      refs=[_where(snapshot, row["line"])])
     if after_deadline_held and absent_after_held:
         held_snap, held_row = after_deadline_held[-1][0], after_deadline_held[-1][1]
         gone_snap, removed_at, removed_line = absent_after_held[0][0], absent_after_held[0][2], absent_after_held[0][3]
@@ -175,46 +182,52 @@ def _outcome(later: list[Snapshot], log_rows: pd.DataFrame, subject: str, entitl
                     else f"no longer held at {moment_text(gone_snap.moment)}"))
         return result(EXECUTED_LATE, LATER_LISTING, proof, removed_at,
                       finding=f"still held at {moment_text(held_snap.moment)} ({held_snap.label}), after the SLA "
-                              "deadline, and removed only later")
+                              "deadline, and removed only later",
+                      refs=[_where(held_snap, held_row["line"]), _where(gone_snap, removed_line)])
     # no listing after the deadline still shows the access
-    candidates = []  # (removal time, kind, proof)
+    candidates = []  # (removal time, kind, proof, reference)
     for snapshot, _, removed_at, removed_line in absent_states:
         if pd.notna(removed_at):
             candidates.append((removed_at, LATER_LISTING, f"{_where(snapshot, removed_line)}: removed "
-                                                         f"{moment_text(removed_at)}"))
+                                                         f"{moment_text(removed_at)}", _where(snapshot, removed_line)))
     for row in log_rows.itertuples(index=False):
         what = f"completed {moment_text(row.completed_at)}" + (f", ticket {row.ticket}" if _fold(row.ticket) else "") \
             + (f", by {row.performed_by}" if _fold(row.performed_by) else "")
-        candidates.append((row.completed_at, REMEDIATION_LOG, f"{row.label}:{int(row.line)}: {row.action} {what}"))
+        reference = f"{row.label} line {int(row.line)}" + (f" ({row.ticket})" if _fold(row.ticket) else "")
+        candidates.append((row.completed_at, REMEDIATION_LOG, f"{row.label} line {int(row.line)}: {row.action} {what}",
+                           reference))
     if candidates:
-        removed_at, kind, proof = min(candidates, key=lambda c: (c[0], c[1]))
+        # the earliest removal evidenced; at the same time, the log row (it names who and which ticket)
+        removed_at, kind, proof, reference = min(candidates, key=lambda c: (c[0], c[1] != REMEDIATION_LOG))
+        refs = [reference]
         if absent_states and kind == REMEDIATION_LOG:
             snapshot = absent_states[0][0]
             proof += f"; {snapshot.label}: not held at {moment_text(snapshot.moment)}"
             kind = f"{REMEDIATION_LOG} and {LATER_LISTING}"
+            refs.append(snapshot.label)
         lag = business_days(decided, removed_at)
         if lag <= sla:
-            return result(EXECUTED_WITHIN_SLA, kind, proof, removed_at)
+            return result(EXECUTED_WITHIN_SLA, kind, proof, removed_at, refs=refs)
         return result(EXECUTED_LATE, kind, proof, removed_at,
-                      finding=f"removed only on {moment_text(removed_at)} ({lag} business days)")
+                      finding=f"removed only on {moment_text(removed_at)} ({lag} business days)", refs=refs)
     if absent_states:
         snapshot = absent_states[0][0]
         if business_days(decided, snapshot.moment) <= sla:
             return result(EXECUTED_WITHIN_SLA, LATER_LISTING,
                           f"{snapshot.label}: not held at {moment_text(snapshot.moment)}, within the SLA deadline "
-                          f"{deadline_text}")
+                          f"{deadline_text}", refs=[snapshot.label])
         since = (f"; {_where(last_held[0], last_held[1]['line'])} still showed it at {moment_text(last_held[0].moment)}"
                  if last_held is not None else "")
         return result(TIME_NOT_PROVEN, LATER_LISTING,
                       f"{snapshot.label}: not held at {moment_text(snapshot.moment)} (after the deadline {deadline_text}; "
-                      f"the listing gives no removal date){since}")
+                      f"the listing gives no removal date){since}", refs=[snapshot.label])
     if last_held is not None:  # shown only by listings from before the deadline
         snapshot, row = last_held[0], last_held[1]
         return result(CANNOT_BE_PROVEN, NO_PROOF,
                       f"{_where(snapshot, row['line'])} still shows the access at {moment_text(snapshot.moment)}, "
                       f"before the SLA deadline {deadline_text}: it shows the removal was not yet made then, which "
                       "the SLA allowed, not that it was never executed; no listing from after the deadline and no "
-                      "remediation-log row")
+                      "remediation-log row", refs=[_where(snapshot, row["line"])])
     return result(CANNOT_BE_PROVEN, NO_PROOF, "no listing of the system extracted after the decision and no "
                                               "remediation-log or ticket row")
 

@@ -58,10 +58,11 @@ class Snapshot:
 
 
 def access_key(frame: pd.DataFrame) -> pd.Series:
-    """(login, entitlement), casefolded and trimmed: how two listings name the same access."""
+    """Login and entitlement, casefolded and trimmed, as one text (joined by U+241F, which no export
+    uses): how two listings name the same access."""
     login = frame["login"].astype("string").str.strip().str.casefold()
     entitlement = frame["entitlement"].astype("string").str.strip().str.casefold()
-    return pd.Series(list(zip(login, entitlement)), index=frame.index, dtype=object)
+    return (login.fillna("") + "\u241f" + entitlement.fillna("")).astype(object)
 
 
 def split_by_system(source_id: str, label: str, kind: str, moment: pd.Timestamp,
@@ -111,7 +112,7 @@ def _text(value: object) -> str:
 
 
 def _line(label: str, line: object) -> str:
-    return f"{label}:{int(line)}" if pd.notna(line) else label
+    return f"{label} line {int(line)}" if pd.notna(line) else label
 
 
 def _account(row: pd.Series) -> str:
