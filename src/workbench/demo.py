@@ -126,7 +126,7 @@ FILE_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "apps/ledgerline_erp_user_roles_after_review.csv": (
         "USER_ID", "USER_NAME", "EMAIL", "ROLE_NAME", "ROLE_ASSIGNED_DATE", "END_DATE",
         "ACCOUNT_STATUS", "LAST_LOGON", "CREATED_DATE"),
-    "reviews/uar_2026Q3_remediation_tasks.csv": (
+    "tickets/servicenow_remediation_tasks.csv": (
         "Number", "Short description", "Configuration item", "Requested for", "Account", "Entitlement",
         "State", "Assigned to", "Closed", "Closed by"),
     "ground_truth.csv": ("rule", "subject", "system", "control_family", "detail"),
@@ -383,7 +383,7 @@ def expected_truth_counts(period: str = DEMO_PERIOD) -> dict[str, int]:
     if QUARTERS[period].end <= _S2_MITIGATION_VALID_TO:
         counts["sod_conflict"] -= 1
     if period != DEMO_PERIOD:  # the unexplained ERP removal is planted in the demo period only
-        counts["unexplained_removal"] -= 1
+        del counts["unexplained_removal"]
     return counts
 
 
@@ -1688,7 +1688,7 @@ class _Company:
             "policy/privileged_access_approved.csv": self.render_privileged(),
             "policy/sod_mitigations.csv": self.render_mitigations(),
             "apps/ledgerline_erp_user_roles_after_review.csv": self.render_erp(self.after_review),
-            f"reviews/uar_{self.q.compact}_remediation_tasks.csv": self.render_remediation_tasks(),
+            "tickets/servicenow_remediation_tasks.csv": self.render_remediation_tasks(),
             "ground_truth.csv": [list(row) for row in self.truth],
             "removal_truth.csv": [list(row) for row in self.removal_truth],
         }

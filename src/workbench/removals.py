@@ -132,7 +132,7 @@ def _log_rows(log: pd.DataFrame | None, system: str, subject: str, entitlement: 
             and pd.notna(done) and done >= decided
             for subjects, ent, action, done in zip(mine["subjects"], mine["entitlement"], mine["action"],
                                                    mine["completed_at"])]
-    return mine[keep].sort_values("completed_at", kind="mergesort")
+    return mine[np.array(keep, dtype=bool)].sort_values("completed_at", kind="mergesort")
 
 
 def _outcome(later: list[Snapshot], log_rows: pd.DataFrame, subject: str, entitlement: str,
@@ -154,8 +154,8 @@ def _outcome(later: list[Snapshot], log_rows: pd.DataFrame, subject: str, entitl
     last_held = held_states[-1] if held_states else None
     # a log row is contradicted by a listing from after its completion that still shows the access
     standing = [not any(state[0].moment > done for state in held_states) for done in log_rows["completed_at"]]
-    overruled = log_rows[[not keep for keep in standing]] if len(log_rows) else log_rows
-    log_rows = log_rows[standing] if len(log_rows) else log_rows
+    overruled = log_rows[~np.array(standing, dtype=bool)] if len(log_rows) else log_rows
+    log_rows = log_rows[np.array(standing, dtype=bool)] if len(log_rows) else log_rows
     overruled_text = "".join(f"; {row.label} line {int(row.line)} records it removed {moment_text(row.completed_at)}, "
                              "but a listing from after that still shows it" for row in overruled.itertuples(index=False))
     after_deadline_held = [s for s in held_states if business_days(decided, s[0].moment) > sla]
@@ -272,6 +272,6 @@ def unexplained_removals(listings: Sequence[Snapshot], revokes: pd.DataFrame, lo
                 if left is not None and pd.notna(left) and _day(pd.Timestamp(left)) <= _day(after.moment):
                     explained = True
                 keep.append(not explained)
-            parts.append(removed[keep].assign(before_moment=before.moment, after_moment=after.moment))
+            parts.append(removed[np.array(keep, dtype=bool)].assign(before_moment=before.moment, after_moment=after.moment))
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
