@@ -72,16 +72,29 @@ def _day(moment: pd.Timestamp) -> np.datetime64:
     return np.datetime64(stamp.normalize().date(), "D")
 
 
-def _rows_of(snapshot: Snapshot, subject: str, entitlement: str) -> pd.DataFrame:
+def _access_index(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
+    """(subject, entitlement) -> the snapshot's row positions, the subject being the person's HR
+    e-mail, the account's e-mail or its login (each casefolded): one pass, then look-ups."""
+    frame = snapshot.frame
+    entitlement = frame["entitlement"].astype("string").str.strip().str.casefold()
+    index: dict[tuple[str, str], list[int]] = {}
+    for column in ("person_email", "email", "login"):
+        if column not in frame:
+            continue
+        names = frame[column].astype("string").str.strip().str.casefold()
+        for position, (name, ent) in enumerate(zip(names, entitlement)):
+            if isinstance(name, str) and isinstance(ent, str):
+                rows = index.setdefault((name, ent), [])
+                if position not in rows:
+                    rows.append(position)
+    return index
+
+
+def _rows_of(snapshot: Snapshot, index: dict[tuple[str, str], list[int]], subject: str,
+             entitlement: str) -> pd.DataFrame:
     """The snapshot's rows of one access (the subject matched as the person's HR e-mail, else the
     account's e-mail or login, ignoring case)."""
-    frame = snapshot.frame
-    ent = frame["entitlement"].astype("string").str.strip().str.casefold() == entitlement
-    who = pd.Series(False, index=frame.index)
-    for column in ("person_email", "email", "login"):
-        if column in frame:
-            who |= (frame[column].astype("string").str.strip().str.casefold() == subject).fillna(False)
-    return frame[(ent.fillna(False) & who).to_numpy(dtype=bool)]
+    return snapshot.frame.iloc[sorted(index.get((subject, entitlement), []))]
 
 
 def _held(rows: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
@@ -103,6 +116,8 @@ def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: 
     ``log``: remediation evidence in :data:`LOG_COLUMNS` (None when not given).
     """
     systems = by_system(listings)
+    indexes = {id(s): _access_index(s) for group in systems.values() for s in group}
+    log_index = _log_index(log)
     rows = []
     for decision in revokes.itertuples(index=False):
         subject, entitlement = _fold(decision.subject_email), _fold(decision.entitlement)
@@ -116,33 +131,45 @@ def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: 
                          "removed_at": pd.NaT, "finding": "", "proof_reference": ""})
             continue
         later = [s for s in systems.get(decision.system, []) if s.moment > decided]
-        matches = _log_rows(log, decision.system, subject, entitlement, decided)
-        rows.append({**base, **_outcome(later, matches, subject, entitlement, decided, sla_business_days)})
+        matches = _log_rows(log, log_index, decision.system, subject, entitlement, decided)
+        rows.append({**base, **_outcome([(s, indexes[id(s)]) for s in later], matches, subject, entitlement,
+                                        decided, sla_business_days)})
     frame = pd.DataFrame(rows, columns=PROOF_COLUMNS)
     return frame.sort_values(["system", "subject", "entitlement"], kind="mergesort").reset_index(drop=True)
 
 
-def _log_rows(log: pd.DataFrame | None, system: str, subject: str, entitlement: str,
-              decided: pd.Timestamp) -> pd.DataFrame:
+def _log_index(log: pd.DataFrame | None) -> dict[tuple[str, str, str], list[int]]:
+    """(system, subject, entitlement) -> positions of the log's removal rows, each subject a name the
+    row's person or account goes by, the entitlement casefolded: one pass, then look-ups."""
+    index: dict[tuple[str, str, str], list[int]] = {}
+    if log is None:
+        return index
+    for position, (system, subjects, ent, action) in enumerate(zip(log["system"], log["subjects"], log["entitlement"],
+                                                                   log["action"])):
+        if _fold(action) in REMOVAL_ACTIONS and isinstance(system, str):
+            for subject in subjects:
+                index.setdefault((system, subject, _fold(ent)), []).append(position)
+    return index
+
+
+def _log_rows(log: pd.DataFrame | None, index: dict[tuple[str, str, str], list[int]], system: str, subject: str,
+              entitlement: str, decided: pd.Timestamp) -> pd.DataFrame:
     """The remediation rows that record this access removed after the decision, earliest first."""
     if log is None or log.empty:
         return pd.DataFrame(columns=LOG_COLUMNS)
-    mine = log[(log["system"] == system).fillna(False).to_numpy(dtype=bool)]
-    keep = [subject in subjects and _fold(ent) == entitlement and _fold(action) in REMOVAL_ACTIONS
-            and pd.notna(done) and done >= decided
-            for subjects, ent, action, done in zip(mine["subjects"], mine["entitlement"], mine["action"],
-                                                   mine["completed_at"])]
-    return mine[np.array(keep, dtype=bool)].sort_values("completed_at", kind="mergesort")
+    mine = log.iloc[sorted(index.get((system, subject, entitlement), []))]
+    done = mine["completed_at"]
+    return mine[(done.notna() & (done >= decided)).to_numpy(dtype=bool)].sort_values("completed_at", kind="mergesort")
 
 
-def _outcome(later: list[Snapshot], log_rows: pd.DataFrame, subject: str, entitlement: str,
+def _outcome(later: list[tuple[Snapshot, dict]], log_rows: pd.DataFrame, subject: str, entitlement: str,
              decided: pd.Timestamp, sla: int) -> dict[str, object]:
     """Outcome, proof kind, proof, removal time and the finding's words for one revoke decision."""
     deadline = sla_deadline(decided, sla)
     deadline_text = str(deadline)
     states = []  # (snapshot, held row or None, removal time from the listing or NaT, line of a removed row)
-    for snapshot in later:
-        rows = _rows_of(snapshot, subject, entitlement)
+    for snapshot, index in later:
+        rows = _rows_of(snapshot, index, subject, entitlement)
         held = _held(rows, snapshot.moment)
         gone = rows[rows["removed_at"].notna().to_numpy(dtype=bool)] if "removed_at" in rows else rows.iloc[0:0]
         gone = gone[(gone["removed_at"] >= decided).to_numpy(dtype=bool)] if len(gone) else gone

@@ -144,14 +144,18 @@ def compare(before: Snapshot, after: Snapshot) -> pd.DataFrame:
     for key in sorted(set(new.index) - set(old.index)):
         record = new.loc[key]
         rows.append(row("added", record, after_line=record.get("line", pd.NA)))
-    shared = sorted(set(old.index) & set(new.index))
+    shared = old.index.intersection(new.index).sort_values()
     attributes = [a for a in COMPARED_ATTRIBUTES if a in old.columns and a in new.columns]
-    for key in shared:
-        was, now = old.loc[key], new.loc[key]
-        for attribute in attributes:
-            if not _same(was[attribute], now[attribute]):
-                rows.append(row("changed", now, attribute, _text(was[attribute]), _text(now[attribute]),
-                                was.get("line", pd.NA), now.get("line", pd.NA)))
+    if len(shared) and attributes:
+        was, now = old.loc[shared], new.loc[shared]
+        differs = pd.DataFrame({a: [not _same(x, y) for x, y in zip(was[a], now[a])] for a in attributes},
+                               index=shared)
+        for key in differs.index[differs.any(axis=1)]:
+            for attribute in attributes:
+                if differs.at[key, attribute]:
+                    rows.append(row("changed", now.loc[key], attribute, _text(was.at[key, attribute]),
+                                    _text(now.at[key, attribute]), was.at[key, "line"] if "line" in was else pd.NA,
+                                    now.at[key, "line"] if "line" in now else pd.NA))
     frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     return frame.astype({"before_line": "Int64", "after_line": "Int64"})
 
