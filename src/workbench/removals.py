@@ -90,17 +90,27 @@ def _access_index(snapshot: Snapshot) -> dict[tuple[str, str], list[int]]:
     return index
 
 
-def _rows_of(snapshot: Snapshot, index: dict[tuple[str, str], list[int]], subject: str,
-             entitlement: str) -> pd.DataFrame:
-    """The snapshot's rows of one access (the subject matched as the person's HR e-mail, else the
-    account's e-mail or login, ignoring case)."""
-    return snapshot.frame.iloc[sorted(index.get((subject, entitlement), []))]
+class _Listing:
+    """One snapshot ready for look-ups: its access index, and each row's line and removal time."""
 
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self.index = _access_index(snapshot)
+        frame = snapshot.frame
+        self.lines = frame["line"].tolist() if "line" in frame else [pd.NA] * len(frame)
+        self.removed = frame["removed_at"].tolist() if "removed_at" in frame else [pd.NaT] * len(frame)
 
-def _held(rows: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
-    if "removed_at" not in rows:
-        return rows
-    return rows[(rows["removed_at"].isna() | (rows["removed_at"] > moment)).fillna(True).to_numpy(dtype=bool)]
+    def state(self, subject: str, entitlement: str, decided: pd.Timestamp) -> tuple:
+        """(snapshot, the line showing the access held at the snapshot's moment or None, the earliest
+        removal time the listing records after the decision or NaT, that row's line)."""
+        positions = sorted(self.index.get((subject, entitlement), []))
+        moment = self.snapshot.moment
+        held = [p for p in positions if pd.isna(self.removed[p]) or self.removed[p] > moment]
+        gone = [p for p in positions if pd.notna(self.removed[p]) and self.removed[p] >= decided]
+        first = min(gone, key=lambda p: self.removed[p]) if gone else None
+        return (self.snapshot, {"line": self.lines[held[0]]} if held else None,
+                self.removed[first] if first is not None else pd.NaT,
+                self.lines[first] if first is not None else pd.NA)
 
 
 def _where(snapshot: Snapshot, line: object) -> str:
@@ -116,8 +126,9 @@ def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: 
     ``log``: remediation evidence in :data:`LOG_COLUMNS` (None when not given).
     """
     systems = by_system(listings)
-    indexes = {id(s): _access_index(s) for group in systems.values() for s in group}
+    ready = {id(s): _Listing(s) for group in systems.values() for s in group}
     log_index = _log_index(log)
+    records = log.to_dict("records") if log is not None else []
     rows = []
     for decision in revokes.itertuples(index=False):
         subject, entitlement = _fold(decision.subject_email), _fold(decision.entitlement)
@@ -131,9 +142,9 @@ def prove_revocations(revokes: pd.DataFrame, listings: Sequence[Snapshot], log: 
                          "removed_at": pd.NaT, "finding": "", "proof_reference": ""})
             continue
         later = [s for s in systems.get(decision.system, []) if s.moment > decided]
-        matches = _log_rows(log, log_index, decision.system, subject, entitlement, decided)
-        rows.append({**base, **_outcome([(s, indexes[id(s)]) for s in later], matches, subject, entitlement,
-                                        decided, sla_business_days)})
+        matches = _log_rows(records, log_index, decision.system, subject, entitlement, decided)
+        states = [ready[id(s)].state(subject, entitlement, decided) for s in later]
+        rows.append({**base, **_outcome(states, matches, decided, sla_business_days)})
     frame = pd.DataFrame(rows, columns=PROOF_COLUMNS)
     return frame.sort_values(["system", "subject", "entitlement"], kind="mergesort").reset_index(drop=True)
 
@@ -152,39 +163,29 @@ def _log_index(log: pd.DataFrame | None) -> dict[tuple[str, str, str], list[int]
     return index
 
 
-def _log_rows(log: pd.DataFrame | None, index: dict[tuple[str, str, str], list[int]], system: str, subject: str,
-              entitlement: str, decided: pd.Timestamp) -> pd.DataFrame:
+def _log_rows(records: list[dict], index: dict[tuple[str, str, str], list[int]], system: str, subject: str,
+              entitlement: str, decided: pd.Timestamp) -> list[dict]:
     """The remediation rows that record this access removed after the decision, earliest first."""
-    if log is None or log.empty:
-        return pd.DataFrame(columns=LOG_COLUMNS)
-    mine = log.iloc[sorted(index.get((system, subject, entitlement), []))]
-    done = mine["completed_at"]
-    return mine[(done.notna() & (done >= decided)).to_numpy(dtype=bool)].sort_values("completed_at", kind="mergesort")
+    mine = [records[p] for p in sorted(index.get((system, subject, entitlement), []))]
+    done = [r for r in mine if pd.notna(r["completed_at"]) and r["completed_at"] >= decided]
+    return sorted(done, key=lambda r: r["completed_at"])
 
 
-def _outcome(later: list[tuple[Snapshot, dict]], log_rows: pd.DataFrame, subject: str, entitlement: str,
-             decided: pd.Timestamp, sla: int) -> dict[str, object]:
-    """Outcome, proof kind, proof, removal time and the finding's words for one revoke decision."""
+def _outcome(states: list[tuple], log_rows: list[dict], decided: pd.Timestamp, sla: int) -> dict[str, object]:
+    """Outcome, proof kind, proof, removal time and the finding's words for one revoke decision, from
+    the state of the access in each later listing (``_Listing.state``) and the matching log rows."""
     deadline = sla_deadline(decided, sla)
     deadline_text = str(deadline)
-    states = []  # (snapshot, held row or None, removal time from the listing or NaT, line of a removed row)
-    for snapshot, index in later:
-        rows = _rows_of(snapshot, index, subject, entitlement)
-        held = _held(rows, snapshot.moment)
-        gone = rows[rows["removed_at"].notna().to_numpy(dtype=bool)] if "removed_at" in rows else rows.iloc[0:0]
-        gone = gone[(gone["removed_at"] >= decided).to_numpy(dtype=bool)] if len(gone) else gone
-        removed_at = gone["removed_at"].min() if len(gone) else pd.NaT
-        removed_line = gone.loc[gone["removed_at"].idxmin(), "line"] if len(gone) else pd.NA
-        states.append((snapshot, held.iloc[0] if len(held) else None, removed_at, removed_line))
     held_states = [s for s in states if s[1] is not None]
     absent_states = [s for s in states if s[1] is None]
     last_held = held_states[-1] if held_states else None
     # a log row is contradicted by a listing from after its completion that still shows the access
-    standing = [not any(state[0].moment > done for state in held_states) for done in log_rows["completed_at"]]
-    overruled = log_rows[~np.array(standing, dtype=bool)] if len(log_rows) else log_rows
-    log_rows = log_rows[np.array(standing, dtype=bool)] if len(log_rows) else log_rows
-    overruled_text = "".join(f"; {row.label} line {int(row.line)} records it removed {moment_text(row.completed_at)}, "
-                             "but a listing from after that still shows it" for row in overruled.itertuples(index=False))
+    standing = [not any(state[0].moment > row["completed_at"] for state in held_states) for row in log_rows]
+    overruled = [row for row, keep in zip(log_rows, standing) if not keep]
+    log_rows = [row for row, keep in zip(log_rows, standing) if keep]
+    overruled_text = "".join(f"; {row['label']} line {int(row['line'])} records it removed "
+                             f"{moment_text(row['completed_at'])}, but a listing from after that still shows it"
+                             for row in overruled)
     after_deadline_held = [s for s in held_states if business_days(decided, s[0].moment) > sla]
     absent_after_held = [s for s in absent_states if last_held is not None and s[0].moment > last_held[0].moment]
 
@@ -217,12 +218,13 @@ def _outcome(later: list[tuple[Snapshot, dict]], log_rows: pd.DataFrame, subject
         if pd.notna(removed_at):
             candidates.append((removed_at, LATER_LISTING, f"{_where(snapshot, removed_line)}: removed "
                                                          f"{moment_text(removed_at)}", _where(snapshot, removed_line)))
-    for row in log_rows.itertuples(index=False):
-        what = f"completed {moment_text(row.completed_at)}" + (f", ticket {row.ticket}" if _fold(row.ticket) else "") \
-            + (f", by {row.performed_by}" if _fold(row.performed_by) else "")
-        reference = f"{row.label} line {int(row.line)}" + (f" ({row.ticket})" if _fold(row.ticket) else "")
-        candidates.append((row.completed_at, REMEDIATION_LOG, f"{row.label} line {int(row.line)}: {row.action} {what}",
-                           reference))
+    for row in log_rows:
+        ticket, by = _fold(row["ticket"]) and row["ticket"], _fold(row["performed_by"]) and row["performed_by"]
+        what = f"completed {moment_text(row['completed_at'])}" + (f", ticket {ticket}" if ticket else "") \
+            + (f", by {by}" if by else "")
+        where = f"{row['label']} line {int(row['line'])}"
+        candidates.append((row["completed_at"], REMEDIATION_LOG, f"{where}: {row['action']} {what}",
+                           where + (f" ({ticket})" if ticket else "")))
     if candidates:
         # the earliest removal evidenced; at the same time, the log row (it names who and which ticket)
         removed_at, kind, proof, reference = min(candidates, key=lambda c: (c[0], c[1] != REMEDIATION_LOG))
