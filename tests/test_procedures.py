@@ -160,7 +160,7 @@ def test_the_appendix_gives_each_sources_declared_options_in_full(uar):
 
     appendix = "".join(block.markup for block in uar.mapping_appendix())
     # the demo's UAR declares options only for its remediation tasks (a ServiceNow export read by kind: mapped)
-    assert "no options to list" not in appendix and "uar_2026Q3_remediation_tasks.csv (mapped → remediation_log)" in appendix
+    assert "no options to list" not in appendix and "servicenow_remediation_tasks.csv (mapped → remediation_log)" in appendix
     assert "SHA-256" in appendix and "Key unique" in appendix  # each source's evidence in full
     departments = {f"Dept {i}": f"Department {i}" for i in range(25)}
     options = {"table": "identities", "date_format": "%d/%m/%Y",
