@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -288,7 +289,7 @@ class ControlTest(IdentificationMixin):
             frame = population.frame
             if "system" in frame:
                 mine = [chosen.get((population.kind, x)) in (source_id, None) for x in frame["system"]]
-                frame = frame[mine]
+                frame = frame[np.array(mine, dtype=bool)]
             parts.append(frame.assign(listing=self.label(source_id)))
         return pd.concat(parts, ignore_index=True)
 
@@ -298,8 +299,7 @@ class ControlTest(IdentificationMixin):
         for source_id in dict.fromkeys(self.source_ids(role)):
             population = self.load_for(role, source_id)
             moment = pd.Timestamp(self.params.source(source_id).moment).tz_convert("UTC")
-            found += split_by_system(source_id, self.label(source_id), population.kind, moment,
-                                               population.frame)
+            found += split_by_system(source_id, self.label(source_id), population.kind, moment, population.frame)
         return found
 
     def _snapshot_groups(self, role: str) -> dict[tuple[str, str], list[Snapshot]]:
