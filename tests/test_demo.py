@@ -68,7 +68,14 @@ EXPECTED_HEADERS = {
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"],
     "policy/sod_mitigations.csv": [
         "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from", "valid_to"],
+    "apps/ledgerline_erp_user_roles_after_review.csv": [
+        "USER_ID", "USER_NAME", "EMAIL", "ROLE_NAME", "ROLE_ASSIGNED_DATE", "END_DATE", "ACCOUNT_STATUS",
+        "LAST_LOGON", "CREATED_DATE"],
+    "tickets/servicenow_remediation_tasks.csv": [
+        "Number", "Short description", "Configuration item", "Requested for", "Account", "Entitlement", "State",
+        "Assigned to", "Closed", "Closed by"],
     "ground_truth.csv": ["rule", "subject", "system", "control_family", "detail"],
+    "removal_truth.csv": ["subject", "system", "entitlement", "outcome", "proven_by", "case"],
 }
 
 PLANTED = {
@@ -77,6 +84,7 @@ PLANTED = {
     "approved_terminated_user": 1, "sod_conflict": 2, "orphan_account": 2, "dormant_account": 2,
     "access_without_approval": 2, "privileged_drift": 1, "mfa_not_enabled": 1,
     "access_after_termination": 2, "sod_attribute_conflict": 1, "shared_or_generic_account": 2,
+    "unexplained_removal": 1,
 }
 PAYMENT_APPROVAL_DEPARTMENTS = {"Accounts Payable", "Finance"}     # attribute rule SOD-ATTR-01
 SYSTEM_OF_SOURCE = {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod", "GitHub Enterprise": "github"}
@@ -99,6 +107,7 @@ class Period:
     end: pd.Timestamp               # the day after its last day (exclusive)
     last_day: str                   # the period end, as the policy files write dates
     extracted: pd.Timestamp         # every listing's extraction
+    after_review: pd.Timestamp      # the after-review ERP listing's extraction
     snapshot_end: pd.Timestamp      # the day after the review snapshot (access held at any moment of that day)
     dormant_before: pd.Timestamp    # no use in the 90 days before the period end
     decisions: str                  # the campaign files' paths
@@ -130,16 +139,18 @@ def utc(text: str) -> pd.Timestamp:
 
 
 Q3 = Period("2026-Q3", start=utc("2026-07-01"), end=utc("2026-10-01"), last_day="2026-09-30",
-            extracted=utc("2026-10-01 06:00"), snapshot_end=utc("2026-08-15"),
+            extracted=utc("2026-10-01 06:00"), after_review=utc("2026-09-18 06:00"), snapshot_end=utc("2026-08-15"),
             dormant_before=utc("2026-07-02"),      # 90 days before 2026-09-30
             decisions="reviews/uar_2026Q3_decisions.csv", campaign_status="reviews/uar_2026Q3_campaign_status.csv",
             planted=MappingProxyType(PLANTED))
 Q2 = Period("2026-Q2", start=utc("2026-04-01"), end=utc("2026-07-01"), last_day="2026-06-30",
-            extracted=utc("2026-07-01 06:00"), snapshot_end=utc("2026-05-15"),
+            extracted=utc("2026-07-01 06:00"), after_review=utc("2026-06-18 06:00"), snapshot_end=utc("2026-05-15"),
             dormant_before=utc("2026-04-01"),      # 90 days before 2026-06-30
             decisions="reviews/uar_2026Q2_decisions.csv", campaign_status="reviews/uar_2026Q2_campaign_status.csv",
-            # MIT-0002 (the Procurement person's SOD-02) is valid to 2026-06-30: one SoD conflict fewer
-            planted=MappingProxyType({**PLANTED, "sod_conflict": 1}))
+            # MIT-0002 (the Procurement person's SOD-02) is valid to 2026-06-30: one SoD conflict fewer;
+            # the unexplained ERP removal is planted in the demo period only
+            planted=MappingProxyType({**{k: v for k, v in PLANTED.items() if k != "unexplained_removal"},
+                                      "sod_conflict": 1}))
 
 
 # --- fixtures -----------------------------------------------------------------------------------
@@ -297,6 +308,19 @@ def derive_findings(f: dict[str, pd.DataFrame], period: Period) -> set[tuple[str
                 found.add(("revocation_not_executed", r.identity, r.system))
         elif ((gh["person"] == r.identity) & (gh["role"] == r._10)).any():
             found.add(("revocation_not_executed", r.identity, r.system))
+    # unexplained removals: ERP roles held in the after-review listing and no longer held at the period
+    # end, with no revoke decision, no remediation task and no termination behind them
+    after = f["apps/ledgerline_erp_user_roles_after_review.csv"]
+    held_after = after[after["END_DATE"] == ""]
+    still = set(zip(held["USER_ID"], held["ROLE_NAME"]))
+    revoked = set(zip(uar.loc[uar["Decision"] == "REVOKE", "identity"], uar.loc[uar["Decision"] == "REVOKE", "Access Name"]))
+    tasks = f["tickets/servicenow_remediation_tasks.csv"]
+    tasked = set(zip(tasks["Requested for"].str.casefold(), tasks["Entitlement"]))
+    for r in held_after.itertuples():
+        person = r.EMAIL.casefold()
+        if (r.USER_ID, r.ROLE_NAME) in still or (person, r.ROLE_NAME) in revoked | tasked or person in terminated:
+            continue
+        found.add(("unexplained_removal", person, "ledgerline_erp"))
     for reviewer, stats in reviewer_stats(uar).iterrows():
         if stats.decided >= 20 and stats.approval_rate >= 0.95 and stats.median_gap <= 60:
             found.add(("rubber_stamping", reviewer, "ledgerline_erp"))
@@ -551,7 +575,7 @@ def test_the_quarters_calendars_and_planted_counts_are_the_generators():
         assert demo.expected_truth_counts(period.id) == dict(period.planted)
     assert demo.PRIOR_PERIOD == Q2.id and demo.DEMO_PERIOD == Q3.id
     assert str(demo.QUARTERS["2026-Q2"].snapshot) == "2026-05-14"
-    assert sum(Q2.planted.values()) == sum(PLANTED.values()) - 1
+    assert sum(Q2.planted.values()) == sum(PLANTED.values()) - 2
 
 
 def test_prior_quarter_files_follow_the_contract(prior):

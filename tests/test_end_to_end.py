@@ -23,7 +23,7 @@ from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
 pytestmark = pytest.mark.e2e
 UAR_RULES_PLANTED = {"self_review", "undecided_review_line", "revocation_not_executed", "rubber_stamping",
-                     "approved_terminated_user"}
+                     "approved_terminated_user", "unexplained_removal"}
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,31 @@ def test_workpaper_shows_header_population_sample_and_result(run):
     assert re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page) == []
     notebook = nbformat.read(run / "UAR-01" / "workpaper.ipynb", as_version=4)
     assert notebook.metadata["workbench"]["status"] == "completed"
+
+
+def test_uar_workpaper_shows_the_proof_of_removal_with_the_planted_outcomes(run, project):
+    """make demo: UAR-01's workpaper has the proof-of-removal table and the snapshot reconciliation, and
+    each planted case of removal_truth.csv (docs/demo-company.md section 5a) has its outcome and proof,
+    in the workpaper and in population.csv."""
+    import html
+
+    page = html.unescape((run / "UAR-01" / "workpaper.html").read_text())
+    for text in ("Proof of removal:", "Revoke decisions by outcome", "Listings as snapshots",
+                 "Consecutive listings reconciled", "ledgerline_erp_user_roles_after_review.csv",
+                 "servicenow_remediation_tasks.csv"):
+        assert text in page, f"workpaper lacks '{text}'"
+    assert re.search(r"agrees: \d+ − \d+ \+ \d+ = \d+", page)
+    truth = pd.read_csv(project / "data" / "demo" / "2026-Q3" / "removal_truth.csv", dtype=str)
+    assert len(truth) == 5
+    population = pd.read_csv(run / "UAR-01" / "population.csv", dtype=str, keep_default_na=False)
+    for case in truth.itertuples():
+        line = population[population["item_key"].str.endswith(f"|{case.system}|{case.subject}|{case.entitlement}")]
+        assert len(line) == 1, case
+        assert (line.iloc[0]["removal_outcome"], line.iloc[0]["removal_proven_by"]) == (case.outcome, case.proven_by), case
+        assert case.outcome in page
+    revokes = population[population["removal_outcome"] != ""]
+    assert len(revokes) >= 20 and set(revokes["removal_outcome"]) <= {
+        "executed within SLA", "not executed", "executed; within SLA cannot be proven from the evidence provided"}
 
 
 def test_index_links_the_workpaper(run):

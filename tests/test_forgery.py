@@ -341,7 +341,7 @@ def test_a_consistent_forgery_re_signed_with_the_attackers_key(run, tmp_path, ca
     assert "Re-performance found" in out
     assert f"UAR-01: UAR-01/exceptions.csv, row exception_id={removed}: recorded absent — re-performed" in out
     assert f"period: exceptions.csv, row exception_id={removed}" in out
-    assert "UAR-01: UAR-01/result.json, exception_count: recorded 11 — re-performed 12" in out
+    assert "UAR-01: UAR-01/result.json, exception_count: recorded 12 — re-performed 13" in out
     assert "/workpaper.ipynb" not in out, "the copy ran elsewhere: the notebooks' run folder is not a difference"
 
 

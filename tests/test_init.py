@@ -29,7 +29,8 @@ def _folder(tmp_path: Path) -> Path:
         shutil.copytree(EXPORTS / part, folder / part)
     for extra in ("apps/ledgerline_erp_user_roles.parquet", "idp/google_workspace_users.csv",
                   "idp/google_workspace_users_newer.csv", "idp/entra_users.csv",
-                  "idp/entra_users_documented.csv"):
+                  "idp/entra_users_documented.csv", "apps/ledgerline_erp_user_roles_after_review.csv",
+                  "tickets/servicenow_remediation_tasks.csv"):
         (folder / extra).unlink()
     (folder / "notes.docx").write_bytes(b"not an export")
     return folder

@@ -142,7 +142,7 @@ def test_every_table_a_reader_builds_is_declared_and_every_reader_is_named():
     assert list(T.TABLES) == [
         "identities", "accounts", "grants", "review_decisions", "campaigns", "requests",
         "sod_rules", "sod_mitigations", "privileged_approvals", "events", "role_permissions", "identity_aliases",
-        "access_baseline"]
+        "access_baseline", "remediation_log"]
     assert T.table("role_permissions").built_by == ("mapped",)
     assert T.columns_of("role_permissions") == (
         "system", "role", "permission", "permission_type", "description", "line")

@@ -384,6 +384,58 @@ def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file
     return _hits(rows)
 
 
+def revocations_not_executed_proven(decisions: pd.DataFrame, proofs: pd.DataFrame, file_label: str,
+                                    sla_business_days: int) -> pd.DataFrame:
+    """REVOKE decisions whose proof of removal (``removals.prove_revocations``) shows them not
+    executed, or executed after the SLA: the access still held in a listing from after the SLA
+    deadline, or removed late. A decision whose execution cannot be proven is not a hit here (the
+    proof-of-removal table states it, and attribute A6 reads 'not tested')."""
+    failed = proofs[proofs["outcome"].isin(["not executed", "executed late"])]
+    named = decisions[[c for c in ("line", "reviewer_name", "reviewer_email", "subject_name", "subject_email",
+                                   "application") if c in decisions]]
+    joined = failed.merge(named, left_on="decision_line", right_on="line", how="left")
+    rows = []
+    for row in joined.itertuples():
+        rows.append({
+            "rule": "revocation_not_executed",
+            "subject": row.subject,
+            "system": row.system,
+            "detail_key": f"{row.system}|{row.entitlement}",
+            "description": (f"{reviewer} decided to revoke {_reviewed_person(row)}'s {row.application} "
+                            f"'{row.entitlement}'" if (reviewer := _reviewer(row)) else
+                            f"A decision to revoke {_reviewed_person(row)}'s {row.application} '{row.entitlement}' "
+                            f"was recorded ({NO_REVIEWER})")
+                           + f" on {_text(row.decided_at)}; the access was {row.finding} "
+                             f"(SLA: {sla_business_days} business days, deadline {row.sla_deadline}).",
+            "evidence_reference": "; ".join(p for p in (_evidence(file_label, row.decision_line), row.proof_reference) if p),
+            "severity": "high",
+        })
+    return _hits(rows)
+
+
+def unexplained_removals(removed: pd.DataFrame, system_names: Mapping[str, str]) -> pd.DataFrame:
+    """Access removed between two listings of a system that no revoke decision, remediation-log or
+    ticket row, or termination explains (``removals.unexplained_removals``): a change to access made
+    outside the access management process, whose authorisation is not evidenced."""
+    rows = []
+    for row in removed.itertuples():
+        name = system_names.get(row.system, row.system)
+        rows.append({
+            "rule": "unexplained_removal",
+            "subject": row.person or str(row.account).casefold(),
+            "system": row.system,
+            "detail_key": f"{row.system}|{row.entitlement}",
+            "description": f"{name} access '{row.entitlement}' of {row.account} was held in {row.before} "
+                           f"({_as_utc(row.before_moment):%Y-%m-%d %H:%M} UTC) and is no longer held in {row.after} "
+                           f"({_as_utc(row.after_moment):%Y-%m-%d %H:%M} UTC); no revoke decision of the review, no "
+                           "remediation-log or ticket row and no termination of the person explains the removal, so "
+                           "the change was made without evidence of authorisation.",
+            "evidence_reference": "; ".join([_evidence(row.before, row.before_line), row.after]),
+            "severity": "medium",
+        })
+    return _hits(rows)
+
+
 def _loose(values: pd.Series) -> pd.Series:
     """Text as two spellings of one value compare: casefolded, whitespace trimmed and collapsed
     (computed once per distinct value)."""

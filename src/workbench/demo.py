@@ -123,7 +123,14 @@ FILE_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType({
         "system", "account", "entitlement", "approved_by", "approved_on", "expires_on"),
     "policy/sod_mitigations.csv": (
         "mitigation_id", "rule_id", "login", "mitigating_control", "approved_by", "valid_from", "valid_to"),
+    "apps/ledgerline_erp_user_roles_after_review.csv": (
+        "USER_ID", "USER_NAME", "EMAIL", "ROLE_NAME", "ROLE_ASSIGNED_DATE", "END_DATE",
+        "ACCOUNT_STATUS", "LAST_LOGON", "CREATED_DATE"),
+    "tickets/servicenow_remediation_tasks.csv": (
+        "Number", "Short description", "Configuration item", "Requested for", "Account", "Entitlement",
+        "State", "Assigned to", "Closed", "Closed by"),
     "ground_truth.csv": ("rule", "subject", "system", "control_family", "detail"),
+    "removal_truth.csv": ("subject", "system", "entitlement", "outcome", "proven_by", "case"),
 })
 
 #: Planted rule -> (control family, number of ground-truth rows). The same at every size.
@@ -137,6 +144,7 @@ GROUND_TRUTH_RULES: Mapping[str, tuple[str, int]] = MappingProxyType({
     "revocation_not_executed": ("user_access_review", 2),
     "rubber_stamping": ("user_access_review", 1),
     "approved_terminated_user": ("user_access_review", 1),
+    "unexplained_removal": ("user_access_review", 1),
     "sod_conflict": ("segregation_of_duties", 2),
     "sod_attribute_conflict": ("segregation_of_duties", 1),
     "dormant_account": ("authentication", 2),
@@ -374,6 +382,8 @@ def expected_truth_counts(period: str = DEMO_PERIOD) -> dict[str, int]:
     counts = {rule: n for rule, (_, n) in GROUND_TRUTH_RULES.items()}
     if QUARTERS[period].end <= _S2_MITIGATION_VALID_TO:
         counts["sod_conflict"] -= 1
+    if period != DEMO_PERIOD:  # the unexplained ERP removal is planted in the demo period only
+        del counts["unexplained_removal"]
     return counts
 
 
@@ -1491,6 +1501,71 @@ class _Company:
 
     # -- 9. ground truth ---------------------------------------------------------------------
 
+    def plant_remediation(self) -> None:
+        """The after-review ERP listing, the remediation tasks and their planted cases (no random
+        draw, so nothing else of the company changes):
+
+        - every revoke decision has a remediation task, closed when the access was removed, except
+          one executed ERP revoke (proven by the after-review listing alone) and one executed AWS or
+          GitHub revoke (proven removed by the period-end listing, which gives no removal date, so
+          its timeliness cannot be proven);
+        - R1's task is closed complete, but both later listings still show the role: not executed;
+          R2's task is still open: not executed;
+        - in the demo period, one ERP role of a clean staff member is removed after the review
+          with no decision, task or termination behind it: an unexplained removal.
+        """
+        q = self.q
+        # the 18th of the quarter's last month, 06:00 UTC (the period files shift it by whole months)
+        self.after_review = datetime(q.end.year, q.end.month, 18, 6, 0, 0)
+        revokes = sorted((ln for ln in self.lines if ln.decision == "REVOKE"),
+                         key=lambda ln: (ln.at, ln.person.email, ln.grant.system, ln.grant.name))
+        executed = [ln for ln in revokes if not ln.not_executed]
+        by_listing = next((ln for ln in executed if ln.grant.system == "ledgerline_erp"), None)
+        undated = next((ln for ln in executed if ln.grant.system != "ledgerline_erp"), None)
+        by_log = next((ln for ln in executed if ln.grant.system == "ledgerline_erp" and ln is not by_listing), None)
+        r1, r2 = self.not_executed
+        self.remediation_tasks = []
+        for ln in revokes:
+            if ln is by_listing or ln is undated:
+                continue
+            if ln is r1:
+                claimed = _at(ln.at.date() + timedelta(days=1)) + timedelta(hours=10, minutes=4, seconds=12)
+                self.remediation_tasks.append((ln, claimed, "Closed Complete"))
+            elif ln is r2:
+                self.remediation_tasks.append((ln, None, "Open"))
+            else:
+                self.remediation_tasks.append((ln, ln.grant.end, "Closed Complete"))
+        self.removal_truth = []
+        for ln, outcome, proof, case in (
+                (r1, "not executed", "later listing", "R1: task closed complete, role still held in both later listings"),
+                (r2, "not executed", "later listing", "R2: task open, role still held"),
+                (by_listing, "executed within SLA", "later listing", "no task: the after-review listing's END_DATE"),
+                (by_log, "executed within SLA", "remediation log and later listing", "task closed when removed"),
+                (undated, "executed; within SLA cannot be proven from the evidence provided", "later listing",
+                 "no task; the point-in-time listing gives no removal date")):
+            if ln is not None:
+                self.removal_truth.append((ln.person.email.casefold(), ln.grant.system, ln.grant.name, outcome,
+                                           proof, case))
+        if q.id != DEMO_PERIOD:
+            return
+        revoked = {id(ln.person) for ln in revokes}
+        special = {id(ln.person) for ln in self.lines if ln.protected or ln.undecided}
+        for p in self.people:
+            if (p.kind != "staff" or p.tags or p.is_head or p.reports or id(p) in revoked or id(p) in special
+                    or p.erp_status != "ACTIVE"):
+                continue
+            held = [g for g in p.erp if g.end is None and g.name not in _PRIVILEGED["ledgerline_erp"]
+                    and g.start < _at(q.snapshot)]
+            if len([g for g in p.erp if g.end is None]) < 2 or not held:
+                continue
+            g = held[0]
+            g.end = q.t(datetime(2026, 9, 24, 10, 12, 31))
+            self._truth("unexplained_removal", p.email, "ledgerline_erp",
+                        f"ERP role '{g.name}' of {p.erp_id} held in the after-review listing "
+                        f"({_zulu(self.after_review)}) and ended {_local(g.end)} with no revoke decision, "
+                        "remediation task or termination behind it.")
+            return
+
     def plant_truth(self) -> None:
         s = self.special
         t1, t2 = s["T1"], s["T2"]
@@ -1574,6 +1649,7 @@ class _Company:
         p1 = s["P1"]
         self._truth("privileged_drift", p1.email, "aws_prod",
                     f"IAM user {p1.iam} is in group Administrators but not on the approved privileged access list.")
+        self.plant_remediation()
         self.truth.sort()
         counts: dict[str, int] = {}
         for row in self.truth:
@@ -1611,7 +1687,10 @@ class _Company:
             "policy/sod_rules.csv": self.render_sod_rules(),
             "policy/privileged_access_approved.csv": self.render_privileged(),
             "policy/sod_mitigations.csv": self.render_mitigations(),
+            "apps/ledgerline_erp_user_roles_after_review.csv": self.render_erp(self.after_review),
+            "tickets/servicenow_remediation_tasks.csv": self.render_remediation_tasks(),
             "ground_truth.csv": [list(row) for row in self.truth],
+            "removal_truth.csv": [list(row) for row in self.removal_truth],
         }
 
     def render_hr(self) -> list[list[str]]:
@@ -1684,22 +1763,46 @@ class _Company:
         rows.sort(key=lambda r: (r[1], r[2]))
         return rows
 
-    def render_erp(self) -> list[list[str]]:
+    def render_erp(self, at: datetime | None = None) -> list[list[str]]:
+        """The ERP security listing as extracted at the period end, or (``at``) as the after-review
+        extraction showed it: roles assigned by then, end dates reached by then, the account's
+        status then (an account disabled later was still active). Uses no random draw."""
+        extracted = self.q.extracted if at is None else at
         rows = []
         for p in self.people:
             if not p.erp:
                 continue
+            status = p.erp_status
+            if at is not None and status == "DISABLED" and (p.deact is None or p.deact > at):
+                status = "ACTIVE"
             for g in p.erp:
                 if g.end is not None and g.end < self.q.period_start:
                     continue
-                rows.append([p.erp_id, p.name, p.erp_email, g.name, _local(g.start), _local(g.end),
-                             p.erp_status, _local(p.erp_last), _local(p.erp_created)])
+                if at is not None and g.start > at:
+                    continue
+                end = g.end if at is None or (g.end is not None and g.end <= at) else None
+                last = p.erp_last if at is None or (p.erp_last is not None and p.erp_last <= at) else None
+                rows.append([p.erp_id, p.name, p.erp_email, g.name, _local(g.start), _local(end),
+                             status, _local(last), _local(p.erp_created)])
         # orphan: a temporary account for the Q1 close that nobody owns in HR (in both quarters)
         created = datetime(2026, 3, 23, 10, 14, 3)
         rows.append(["TEMPFIN01", "Temp Finance 01", "", PAY_RUN, "2026-03-23 10:31:47", "", "ACTIVE",
-                     _local(self.q.extracted - timedelta(days=2, hours=17, minutes=21)), _local(created)])
+                     _local(extracted - timedelta(days=2, hours=17, minutes=21)), _local(created)])
         # one account locked after failed sign-ins (a state, not an exception)
         rows.sort(key=lambda r: (r[0], r[3], r[4]))
+        return rows
+
+    def render_remediation_tasks(self) -> list[list[str]]:
+        """The review's remediation tasks (ServiceNow catalog tasks), one per revoke decision except
+        the planted omissions; R1's task claims a removal the listings show was never made."""
+        rows = []
+        for i, (ln, closed, state) in enumerate(self.remediation_tasks):
+            p, g = ln.person, ln.grant
+            account = {"ledgerline_erp": p.erp_id, "aws_prod": p.iam, "github": p.gh_login}[g.system]
+            admin = self.it_admins[0].email
+            rows.append([f"SCTASK{20_001 + i:07d}", f"Access review remediation: remove {g.name}",
+                         SYSTEM_NAMES[g.system], p.email, account, g.name, state, admin, _local(closed),
+                         admin if closed is not None else ""])
         return rows
 
     def render_github(self) -> list[list[str]]:

@@ -91,6 +91,7 @@ EVIDENCE_COLUMNS: dict[str, tuple[str, ...]] = {
     "approved_terminated_user": ("decision", "decision_date", "termination_date", "last_day_of_work", "worker_status"),
     "revocation_not_executed": ("decision", "decision_date", "access_name", "role_name", "end_date", "account_status"),
     "rubber_stamping": ("decision", "decision_date", "reviewer_email"),
+    "unexplained_removal": ("role_name", "groupname", "role", "entitlement", "end_date", "account_status"),
     "self_review": ("reviewer_email", "identity_email", "reviewer_name", "identity_name"),
     "undecided_review_line": ("decision", "decision_date", "comments"),
     "sod_conflict": ("role_name", "entitlement", "access_name"),

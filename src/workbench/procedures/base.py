@@ -38,6 +38,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -62,6 +63,7 @@ from workbench.runner import (
     open_run,
     prepare_standalone_run,
 )
+from workbench.snapshots import Snapshot, choose, split_by_system
 from workbench.valuemap import map_distinct
 
 FRAMEWORKS = ("SOX", "SOC 2")
@@ -277,37 +279,64 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
     def _people_resolved(self) -> dict[str, pd.DataFrame]:
         return {}
 
-    def frames(self, role: str) -> pd.DataFrame:
+    def frames(self, role: str, at: pd.Timestamp | None = None) -> pd.DataFrame:
         """The canonical tables of a multi-source role, concatenated, each row naming its file.
 
-        Two snapshots of one system (sources of the same kind whose rows share a system) are
-        refused: downstream de-duplication would keep the first-listed rows and silently shadow
-        the other snapshot's evidence.
+        A role may hold several snapshots of one system (listings of the same kind whose moments,
+        ``Source.moment``, differ). They are never combined: for each system one snapshot is
+        taken, the latest at or before ``at`` (else the nearest after it; with ``at`` None, the
+        newest), so one listing never silently shadows another; :meth:`snapshots` gives them all.
+        Two snapshots of one system at the same moment are refused (which one holds is unknown).
         """
         ids = self.source_ids(role)
-        parts = [self.load_for(role, s).frame.assign(listing=self.label(s)) for s in ids]
         self._refuse_repeated_snapshots(role, ids)
+        chosen = {(s.kind, s.system): s.source_id for s in
+                  (choose(group, at) for group in self._snapshot_groups(role).values())}
+        parts = []
+        for source_id in ids:
+            population = self.load_for(role, source_id)
+            frame = population.frame
+            if "system" in frame:
+                mine = [chosen.get((population.kind, x)) in (source_id, None) for x in frame["system"]]
+                frame = frame[np.array(mine, dtype=bool)]
+            parts.append(frame.assign(listing=self.label(source_id)))
         return pd.concat(parts, ignore_index=True)
 
+    def snapshots(self, role: str) -> list[Snapshot]:
+        """Every source of a role as one snapshot per system it lists, at its moment (UTC)."""
+        found = []
+        for source_id in dict.fromkeys(self.source_ids(role)):
+            population = self.load_for(role, source_id)
+            moment = pd.Timestamp(self.params.source(source_id).moment).tz_convert("UTC")
+            found += split_by_system(source_id, self.label(source_id), population.kind, moment, population.frame)
+        return found
+
+    def _snapshot_groups(self, role: str) -> dict[tuple[str, str], list[Snapshot]]:
+        """(kind, system) -> the role's snapshots of that system."""
+        groups: dict[tuple[str, str], list[Snapshot]] = {}
+        for snapshot in self.snapshots(role):
+            groups.setdefault((snapshot.kind, snapshot.system), []).append(snapshot)
+        return groups
+
     def _refuse_repeated_snapshots(self, role: str, source_ids: list[str]) -> None:
-        """Raise when two sources of a role are snapshots of the same system (same kind, shared system)."""
-        seen: dict[tuple[str, str], str] = {}
+        """Raise when two sources of a role are snapshots of the same system (same kind, shared
+        system) at the same moment: neither can be said to show the system then."""
+        seen: dict[tuple[str, str, object], str] = {}
         for source_id in dict.fromkeys(source_ids):
             population = self.load(source_id)
             systems = set(population.frame["system"].dropna()) if "system" in population.frame else set()
             declared = self.params.source(source_id).system
+            moment = self.params.source(source_id).moment
             for system in sorted(systems | ({declared} if declared else set())):
-                other = seen.setdefault((population.kind, system), source_id)
+                other = seen.setdefault((population.kind, system, moment), source_id)
                 if other == source_id:
                     continue
-                first, second = self.params.source(other), self.params.source(source_id)
-                newest = max((first, second), key=lambda s: s.extracted_at)
                 raise ValueError(
                     f"control {self.control.id}: the role '{role}' is given two snapshots of system {system} "
-                    f"({population.kind}): '{other}' ({self.label(other)}, extracted "
-                    f"{first.extracted_at.isoformat()}) and '{source_id}' ({self.label(source_id)}, extracted "
-                    f"{second.extracted_at.isoformat()}). Combined, the first-listed rows would silently shadow the "
-                    f"other's; give one listing per system under sources: (the newest is '{newest.id}').")
+                    f"({population.kind}) at the same moment {moment.isoformat()}: '{other}' ({self.label(other)}) "
+                    f"and '{source_id}' ({self.label(source_id)}). Which one shows the system then is unknown; give "
+                    "one listing per system and moment under sources:, or declare each listing's as_of (the "
+                    "moment it shows the system) in the period file.")
 
     def label(self, source_id: str) -> str:
         """How evidence refers to a source: its file name."""
@@ -456,9 +485,22 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         for claim in self.FRESHNESS_CLAIMS:
             if not self.given(claim.role) or (moment := getattr(self, claim.moment)) is None:
                 continue
-            for source_id in dict.fromkeys(self.source_ids(claim.role)):
+            for source_id in self.claim_sources(claim, moment):
                 found.append(freshness.assess(self.listing_of(source_id), claim, moment, tolerance))
         return found
+
+    def claim_sources(self, claim: freshness.Claim, moment: pd.Timestamp) -> list[str]:
+        """The sources of a claim's role that the claim rests on. Where the role holds several
+        snapshots of one system, only the one the procedure reads for the claim is judged: for a state
+        at a moment, the snapshot :meth:`frames` chooses for that moment; for a state reached by a
+        moment and seen later, the newest. The other snapshots serve other claims, not this one."""
+        ids = list(dict.fromkeys(self.source_ids(claim.role)))
+        if len(ids) < 2:
+            return ids
+        groups = self._snapshot_groups(claim.role).values()
+        used = {choose(group, moment if claim.kind == "at" else None).source_id for group in groups}
+        grouped = {snapshot.source_id for group in groups for snapshot in group}
+        return [source_id for source_id in ids if source_id in used or source_id not in grouped]
 
     def freshness_blocks(self) -> list[workpapers.HtmlBlock]:
         """Section 2's "Freshness of evidence" table: each listing's moment against the moment it is used
@@ -903,6 +945,11 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
                                      "the tests.", "wp-note")]
 
     # --- record ---------------------------------------------------------------------------------
+    def population_record(self) -> pd.DataFrame:
+        """What ``population.csv`` keeps of each item: ``item_key`` and ``scope`` (the sample re-derives
+        from them); a procedure may add columns that evidence each item (e.g. its proof of removal)."""
+        return self.population()[["item_key", "scope"]]
+
     def record(self) -> dict:
         """Write sample.csv, population.csv, exceptions.csv and result.json into the control's folder
         (each atomically: a full disk leaves no half file)."""
@@ -913,7 +960,7 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
                    "evidence_reference", *self.ATTRIBUTES, "deviation"]
         tested = sample[[c for c in dict.fromkeys(columns) if c in sample.columns]]
         runfolder.write_atomically(out / "sample.csv", lambda path: csvsafe.write_csv(tested, path))
-        frame = self.population()[["item_key", "scope"]].sort_values("item_key", kind="mergesort")
+        frame = self.population_record().sort_values("item_key", kind="mergesort")
         runfolder.write_atomically(out / POPULATION_FILE, lambda path: csvsafe.write_csv(frame, path))
         register = self.register()
         exceptions.write_register(register, out / CONTROL_EXCEPTIONS)

@@ -17,7 +17,7 @@ from functools import cached_property
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, freshness, workpapers
+from workbench import analytics, freshness, removals, snapshots, workpapers
 from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
@@ -48,8 +48,19 @@ ATTRIBUTES = {
     "A4_access_in_listing": "A4 The reviewed access exists in the system listing (line is precise and accurate)",
     "A5_decision_recorded": "A5 A decision is recorded, dated within the campaign and attributed to the reviewer",
     "A5_no_leaver_approved": "A5 Access of a person already terminated was not approved",
-    "A6_revocation_executed": "A6 A revoke decision was executed within the SLA (later listing)",
+    "A6_revocation_executed": "A6 A revoke decision was executed within the SLA (proof of removal: a listing from "
+                              "after the decision or a remediation-log row; 'not tested' where the evidence provided "
+                              "cannot prove it)",
 }
+
+REMEDIATION_LOG = SourceRole(
+    "the review's remediation evidence: a remediation log (who removed which access, when) or the removal "
+    "tickets (revoke requests), proving revoke decisions executed where no later listing does",
+    ("remediation_log", "requests"), required=False, several=True,
+    limitation="no remediation log or removal tickets: a revoke decision is proven executed only by a listing of its "
+               "system from after the decision; where none shows it, its execution cannot be proven from the "
+               "evidence provided, and a removal between two listings is explained only by a revoke decision or "
+               "the person's termination")
 
 
 @dataclass
@@ -70,6 +81,7 @@ class UserAccessReviewTest(ControlTest):
                        "reconciled to its total items, and A5 tests that a decision is recorded, not that it falls "
                        "within the campaign window"),
         "access_listings": ACCESS_LISTINGS,
+        "remediation_log": REMEDIATION_LOG,
     }
     ATTRIBUTES = ATTRIBUTES
     ITEM_NOUN = "review lines"
@@ -177,6 +189,15 @@ class UserAccessReviewTest(ControlTest):
     def population(self) -> pd.DataFrame:
         return self.decisions
 
+    def population_record(self) -> pd.DataFrame:
+        """population.csv: each review line's key and scope, and for a revoke decision its proof of
+        removal (outcome, what proves it, the evidence's file and line); empty for other lines."""
+        proofs = self.revocation_proofs.set_index("decision_line")
+        frame = self.decisions[["item_key", "scope", "line"]]
+        columns = {"removal_outcome": "outcome", "removal_proven_by": "proof_kind", "removal_proof": "proof_reference"}
+        return frame.assign(**{name: frame["line"].map(proofs[column]).fillna("") for name, column in columns.items()}
+                            ).drop(columns="line")
+
     @property
     def campaign(self) -> pd.Series:
         """The campaign status report's row; without the report, the campaign as the decisions show it:
@@ -195,8 +216,129 @@ class UserAccessReviewTest(ControlTest):
     def grants(self) -> pd.DataFrame:
         """The system listings (in the declared review scope, if any), each grant correlated to its
         HR person where possible (once per control)."""
-        grants = self.correlate(self.frames("access_listings"))
+        grants = self.correlate(self.frames("access_listings", at=self.snapshot))
         return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
+
+    # --- snapshots and proof of removal --------------------------------------------------------------
+    @cached_property
+    def listing_snapshots(self) -> list[snapshots.Snapshot]:
+        """Every listing of the systems under test as one snapshot per system, its rows tied to HR
+        people (in the declared review scope, if any), at the moment it shows the system; by system,
+        oldest first."""
+        found = []
+        for snapshot in self.snapshots("access_listings"):
+            if snapshot.system not in self.control.systems:
+                continue
+            frame = analytics.correlate_grants(snapshot.frame, None, service_accounts=self.service_accounts,
+                                               directory=self.identity, orders=self.identity_orders)
+            frame = frame[self.in_review_scope(frame)] if self.review_scopes else frame
+            found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
+                                            snapshot.moment, frame.reset_index(drop=True)))
+        return sorted(found, key=lambda s: (s.system, s.moment))
+
+    @cached_property
+    def remediation_evidence(self) -> pd.DataFrame | None:
+        """The remediation-log rows and completed revoke tickets, as ``removals`` reads them (each row
+        with every name its person or account goes by); None when the control gives none."""
+        if not self.given("remediation_log"):
+            return None
+        parts = []
+        for source_id in self.source_ids("remediation_log"):
+            population = self.load_for("remediation_log", source_id)
+            parts.append(self._as_remediation(population.table, population.frame, self.label(source_id)))
+        return pd.concat(parts, ignore_index=True)[removals.LOG_COLUMNS]
+
+    def _as_remediation(self, table: str, frame: pd.DataFrame, label: str) -> pd.DataFrame:
+        """One remediation source in ``removals.LOG_COLUMNS``: a log's rows as they are; a ticket
+        export's revoke tickets closed complete (completed when closed)."""
+        if table == "requests":
+            state = frame["state"].astype("string").str.casefold().fillna("")
+            done = (frame["action"] == "revoke") & ~state.str.contains("incomplete|skipped|cancel|open|progress")
+            frame = frame[done.fillna(False).to_numpy(dtype=bool)]
+            frame = pd.DataFrame({"system": frame["system"], "account": pd.NA, "person": frame["requested_for"],
+                                  "entitlement": frame["entitlement"], "action": "revoke",
+                                  "completed_at": frame["closed_at"], "ticket": frame["ticket"],
+                                  "performed_by": pd.NA, "line": frame["line"]})
+        names = pd.DataFrame({"system": frame["system"], "login": frame["account"].astype("string").str.casefold(),
+                              "email": frame["person"].astype("string").str.casefold()})
+        names["login"] = names["login"].fillna(names["email"])
+        resolved = analytics.correlate_grants(names.reset_index(drop=True), None, directory=self.identity,
+                                              orders=self.identity_orders)
+        subjects = [frozenset(str(v).strip().casefold() for v in values if isinstance(v, str) and v.strip())
+                    for values in zip(frame["account"].astype(object), frame["person"].astype(object),
+                                      resolved["person_email"].astype(object))]
+        return pd.DataFrame({"system": frame["system"].to_numpy(), "subjects": subjects,
+                             "entitlement": frame["entitlement"].to_numpy(), "action": frame["action"].to_numpy(),
+                             "completed_at": frame["completed_at"].to_numpy(), "ticket": frame["ticket"].to_numpy(),
+                             "performed_by": frame["performed_by"].to_numpy(), "label": label,
+                             "line": frame["line"].to_numpy()})
+
+    @cached_property
+    def revocation_proofs(self) -> pd.DataFrame:
+        """One row per revoke decision: outcome, proof kind and proof (``removals.prove_revocations``)."""
+        decisions = self.decisions
+        return removals.prove_revocations(decisions[decisions["decision"] == "revoke"], self.listing_snapshots,
+                                          self.remediation_evidence, self.settings.revocation_sla_business_days,
+                                          self.decisions_label)
+
+    @cached_property
+    def removed_unexplained(self) -> pd.DataFrame:
+        """Removals between consecutive listings that nothing explains (``removals.unexplained_removals``)."""
+        decisions = self.decisions
+        hr = self.identities.dropna(subset=["email"])
+        terminations = dict(zip(hr["email"].astype(str).str.casefold(), hr["termination_date"]))
+        return removals.unexplained_removals(self.listing_snapshots, decisions[decisions["decision"] == "revoke"],
+                                             self.remediation_evidence, terminations, list(self.control.systems))
+
+    def snapshot_blocks(self) -> list[workpapers.HtmlBlock]:
+        """Section 2: each system's listings in order, which one the review population rests on, and
+        for consecutive listings the reconciliation and the changes (both files' lines)."""
+        listed = self.listing_snapshots
+        if not listed:
+            return []
+        chosen = {s.system: s.source_id for s in
+                  (snapshots.choose(group, self.snapshot) for group in snapshots.by_system(listed).values())}
+        rows = [{"system": s.system, "listing": s.label, "shows the system at": snapshots.moment_text(s.moment),
+                 "as_of declared": "yes" if self.params.source(s.source_id).as_of else "no (extraction time)",
+                 "used for": ("the review population (snapshot " + str(self.settings.snapshot_date) + ")"
+                              if chosen[s.system] == s.source_id else
+                              "after-review evidence" if s.moment > self.snapshot else "earlier state (compared)")}
+                for group in snapshots.by_system(listed).values() for s in group]
+        blocks = [workpapers.table(pd.DataFrame(rows), "Listings as snapshots: each system's listings in order of the "
+                                                       "moment they show it")]
+        reconciliation = snapshots.reconcile(listed)
+        if reconciliation.empty:
+            return blocks
+        flagged = workpapers.flag_cells(reconciliation, [(i, "result") for i in reconciliation.index
+                                                         if reconciliation.loc[i, "result"].startswith("DIFFERS")])
+        changes = snapshots.consecutive_changes(listed)
+        shown = changes[["system", "account", "entitlement", "change", "attribute", "old", "new", "evidence"]]
+        return blocks + [
+            workpapers.table(flagged, "Consecutive listings reconciled: held before − removed + added = held after"),
+            workpapers.table(shown, f"Changes between consecutive listings ({len(shown)}): added, removed, attribute "
+                                    "changed, each with the lines of both files")]
+
+    def removal_blocks(self) -> list[workpapers.HtmlBlock]:
+        """Section 3: the proof of removal of every revoke decision, its counts, and the unexplained removals."""
+        proofs = self.revocation_proofs
+        shown = proofs.assign(decided_at=proofs["decided_at"].map(analytics._text))[
+            ["system", "subject", "entitlement", "decided_at", "sla_deadline", "outcome", "proof_kind", "proof",
+             "decision_evidence"]].rename(columns={"proof_kind": "proven by", "decision_evidence": "decision"})
+        failed = [(i, "outcome") for i in shown.index if shown.loc[i, "outcome"] in (removals.NOT_EXECUTED,
+                                                                                     removals.EXECUTED_LATE)]
+        counts = removals.outcome_counts(proofs)
+        return [
+            workpapers.table(workpapers.flag_cells(shown, failed),
+                             f"Proof of removal: {len(proofs)} revoke decision(s), each with its outcome and proof (A6)"),
+            workpapers.table(counts, "Revoke decisions by outcome (each decision has one outcome; the total reconciles)"),
+            workpapers.paragraph(
+                "A revoke is proven executed only by a listing of its system from after the decision that no longer "
+                "shows the access (timeliness: the removal date the listing records, or the listing's own moment when "
+                "it is before the SLA deadline), or by a matching remediation-log or ticket row that no later listing "
+                "contradicts. A listing from before the SLA deadline that still shows the access does not prove the "
+                "revoke was not executed. Where the evidence provided proves neither, the outcome says so, and A6 "
+                f"reads 'not tested'. Unexplained removals found between listings: {len(self.removed_unexplained)} "
+                "(analytic unexplained_removal).", "wp-note")]
 
     def population_evidence(self) -> list[workpapers.HtmlBlock]:
         """IPE evidence of every source, and the reconciliations of the campaign population (A1)."""
@@ -239,9 +381,8 @@ class UserAccessReviewTest(ControlTest):
     # --- 3. analytics ---------------------------------------------------------------------------
     def run_analytics(self) -> pd.DataFrame:
         """Every full-population rule over every review line; the hits are exceptions."""
-        decisions, grants, label = self.decisions, self.grants, self.decisions_label
+        decisions, label = self.decisions, self.decisions_label
         rs = self.settings.rubber_stamp
-        listing_source = self.params.source(self.source_ids("access_listings")[0])
         self.hits = self.combine_hits([
             self.population_gaps,
             self.lines_not_in_listing,
@@ -250,9 +391,9 @@ class UserAccessReviewTest(ControlTest):
             analytics.approvals_of_terminated(decisions, self.identities, label),
             analytics.rubber_stamping(decisions, label, analytics.RubberStampThresholds(
                 rs.min_decisions, rs.min_approval_rate, rs.max_median_seconds)),
-            analytics.revocations_not_executed(decisions, grants, label, "system listings",
-                                               self.settings.revocation_sla_business_days,
-                                               pd.Timestamp(listing_source.extracted_at)),
+            analytics.revocations_not_executed_proven(decisions, self.revocation_proofs, label,
+                                                      self.settings.revocation_sla_business_days),
+            analytics.unexplained_removals(self.removed_unexplained, self.system_names),
         ])
         return self.hits
 
@@ -294,9 +435,8 @@ class UserAccessReviewTest(ControlTest):
         held = set(zip(held_then["system"], held_then["review_subject"], held_then["entitlement"]))
         campaign = self.campaign
         leaver_dates = identities.set_index("email")["termination_date"]
-        hits = self.all_hits()
-        not_executed = set(hits.loc[hits["rule"] == "revocation_not_executed", ["subject", "detail_key"]]
-                           .itertuples(index=False, name=None))
+        proofs = self.revocation_proofs
+        a6 = dict(zip(proofs["decision_line"], proofs["outcome"].map(removals.A6_VERDICT)))
         result = items.copy()
 
         def verdict(ok: pd.Series) -> pd.Series:
@@ -321,7 +461,5 @@ class UserAccessReviewTest(ControlTest):
         decided_day = result["decided_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
         leaver_approved = (result["decision"] == "approve") & terminated_on.notna() & (decided_day >= terminated_on)
         result["A5_no_leaver_approved"] = verdict(~leaver_approved.fillna(False))
-        executed = pd.Series([(s, d) not in not_executed for s, d in zip(result["subject_email"], result["detail_key"])],
-                             index=result.index)
-        result["A6_revocation_executed"] = verdict(executed).where(result["decision"] == "revoke", "n/a")
+        result["A6_revocation_executed"] = result["line"].map(a6).fillna("n/a").where(result["decision"] == "revoke", "n/a")
         return result

@@ -520,11 +520,45 @@ _ACCESS_BASELINE = Table(
     ),
 )
 
+_REMEDIATION_LOG = Table(
+    name="remediation_log",
+    meaning="The remediation log of an access review (e.g. the certification tool's remediation "
+            "report, or the catalog tasks that removed access): one row per access change done, "
+            "with when and by whom. It proves a revoke decision executed (and when) where no "
+            "later listing does.",
+    # no natural key: one ticket may remove several entitlements, and an account may lose the same
+    # entitlement twice in a period; each line is one change
+    key=("entitlement", "action", "line"),
+    built_by=("mapped",),
+    columns=(
+        _col("system", "text", "The id of the system the access was removed from; empty when the "
+                               "log names an application that is not one of the period's systems."),
+        _col("account", "text", "The account whose access was changed (login or account e-mail), "
+                                "as exported; compared ignoring case."),
+        _col("person", "text", "The person whose access was changed (e-mail or name), as exported; "
+                               "compared ignoring case. A row needs an account or a person."),
+        _col("entitlement", "text", "The entitlement removed, as the listings name it (compared "
+                                    "ignoring case).", required=True),
+        _col("action", "text", "What was done, lower-cased (remove, revoke, disable and delete "
+                               "count as removals).", required=True),
+        _col("completed_at", "timestamp", "When the change was completed in the system; empty "
+                                          "while not done (such a row proves nothing)."),
+        _col("ticket", "text", "The ticket, task or remediation item number."),
+        _col("performed_by", "text", "Who made the change (or closed the task)."),
+        _LINE,
+    ),
+    mappable=(
+        _map("system", "system"), _map("account", "text"), _map("person", "text"),
+        _map("entitlement", "text", True), _map("action", "text", True),
+        _map("completed_at", "timestamp"), _map("ticket", "text"), _map("performed_by", "text"),
+    ),
+)
+
 #: Every canonical table, by name, in the order the documentation lists them.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     _IDENTITIES, _ACCOUNTS, _GRANTS, _REVIEW_DECISIONS, _CAMPAIGNS, _REQUESTS, _SOD_RULES,
     _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES,
-    _ACCESS_BASELINE)})
+    _ACCESS_BASELINE, _REMEDIATION_LOG)})
 
 
 # --------------------------------------------------------------------------------------------

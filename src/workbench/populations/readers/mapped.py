@@ -72,6 +72,7 @@ _MAPPED_TOTALS = {
     "role_permissions": {"system": "system", "permission type": "permission_type"},
     "identity_aliases": {"system": "system"},
     "access_baseline": {"attribute": "attribute", "system": "system"},
+    "remediation_log": {"system": "system", "action": "action"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"
@@ -280,6 +281,16 @@ def read_mapped(ctx: ReadContext) -> Population:
         out["is_root"] = _constant(False, n, "bool")
     if table == "accounts" and "last_login_state" not in out:
         out["last_login_state"] = _constant(NO_INFORMATION, n, "string")
+    if table == "remediation_log":  # one spelling of each action, as the table declares it
+        out["action"] = out["action"].str.strip().str.lower()
+        if "account" not in out and "person" not in out:
+            raise PopulationError(src.file, "table 'remediation_log' needs whose access changed: map "
+                                            "options.columns.account or options.columns.person.")
+        nobody = (out.get("account", _constant(pd.NA, n, "string")).isna()
+                  & out.get("person", _constant(pd.NA, n, "string")).isna()).to_numpy(dtype=bool)
+        if nobody.any():
+            src.fail(columns["account"] if "account" in columns else columns["person"], nobody,
+                     "an account or a person")
     if table == "campaigns" and "status" in out:  # as the campaign status reader gives it
         out["status_original"] = out["status"]
         out["status"] = out["status"].str.lower()
