@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("outputs"), help="folder for run outputs (default: outputs/)")
     run.add_argument("--jobs", type=_jobs, default=None, help="controls tested at once (default: number of cores)")
     run.add_argument("--only", nargs="+", metavar="CONTROL_ID", help="test only these controls")
+    run.add_argument("--kernels", choices=("warm", "cold"), default="warm",
+                     help="warm (default): each control's kernel is forked from a process that has already "
+                          "imported what the notebooks import; cold: each kernel starts from nothing (slower; "
+                          "the workpapers are the same)")
     cli_seal.add_key_option(run, "preparer")
 
     check = commands.add_parser("check", help="check a period's parameter file and its exports before running it",
@@ -332,7 +336,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         with stopping.signals_stop_the_run():
             result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
                                        reporter=runner.default_reporter(),
-                                       signing_key=getattr(args, "key", None))
+                                       signing_key=getattr(args, "key", None),
+                                       kernels=getattr(args, "kernels", "warm"))
     except stopping.RunAbandoned as abandoned:
         print(f"\n{abandoned}", file=sys.stderr)
         return abandoned.exit_code
