@@ -360,14 +360,15 @@ class Zygote:
 
     def close(self) -> None:
         """Stop the zygote: close its socket (it kills any kernel of its own still running and
-        exits), then make sure its process has ended."""
+        exits), then make sure its process has ended. A zygote that never forked (a run refused by
+        its check, say) is killed at once: it may still be importing."""
         with contextlib.suppress(OSError):
             self._channel.close()
         with contextlib.suppress(OSError):
             if self.process.stdin:
                 self.process.stdin.close()
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=5 if self._ready else 0)
         except subprocess.TimeoutExpired:  # still importing, or stuck: it has no kernel to look after
             self.process.kill()
             self.process.wait()

@@ -5,25 +5,35 @@ each control's notebook runs through papermill's Python API in a fresh kernel of
 failure is caught, stamped in the notebook, the HTML, the index and the manifest; the manifest is
 written last. Each run is a new folder; the period folder's ``latest`` file names the newest.
 
-Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): per control a kernel
-takes about 0.6 s to start and 1.2-1.9 s to import what its notebook imports (pandas, SciPy,
-DuckDB, the workbench, matplotlib for charts), while the notebook's own work is 0.4-0.8 s. So the
-runner
+Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): a cold kernel spent
+about 1 s starting and 4.6 s importing pandas, SciPy, DuckDB, matplotlib and the workbench before
+its notebook did anything, 70 % of the CPU of a run. So the runner
 
+- forks each control's kernel from a process that has imported the notebooks' libraries once
+  (``kernel_zygote``: why a fork rather than a reused kernel or a pool of booted ones is in its
+  docstring): a new process per control, so nothing of one control is visible to the next, with the
+  environment and command line of a cold kernel, and the same workpapers byte for byte;
+  ``--kernels cold`` starts each kernel from nothing, as before (and is the fallback when forking
+  is not possible);
 - tests ``--jobs`` controls at once (default: one per core), each driven by a thread of this
   process (the kernels are the processes that work; see ``ControlPool`` for why threads), with
   papermill imported and the workpaper template compiled once;
-- starts each control's kernel *ahead* of its notebook: as soon as a thread begins a control it
-  claims the next one, whose kernel boots and imports what its notebook imports (found by reading
-  the notebook's import statements) while the current notebook runs, so the kernel start overlaps
-  the work instead of adding to it; the first kernels boot while the parameter file is validated;
+- hands the controls out longest first (``schedule``: by the previous run's durations, else by the
+  size of the exports each reads), each claimed only when a thread is free to test it, so no
+  control waits behind a long one while a slot is idle;
+- keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
+  runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
+  while the parameter file is checked and the inputs frozen;
 - saves the executed notebook once (not after every cell), exports the HTML from the notebook in
   memory, and stops each kernel at once when its notebook is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
   cost the demo period 2-3 s.
 
-A kernel started ahead has only imported modules (silently: nothing reaches the notebook) and, when
-its control begins, changed into the control's folder; the notebook metadata lists the modules.
+A kernel readied ahead belongs to no control yet: it has only imported modules (silently: nothing
+reaches the notebook; the same modules for every control, those of all the run's notebooks) and,
+when its control begins, changed into the control's folder; the notebook metadata lists the
+modules, and the manifest's run metadata says which kind of kernels ran (``kernels``) and the order
+the controls were handed out in (``schedule``).
 """
 
 from __future__ import annotations
