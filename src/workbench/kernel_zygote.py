@@ -279,8 +279,13 @@ def serve(channel: socket.socket) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m workbench.kernel_zygote FD MODULES_JSON``: preload, say ready, serve on FD."""
+    """``python -m workbench.kernel_zygote ipykernel_launcher FD MODULES_JSON``: preload, say
+    ready, serve on FD. The first argument names what the zygote forks, so that a process listing
+    (and the tests that look for a run's kernels) sees it as a kernel, which is what it becomes."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv[0] != LAUNCHER[1]:
+        raise SystemExit(f"usage: python -m {MODULE} {LAUNCHER[1]} FD MODULES_JSON")
+    argv = argv[1:]
     channel = socket.socket(fileno=int(argv[0]))
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
@@ -314,7 +319,7 @@ class Zygote:
         self._channel = ours
         try:
             self.process = subprocess.Popen(
-                [python, "-m", MODULE, str(theirs.fileno()), json.dumps(self.modules)],
+                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()), json.dumps(self.modules)],
                 cwd=str(cwd), env=env, stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
         finally:
