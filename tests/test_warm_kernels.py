@@ -243,3 +243,12 @@ def test_a_forked_process_handle_reads_the_exit_status_the_zygote_recorded(tmp_p
     status.write_text("-9")
     assert handle.poll() == -9 and handle.wait(timeout=1) == -9
     assert runner.exit_description(handle.poll()) == "killed by SIGKILL"
+
+
+def test_every_kernel_imports_the_same_modules_whichever_controls_a_run_tests():
+    folder = runner.notebooks_folder()
+    one = runner.kernel_preload(folder, [folder / "user_access_review.ipynb"])
+    every = runner.kernel_preload(folder, sorted(folder.glob("*.ipynb")))
+    assert one == runner.kernel_preload(folder, [folder / "termination.ipynb"]) == runner.kernel_preload(folder)
+    assert "workbench.procedures.termination" in one and "workbench.procedures.user_access_review" in one
+    assert set(one) <= set(every)

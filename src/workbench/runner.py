@@ -504,6 +504,17 @@ def preload_modules(notebooks: Iterable[Path]) -> list[str]:
     return sorted(modules)
 
 
+def kernel_preload(notebooks_dir: Path, notebooks: Iterable[Path] = ()) -> list[str]:
+    """The modules every kernel of a run imports ahead: those of every procedure notebook in the
+    folder, and of the run's own notebooks.
+
+    One list for every run of the same notebooks, whichever controls it tests (``--only``): each
+    workpaper records it, so a control tested alone writes the same workpaper as in a full run.
+    """
+    paths = {Path(notebooks_dir) / f"{name}.ipynb" for name in procedures.PROCEDURES}
+    return preload_modules(sorted({path for path in paths if path.is_file()} | {Path(p) for p in notebooks}))
+
+
 def preload_code(modules: list[str]) -> str:
     """Code a kernel runs silently before its notebook: import the modules, define nothing."""
     return (
@@ -1113,18 +1124,21 @@ class ControlPool:
     Created before the run folder is prepared, so the first kernels boot (cold) or the zygote
     imports (warm) while the parameter file is validated and the inputs frozen; nothing executes a
     notebook before ``run``. Controls are handed out in ``order`` (default: the notebooks' order);
-    outcomes come back in the notebooks' order.
+    outcomes come back in the notebooks' order. Every kernel imports ``preload`` ahead (default: what
+    the given notebooks import; a period run passes ``kernel_preload``).
     """
 
     def __init__(self, jobs: int, notebooks: dict[str, Path], kernel_cwd: Path, kernels: str = "warm",
-                 order: list[str] | None = None):
+                 order: list[str] | None = None, preload: list[str] | None = None):
         self.jobs = max(1, min(jobs, len(notebooks)))
         stopping.KERNELS.open()  # kernels may start (a run stopped earlier in this process refused them)
         self._notebooks = dict(notebooks)
         order = list(order) if order is not None else list(notebooks)
         if sorted(order) != sorted(notebooks):
             raise ValueError("the order must name every control of the run once")
-        self.kernels = KernelSource(preload_modules(sorted(set(notebooks.values()))), kernel_cwd, kernels)
+        if preload is None:
+            preload = preload_modules(sorted(set(notebooks.values())))
+        self.kernels = KernelSource(preload, kernel_cwd, kernels)
         self._controls = ControlQueue([(control_id, notebooks[control_id]) for control_id in order])
         self._executors = [ControlExecutor(self._controls, self.kernels) for _ in range(self.jobs)]
         if self.kernels.zygote is None:  # cold kernels boot now; forks wait for the zygote's imports
@@ -1407,7 +1421,8 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     plan = schedule_controls(params, Path(parameter_file), Path(out_dir), selected)
     stage = _Stage()
     try:
-        with ControlPool(jobs, notebooks, notebooks_dir, kernels, plan.order) as pool:  # kernels boot meanwhile
+        with ControlPool(jobs, notebooks, notebooks_dir, kernels, plan.order,
+                         kernel_preload(notebooks_dir, notebooks.values())) as pool:  # kernels boot meanwhile
             check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
             context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged)
             stage.enter("controls")
