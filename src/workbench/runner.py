@@ -992,7 +992,10 @@ class KernelSource:
         if zygote is not None:
             try:
                 return self._count(Kernel(self.cwd, self.preload, zygote))
-            except Exception:  # ZygoteUnavailable, or the kernel did not start: started cold below
+            except kernel_zygote.ZygoteUnavailable:  # gone or stuck: the run's other kernels start cold
+                self.zygote = None
+                zygote.close()
+            except Exception:  # this kernel did not start: started cold below
                 pass
         if self.closed:
             return None
