@@ -167,10 +167,12 @@ def library_modules(modules: list[str], package_dir: Path, package: str = PACKAG
 # --- inside the zygote -------------------------------------------------------------------------
 
 def _preload(modules: list[str]) -> None:
-    """Import what the notebooks import, and ipykernel's kernel app, before any fork."""
+    """Import the libraries the kernels' preload would import (``library_modules``: never the
+    package itself), and ipykernel's kernel app, before any fork. Worked out here, in the zygote,
+    so the runner does not wait for it."""
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    for name in [*modules, "ipykernel.kernelapp"]:
+    for name in [*library_modules(modules, Path(__file__).resolve().parent), "ipykernel.kernelapp"]:
         try:
             importlib.import_module(name)
         except Exception:  # as the cold kernel's preload: a name that is not a module is skipped
@@ -303,6 +305,9 @@ class ZygoteUnavailable(RuntimeError):
 
 class Zygote:
     """The runner's handle on one zygote process: started at once, forks kernels on request.
+
+    ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
+    imports the libraries among them and beneath them, not the workbench package.
 
     Thread-safe: each control's thread asks for its kernels through the same socket, one request
     at a time.

@@ -979,8 +979,7 @@ class KernelSource:
         self._lock = threading.Lock()
         if mode == "warm" and kernel_zygote.fork_available():
             try:  # imports at once, while the period is checked and its inputs frozen
-                libraries = kernel_zygote.library_modules(self.preload, Path(__file__).resolve().parent)
-                self.zygote = kernel_zygote.Zygote(libraries, self.cwd,
+                self.zygote = kernel_zygote.Zygote(self.preload, self.cwd,
                                                    env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
             except OSError:
                 self.zygote = None
