@@ -232,6 +232,17 @@ def test_rerun_is_a_new_folder_with_identical_results(run, project):
     assert latest_run(project / "outputs" / "2026-Q3") == second
 
 
+def test_a_cold_kernel_writes_the_same_workpaper_as_a_warm_one(run, project, tmp_path):
+    """The demo's UAR-01 (charts, tables, the package's display hooks) with ``--kernels cold``: byte for
+    byte what the warm kernel of the first run wrote."""
+    assert json.loads((run / "manifest.json").read_text())["run_metadata"]["kernels"]["requested"] == "warm"
+    code, cold = _run(project, tmp_path / "outputs", "--only", "UAR-01", "--jobs", "1", "--kernels", "cold")
+    assert code == 0
+    assert json.loads((cold / "manifest.json").read_text())["run_metadata"]["kernels"]["started"]["warm"] == 0
+    for name in ("workpaper.ipynb", "workpaper.html", "sample.csv", "population.csv", "exceptions.csv", "result.json"):
+        assert (cold / "UAR-01" / name).read_bytes() == (run / "UAR-01" / name).read_bytes(), name
+
+
 def test_a_failing_control_is_reported_and_the_others_complete(project, tmp_path, capsys):
     """An export that changes after ``workbench check`` passed (before the run freezes it) fails only its control."""
     broken = tmp_path / "broken"

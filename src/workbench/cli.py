@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the prior period's completed run (e.g. outputs/2026-Q2/<run-id>, or outputs/2026-Q2 for "
                           "its latest run): each workpaper then shows the changes since the prior period (joiners, "
                           "leavers, grants added and removed, population, findings resolved, new or recurring)")
+    run.add_argument("--kernels", choices=("warm", "cold"), default="warm",
+                     help="warm (default): each control's kernel is forked from a process that has already "
+                          "imported what the notebooks import; cold: each kernel starts from nothing (slower; "
+                          "the workpapers are the same)")
     cli_seal.add_key_option(run, "preparer")
 
     check = commands.add_parser("check", help="check a period's parameter file and its exports before running it",
@@ -338,7 +342,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
             result = runner.run_period(args.parameters, args.out, jobs=args.jobs, only=args.only,
                                        reporter=runner.default_reporter(),
                                        signing_key=getattr(args, "key", None),
-                                       prior_run_dir=getattr(args, "prior_run", None))
+                                       prior_run_dir=getattr(args, "prior_run", None),
+                                       kernels=getattr(args, "kernels", "warm"))
     except stopping.RunAbandoned as abandoned:
         print(f"\n{abandoned}", file=sys.stderr)
         return abandoned.exit_code

@@ -5,25 +5,35 @@ each control's notebook runs through papermill's Python API in a fresh kernel of
 failure is caught, stamped in the notebook, the HTML, the index and the manifest; the manifest is
 written last. Each run is a new folder; the period folder's ``latest`` file names the newest.
 
-Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): per control a kernel
-takes about 0.6 s to start and 1.2-1.9 s to import what its notebook imports (pandas, SciPy,
-DuckDB, the workbench, matplotlib for charts), while the notebook's own work is 0.4-0.8 s. So the
-runner
+Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): a cold kernel spent
+about 1 s starting and 4.6 s importing pandas, SciPy, DuckDB, matplotlib and the workbench before
+its notebook did anything, 70 % of the CPU of a run. So the runner
 
+- forks each control's kernel from a process that has imported the notebooks' libraries once
+  (``kernel_zygote``: why a fork rather than a reused kernel or a pool of booted ones is in its
+  docstring): a new process per control, so nothing of one control is visible to the next, with the
+  environment and command line of a cold kernel, and the same workpapers byte for byte;
+  ``--kernels cold`` starts each kernel from nothing, as before (and is the fallback when forking
+  is not possible);
 - tests ``--jobs`` controls at once (default: one per core), each driven by a thread of this
   process (the kernels are the processes that work; see ``ControlPool`` for why threads), with
   papermill imported and the workpaper template compiled once;
-- starts each control's kernel *ahead* of its notebook: as soon as a thread begins a control it
-  claims the next one, whose kernel boots and imports what its notebook imports (found by reading
-  the notebook's import statements) while the current notebook runs, so the kernel start overlaps
-  the work instead of adding to it; the first kernels boot while the parameter file is validated;
+- hands the controls out longest first (``schedule``: by the previous run's durations, else by the
+  size of the exports each reads), each claimed only when a thread is free to test it, so no
+  control waits behind a long one while a slot is idle;
+- keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
+  runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
+  while the parameter file is checked and the inputs frozen;
 - saves the executed notebook once (not after every cell), exports the HTML from the notebook in
   memory, and stops each kernel at once when its notebook is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
   cost the demo period 2-3 s.
 
-A kernel started ahead has only imported modules (silently: nothing reaches the notebook) and, when
-its control begins, changed into the control's folder; the notebook metadata lists the modules.
+A kernel readied ahead belongs to no control yet: it has only imported modules (silently: nothing
+reaches the notebook; the same modules for every control, those of all the run's notebooks) and,
+when its control begins, changed into the control's folder; the notebook metadata lists the
+modules, and the manifest's run metadata says which kind of kernels ran (``kernels``) and the order
+the controls were handed out in (``schedule``).
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -50,6 +61,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from workbench import (
     __version__,
+    kernel_zygote,
     lineage,
     prior_run,
     procedures,
@@ -57,6 +69,7 @@ from workbench import (
     reproducible,
     review,
     runfolder,
+    schedule,
     seal,
     stopping,
     workpapers,
@@ -497,6 +510,17 @@ def preload_modules(notebooks: Iterable[Path]) -> list[str]:
     return sorted(modules)
 
 
+def kernel_preload(notebooks_dir: Path, notebooks: Iterable[Path] = ()) -> list[str]:
+    """The modules every kernel of a run imports ahead: those of every procedure notebook in the
+    folder, and of the run's own notebooks.
+
+    One list for every run of the same notebooks, whichever controls it tests (``--only``): each
+    workpaper records it, so a control tested alone writes the same workpaper as in a full run.
+    """
+    paths = {Path(notebooks_dir) / f"{name}.ipynb" for name in procedures.PROCEDURES}
+    return preload_modules(sorted({path for path in paths if path.is_file()} | {Path(p) for p in notebooks}))
+
+
 def preload_code(modules: list[str]) -> str:
     """Code a kernel runs silently before its notebook: import the modules, define nothing."""
     return (
@@ -542,8 +566,9 @@ def framework_labels(control: Control) -> list[str]:
 class ControlQueue:
     """The run's controls, handed out in order to whichever executor asks first (thread-safe).
 
-    An executor claims its next control as soon as it begins one, and boots that control's kernel
-    while the current one runs. ``stop`` hands out nothing more (an interrupted run).
+    The order is the schedule's (``schedule``: longest first). An executor claims a control only
+    when it is free to test it, so no control waits behind another while a slot is idle. ``stop``
+    hands out nothing more (an interrupted run).
     """
 
     def __init__(self, controls: list[tuple[str, Path]]):
@@ -559,20 +584,15 @@ class ControlQueue:
             self._next += 1
             return self.controls[self._next - 1]
 
+    def remaining(self) -> int:
+        """How many controls have not been handed out yet."""
+        with self._lock:
+            return len(self.controls) - self._next
+
     def stop(self) -> None:
         """Hand out no more controls."""
         with self._lock:
             self._next = len(self.controls)
-
-
-@dataclass
-class _Claimed:
-    """A control claimed by an executor, with the kernel booting for it (None if it failed to start)."""
-
-    control_id: str
-    notebook: Path
-    preload: list[str]
-    kernel: Kernel | None
 
 
 def exit_description(code: int | None) -> str:
@@ -597,18 +617,26 @@ class Kernel:
     sure its output channel is connected).
     """
 
-    def __init__(self, cwd: Path, preload: list[str]):
+    def __init__(self, cwd: Path, preload: list[str], zygote: kernel_zygote.Zygote | None = None):
         from jupyter_client.manager import AsyncKernelManager
         from jupyter_core.utils import run_sync
 
         self.preload = list(preload)
         self.preload_status: str | None = None
         self.km = AsyncKernelManager(kernel_name=KERNEL_NAME)
+        self.warm = zygote is not None
+        if zygote is not None:  # forked by the zygote (``kernel_zygote``) instead of started cold
+            self.km.kernel_id = str(uuid.uuid4())
+            self.km.provisioner = kernel_zygote.forking_provisioner(zygote, self.km)
         stopping.KERNELS.add(self.km)  # so a stopped run can stop it (refused once the run is stopping)
         self.kc: Any = None  # the connected client, handed to papermill by ``enter``
         self._run_sync = run_sync
         self._preload_msg: str | None = None
-        run_sync(self._start)(cwd)
+        try:
+            run_sync(self._start)(cwd)
+        except BaseException:
+            self.close()
+            raise
 
     async def _start(self, cwd: Path) -> None:
         """Launch the kernel, connect a client, and queue the imports (no waiting)."""
@@ -692,6 +720,8 @@ class Kernel:
         try:
             if self.km.has_kernel:
                 await self.km.shutdown_kernel(now=True)
+            elif self.km.provisioner is not None:  # a kernel that never started: its connection file
+                await self.km.cleanup_resources()
         except RuntimeError:  # already gone
             pass
 
@@ -932,55 +962,124 @@ def enter_kernel(kernel: Any, out_dir: Path, fresh: Callable[[], Any]) -> tuple[
         raise
 
 
-class ControlExecutor:
-    """Tests controls one after another, each in a kernel started ahead of it.
+KERNEL_MODES = ("warm", "cold")
 
-    It claims a control as soon as it is created and starts that control's kernel, importing what
-    that control's notebook imports; then, each time it begins a control, it claims the next one
-    and starts its kernel, so kernels boot while notebooks run. Kernels start in ``kernel_cwd``
-    and change into their control's folder when the control begins.
+
+class KernelSource:
+    """Where a run's kernels come from: forked from a zygote (``warm``) or started cold.
+
+    Every kernel imports the same modules (those of all the run's notebooks), so a kernel belongs to
+    no control until a control is claimed for it. A warm kernel that cannot be forked (the zygote
+    could not start or has gone) is started cold instead; the counts say how many of each ran.
     """
 
-    def __init__(self, controls: ControlQueue, preloads: dict[Path, list[str]], kernel_cwd: Path,
+    def __init__(self, preload: list[str], cwd: Path, mode: str = "warm"):
+        if mode not in KERNEL_MODES:
+            raise ValueError(f"--kernels must be one of {', '.join(KERNEL_MODES)}, got {mode!r}")
+        self.preload = list(preload)
+        self.cwd = Path(cwd)
+        self.mode = mode
+        self.zygote: kernel_zygote.Zygote | None = None
+        self.started = {"warm": 0, "cold": 0}
+        self.closed = False
+        self._lock = threading.Lock()
+        if mode == "warm" and kernel_zygote.fork_available():
+            try:  # imports at once, while the period is checked and its inputs frozen
+                self.zygote = kernel_zygote.Zygote(self.preload, self.cwd,
+                                                   env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
+            except OSError:
+                self.zygote = None
+
+    def start(self) -> Kernel | None:
+        """A kernel, booting now (None if none could be started: the control then starts one of its
+        own, and reports why that fails; or if the run is over)."""
+        zygote = self.zygote
+        if zygote is not None:
+            try:
+                return self._count(Kernel(self.cwd, self.preload, zygote))
+            except kernel_zygote.ZygoteUnavailable:  # gone or stuck: the run's other kernels start cold
+                self.zygote = None
+                zygote.close()
+            except Exception:  # this kernel did not start: started cold below
+                pass
+        if self.closed:
+            return None
+        try:
+            return self._count(Kernel(self.cwd, self.preload))
+        except Exception:
+            return None
+
+    def _count(self, kernel: Kernel) -> Kernel:
+        """Count a kernel by kind (for the manifest's run metadata)."""
+        with self._lock:
+            self.started["warm" if kernel.warm else "cold"] += 1
+        return kernel
+
+    def metadata(self) -> dict[str, Any]:
+        """What the manifest records about the run's kernels."""
+        return {"requested": self.mode, "started": dict(self.started), "preloaded_modules": self.preload,
+                "mechanism": ("forked from a process that had imported the preloaded modules "
+                              "(workbench.kernel_zygote), one new process per control"
+                              if self.started["warm"] else "a new kernel process per control (python -m ipykernel_launcher)")}
+
+    def close(self) -> None:
+        """Start no more kernels; stop the zygote (which kills any kernel of its own still running)."""
+        self.closed = True
+        zygote, self.zygote = self.zygote, None
+        if zygote is not None:
+            zygote.close()
+
+
+class ControlExecutor:
+    """Tests controls one after another, claiming each only when it is free to test it.
+
+    It keeps one kernel ready (booting or booted) that belongs to no control yet: when it is free,
+    it claims the next control (the longest left), runs it in the ready kernel, and readies another
+    kernel meanwhile if controls are left, so kernels boot while notebooks run and no control waits
+    behind another while a slot is free. Kernels start in the source's folder and change into their
+    control's folder when the control begins.
+    """
+
+    def __init__(self, controls: ControlQueue, kernels: KernelSource,
                  notify: Callable[[ProgressEvent], None] = lambda event: None):
         self.controls = controls
-        self.preloads = preloads
-        self.kernel_cwd = Path(kernel_cwd)
+        self.kernels = kernels
         self.notify = notify
-        self._ahead = self._claim()
+        self._ready: Kernel | None = None
+        self._lock = threading.Lock()
 
-    def _claim(self) -> _Claimed | None:
-        """Claim the next control and start its kernel now."""
-        claimed = self.controls.claim()
-        if claimed is None:
-            return None
-        control_id, notebook = claimed
-        preload = self.preloads.get(notebook, [])
-        try:
-            kernel: Kernel | None = Kernel(self.kernel_cwd, preload)
-        except Exception:  # the control starts a kernel of its own, and reports why that fails
-            kernel = None
-        return _Claimed(control_id, notebook, preload, kernel)
+    def ready_kernel(self) -> None:
+        """Start the kernel for the next control now, if controls are left and none is ready."""
+        with self._lock:
+            if self._ready is None and self.controls.remaining():
+                self._ready = self.kernels.start()
+
+    def _take_kernel(self) -> Kernel | None:
+        """The ready kernel (started now if there is none), no longer ready for another control."""
+        with self._lock:
+            kernel, self._ready = self._ready, None
+        return kernel if kernel is not None else self.kernels.start()
 
     def run(self, context: RunContext, finished: Callable[[ControlOutcome], None]) -> None:
         """Test controls until none is left to claim, reporting each outcome to ``finished``."""
         _papermill_engine()  # registered once per process; cheap after the warm-up
-        while self._ahead is not None:
-            current, self._ahead = self._ahead, None
-            self._ahead = self._claim()
+        while (claimed := self.controls.claim()) is not None:
+            control_id, notebook = claimed
+            kernel = self._take_kernel()
+            self.ready_kernel()  # the next control's, booting while this one runs
             try:
-                outcome = execute_control(context, current.control_id, current.notebook, current.kernel,
-                                          current.preload, self.notify)
+                outcome = execute_control(context, control_id, notebook, kernel, self.kernels.preload, self.notify)
             finally:  # execute_control stops its kernel; this is for a fault of the runner itself
-                if current.kernel is not None:
-                    current.kernel.close()
+                if kernel is not None:
+                    kernel.close()
             finished(outcome)
 
     def close(self) -> None:
-        """Stop a kernel started for a control that will not run (the run was abandoned)."""
-        ahead, self._ahead = self._ahead, None
-        if ahead is not None and ahead.kernel is not None:
-            ahead.kernel.close()
+        """Stop the kernel readied for a control that will not run."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None:
+            ready.close()
 
 
 def _close_thread_event_loop() -> None:
@@ -1000,13 +1099,16 @@ def _close_thread_event_loop() -> None:
     asyncio.set_event_loop(None)
 
 
-def _warm_up() -> None:
-    """Import papermill and compile the workpaper template while the kernels boot."""
+def _warm_up(executors: list[ControlExecutor] | None = None) -> None:
+    """Import papermill and compile the workpaper template while the kernels boot; then ready each
+    executor's first kernel (forked kernels wait for the zygote's imports: not in the main thread)."""
     try:
         _papermill_engine()
         workpapers.prepare_exporter()
     except Exception:  # the same fault recurs in the first control, which reports it as its failure
         pass
+    for executor in executors or []:
+        executor.ready_kernel()
 
 
 def _lost_control(context: RunContext, control_id: str, reason: str) -> ControlOutcome:
@@ -1027,17 +1129,31 @@ class ControlPool:
     two spawned worker processes). papermill's ``cwd`` option, which changes the whole process's
     folder, is not used: each kernel changes into its own control's folder.
 
-    Created before the run folder is prepared, so the first kernels boot while the parameter file
-    is validated and the inputs frozen; nothing executes a notebook before ``run``.
+    Created before the run folder is prepared, so the first kernels boot (cold) or the zygote
+    imports (warm) while the parameter file is validated and the inputs frozen; nothing executes a
+    notebook before ``run``. Controls are handed out in ``order`` (default: the notebooks' order);
+    outcomes come back in the notebooks' order. Every kernel imports ``preload`` ahead (default: what
+    the given notebooks import; a period run passes ``kernel_preload``).
     """
 
-    def __init__(self, jobs: int, notebooks: dict[str, Path], kernel_cwd: Path):
+    def __init__(self, jobs: int, notebooks: dict[str, Path], kernel_cwd: Path, kernels: str = "warm",
+                 order: list[str] | None = None, preload: list[str] | None = None):
         self.jobs = max(1, min(jobs, len(notebooks)))
         stopping.KERNELS.open()  # kernels may start (a run stopped earlier in this process refused them)
-        preloads = {nb: preload_modules([nb]) for nb in sorted(set(notebooks.values()))}
-        self._controls = ControlQueue(list(notebooks.items()))
-        self._executors = [ControlExecutor(self._controls, preloads, kernel_cwd) for _ in range(self.jobs)]
-        self._warm_up = threading.Thread(target=_warm_up, daemon=True, name="workbench-warm-up")
+        self._notebooks = dict(notebooks)
+        order = list(order) if order is not None else list(notebooks)
+        if sorted(order) != sorted(notebooks):
+            raise ValueError("the order must name every control of the run once")
+        if preload is None:
+            preload = preload_modules(sorted(set(notebooks.values())))
+        self.kernels = KernelSource(preload, kernel_cwd, kernels)
+        self._controls = ControlQueue([(control_id, notebooks[control_id]) for control_id in order])
+        self._executors = [ControlExecutor(self._controls, self.kernels) for _ in range(self.jobs)]
+        if self.kernels.zygote is None:  # cold kernels boot now; forks wait for the zygote's imports
+            for executor in self._executors:
+                executor.ready_kernel()
+        self._warm_up = threading.Thread(target=_warm_up, args=(self._executors,), daemon=True,
+                                         name="workbench-warm-up")
         self._warm_up.start()
         self._threads: list[threading.Thread] = []
 
@@ -1059,7 +1175,7 @@ class ControlPool:
             thread.join(max(0.0, deadline - time.monotonic()))
 
     def run(self, context: RunContext, reporter: ProgressReporter) -> list[ControlOutcome]:
-        """Test every control; outcomes in the parameter file's order, whatever order they finished in."""
+        """Test every control; outcomes in the notebooks' order, whatever order they ran in."""
         self._warm_up.join()
         messages: queue.Queue = queue.Queue()
         outcomes: dict[str, ControlOutcome] = {}
@@ -1086,12 +1202,12 @@ class ControlPool:
                 crash, fault = crash or payload[0], fault or payload[1]
         if fault is not None and runfolder.is_storage_error(fault):
             raise fault  # the disk is full or read-only: no workpaper can be written
-        for control_id, _ in self._controls.controls:
+        for control_id in self._notebooks:
             if control_id not in outcomes:  # only after a crash of the runner itself
                 outcomes[control_id] = _lost_control(context, control_id, f"the run stopped before testing this "
                                                      f"control: {crash or 'unknown reason'}")
                 reporter.finished(outcomes[control_id])
-        return [outcomes[control_id] for control_id, _ in self._controls.controls]
+        return [outcomes[control_id] for control_id in self._notebooks]
 
     @staticmethod
     def _drive(executor: ControlExecutor, context: RunContext, messages: queue.Queue) -> None:
@@ -1107,8 +1223,11 @@ class ControlPool:
             messages.put(("stopped", (reason, fault)))
 
     def close(self) -> None:
-        """Hand out no more controls and stop every kernel started for a control that did not run."""
+        """Hand out no more controls, stop every kernel readied for a control that did not run, and
+        stop the zygote."""
         self._controls.stop()
+        self.kernels.close()
+        self._warm_up.join()
         for executor in self._executors:
             executor.close()
 
@@ -1280,7 +1399,8 @@ def check_before_run(parameter_file: Path) -> None:
 def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int | None = None,
                only: list[str] | None = None, notebooks_dir: Path | None = None,
                progress: Callable[[str], None] = print, reporter: ProgressReporter | None = None,
-               sign: bool = True, signing_key: Path | None = None, prior_run_dir: Path | None = None) -> RunResult:
+               sign: bool = True, signing_key: Path | None = None, prior_run_dir: Path | None = None,
+               kernels: str = "warm") -> RunResult:
     """Run a period end to end and return where its evidence is. Raises ParameterError on bad input.
 
     The manifest is signed by the period's preparer (``signing_key``, else their key: see
@@ -1299,6 +1419,10 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     ``prior_run_dir`` names the prior period's run (a run folder, or a period folder for its latest
     run): each workpaper then shows what changed since it. It is verified before the run folder is
     created and refused (``prior_run.PriorRunRefused``) when it is not usable evidence.
+
+    ``kernels``: ``warm`` forks each control's kernel from a process that has imported what the
+    notebooks import (``kernel_zygote``), ``cold`` starts each from nothing; the workpapers are the
+    same. Controls are handed out longest first (``schedule``).
     """
     started_wall = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
@@ -1320,9 +1444,11 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         raise KeyError(f"--only names control(s) not in {parameter_file}: {', '.join(unknown)}; "
                        f"controls are {', '.join(c.id for c in params.controls)}")
     notebooks = {c.id: notebook_for(c.procedure, notebooks_dir) for c in selected}
+    plan = schedule_controls(params, Path(parameter_file), Path(out_dir), selected)
     stage = _Stage()
     try:
-        with ControlPool(jobs, notebooks, notebooks_dir) as pool:  # the first kernels boot meanwhile
+        with ControlPool(jobs, notebooks, notebooks_dir, kernels, plan.order,
+                         kernel_preload(notebooks_dir, notebooks.values())) as pool:  # kernels boot meanwhile
             check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
             context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged, prior=prior)
             stage.enter("controls")
@@ -1333,7 +1459,8 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
                 reporter.close()
         stage.enter("publishing")
         run_dir = _publish(context, outcomes, notebooks, notebooks_dir, {
-            "started_at": started_wall.isoformat(timespec="seconds"), "jobs": pool.jobs}, started, key)
+            "started_at": started_wall.isoformat(timespec="seconds"), "jobs": pool.jobs,
+            "kernels": pool.kernels.metadata(), "schedule": {"order": plan.order, "basis": plan.basis}}, started, key)
     except BaseException as exc:
         abandoned = stopping.abandon(stage.run_dir, stage.step, exc) if stage.run_dir is not None else None
         if abandoned is None:
@@ -1341,6 +1468,21 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
         raise abandoned from exc
     _point_latest(run_dir)
     return RunResult(run_dir, run_dir / "index.html", outcomes, round(time.perf_counter() - started, 2), pool.jobs)
+
+
+def schedule_controls(params: PeriodParameters, parameter_file: Path, out_dir: Path,
+                      controls: list[Control]) -> schedule.Plan:
+    """The order the controls are handed out in: longest first, by the period's previous complete
+    run's durations, else by the size of the exports each control reads (``schedule``)."""
+    base = Path(parameter_file).resolve().parent
+    sizes = {}
+    for source in params.sources:  # not read here: ``workbench check`` and the freezing screen them
+        try:
+            sizes[source.id] = (base / source.path).stat().st_size
+        except (OSError, TypeError, ValueError):
+            continue
+    return schedule.plan([c.id for c in controls], {c.id: c.sources for c in controls}, sizes,
+                         schedule.previous_manifest(Path(out_dir).resolve() / params.period.id))
 
 
 @dataclass

@@ -1,0 +1,487 @@
+"""Kernels that start warm: a pre-imported process (a "zygote") forks a fresh ipykernel per control.
+
+Why: a control's kernel spent about 4.6 s importing pandas, SciPy, matplotlib, DuckDB and the
+workbench before its notebook did anything (``benchmarks/bench_run.py``; 70 % of the CPU of the demo
+period). Three ways to remove that cost were weighed:
+
+- a pool of kernels booted ahead still pays every import once per control: the CPU is the same,
+  only hidden behind other work, and on two busy cores there is nothing to hide it behind;
+- one kernel reused per worker with its namespace reset pays the imports once, but "reset" must be
+  proven for everything a notebook can touch (module attributes, caches, ``sys.modules``,
+  matplotlib's state, random streams, the folder, the environment, the execution counter that
+  papermill writes into the notebook), and a proof that is incomplete is a leak between
+  workpapers;
+- a process that imports everything once and then ``fork``s a child per control that becomes an
+  ordinary ipykernel (ipykernel's own ``IPKernelApp``, as ``python -m ipykernel_launcher`` would
+  start it, with its own connection file) gives each control a new process: nothing of one control
+  can be visible to the next, because the next never shared its memory. The imports are paid once
+  per run and shared copy-on-write. This is what the Android runtime's zygote and some test
+  runners do, and what is used here.
+
+The zygote runs ``python -m workbench.kernel_zygote`` with the environment and the folder a kernel
+gets from jupyter_client, sets what ipykernel sets before a notebook's imports (``MPLBACKEND``),
+imports the modules the notebooks import and waits on a socket. For each kernel jupyter_client
+starts (``ForkingProvisioner``, a ``LocalProvisioner`` that asks the zygote instead of calling
+``Popen``), it forks; the child starts a new session, takes the kernel's command line (``sys.argv``),
+environment and folder exactly as a cold kernel would have them, reseeds NumPy's global random
+stream (``random`` reseeds itself after a fork; NumPy's legacy stream does not), and runs
+``IPKernelApp``. The zygote reaps its children and writes each one's exit status beside its
+connection file, so a dead kernel is reported as today (``ForkedProcess`` is the ``Popen``-like
+handle jupyter_client, nbclient and ``stopping`` use). When the runner goes away (its end of the
+socket closes), the zygote kills the kernels it forked and exits.
+
+The executed notebook is the same byte for byte as with a cold kernel; the manifest's run metadata
+says which kind of kernel ran (``--kernels warm|cold``). Forking needs POSIX ``fork``; elsewhere,
+and whenever the zygote cannot start or fork, the runner starts cold kernels as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+#: How the zygote identifies itself on its command line (tests and process listings look for it).
+MODULE = "workbench.kernel_zygote"
+#: The kernel command line a fork can stand in for: ``python -m ipykernel_launcher ARGS``.
+LAUNCHER = ("-m", "ipykernel_launcher")
+#: What ipykernel sets before any notebook code runs (``IPKernelApp.init_gui_pylab``), set in the
+#: zygote before matplotlib is imported, so that matplotlib reads the same backend a cold kernel has.
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+REAP_INTERVAL_SECONDS = 0.05
+EXIT_SUFFIX = ".exit"
+
+
+def fork_available() -> bool:
+    """Whether warm kernels can be used here: POSIX ``fork`` on Linux (macOS's system libraries are
+    not safe to use after a fork of a process that has imported them)."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def launcher_arguments(cmd: list[str], python: str) -> list[str] | None:
+    """The ipykernel arguments of a kernel command line that a fork of this Python can run, or None
+    (another interpreter, or not ``python -m ipykernel_launcher``): then the kernel starts cold."""
+    if len(cmd) < 3 or tuple(cmd[1:3]) != LAUNCHER:
+        return None
+    if os.path.realpath(cmd[0]) != os.path.realpath(python):
+        return None
+    return list(cmd[3:])
+
+
+def exit_code(wait_status: int) -> int:
+    """A reaped child's return code as ``Popen`` gives it (negative: the signal that ended it)."""
+    return os.waitstatus_to_exitcode(wait_status)
+
+
+# --- what the zygote imports -------------------------------------------------------------------
+
+#: The workbench's own package: never imported by the zygote. Its modules look at the running
+#: IPython shell when imported (``charts`` registers how a figure is displayed), and a module
+#: imported before the kernel's shell exists would miss it; so each kernel imports the package
+#: itself, as a cold kernel does, on top of the libraries the zygote imported.
+PACKAGE = "workbench"
+
+
+def _module_level_imports(tree: ast.Module, package: str | None) -> set[str]:
+    """Modules a module imports when it is imported: its top-level imports, including those in
+    top-level ``try`` and ``if`` blocks, except ``if TYPE_CHECKING:`` (never run)."""
+    names: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level and package:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            if base and base != "__future__":
+                names.add(base)
+                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+        elif isinstance(node, ast.If):
+            if "TYPE_CHECKING" not in ast.unparse(node.test):
+                pending.extend(node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            pending.extend(node.body + node.orelse + node.finalbody)
+            for handler in node.handlers:
+                pending.extend(handler.body)
+    return names
+
+
+def _source_of(module: str, package_dir: Path) -> Path | None:
+    """The source file of one of the package's modules (a ``.py`` file or a package's
+    ``__init__.py``), or None if the name is not a module of the package."""
+    parts = module.split(".")[1:]
+    candidate = package_dir.joinpath(*parts)
+    for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+        if parts and path.is_file() or not parts and path.name == "__init__.py" and path.is_file():
+            return path
+    return None
+
+
+def library_modules(modules: list[str], package_dir: Path, package: str = PACKAGE) -> list[str]:
+    """The libraries (not the package's own modules) that importing ``modules`` loads: the ones
+    named, and those the package's modules import at module level, followed through the package.
+
+    These are what the zygote imports: everything a kernel's preload would import except the
+    package itself. Sorted, so every run of the same code does the same.
+    """
+    libraries: set[str] = set()
+    seen: set[str] = set()
+    pending = list(modules)
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        if name != package and not name.startswith(package + "."):
+            libraries.add(name)
+            continue
+        source = _source_of(name, package_dir)
+        if source is None:  # a name imported from a module, not a module
+            continue
+        parent = name if source.name == "__init__.py" else name.rsplit(".", 1)[0]
+        try:
+            tree = ast.parse(source.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, UnicodeDecodeError):
+            continue
+        if "." in name:  # importing a submodule imports its parent packages first
+            pending.append(name.rsplit(".", 1)[0])
+        pending.extend(_module_level_imports(tree, parent))
+    return sorted(libraries)
+
+
+# --- inside the zygote -------------------------------------------------------------------------
+
+def _preload(modules: list[str]) -> None:
+    """Import the libraries the kernels' preload would import (``library_modules``: never the
+    package itself), and ipykernel's kernel app, before any fork. Worked out here, in the zygote,
+    so the runner does not wait for it."""
+    if not os.environ.get("MPLBACKEND"):
+        os.environ["MPLBACKEND"] = INLINE_BACKEND
+    for name in [*library_modules(modules, Path(__file__).resolve().parent), "ipykernel.kernelapp"]:
+        try:
+            importlib.import_module(name)
+        except Exception:  # as the cold kernel's preload: a name that is not a module is skipped
+            pass
+    if os.environ.get("MPLBACKEND") == INLINE_BACKEND:  # ipykernel sets it itself in the child
+        del os.environ["MPLBACKEND"]
+
+
+def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
+    """In the forked child: take the kernel's session, streams, folder, environment and command
+    line, then run ipykernel's kernel app. Never returns."""
+    code = 1
+    try:
+        channel.close()
+        os.setsid()  # its own session and process group, as jupyter_client starts kernels
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
+            del sys.modules[name]  # the zygote's own module: the kernel imports the package afresh
+        launcher = importlib.util.find_spec("ipykernel_launcher")
+        sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *request["argv"]]
+        if "numpy" in sys.modules:  # a new process draws a new seed; a fork would share the zygote's
+            sys.modules["numpy"].random.seed()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from ipykernel import kernelapp
+
+        kernelapp.launch_new_instance()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class _Children:
+    """The kernels a zygote forked: reaped as they end, each exit status written to its file."""
+
+    def __init__(self) -> None:
+        self.status_files: dict[int, str] = {}
+
+    def reap(self) -> None:
+        """Collect every child that has ended and record its return code (written atomically)."""
+        while self.status_files:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            path = self.status_files.pop(pid, None)
+            if path:
+                with contextlib.suppress(OSError):
+                    Path(path + ".tmp").write_text(str(exit_code(status)))
+                    os.replace(path + ".tmp", path)
+
+    def kill_all(self) -> None:
+        """Kill every child still running (the runner has gone) and reap them."""
+        for pid in list(self.status_files):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while self.status_files and time.monotonic() < deadline:
+            self.reap()
+            time.sleep(REAP_INTERVAL_SECONDS)
+
+
+def serve(channel: socket.socket) -> None:
+    """The zygote's loop: one JSON request per line (``argv``, ``env``, ``cwd``, ``status_file``),
+    answered with the forked kernel's ``pid`` (or an ``error``); ends when the runner closes."""
+    children, buffer = _Children(), b""
+    try:
+        while True:
+            readable, _, _ = select.select([channel], [], [], REAP_INTERVAL_SECONDS)
+            children.reap()
+            if not readable:
+                continue
+            data = channel.recv(65536)
+            if not data:
+                return
+            buffer += data
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                request = json.loads(line)
+                try:
+                    pid = os.fork()
+                except OSError as exc:
+                    channel.sendall(json.dumps({"error": f"fork failed: {exc}"}).encode() + b"\n")
+                    continue
+                if pid == 0:
+                    _become_kernel(request, channel)
+                children.status_files[pid] = request["status_file"]
+                channel.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+    finally:
+        children.kill_all()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m workbench.kernel_zygote ipykernel_launcher FD MODULES_JSON``: preload, say
+    ready, serve on FD. The first argument names what the zygote forks, so that a process listing
+    (and the tests that look for a run's kernels) sees it as a kernel, which is what it becomes."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[0] != LAUNCHER[1]:
+        raise SystemExit(f"usage: python -m {MODULE} {LAUNCHER[1]} FD MODULES_JSON")
+    argv = argv[1:]
+    channel = socket.socket(fileno=int(argv[0]))
+    if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
+        del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
+    _preload(json.loads(argv[1]))
+    channel.sendall(b'{"ready": true}\n')
+    serve(channel)
+
+
+# --- in the runner -----------------------------------------------------------------------------
+
+class ZygoteUnavailable(RuntimeError):
+    """The zygote could not start, died, or could not fork: the kernel starts cold instead."""
+
+
+class Zygote:
+    """The runner's handle on one zygote process: started at once, forks kernels on request.
+
+    ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
+    imports the libraries among them and beneath them, not the workbench package.
+
+    Thread-safe: each control's thread asks for its kernels through the same socket, one request
+    at a time.
+    """
+
+    def __init__(self, modules: list[str], cwd: Path, env: dict[str, str] | None = None,
+                 python: str = sys.executable):
+        self.python = python
+        self.modules = list(modules)
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._ready = False
+        ours, theirs = socket.socketpair()
+        self._channel = ours
+        try:
+            self.process = subprocess.Popen(
+                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()), json.dumps(self.modules)],
+                cwd=str(cwd), env=env, stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),),
+                start_new_session=True)
+        finally:
+            theirs.close()
+
+    def _read_line(self, timeout: float) -> dict[str, Any]:
+        """The zygote's next answer (a JSON line); raises ``ZygoteUnavailable`` if it has gone."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ZygoteUnavailable(f"the warm kernel process did not answer within {timeout:.0f} s")
+            readable, _, _ = select.select([self._channel], [], [], min(left, 1.0))
+            if readable:
+                data = self._channel.recv(65536)
+                if not data:
+                    raise ZygoteUnavailable(f"the warm kernel process ended ({self.process.poll()})")
+                self._buffer += data
+            elif self.process.poll() is not None:
+                raise ZygoteUnavailable(f"the warm kernel process ended ({self.process.returncode})")
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def fork(self, argv: list[str], env: dict[str, str], cwd: str, status_file: str,
+             timeout: float = 120.0) -> int:
+        """Fork a kernel with this command line, environment and folder; its process id.
+
+        Waits for the zygote's imports the first time (it started importing when it was created).
+        """
+        with self._lock:
+            try:
+                if not self._ready:
+                    self._read_line(timeout)
+                    self._ready = True
+                request = {"argv": argv, "env": env, "cwd": cwd, "status_file": status_file}
+                self._channel.sendall(json.dumps(request).encode() + b"\n")
+                answer = self._read_line(timeout)
+            except OSError as exc:
+                raise ZygoteUnavailable(f"the warm kernel process cannot be reached: {exc}") from exc
+        if "pid" not in answer:
+            raise ZygoteUnavailable(answer.get("error", "the warm kernel process did not fork"))
+        return int(answer["pid"])
+
+    def close(self) -> None:
+        """Stop the zygote: close its socket (it kills any kernel of its own still running and
+        exits), then make sure its process has ended. A zygote that never forked (a run refused by
+        its check, say) is killed at once: it may still be importing."""
+        with contextlib.suppress(OSError):
+            self._channel.close()
+        with contextlib.suppress(OSError):
+            if self.process.stdin:
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=5 if self._ready else 0)
+        except subprocess.TimeoutExpired:  # still importing, or stuck: it has no kernel to look after
+            self.process.kill()
+            self.process.wait()
+
+
+class ForkedProcess:
+    """A ``Popen``-like handle on a kernel forked by the zygote (a child of the zygote, not of
+    this process): its return code comes from the status file the zygote writes when it reaps it."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int, status_file: str):
+        self.pid = pid
+        self.status_file = status_file
+        self.returncode: int | None = None
+        self.exit_known = True
+
+    def poll(self) -> int | None:
+        """The return code once the kernel has ended, else None."""
+        if self.returncode is not None:
+            return self.returncode
+        recorded = self._recorded()
+        if recorded is not None:
+            self.returncode = recorded
+            return recorded
+        try:
+            os.kill(self.pid, 0)
+            return None
+        except ProcessLookupError:  # gone; the zygote writes its status just after reaping it
+            time.sleep(0.2)
+            recorded = self._recorded()
+            if recorded is None:  # the zygote itself has gone: nobody knows how the kernel ended
+                self.exit_known, recorded = False, 1
+            self.returncode = recorded
+            return recorded
+        except PermissionError:
+            return None
+
+    def _recorded(self) -> int | None:
+        """The return code the zygote recorded, or None (not ended yet)."""
+        try:
+            return int(Path(self.status_file).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait until the kernel has ended; its return code."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0)
+            time.sleep(REAP_INTERVAL_SECONDS)
+        return code
+
+    def send_signal(self, signum: int) -> None:
+        """Signal the kernel (nothing if it has ended)."""
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        """Kill the kernel."""
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        """Ask the kernel to end."""
+        self.send_signal(signal.SIGTERM)
+
+
+def forking_provisioner(zygote: Zygote, manager: Any) -> Any:
+    """A jupyter_client provisioner for ``manager`` that gets its kernel from ``zygote``.
+
+    jupyter_client prepares everything as for a local kernel (ports, connection file, environment,
+    command line); only the launch differs: a fork instead of ``Popen``.
+    """
+    from jupyter_client.provisioning import LocalProvisioner
+
+    class ForkingProvisioner(LocalProvisioner):  # type: ignore[misc]
+        """``LocalProvisioner`` whose kernel process is forked by the zygote."""
+
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            """Fork the kernel this command line describes (refused: ``ZygoteUnavailable``)."""
+            argv = launcher_arguments(cmd, zygote.python)
+            if argv is None:
+                raise ZygoteUnavailable(f"a forked kernel cannot stand in for {cmd[:3]}")
+            env = dict(kwargs.get("env") or os.environ)
+            env["JPY_PARENT_PID"] = str(os.getpid())  # as jupyter_client's launcher sets it
+            cwd = str(kwargs.get("cwd") or Path.cwd())
+            status_file = str(self.parent.connection_file) + EXIT_SUFFIX
+            Path(status_file).unlink(missing_ok=True)
+            pid = zygote.fork(argv, env, cwd, status_file)
+            self.process = ForkedProcess(pid, status_file)
+            self.pid = self.pgid = pid
+            self.cwd = cwd
+            return self.connection_info
+
+        async def cleanup(self, restart: bool = False) -> None:
+            """Return the ports and remove the exit status file."""
+            await super().cleanup(restart)
+            Path(str(self.parent.connection_file) + EXIT_SUFFIX).unlink(missing_ok=True)
+
+    return ForkingProvisioner(kernel_id=manager.kernel_id, kernel_spec=manager.kernel_spec, parent=manager)
+
+
+if __name__ == "__main__":
+    main()

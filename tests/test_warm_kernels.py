@@ -1,0 +1,254 @@
+"""Warm kernels (``workbench.kernel_zygote``): forked per control, nothing of one control visible to the
+next, the same environment and the same workpapers as cold kernels, failures reported as before.
+
+The runs use a stand-in procedure notebook (written here) that records what its kernel looks like
+(environment, folder, modules, globals, random stream, matplotlib's settings) and then leaves as
+much state behind as it can; every control after the first must see none of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import shutil
+import textwrap
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import ROOT
+from workbench import cli, kernel_zygote, runner
+from workbench.runner import DEMO_PARAMETER_FILE, latest_run
+
+pytestmark = pytest.mark.skipif(not kernel_zygote.fork_available(), reason="warm kernels need fork (Linux)")
+
+EXPORTS = ROOT / "tests" / "data" / "exports"
+CONTROLS = ("UAR-01", "UAR-02", "UAR-03")
+
+RECORD_AND_LEAK = textwrap.dedent('''
+    import json, os, sys, types, pathlib
+    import numpy as np
+    import matplotlib
+    import workbench.workpapers
+    out = pathlib.Path(run_dir).resolve() / control_id
+    facts = {
+        "pid": os.getpid(),
+        "leaked_global": "LEAKED_GLOBAL" in globals(),
+        "leaked_module_attribute": hasattr(json, "workbench_leak") or hasattr(workbench.workpapers, "LEAK"),
+        "leaked_environment": os.environ.get("WORKBENCH_LEAK"),
+        "leaked_module": "workbench_leaky_module" in sys.modules,
+        "leaked_sys_path": "/workbench-leak" in sys.path,
+        "leaked_matplotlib_setting": matplotlib.rcParams["lines.linewidth"],
+        "cwd_is_the_control_folder": pathlib.Path.cwd().resolve() == out,
+        "numpy_draw": float(np.random.random()),
+        "environment": {k: v for k, v in os.environ.items()},
+        "argv": [pathlib.Path(sys.argv[0]).name, *[a for a in sys.argv[1:] if not a.endswith(".json")]],
+        "sys_path": sys.path,
+        "executable": sys.executable,
+        "matplotlib_backend": matplotlib.rcParams._get("backend"),
+    }
+    (out / "facts.json").write_text(json.dumps(facts, indent=1, sort_keys=True))
+    LEAKED_GLOBAL = 1
+    json.workbench_leak = 1
+    workbench.workpapers.LEAK = 1
+    os.environ["WORKBENCH_LEAK"] = "1"
+    sys.modules["workbench_leaky_module"] = types.ModuleType("workbench_leaky_module")
+    sys.path.append("/workbench-leak")
+    matplotlib.rcParams["lines.linewidth"] = 9.0
+    np.random.seed(1)
+    os.chdir("/")
+''')
+CONCLUDE = textwrap.dedent('''
+    (out / "sample.csv").write_text("item_key,selection_basis\\nk1,statistical\\n")
+    (out / "result.json").write_text(json.dumps({"conclusions": ["SOC 2: No exceptions noted"], "exception_count": 0}))
+    from IPython.display import display
+    from matplotlib.figure import Figure
+    from workbench import charts
+    figure = Figure(figsize=(3, 2))
+    figure.add_subplot().bar(["approved", "revoked"], [40, 3])
+    display(figure)
+''')
+
+
+def _project(base: Path) -> Path:
+    """A project with the demo period's parameters (its controls: copies of one) and the stand-in
+    notebook as the procedure's notebook."""
+    document = yaml.safe_load((ROOT / "parameters" / DEMO_PARAMETER_FILE).read_text())
+    template = next(c for c in document["controls"] if c["procedure"] == "user_access_review")
+    document["controls"] = [dict(copy.deepcopy(template), id=cid) for cid in CONTROLS]
+    (base / "parameters").mkdir(parents=True)
+    parameter_file = base / "parameters" / "period.yaml"
+    parameter_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    for source in document["sources"]:
+        export = (parameter_file.parent / source["path"]).resolve()
+        export.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(EXPORTS / source["path"].split("/2026-Q3/", 1)[1], export)
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell('run_dir = ""\ncontrol_id = ""', metadata={"tags": ["parameters"]}),
+                      nbformat.v4.new_markdown_cell("## 1. Record and leak"),
+                      nbformat.v4.new_code_cell(RECORD_AND_LEAK),
+                      nbformat.v4.new_markdown_cell("## 2. Conclude"),
+                      nbformat.v4.new_code_cell(CONCLUDE)]
+    (base / "notebooks").mkdir()
+    nbformat.write(notebook, base / "notebooks" / "user_access_review.ipynb")
+    return parameter_file
+
+
+def _run(base: Path, *extra: str) -> tuple[int, Path]:
+    parameter_file = base / "parameters" / "period.yaml"
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(io.StringIO()):
+        patch.setattr(runner, "project_root", lambda: base)
+        patch.setattr(runner, "notebooks_folder", lambda: base / "notebooks")
+        code = cli.main(["run", str(parameter_file), "--out", str(base / "outputs"), "--jobs", "1", *extra])
+    return code, latest_run(base / "outputs" / "2026-Q3")
+
+
+def _facts(run_dir: Path) -> dict[str, dict]:
+    return {cid: json.loads((run_dir / cid / "facts.json").read_text()) for cid in CONTROLS}
+
+
+def _kernels(run_dir: Path) -> dict:
+    return json.loads((run_dir / "manifest.json").read_text())["run_metadata"]["kernels"]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, Path]:
+    """The same period run with warm kernels and with cold ones, one control after another."""
+    base = tmp_path_factory.mktemp("warm")
+    _project(base)
+    warm_code, warm = _run(base)
+    cold_code, cold = _run(base, "--kernels", "cold")
+    assert (warm_code, cold_code) == (0, 0)
+    return {"warm": warm, "cold": cold, "base": base}
+
+
+def test_each_control_ran_in_a_kernel_of_its_own_forked_warm(runs):
+    kernels = _kernels(runs["warm"])
+    assert kernels["requested"] == "warm" and kernels["started"]["cold"] == 0
+    assert kernels["started"]["warm"] >= len(CONTROLS)
+    pids = [facts["pid"] for facts in _facts(runs["warm"]).values()]
+    assert len(set(pids)) == len(CONTROLS)
+    assert _kernels(runs["cold"])["started"] == {"warm": 0, "cold": len(CONTROLS)}
+
+
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+def test_nothing_one_control_leaves_behind_is_visible_to_the_next(runs, mode):
+    for control_id, facts in _facts(runs[mode]).items():
+        assert facts["leaked_global"] is False, control_id
+        assert facts["leaked_module_attribute"] is False, control_id
+        assert facts["leaked_environment"] is None, control_id
+        assert facts["leaked_module"] is False, control_id
+        assert facts["leaked_sys_path"] is False, control_id
+        assert facts["leaked_matplotlib_setting"] != 9.0, control_id
+        assert facts["cwd_is_the_control_folder"] is True, control_id
+
+
+def test_each_warm_kernel_draws_its_own_random_stream_as_a_new_process_does(runs):
+    draws = [facts["numpy_draw"] for facts in _facts(runs["warm"]).values()]
+    assert len(set(draws)) == len(draws), "forked kernels must not share the zygote's NumPy seed"
+
+
+def test_a_warm_kernel_has_the_environment_of_a_cold_one(runs):
+    warm, cold = _facts(runs["warm"])["UAR-02"], _facts(runs["cold"])["UAR-02"]
+    for key in ("environment", "argv", "sys_path", "executable", "matplotlib_backend"):
+        assert warm[key] == cold[key], key
+
+
+def test_warm_and_cold_kernels_write_the_same_workpapers_byte_for_byte(runs):
+    for control_id in CONTROLS:
+        for name in ("workpaper.ipynb", "workpaper.html", "result.json", "sample.csv"):
+            assert (runs["warm"] / control_id / name).read_bytes() == (runs["cold"] / control_id / name).read_bytes(), \
+                f"{control_id}/{name}"
+    page = (runs["warm"] / "UAR-01" / "workpaper.html").read_text()
+    assert 'src="data:image/png;base64,' in page, "the figure is displayed as the package registers it"
+
+
+def test_no_zygote_or_kernel_is_left_running(runs):
+    psutil = pytest.importorskip("psutil")
+    left = [p.cmdline() for p in psutil.Process().children(recursive=True)
+            if any(name in " ".join(p.cmdline()) for name in ("ipykernel", kernel_zygote.MODULE))]
+    assert left == []
+
+
+def test_a_kernel_that_dies_is_reported_with_how_it_ended(tmp_path):
+    _project(tmp_path)
+    path = tmp_path / "notebooks" / "user_access_review.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(2, nbformat.v4.new_code_cell("import os\nif control_id == 'UAR-02':\n    os._exit(3)"))
+    nbformat.write(notebook, path)
+    code, run_dir = _run(tmp_path)
+    assert code == 1
+    controls = {c["control_id"]: c for c in json.loads((run_dir / "manifest.json").read_text())["controls"]}
+    assert controls["UAR-02"]["status"] == "failed" and "the kernel died" in controls["UAR-02"]["error"]
+    assert controls["UAR-01"]["status"] == controls["UAR-03"]["status"] == "completed"
+    assert _kernels(run_dir)["started"]["cold"] == 0
+
+
+def test_when_the_zygote_cannot_fork_the_kernels_start_cold(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise kernel_zygote.ZygoteUnavailable("simulated: no fork")
+
+    monkeypatch.setattr(kernel_zygote.Zygote, "fork", refuse)
+    _project(tmp_path)
+    code, run_dir = _run(tmp_path)
+    assert code == 0
+    assert _kernels(run_dir)["started"]["warm"] == 0 and _kernels(run_dir)["started"]["cold"] >= len(CONTROLS)
+
+
+# --- pure parts ----------------------------------------------------------------------------------
+
+def test_a_fork_stands_in_only_for_this_python_running_ipykernel_launcher(tmp_path):
+    python = "/usr/bin/python3"
+    assert kernel_zygote.launcher_arguments([python, "-m", "ipykernel_launcher", "-f", "c.json"], python) == \
+        ["-f", "c.json"]
+    assert kernel_zygote.launcher_arguments(["/other/python", "-m", "ipykernel_launcher"], python) is None
+    assert kernel_zygote.launcher_arguments([python, "-m", "some_other_kernel"], python) is None
+
+
+def test_the_zygote_imports_the_libraries_but_never_the_package_itself(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("import json\n")
+    (package / "a.py").write_text(textwrap.dedent('''
+        from __future__ import annotations
+        from typing import TYPE_CHECKING
+        import csv
+        from pkg import b
+        from . import c
+        try:
+            import zipfile
+        except ImportError:
+            zipfile = None
+        if TYPE_CHECKING:
+            import never_at_run_time
+        def lazy():
+            import not_at_import
+    '''))
+    (package / "b.py").write_text("import decimal\n")
+    (package / "c.py").write_text("from fractions import Fraction\n")
+    modules = kernel_zygote.library_modules(["pkg.a", "pandas"], package, package="pkg")
+    assert {"json", "csv", "zipfile", "decimal", "fractions", "pandas", "typing"} <= set(modules)
+    assert not [m for m in modules if m == "pkg" or m.startswith("pkg.")]
+    assert "never_at_run_time" not in modules and "not_at_import" not in modules
+
+
+def test_a_forked_process_handle_reads_the_exit_status_the_zygote_recorded(tmp_path):
+    status = tmp_path / "kernel.json.exit"
+    handle = kernel_zygote.ForkedProcess(2 ** 22 + 12345, str(status))  # no such process
+    status.write_text("-9")
+    assert handle.poll() == -9 and handle.wait(timeout=1) == -9
+    assert runner.exit_description(handle.poll()) == "killed by SIGKILL"
+
+
+def test_every_kernel_imports_the_same_modules_whichever_controls_a_run_tests():
+    folder = runner.notebooks_folder()
+    one = runner.kernel_preload(folder, [folder / "user_access_review.ipynb"])
+    every = runner.kernel_preload(folder, sorted(folder.glob("*.ipynb")))
+    assert one == runner.kernel_preload(folder, [folder / "termination.ipynb"]) == runner.kernel_preload(folder)
+    assert "workbench.procedures.termination" in one and "workbench.procedures.user_access_review" in one
+    assert set(one) <= set(every)
