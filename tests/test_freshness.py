@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import make_demo_project
-from workbench import freshness, ipe, procedures
+from workbench import freshness, ipe, procedures, removals
 from workbench.freshness import Claim, Listing
 from workbench.parameters import EvidenceFreshness, FreshnessTolerance, ParameterError, load_period
 from workbench.runner import DEMO_PARAMETER_FILE, PRIOR_DEMO_PARAMETER_FILE, prepare_run
@@ -250,10 +250,11 @@ def test_a_stale_listing_is_an_ipe_exception_and_blocks_the_conclusion(wrenfield
         assert headlines(test) == {ipe.HEADLINE}, control
         assert "1 ipe stale listing" in " ".join(" ".join(body) for _, _, body, _ in test.conclusions())
         assert "IPE exceptions: 1 (1 not accepted)" in evidence and row["exception_id"] in evidence
-    # The listing extracted before the revoke decisions' deadline "proves" a revocation not executed:
-    # the analytic still reports it, but nothing is concluded on that evidence.
-    rules = set(wrenfield["UAR-02"][0].register()["rule"])
-    assert rules == {"ipe_stale_listing", "revocation_not_executed"}
+    # The listing extracted before the revoke decisions' deadline still shows the revoked access: it
+    # proves neither execution nor non-execution (removals), and it is a stale listing for that claim.
+    test = wrenfield["UAR-02"][0]
+    assert set(test.register()["rule"]) == {"ipe_stale_listing"}
+    assert set(test.revocation_proofs["outcome"]) == {removals.CANNOT_BE_PROVEN}
 
 
 def test_fresh_and_dated_listings_raise_no_stale_listing(wrenfield):
