@@ -12,6 +12,14 @@ from .errors import _did_you_mean
 from .evidence import Population
 from .options import _LOG_OPTIONS, _MAPPED_OPTIONS, COMMON_OPTIONS
 from .readers.applications import read_github_org_members, read_ledgerline_erp_user_roles
+from .readers.changes import (
+    JSON_OPTIONS,
+    read_github_deployments,
+    read_github_pull_requests,
+    read_github_pull_reviews,
+    read_gitlab_merge_request_approvals,
+    read_gitlab_merge_requests,
+)
 from .readers.cloud import read_aws_iam_credential_report, read_aws_iam_group_memberships
 from .readers.events import read_okta_system_log
 from .readers.hr import read_workday_workers
@@ -48,13 +56,22 @@ READERS: dict[str, Reader] = {
     "okta_system_log": read_okta_system_log,
     "mapped": read_mapped,
     "sod_mitigations": read_sod_mitigations,
+    "github_pull_requests": read_github_pull_requests,
+    "github_pull_reviews": read_github_pull_reviews,
+    "github_deployments": read_github_deployments,
+    "gitlab_merge_requests": read_gitlab_merge_requests,
+    "gitlab_merge_request_approvals": read_gitlab_merge_request_approvals,
 }
+#: The kinds that read a REST API's JSON array (their options: :data:`JSON_OPTIONS`).
+_JSON_KINDS = ("github_pull_requests", "github_pull_reviews", "github_deployments", "gitlab_merge_requests",
+               "gitlab_merge_request_approvals")
 
 #: Export kind -> the reader options it accepts (see :data:`COMMON_OPTIONS`; ``mapped`` also
 #: takes ``table``, ``columns`` and ``values``; the Okta System Log only ``encoding``).
 READER_OPTIONS: dict[str, tuple[str, ...]] = {
     kind: tuple(sorted({"mapped": {**COMMON_OPTIONS, **_MAPPED_OPTIONS},
-                        "okta_system_log": _LOG_OPTIONS}.get(kind, COMMON_OPTIONS)))
+                        "okta_system_log": _LOG_OPTIONS,
+                        **dict.fromkeys(_JSON_KINDS, JSON_OPTIONS)}.get(kind, COMMON_OPTIONS)))
     for kind in READERS
 }
 

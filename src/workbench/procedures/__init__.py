@@ -18,7 +18,10 @@ PROCEDURES = (
     "privileged_access",
     "segregation_of_duties",
     "authentication",
+    "change_management",
 )
+#: The access-control families (access to programs and data); the others test program change.
+ACCESS_PROCEDURES = PROCEDURES[:6]
 
 
 def settings_model(procedure: str) -> type[BaseModel]:

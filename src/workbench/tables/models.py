@@ -73,6 +73,13 @@ REQUEST_ACTIONS: tuple[str, ...] = ("grant", "revoke")
 APPROVAL_STATES: tuple[str, ...] = ("approved", "rejected", "requested", "not_yet_requested",
                                     "not_requested", "cancelled", "not_required")
 
+#: Canonical kinds of change ticket (``change_tickets.type``), as ITIL and ServiceNow name them.
+CHANGE_TYPES: tuple[str, ...] = ("standard", "normal", "emergency")
+#: Canonical states of a code review (``code_reviews.state``), as the GitHub reviews API names them.
+REVIEW_STATES: tuple[str, ...] = ("approved", "changes_requested", "commented", "dismissed", "pending")
+#: Canonical outcomes of a deployment (``deployments.status``).
+DEPLOYMENT_STATUSES: tuple[str, ...] = ("succeeded", "failed", "in_progress", "cancelled")
+
 #: How a ``kind: mapped`` source fills a column (the mapped reader's converters).
 MappingKind = Literal["text", "key", "system", "date", "timestamp", "last_login", "boolean", "flag",
                       "integer", "choice", "list"]

@@ -72,6 +72,10 @@ _MAPPED_TOTALS = {
     "role_permissions": {"system": "system", "permission type": "permission_type"},
     "identity_aliases": {"system": "system"},
     "access_baseline": {"attribute": "attribute", "system": "system"},
+    "code_changes": {"system": "system", "target branch": "target_branch"},
+    "code_reviews": {"state": "state"},
+    "deployments": {"system": "system", "environment": "environment", "status": "status"},
+    "change_tickets": {"type": "type", "approval": "approval", "system": "system"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"
