@@ -39,6 +39,7 @@ RULES = (
     "emergency_change_not_approved_in_time",
     "merged_without_approval",
     "self_approved_change",
+    "ticket_approved_by_author",
     "approval_after_merge",
     "deployed_without_reviewed_change",
     "developer_with_deploy_access",
@@ -142,7 +143,8 @@ def link_changes(changes: pd.DataFrame, reviews: pd.DataFrame, deployments: pd.D
                             "deployment_ticket"]],
                           on=["system", "merge_commit"], how="left")
     merged["change_kind"] = "merged change"
-    linked = set(zip(merged["system"], merged["deployment_id"].dropna())) if len(merged) else set()
+    deployed = merged[merged["deployment_id"].notna()]
+    linked = set(zip(deployed["system"], deployed["deployment_id"]))
     alone = deploys[[(s, d) not in linked for s, d in zip(deploys["system"], deploys["deployment_id"])]]
     standalone = pd.DataFrame({
         "system": alone["system"], "change_id": "deployment " + alone["deployment_id"].astype(str),
@@ -232,6 +234,11 @@ def ticket_exceptions(frame: pd.DataFrame, emergency_days: int, tickets_label: s
                              f"Change {row['change_id']} was deployed {_when(row['deployed_at'])}, before its "
                              f"{row['ticket_type']} ticket {row['ticket']} was approved ({_when(row['ticket_approved_at'])}).",
                              where))
+        if s.ticket_found and pd.notna(row["ticket_approver"]) \
+                and person_key(pd.Series([row["ticket_approver"]])).iloc[0] == person_key(pd.Series([row["author"]])).iloc[0]:
+            rows.append(_hit("ticket_approved_by_author", row,
+                             f"Change ticket {row['ticket']} of change {row['change_id']} was approved by "
+                             f"{row['ticket_approver']}, the change's own author.", where))
     return _frame(rows)
 
 

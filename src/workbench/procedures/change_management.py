@@ -14,7 +14,7 @@ with attributes C1-C4.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Literal
 
@@ -22,8 +22,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench import analytics, change_control, workpapers
-from workbench.procedures.base import HR, IDENTITY_ALIASES, ControlTest, SourceRole
+from workbench.procedures.base import HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
 
+#: The tables whose people are accounts of the source-control system (``settings.account_system``).
+CODE_TABLES = ("code_changes", "code_reviews", "deployments")
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -64,6 +66,9 @@ class Settings(BaseModel):
     # The entitlements of the deploy_access listings that allow a production deployment (ignoring
     # case; empty: every entitlement the listings give).
     deploy_entitlements: list[str] = Field(default_factory=list)
+    # The system whose accounts write, review and deploy changes (e.g. github): its identity_match
+    # rules tie the logins of the change exports to workers. Default: the repository's own system.
+    account_system: str | None = None
 
     @field_validator("ticket_pattern")
     @classmethod
@@ -95,6 +100,11 @@ class ChangeManagementTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "identity_aliases": IDENTITY_ALIASES,
+        "idp_assignments": replace(
+            IDP_ASSIGNMENTS, required=False,
+            limitation="no IdP application assignment report: the identity-match rule application_login cannot "
+                       "tie source-control logins to workers; they are tied by the account system's other rules "
+                       "(an alias table, the e-mail) or compared as exported"),
         "code_changes": SourceRole("the merged pull or merge requests of the repositories (GitHub, GitLab)",
                                    ("code_changes",), several=True),
         "code_reviews": SourceRole("the reviews and approvals of those changes", ("code_reviews",), several=True),
@@ -141,6 +151,9 @@ class ChangeManagementTest(ControlTest):
             ("Change window", "each ticket's planned start and end; "
                               + (f"otherwise the standing window {change_control.ChangeWindow(tuple(window.days), window.start, window.end, window.timezone).text()}"
                                  if window else "no standing window declared")),
+            ("Who wrote, reviewed and deployed", "accounts of " + (self.settings.account_system or
+                                                                   "each repository's own system")
+             + ", tied to workers by that system's identity-match rules"),
             ("Deploy access", ", ".join(self.settings.deploy_entitlements) or
              ("every entitlement of the deploy_access listings" if self.given("deploy_access") else "not given")),
         ]
@@ -150,9 +163,19 @@ class ChangeManagementTest(ControlTest):
     def people_frames(self, role: str) -> pd.DataFrame:
         """A multi-source role's tables, each with the people it names recognised as HR workers."""
         parts = []
+        account_system = self.settings.account_system
+        if account_system and account_system not in {system.id for system in self.params.systems}:
+            raise ValueError(f"control {self.control.id}: settings.account_system '{account_system}' is not a system "
+                             f"of the period (systems: {', '.join(system.id for system in self.params.systems)})")
         for source_id in self.source_ids(role):
             population = self.load_for(role, source_id)
-            parts.append(self.resolve_people(population.table, population.frame).assign(listing=self.label(source_id)))
+            frame = population.frame
+            if account_system and population.table in CODE_TABLES:  # logins are accounts of the account system
+                frame = self.resolve_people(population.table, frame.assign(system=account_system)) \
+                    .assign(system=frame["system"])
+            else:
+                frame = self.resolve_people(population.table, frame)
+            parts.append(frame.assign(listing=self.label(source_id)))
         self._refuse_repeated_snapshots(role, self.source_ids(role))
         return pd.concat(parts, ignore_index=True)
 
