@@ -65,7 +65,7 @@ class ChangeWindow:
         local = moments.dt.tz_convert(self.timezone)
         minutes = local.dt.hour * 60 + local.dt.minute
         start, end = _minutes(self.start), _minutes(self.end)
-        day = local.dt.dayofweek
+        day = local.dt.day_of_week
         allowed = {WEEKDAYS.index(d) for d in self.days}
         if end > start:
             inside = day.isin(allowed) & (minutes >= start) & (minutes < end)

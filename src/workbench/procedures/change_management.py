@@ -247,6 +247,7 @@ class ChangeManagementTest(ControlTest):
             ("Deployments of no reviewed change in the frame", alone, None),
             ("Changes in the sampling frame", len(frame), merged + alone),
             ("Change tickets read", len(self.tickets), None),
+            ("Workers on the HR roster (the people changes are tied to)", len(self.frame("hr")), None),
             ("Changes naming no ticket found in the change tickets", int(frame["ticket_type"].isna().sum()), None),
         ])
 
