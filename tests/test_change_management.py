@@ -1,6 +1,6 @@
 """Program change control (procedure change_management) on a company of its own: Fernhill Payments.
 
-tests/data/changes holds one quarter of Fernhill's change exports in the shapes the products publish
+tests/data/fernhill holds one quarter of Fernhill's change exports in the shapes the products publish
 (GitHub REST API pulls, reviews and deployments; GitLab merge requests and approvals; a ServiceNow
 change_request list export; a Jira CSV export; a pipeline deployment log; an AWS IAM group listing),
 the script that writes them, the period file that reads them as exported and the answer key of the
@@ -24,7 +24,7 @@ from workbench.parameters import load_period
 from workbench.procedures.change_management import ChangeManagementTest
 from workbench.runner import prepare_run
 
-COMPANY = Path(__file__).parent / "data" / "changes"
+COMPANY = Path(__file__).parent / "data" / "fernhill"
 PERIOD_FILE = COMPANY / "fernhill-2026-Q3.yaml"
 EXPORTS = COMPANY / "exports" / "2026-Q3"
 
@@ -57,7 +57,7 @@ def tested(tmp_path_factory) -> ChangeManagementTest:
 
 def test_the_fixture_files_are_what_the_script_writes(tmp_path, monkeypatch):
     import importlib.util
-    spec = importlib.util.spec_from_file_location("make_change_fixtures", COMPANY / "make_change_fixtures.py")
+    spec = importlib.util.spec_from_file_location("make_fernhill_fixtures", COMPANY / "make_fernhill_fixtures.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     monkeypatch.setattr(module, "OUT", tmp_path / "exports" / "2026-Q3")

@@ -100,4 +100,5 @@ _DEFAULT_SOURCE_SYSTEM = {
     "github_deployments": "github",
     "gitlab_merge_requests": "gitlab",
     "gitlab_merge_request_approvals": "gitlab",
+    "aws_backup_jobs": "aws_backup",
 }

@@ -30,6 +30,7 @@ from .readers.identity import (
     read_okta_users,
 )
 from .readers.mapped import read_mapped
+from .readers.operations import read_aws_backup_jobs
 from .readers.policy import read_privileged_access_approved, read_sod_mitigations, read_sod_rules
 from .readers.reviews import read_campaign_decisions, read_campaign_status
 from .readers.tickets import read_servicenow_access_requests
@@ -61,10 +62,11 @@ READERS: dict[str, Reader] = {
     "github_deployments": read_github_deployments,
     "gitlab_merge_requests": read_gitlab_merge_requests,
     "gitlab_merge_request_approvals": read_gitlab_merge_request_approvals,
+    "aws_backup_jobs": read_aws_backup_jobs,
 }
 #: The kinds that read a REST API's JSON array (their options: :data:`JSON_OPTIONS`).
 _JSON_KINDS = ("github_pull_requests", "github_pull_reviews", "github_deployments", "gitlab_merge_requests",
-               "gitlab_merge_request_approvals")
+               "gitlab_merge_request_approvals", "aws_backup_jobs")
 
 #: Export kind -> the reader options it accepts (see :data:`COMMON_OPTIONS`; ``mapped`` also
 #: takes ``table``, ``columns`` and ``values``; the Okta System Log only ``encoding``).

@@ -19,8 +19,10 @@ PROCEDURES = (
     "segregation_of_duties",
     "authentication",
     "change_management",
+    "operations",
 )
-#: The access-control families (access to programs and data); the others test program change.
+#: The access-control families (access to programs and data); the others test program change and
+#: computer operations.
 ACCESS_PROCEDURES = PROCEDURES[:6]
 
 

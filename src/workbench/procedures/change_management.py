@@ -100,11 +100,9 @@ class ChangeManagementTest(ControlTest):
     SOURCE_ROLES = {
         "hr": HR,
         "identity_aliases": IDENTITY_ALIASES,
-        "idp_assignments": replace(
-            IDP_ASSIGNMENTS, required=False,
-            limitation="no IdP application assignment report: the identity-match rule application_login cannot "
-                       "tie source-control logins to workers; they are tied by the account system's other rules "
-                       "(an alias table, the e-mail) or compared as exported"),
+        # Only for the identity-match rule application_login (source-control logins the IdP assigned):
+        # without it the account system's other rules tie them, so nothing goes untested.
+        "idp_assignments": replace(IDP_ASSIGNMENTS, required=False),
         "code_changes": SourceRole("the merged pull or merge requests of the repositories (GitHub, GitLab)",
                                    ("code_changes",), several=True),
         "code_reviews": SourceRole("the reviews and approvals of those changes", ("code_reviews",), several=True),
@@ -161,7 +159,8 @@ class ChangeManagementTest(ControlTest):
 
     # --- 2. population --------------------------------------------------------------------------
     def people_frames(self, role: str) -> pd.DataFrame:
-        """A multi-source role's tables, each with the people it names recognised as HR workers."""
+        """A multi-source role's tables, each row naming its file, with the people it names recognised as HR
+        workers."""
         parts = []
         account_system = self.settings.account_system
         if account_system and account_system not in {system.id for system in self.params.systems}:
@@ -176,7 +175,8 @@ class ChangeManagementTest(ControlTest):
             else:
                 frame = self.resolve_people(population.table, frame)
             parts.append(frame.assign(listing=self.label(source_id)))
-        self._refuse_repeated_snapshots(role, self.source_ids(role))
+        # Not snapshots but logs and repositories: two of one system (two repositories building it,
+        # two pipelines deploying it) are read together.
         return pd.concat(parts, ignore_index=True)
 
     def in_period(self, moments: pd.Series) -> pd.Series:

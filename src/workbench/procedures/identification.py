@@ -39,6 +39,7 @@ PEOPLE_COLUMNS: dict[str, tuple[PersonColumn, ...]] = {
     "code_reviews": (PersonColumn("reviewer", in_system=True),),
     "deployments": (PersonColumn("deployed_by", in_system=True),),
     "change_tickets": (PersonColumn("requested_by"), PersonColumn("approver")),
+    "incidents": (PersonColumn("assigned_to"),),
 }
 
 

@@ -12,6 +12,8 @@ from .models import (
     DECISIONS,
     DEPLOYMENT_STATUSES,
     IDENTITY_STATUSES,
+    INCIDENT_PRIORITIES,
+    JOB_RESULTS,
     LAST_LOGIN_STATES,
     REQUEST_ACTIONS,
     REVIEW_STATES,
@@ -681,11 +683,72 @@ _CHANGE_TICKETS = Table(
     ),
 )
 
+_JOB_RUNS = Table(
+    name="job_runs",
+    meaning="The runs of scheduled jobs (backup jobs: Veeam sessions, AWS Backup jobs; batch jobs of "
+            "a job scheduler): one row per run, with its job, when it ran and its result.",
+    key=("run_id",),
+    built_by=("aws_backup_jobs", "mapped"),
+    columns=(
+        _col("run_id", "text", "The run's identifier (a session or job id).", required=True),
+        _col("system", "text", "The id of the system the job serves (backs up, processes).",
+             required=True),
+        _col("job_name", "text", "The job: runs of one job are compared with its schedule.",
+             required=True),
+        _col("job_type", "text", "The kind of job, e.g. backup or batch."),
+        _col("started_at", "timestamp", "When the run started.", required=True),
+        _col("ended_at", "timestamp", "When the run ended; empty while it runs."),
+        _col("result", "choice", "The run's outcome.", required=True, values=JOB_RESULTS),
+        _choice_original("result", required=True),
+        _col("message", "text", "The run's status message or failure reason."),
+        _LINE,
+    ),
+    mappable=(
+        _map("run_id", "text", True), _map("system", "system"), _map("job_name", "text", True),
+        _map("job_type", "text"), _map("started_at", "timestamp", True),
+        _map("ended_at", "timestamp"), _map("result", "choice", True), _map("message", "text"),
+    ),
+)
+
+_INCIDENTS = Table(
+    name="incidents",
+    meaning="Incident tickets (ServiceNow incident, PagerDuty, Jira Service Management): one row per "
+            "incident, with its priority, when it was opened and resolved.",
+    key=("ticket",),
+    built_by=("mapped",),
+    columns=(
+        _col("ticket", "text", "The incident number (e.g. INC0012345, PagerDuty #1234).",
+             required=True),
+        _col("system", "text", "The id of the system affected; empty when the incident's "
+                               "service or configuration item is not one of the period's systems."),
+        _col("title", "text", "The incident's short description."),
+        _col("priority", "choice", "The incident's priority in canonical words (its SLA depends on "
+                                   "it).", required=True, values=INCIDENT_PRIORITIES),
+        _choice_original("priority", required=True),
+        _col("state", "text", "The incident's state as exported (e.g. Resolved, Closed)."),
+        _col("opened_at", "timestamp", "When the incident was opened.", required=True),
+        _col("resolved_at", "timestamp", "When the incident was resolved; empty while open."),
+        _col("closed_at", "timestamp", "When the incident was closed."),
+        _col("assigned_to", "key", "Who the incident is assigned to, casefolded."),
+        _original("assigned_to"),
+        _col("related_job", "text", "The scheduled job a failure incident is about, where the "
+                                    "ticket names it (a follow-up of a failed run)."),
+        _LINE,
+    ),
+    mappable=(
+        _map("ticket", "text", True), _map("system", "system"), _map("title", "text"),
+        _map("priority", "choice", True), _map("state", "text"), _map("opened_at", "timestamp", True),
+        _map("resolved_at", "timestamp"), _map("closed_at", "timestamp"), _map("assigned_to", "key"),
+        _map("related_job", "text"),
+    ),
+)
+
 #: Every canonical table, by name, in the order the documentation lists them.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     _IDENTITIES, _ACCOUNTS, _GRANTS, _REVIEW_DECISIONS, _CAMPAIGNS, _REQUESTS, _SOD_RULES,
     _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES,
-    _ACCESS_BASELINE, _CODE_CHANGES, _CODE_REVIEWS, _DEPLOYMENTS, _CHANGE_TICKETS)})
+    _ACCESS_BASELINE, _CODE_CHANGES, _CODE_REVIEWS, _DEPLOYMENTS, _CHANGE_TICKETS, _JOB_RUNS,
+    _INCIDENTS)})
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,6 +80,11 @@ REVIEW_STATES: tuple[str, ...] = ("approved", "changes_requested", "commented", 
 #: Canonical outcomes of a deployment (``deployments.status``).
 DEPLOYMENT_STATUSES: tuple[str, ...] = ("succeeded", "failed", "in_progress", "cancelled")
 
+#: Canonical outcomes of a scheduled job's run (``job_runs.result``): Veeam's Success/Warning/Failed.
+JOB_RESULTS: tuple[str, ...] = ("success", "warning", "failed", "running", "cancelled")
+#: Canonical incident priorities (``incidents.priority``), ServiceNow's 1 - Critical to 5 - Planning.
+INCIDENT_PRIORITIES: tuple[str, ...] = ("critical", "high", "moderate", "low", "planning")
+
 #: How a ``kind: mapped`` source fills a column (the mapped reader's converters).
 MappingKind = Literal["text", "key", "system", "date", "timestamp", "last_login", "boolean", "flag",
                       "integer", "choice", "list"]

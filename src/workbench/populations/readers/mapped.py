@@ -76,6 +76,8 @@ _MAPPED_TOTALS = {
     "code_reviews": {"state": "state"},
     "deployments": {"system": "system", "environment": "environment", "status": "status"},
     "change_tickets": {"type": "type", "approval": "approval", "system": "system"},
+    "job_runs": {"system": "system", "job type": "job_type", "result": "result"},
+    "incidents": {"priority": "priority", "system": "system"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"

@@ -1,10 +1,14 @@
-"""Write Fernhill Payments' program change exports for 2026-Q3 (tests/data/changes/exports).
+"""Write Fernhill Payments' program change and computer operations exports for 2026-Q3
+(tests/data/fernhill/exports).
 
 Fernhill Payments Ltd is a fixture company of its own, not the demo: its exports are in the shapes
 the products publish (GitHub REST API pulls, reviews and deployments as JSON arrays; GitLab merge
 requests and approvals as JSON arrays; a ServiceNow change_request list export with field names as
 headers; a Jira issue CSV export; an AWS IAM group membership listing; a pipeline deployment log).
-answer_key.csv lists every exception planted in them. Run it to rewrite the files (deterministic).
+Computer operations: a Veeam Backup & Replication session export (Get-VBRBackupSession | Export-Csv),
+AWS Backup's list-backup-jobs output, a Control-M job history export, a ServiceNow incident list export
+and a PagerDuty incidents CSV. answer_key.csv and operations_answer_key.csv list every exception
+planted in them. Run it to rewrite the files (deterministic).
 """
 
 from __future__ import annotations
@@ -229,6 +233,100 @@ def main() -> None:
         ["change_without_approved_ticket", "ledger_api", "deployment 8111", email("Ken Adeyemi")],
         ["developer_with_deploy_access", "ledger_api", "deploy access|aws_prod|prod-deployers", email("Tom Becker")],
         ["self_approved_change", "web_portal", f"{PORTAL_PROJECT}!7", email("Omar Haddad")],
+    ])
+
+    operations()
+
+
+def operations() -> None:
+    """The computer operations exports and their answer key."""
+    from datetime import datetime, timedelta
+
+    def stamp(t: datetime) -> str:  # PowerShell's Export-Csv in the en-US culture
+        return t.strftime("%m/%d/%Y %I:%M:%S %p")
+
+    sessions, day = [], datetime(2026, 6, 28, 22, 0)
+    planted = {datetime(2026, 8, 5, 22, 0): "Failed", datetime(2026, 8, 12, 22, 0): "Failed"}
+    while day < datetime(2026, 10, 1):
+        if datetime(2026, 9, 20) <= day < datetime(2026, 9, 22):
+            day += timedelta(days=1)
+            continue  # the job was disabled for two nights: no session at all
+        result = planted.get(day, "Success")
+        sessions.append([f"{{{len(sessions):08d}-5f1e-4c2a-9b7d-ledgerdb}}", "ledger-db-nightly", "Backup", stamp(day),
+                         stamp(day + timedelta(minutes=50)), result, "Stopped",
+                         "Error: Failed to connect to the host" if result == "Failed" else ""])
+        if day == datetime(2026, 8, 5, 22, 0):  # retried the next morning: followed up in time
+            retry = datetime(2026, 8, 6, 2, 0)
+            sessions.append([f"{{{len(sessions):08d}-5f1e-4c2a-9b7d-ledgerdb}}", "ledger-db-nightly", "Backup",
+                             stamp(retry), stamp(retry + timedelta(minutes=50)), "Success", "Stopped", "Retry"])
+        day += timedelta(days=1)
+    write_csv("veeam/backup_sessions.csv", ["Id", "JobName", "JobType", "CreationTime", "EndTime", "Result", "State",
+                                             "Info"], sessions)
+
+    jobs = []
+    day = datetime(2026, 7, 1, 3, 0)
+    while day < datetime(2026, 10, 1):
+        state = "EXPIRED" if day.date().isoformat() == "2026-09-10" else "COMPLETED"
+        jobs.append((day, state))
+        if state == "EXPIRED":
+            jobs.append((day + timedelta(hours=6), "COMPLETED"))
+        day += timedelta(days=1)
+    backup_jobs = [{"AccountId": "111122223333", "BackupJobId": f"{i:08X}-AAAA-BBBB-CCCC-{i:012d}",
+                    "BackupVaultName": "fernhill-prod-vault",
+                    "ResourceArn": "arn:aws:rds:eu-west-2:111122223333:db:ledger-api", "ResourceName": "ledger-api-rds",
+                    "CreationDate": t.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00"),
+                    "CompletionDate": (t + timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S.000000+00:00"),
+                    "State": state, "StatusMessage": "Backup job expired before it started" if state == "EXPIRED" else "",
+                    "PercentDone": "100.0", "BackupSizeInBytes": 53687091200,
+                    "IamRoleArn": "arn:aws:iam::111122223333:role/service-role/AWSBackupDefaultServiceRole",
+                    "CreatedBy": {"BackupPlanId": "plan-ledger", "BackupPlanVersion": "v1", "BackupRuleId": "daily-0300"},
+                    "ResourceType": "RDS", "BackupType": ""} for i, (t, state) in enumerate(jobs)]
+    path = OUT / "aws" / "backup_jobs.json"
+    path.write_text(json.dumps({"BackupJobs": backup_jobs}, indent=4) + "\n", encoding="utf-8")
+
+    history = [
+        ["GL-INTERFACE", "0001a", "07/01/2026 01:00:00", "07/01/2026 01:20:00", "Ended OK"],
+        ["AR-AGING", "0002a", "08/20/2026 01:00:00", "08/20/2026 01:05:00", "Ended Not OK"],
+        ["AR-AGING", "0002b", "08/20/2026 06:00:00", "08/20/2026 06:10:00", "Ended OK"],
+        ["GL-INTERFACE", "0003a", "09/24/2026 01:00:00", "09/24/2026 01:20:00", "Ended OK"],
+        ["GL-INTERFACE", "0003b", "09/25/2026 01:00:00", "09/25/2026 01:02:00", "Ended Not OK"],
+    ]
+    write_csv("controlm/job_history.csv", ["Job Name", "Order ID", "Start Time", "End Time", "Status"], history)
+
+    incidents = [
+        ["INC0040001", "Ledger API latency", "1 - Critical", "Closed", "2026-07-10 09:00:00", "2026-07-10 12:00:00",
+         "2026-07-11 09:00:00", "Ken Adeyemi", "Ledger API"],
+        ["INC0040002", "Payment file rejected by bank", "2 - High", "Closed", "2026-07-15 09:00:00",
+         "2026-07-16 09:00:00", "2026-07-17 09:00:00", "Lucia Ferreira", "Ledger API"],
+        ["INC0040003", "Report export slow", "3 - Moderate", "Closed", "2026-08-01 09:00:00", "2026-08-02 09:00:00",
+         "2026-08-03 09:00:00", "Dana Whitfield", "Ledger API"],
+        ["INC0040004", "Backup failed: ledger-db-nightly", "3 - Moderate", "Resolved", "2026-08-14 09:00:00",
+         "2026-08-14 15:00:00", "", "Ken Adeyemi", "Ledger API"],
+        ["INC0040005", "Minor UI glitch in admin", "4 - Low", "In Progress", "2026-09-28 09:00:00", "", "",
+         "Omar Haddad", "Ledger API"],
+        ["INC0040006", "Ledger API outage", "1 - Critical", "In Progress", "2026-09-29 10:00:00", "", "",
+         "Ken Adeyemi", "Ledger API"],
+        ["INC0040007", "Batch failed: GL-INTERFACE", "4 - Low", "In Progress", "2026-09-25 02:00:00", "", "",
+         "Tom Becker", "Ledger API"],
+    ]
+    write_csv("servicenow/incident.csv", ["number", "short_description", "priority", "state", "opened_at",
+                                          "resolved_at", "closed_at", "assigned_to", "cmdb_ci"], incidents)
+    write_csv("pagerduty/incidents.csv", ["id", "incident_number", "title", "urgency", "status", "created_on",
+                                          "resolved_on", "service_name", "assigned_to"],
+              [["Q1ABC311", "311", "Portal 5xx spike", "high", "resolved", "2026-07-20T10:00:00Z",
+                "2026-07-20T12:00:00Z", "Web Portal", "omar.haddad@" + DOMAIN],
+               ["Q1ABC312", "312", "Password reset emails delayed", "low", "resolved", "2026-08-08T10:00:00Z",
+                "2026-08-20T10:00:00Z", "Web Portal", "dana.whitfield@" + DOMAIN]])
+
+    veeam_id = {row[3]: row[0] for row in sessions}
+    write_csv("../../operations_answer_key.csv", ["rule", "system", "detail_key", "subject"], [
+        ["backup_missed_schedule", "ledger_api", "ledger-db-nightly|2026-08-11 22:00", "ledger-db-nightly"],
+        ["backup_missed_schedule", "ledger_api", "ledger-db-nightly|2026-09-19 22:00", "ledger-db-nightly"],
+        ["failure_not_followed_up", "ledger_api", veeam_id[stamp(datetime(2026, 8, 12, 22, 0))], "ledger-db-nightly"],
+        ["job_failure_unresolved", "ledger_api", "0003b", "GL-INTERFACE"],
+        ["incident_sla_breached", "ledger_api", "INC0040002", "INC0040002"],
+        ["incident_sla_breached", "ledger_api", "INC0040006", "INC0040006"],
+        ["incident_sla_breached", "web_portal", "PD-312", "PD-312"],
     ])
 
 
