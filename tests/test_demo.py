@@ -71,12 +71,15 @@ EXPECTED_HEADERS = {
     "ground_truth.csv": ["rule", "subject", "system", "control_family", "detail"],
 }
 
-# The program change exports (workbench.demo_changes), written whole beside the CSV contract files.
+# The program change exports (workbench.demo_changes), written whole beside the CSV contract files, and
 CHANGE_FILES = [
     "changes/github_ledgerline_pulls.json", "changes/github_ledgerline_reviews.json",
     "changes/github_ledgerline_deployments.json", "changes/github_platform-infra_pulls.json",
     "changes/github_platform-infra_reviews.json", "changes/github_platform-infra_deployments.json",
-    "changes/servicenow_change_requests.csv", "changes/change_ground_truth.csv"]
+    "changes/servicenow_change_requests.csv", "changes/change_ground_truth.csv",
+    # the computer operations exports (workbench.demo_operations)
+    "operations/veeam_backup_sessions.csv", "operations/aws_backup_jobs.json", "operations/servicenow_incidents.csv",
+    "operations/operations_ground_truth.csv"]
 
 PLANTED = {
     "terminated_with_active_access": 4, "late_deprovisioning": 2, "self_review": 1,

@@ -80,7 +80,7 @@ def params(project):
 
 def test_the_period_runs_all_six_families_to_completion(run, params):
     assert {c.procedure for c in params.controls} == set(procedures.PROCEDURES)
-    assert len(params.controls) == 7
+    assert len(params.controls) == 8
     manifest = json.loads((run / "manifest.json").read_text())
     statuses = {c["control_id"]: c["status"] for c in manifest["controls"]}
     assert statuses == {c.id: "completed" for c in params.controls}
@@ -95,11 +95,10 @@ def test_every_control_maps_to_its_soc2_criteria_and_sox_objective(params):
     assert criteria == {"user_access_review": {"CC6.2", "CC6.3"}, "provisioning": {"CC6.2", "CC6.3"},
                         "termination": {"CC6.2"}, "privileged_access": {"CC6.1", "CC6.3"},
                         "segregation_of_duties": {"CC6.3"}, "authentication": {"CC6.1"},
-                        "change_management": {"CC8.1"}}
-    assert {c.procedure: c.frameworks.sox.itgc_domain for c in params.controls if c.procedure == "change_management"} \
-        == {"change_management": "program_change"}
-    assert {c.frameworks.sox.itgc_domain for c in params.controls if c.procedure != "change_management"} \
-        == {"access_to_programs_and_data"}
+                        "change_management": {"CC8.1"}, "operations": {"CC7.2", "CC7.3", "CC7.4", "CC7.5", "A1.2"}}
+    domains = {c.procedure: c.frameworks.sox.itgc_domain for c in params.controls}
+    assert domains.pop("change_management") == "program_change" and domains.pop("operations") == "computer_operations"
+    assert set(domains.values()) == {"access_to_programs_and_data"}
 
 
 def test_every_planted_exception_is_in_the_register(register, truth):
@@ -111,7 +110,7 @@ def test_every_planted_exception_is_in_the_register(register, truth):
 
 
 def test_nothing_is_reported_on_a_clean_subject(register, truth):
-    register = register[register["control_id"] != "CHG-01"]  # program change: its own answer key, below
+    register = register[~register["control_id"].isin(["CHG-01", "OPS-01"])]  # their own answer keys, below
     clean_hits = register[~register["subject"].isin(set(truth["subject"]))]
     assert clean_hits.empty, f"exceptions on subjects with nothing planted:\n{clean_hits[['control_id', 'rule', 'subject']]}"
 
@@ -173,3 +172,18 @@ def test_every_planted_change_exception_is_found_and_nothing_else(register, proj
     workpaper = (run / "CHG-01" / "workpaper.html").read_text(encoding="utf-8")
     assert "SOC 2 CC8.1: Exception noted: full-population analytics identified" in workpaper
     assert "SOX ITGC program change: control deficiency identified in financially significant applications" in workpaper
+
+
+def test_every_planted_operations_exception_is_found_and_nothing_else(register, project, run):
+    """Computer operations (OPS-01): the register is exactly the operations answer key
+    (operations/operations_ground_truth.csv), and each framework concludes in its own words."""
+    key = pd.read_csv(project / "data" / "demo" / "2026-Q3" / "operations" / "operations_ground_truth.csv", dtype=str)
+    found = register[register["control_id"] == "OPS-01"]
+    assert sorted(zip(found["rule"], found["subject"], found["system"])) == \
+        sorted(zip(key["rule"], key["subject"], key["system"]))
+    result = json.loads((run / "OPS-01" / "result.json").read_text())
+    assert sorted(result["conclusions"]) == ["SOC 2: Exception noted (2)", "SOX: Deficiency identified"]
+    workpaper = (run / "OPS-01" / "workpaper.html").read_text(encoding="utf-8")
+    assert "SOC 2 CC7.2, CC7.3, CC7.4, CC7.5, A1.2: Exception noted: full-population analytics identified" in workpaper
+    assert "SOX ITGC computer operations: control deficiency identified in financially significant applications" \
+        in workpaper

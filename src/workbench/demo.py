@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
-from workbench import demo_changes
+from workbench import demo_changes, demo_operations
 
 __all__ = [
     "DEMO_DOMAIN",
@@ -413,8 +413,9 @@ def generate_demo_company(out_dir: Path, employees: int = 300, seed: int = 20260
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
     tables = _Company(employees, seed, QUARTERS[period]).build()
-    written = _write_atomically(out_dir, tables, demo_changes.quarter_files(tables, FILE_HEADERS, QUARTERS[period],
-                                                                             _weekdays, planted=period == DEMO_PERIOD))
+    written = _write_atomically(out_dir, tables, {
+        **demo_changes.quarter_files(tables, FILE_HEADERS, QUARTERS[period], _weekdays, planted=period == DEMO_PERIOD),
+        **demo_operations.quarter_files(tables, FILE_HEADERS, QUARTERS[period], planted=period == DEMO_PERIOD)})
     return DemoCompany(out_dir=out_dir, employees=employees, seed=seed,
                        files=MappingProxyType(written))
 

@@ -59,8 +59,9 @@ def follow_ups(failed: pd.DataFrame, runs: pd.DataFrame, incidents: pd.DataFrame
         deadline = run.started_at + window
         rows.append({"next_success": again, "incident": ticket["ticket"] if ticket is not None else pd.NA,
                      "incident_opened": opened, "incident_resolved": fixed,
+                     # a follow-up not yet due at the period end is not late
                      "followed_up_in_time": bool((pd.notna(again) and again <= deadline)
-                                                 or (pd.notna(opened) and opened <= deadline)),
+                                                 or (pd.notna(opened) and opened <= deadline) or deadline >= until),
                      "resolved": bool(pd.notna(again) or (pd.notna(fixed) and fixed < until))})
     return pd.DataFrame(rows, index=failed.index,
                         columns=["next_success", "incident", "incident_opened", "incident_resolved",
