@@ -147,7 +147,7 @@ def test_a_repository_that_is_no_system_is_named():
 
 def test_workbench_check_says_ready_to_run(capsys):
     assert cli.main(["check", str(PERIOD_FILE)]) == 0
-    assert "ready to run: 11 sources, 1 control" in capsys.readouterr().out
+    assert "ready to run: 16 sources, 2 controls" in capsys.readouterr().out
 
 
 # --- the control finds exactly the answer key ----------------------------------------------------
