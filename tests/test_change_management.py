@@ -276,3 +276,26 @@ def test_a_change_window_holds_exactly_the_minutes_after_its_start_on_its_days(s
     expected = any(o <= moment < o + timedelta(hours=length) and change_control.WEEKDAYS[o.weekday()] in days
                    for o in opened)
     assert bool(window.contains(pd.Series([pd.Timestamp(moment)])).iloc[0]) == expected
+
+
+@pytest.mark.parametrize("seed", [11, 20260930])
+def test_the_demo_change_and_operations_answer_keys_hold_for_a_small_company(tmp_path, seed):
+    """At the demo's smallest size the company still has engineers, a releaser and an approver, and the
+    change and operations controls find exactly the answer keys the generator wrote."""
+    from conftest import make_demo_project
+    from workbench import demo
+    from workbench.procedures.operations import OperationsTest
+    from workbench.runner import DEMO_PARAMETER_FILE
+
+    base = make_demo_project(tmp_path)
+    data = base / "data" / "demo" / "2026-Q3"
+    demo.generate_demo_company(data, 100, seed)
+    context = prepare_run(base / "parameters" / DEMO_PARAMETER_FILE, base / "outputs")
+    for test_class, control_id, key in ((ChangeManagementTest, "CHG-01", "changes/change_ground_truth.csv"),
+                                        (OperationsTest, "OPS-01", "operations/operations_ground_truth.csv")):
+        test = test_class.open(str(context.run_dir), control_id)
+        test.load_sources()
+        test.select_sample()
+        expected = pd.read_csv(data / key, dtype=str)
+        assert len(expected) >= 7, control_id
+        assert {(f.rule, f.subject, f.system, f.detail_key) for f in test.findings()} == set(map(tuple, expected.values))

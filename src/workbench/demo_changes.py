@@ -100,9 +100,14 @@ def cast(tables: Mapping[str, list[list[str]]], headers: Mapping[str, Sequence[s
     plain = [p for p in engineers if not p.aws_groups & set(DEPLOY_GROUPS)]
     deployers = [p for p in engineers if p.aws_groups & set(DEPLOY_GROUPS)]
     managers = [p for p, title in people if "Manager" in title and p not in engineers]
-    if len(plain) < 4 or not deployers or not managers:
+    others = [p for p, _ in people if p not in engineers and not p.aws_groups & set(DEPLOY_GROUPS)]
+    # A small company may lack a deploying engineer or a manager: a plain engineer releases, and
+    # another member approves (never one of the authors).
+    release = deployers[0] if deployers else (plain.pop() if len(plain) > 2 else None)
+    approver = (managers or others or ([plain.pop()] if len(plain) > 2 else [None]))[0]
+    if len(plain) < 2 or release is None or approver is None:
         return None
-    return Cast(tuple(plain[:8]), deployers[0], managers[0], deployers[1] if len(deployers) > 1 else None)
+    return Cast(tuple(plain[:8]), release, approver, deployers[1] if len(deployers) > 1 else None)
 
 
 def _z(t: datetime | None) -> str | None:
