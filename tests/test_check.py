@@ -107,7 +107,7 @@ def expected_problems(text: str) -> dict[str, tuple[int, str | None, str]]:
         "sources[4].path": (line_of(text, "github_org_memberz.csv"), None, "the export file does not exist"),
         "sources[0].options.delimeter": (line_of(text, "delimeter:"), "delimiter",
                                          "not a reader option of export kind 'workday_workers'"),
-        "sources[15].options.columns.campaign_id": (line_of(text, "campaign_id: Campaing"), "Campaign",
+        "sources[25].options.columns.campaign_id": (line_of(text, "campaign_id: Campaing"), "Campaign",
                                                     "midpoint_work_items.csv: missing required column(s) 'Campaing'"),
         "controls[0].sources.review_campaign": (line_of(text, "review_campaign: uar_campaing"), "uar_campaign",
                                                 "names the source 'uar_campaing', which is not among"),
@@ -149,7 +149,7 @@ def test_the_small_valid_period_is_ready_to_run(tmp_path, capsys):
     assert report.parameters is not None and report.parameters.period.id == "2026-Q3"
     assert report.tables["midpoint_reviews"] == "review_decisions" and report.tables["hr_workers"] == "identities"
     assert cli.main(["check", str(path)]) == 0
-    assert capsys.readouterr().out.strip() == (f"{path}: ready to run: 16 sources, 6 controls (every key, export, "
+    assert capsys.readouterr().out.strip() == (f"{path}: ready to run: 26 sources, 8 controls (every key, export, "
                                                "setting and source role checked).")
 
 
@@ -183,7 +183,7 @@ def test_the_check_command_prints_the_problems_grouped_and_exits_2_writing_nothi
     text = mistaken.read_text(encoding="utf-8")
     headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert headings[1:-1] == ["Period file", "Source hr_workers (sources[0])", "Source github_members (sources[4])",
-                              "Source aws_groups (sources[6])", "Source midpoint_reviews (sources[15])",
+                              "Source aws_groups (sources[6])", "Source midpoint_reviews (sources[25])",
                               "Control UAR-01 (controls[0])", "Control PROV-01 (controls[1])",
                               "Control TERM-01 (controls[2])", "Control PRIV-01 (controls[3])",
                               "Control SOD-CTL-01 (controls[4])", "Control AUTH-01 (controls[5])"]
@@ -200,7 +200,7 @@ def test_run_refuses_the_period_before_creating_a_run_folder(mistaken, capsys):
     err = capsys.readouterr().err
     assert list(out.iterdir()) == [], "no run folder, no period folder"
     assert "14 problem(s)" in err
-    assert "sources[15].options.columns.campaign_id" in err and "controls[5].procedure" in err
+    assert "sources[25].options.columns.campaign_id" in err and "controls[5].procedure" in err
 
 
 def test_run_refuses_an_unreadable_export_even_when_every_key_is_valid(tmp_path, capsys):
@@ -212,7 +212,7 @@ def test_run_refuses_an_unreadable_export_even_when_every_key_is_valid(tmp_path,
     assert cli.main(["run", str(path), "--out", str(out), "--jobs", "1"]) == 2
     err = capsys.readouterr().err
     assert list(out.iterdir()) == []
-    assert "sources[15].options.columns.campaign_id" in err and "did you mean 'Campaign'?" in err
+    assert "sources[25].options.columns.campaign_id" in err and "did you mean 'Campaign'?" in err
 
 
 # --- each layer on its own ------------------------------------------------------------------------------
@@ -286,7 +286,7 @@ def test_a_value_that_is_not_plain_yaml_is_reported_once(tmp_path):
 def test_a_key_yaml_reads_as_a_boolean_is_named_once(tmp_path):
     text = swap(valid_period(), "No response: undecided", "No: undecided")  # YAML 1.1 reads the key No as false
     [problem] = problems_of(tmp_path, text)
-    assert problem.key == "sources[15].options.values.decision.False" and "quote a key" in problem.message
+    assert problem.key == "sources[25].options.values.decision.False" and "quote a key" in problem.message
     assert problem.line == line_of(text, "decision: {Accept")
 
 
@@ -295,9 +295,9 @@ def test_a_key_yaml_reads_as_a_boolean_is_named_once(tmp_path):
 @pytest.mark.parametrize("name", [PRIOR_DEMO_PARAMETER_FILE, DEMO_PARAMETER_FILE])
 def test_the_demo_period_files_check_clean_on_demo_data(demo_project, name, capsys):
     report = check_period(demo_project / "parameters" / name)
-    assert report.problems == [] and (report.sources, report.controls) == (15, 6)
+    assert report.problems == [] and (report.sources, report.controls) == (25, 8)
     assert cli.main(["check", str(demo_project / "parameters" / name)]) == 0
-    assert "ready to run: 15 sources, 6 controls" in capsys.readouterr().out
+    assert "ready to run: 25 sources, 8 controls" in capsys.readouterr().out
 
 
 @pytest.fixture(scope="module")
@@ -324,6 +324,12 @@ READER_FIXTURES = {
     "entra_users": ("idp/entra_users.csv", {"options": {"timestamp_format": "%m/%d/%Y %I:%M:%S %p"}}),
     "google_workspace_users": ("idp/google_workspace_users.csv", {}),
     "okta_system_log": ("idp/okta_system_log.ndjson", {}),
+    "github_pull_requests": ("changes/github_ledgerline_pulls.json", {"system": "ledgerline_erp"}),
+    "github_pull_reviews": ("changes/github_ledgerline_reviews.json", {"system": "ledgerline_erp"}),
+    "github_deployments": ("changes/github_ledgerline_deployments.json", {"system": "ledgerline_erp"}),
+    "gitlab_merge_requests": ("gitlab/web-portal_merge_requests.json", {"system": "web_portal"}),
+    "gitlab_merge_request_approvals": ("gitlab/web-portal_approvals.json", {"system": "web_portal"}),
+    "aws_backup_jobs": ("operations/aws_backup_jobs.json", {"system": "aws_prod"}),
 }
 MAPPED_FIXTURES = {
     "mapped/midpoint_work_items.csv": {"table": "review_decisions", "delimiter": ";", "preamble_lines": 2,
@@ -476,7 +482,7 @@ def test_mistakes_in_an_exports_declared_reshaping_are_named_at_their_key(tmp_pa
     path = tmp_path / "period.yaml"
     path.write_text(text, encoding="utf-8")
     problems = {p.key: p for p in check_period(path).problems}
-    derive = problems["sources[15].options.derive.reviewer_name"]
+    derive = problems["sources[25].options.derive.reviewer_name"]
     assert derive.line == line_of(text, "reviewer_name: >-")
     assert "'Orignal assignee'" in derive.message and derive.did_you_mean is None
     assert "Did you mean 'Original assignee'?" in derive.message

@@ -78,6 +78,16 @@ EXPECTED_HEADERS = {
     "removal_truth.csv": ["subject", "system", "entitlement", "outcome", "proven_by", "case"],
 }
 
+# The program change exports (workbench.demo_changes), written whole beside the CSV contract files, and
+CHANGE_FILES = [
+    "changes/github_ledgerline_pulls.json", "changes/github_ledgerline_reviews.json",
+    "changes/github_ledgerline_deployments.json", "changes/github_platform-infra_pulls.json",
+    "changes/github_platform-infra_reviews.json", "changes/github_platform-infra_deployments.json",
+    "changes/servicenow_change_requests.csv", "changes/change_ground_truth.csv",
+    # the computer operations exports (workbench.demo_operations)
+    "operations/veeam_backup_sessions.csv", "operations/aws_backup_jobs.json", "operations/servicenow_incidents.csv",
+    "operations/operations_ground_truth.csv"]
+
 PLANTED = {
     "terminated_with_active_access": 4, "late_deprovisioning": 2, "self_review": 1,
     "undecided_review_line": 3, "revocation_not_executed": 2, "rubber_stamping": 1,
@@ -437,7 +447,7 @@ def file_hashes(company: demo.DemoCompany) -> dict[str, str]:
 
 def test_api_returns_every_contract_file(company):
     assert company.employees == 300 and company.seed == 20260930
-    assert sorted(company.files) == sorted(EXPECTED_HEADERS)
+    assert sorted(company.files) == sorted([*EXPECTED_HEADERS, *CHANGE_FILES])
     assert all(path.is_file() and path.parent.is_relative_to(company.out_dir) for path in company.files.values())
     assert company.ground_truth == company.out_dir / "ground_truth.csv"
     assert demo.DEMO_PERIOD_START.isoformat() == "2026-07-01" and demo.UAR_SNAPSHOT.isoformat() == "2026-08-14"
@@ -581,7 +591,7 @@ def test_the_quarters_calendars_and_planted_counts_are_the_generators():
 def test_prior_quarter_files_follow_the_contract(prior):
     assert prior.employees == 300 and prior.seed == 20260930
     headers = Q2.headers()
-    assert sorted(prior.files) == sorted(headers)
+    assert sorted(prior.files) == sorted([*headers, *CHANGE_FILES])
     assert "reviews/uar_2026Q2_decisions.csv" in headers and "reviews/uar_2026Q3_decisions.csv" not in headers
     for relative, header in headers.items():
         raw = (prior.out_dir / relative).read_bytes()

@@ -69,6 +69,7 @@ def test_register_finds_every_planted_review_exception(run, project):
 def test_register_reports_nothing_on_clean_subjects(run, project):
     truth = pd.read_csv(project / "data" / "demo" / "2026-Q3" / "ground_truth.csv", dtype=str)
     register = pd.read_csv(run / "exceptions.csv", dtype=str)
+    register = register[~register["control_id"].isin(["CHG-01", "OPS-01"])]  # their own answer keys (test_period_demo)
     clean_hits = register[~register["subject"].isin(set(truth["subject"]))]
     assert clean_hits.empty, f"exceptions on subjects with nothing planted:\n{clean_hits[['rule', 'subject', 'description']]}"
 

@@ -37,7 +37,8 @@ def _problems(path: Path) -> list[str]:
 def test_demo_parameter_file_is_valid():
     params = load_period(DEMO)
     assert params.period.id == "2026-Q3"
-    assert [c.id for c in params.controls] == ["UAR-01", "PROV-01", "TERM-01", "PRIV-01", "SOD-CTL-01", "AUTH-01"]
+    assert [c.id for c in params.controls] == ["UAR-01", "PROV-01", "TERM-01", "PRIV-01", "SOD-CTL-01", "AUTH-01",
+                                               "CHG-01", "OPS-01"]
     assert params.controls[0].frameworks.soc2 == ["CC6.2", "CC6.3"]
     assert params.controls[0].frameworks.sox.itgc_domain == "access_to_programs_and_data"
 

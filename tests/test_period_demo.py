@@ -80,7 +80,7 @@ def params(project):
 
 def test_the_period_runs_all_six_families_to_completion(run, params):
     assert {c.procedure for c in params.controls} == set(procedures.PROCEDURES)
-    assert len(params.controls) == 6
+    assert len(params.controls) == 8
     manifest = json.loads((run / "manifest.json").read_text())
     statuses = {c["control_id"]: c["status"] for c in manifest["controls"]}
     assert statuses == {c.id: "completed" for c in params.controls}
@@ -94,8 +94,11 @@ def test_every_control_maps_to_its_soc2_criteria_and_sox_objective(params):
     criteria = {c.procedure: set(c.frameworks.soc2) for c in params.controls}
     assert criteria == {"user_access_review": {"CC6.2", "CC6.3"}, "provisioning": {"CC6.2", "CC6.3"},
                         "termination": {"CC6.2"}, "privileged_access": {"CC6.1", "CC6.3"},
-                        "segregation_of_duties": {"CC6.3"}, "authentication": {"CC6.1"}}
-    assert {c.frameworks.sox.itgc_domain for c in params.controls} == {"access_to_programs_and_data"}
+                        "segregation_of_duties": {"CC6.3"}, "authentication": {"CC6.1"},
+                        "change_management": {"CC8.1"}, "operations": {"CC7.2", "CC7.3", "CC7.4", "CC7.5", "A1.2"}}
+    domains = {c.procedure: c.frameworks.sox.itgc_domain for c in params.controls}
+    assert domains.pop("change_management") == "program_change" and domains.pop("operations") == "computer_operations"
+    assert set(domains.values()) == {"access_to_programs_and_data"}
 
 
 def test_every_planted_exception_is_in_the_register(register, truth):
@@ -107,6 +110,7 @@ def test_every_planted_exception_is_in_the_register(register, truth):
 
 
 def test_nothing_is_reported_on_a_clean_subject(register, truth):
+    register = register[~register["control_id"].isin(["CHG-01", "OPS-01"])]  # their own answer keys, below
     clean_hits = register[~register["subject"].isin(set(truth["subject"]))]
     assert clean_hits.empty, f"exceptions on subjects with nothing planted:\n{clean_hits[['control_id', 'rule', 'subject']]}"
 
@@ -123,7 +127,7 @@ def test_the_register_has_every_column_and_frameworks_follow_the_system(register
     assert (register[list(REGISTER_COLUMNS)] != "").all().all(), "no empty cell in the register's key columns"
     assert register["exception_id"].is_unique
     assert set(register["severity"]) <= {"high", "medium", "low"}
-    assert register["evidence_reference"].str.contains(r"\.csv").all()
+    assert register["evidence_reference"].str.contains(r"\.(?:csv|json)").all()
     erp = register["system"] == "ledgerline_erp"
     assert set(register.loc[erp, "framework"]) == {"SOX"} and set(register.loc[~erp, "framework"]) == {"SOC 2"}
     assert register["exception_id"].str.fullmatch(r"EX-[A-Z0-9]+-[0-9A-F]{10}").all()
@@ -154,3 +158,32 @@ def test_the_index_lists_every_control(run, params):
     page = (run / "index.html").read_text(encoding="utf-8")
     for control in params.controls:
         assert f'href="{control.id}/workpaper.html"' in page
+
+
+def test_every_planted_change_exception_is_found_and_nothing_else(register, project, run):
+    """Program change (CHG-01): the register is exactly the change answer key the generator wrote
+    (changes/change_ground_truth.csv), and the workpaper concludes in each framework's words."""
+    key = pd.read_csv(project / "data" / "demo" / "2026-Q3" / "changes" / "change_ground_truth.csv", dtype=str)
+    found = register[register["control_id"] == "CHG-01"]
+    assert sorted(zip(found["rule"], found["subject"], found["system"])) == \
+        sorted(zip(key["rule"], key["subject"], key["system"]))
+    result = json.loads((run / "CHG-01" / "result.json").read_text())
+    assert sorted(result["conclusions"]) == ["SOC 2: Exception noted (6)", "SOX: Deficiency identified"]
+    workpaper = (run / "CHG-01" / "workpaper.html").read_text(encoding="utf-8")
+    assert "SOC 2 CC8.1: Exception noted: full-population analytics identified" in workpaper
+    assert "SOX ITGC program change: control deficiency identified in financially significant applications" in workpaper
+
+
+def test_every_planted_operations_exception_is_found_and_nothing_else(register, project, run):
+    """Computer operations (OPS-01): the register is exactly the operations answer key
+    (operations/operations_ground_truth.csv), and each framework concludes in its own words."""
+    key = pd.read_csv(project / "data" / "demo" / "2026-Q3" / "operations" / "operations_ground_truth.csv", dtype=str)
+    found = register[register["control_id"] == "OPS-01"]
+    assert sorted(zip(found["rule"], found["subject"], found["system"])) == \
+        sorted(zip(key["rule"], key["subject"], key["system"]))
+    result = json.loads((run / "OPS-01" / "result.json").read_text())
+    assert sorted(result["conclusions"]) == ["SOC 2: Exception noted (2)", "SOX: Deficiency identified"]
+    workpaper = (run / "OPS-01" / "workpaper.html").read_text(encoding="utf-8")
+    assert "SOC 2 CC7.2, CC7.3, CC7.4, CC7.5, A1.2: Exception noted: full-population analytics identified" in workpaper
+    assert "SOX ITGC computer operations: control deficiency identified in financially significant applications" \
+        in workpaper

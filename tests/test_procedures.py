@@ -103,7 +103,8 @@ def test_one_conclusion_per_framework_in_its_own_language(uar):
 
 def test_every_family_is_a_registered_procedure_with_its_notebook():
     assert set(procedures.PROCEDURES) == {"user_access_review", "provisioning", "termination", "privileged_access",
-                                          "segregation_of_duties", "authentication"}
+                                          "segregation_of_duties", "authentication", "change_management",
+                                          "operations"}
     from workbench.parameters import load_period
     params = load_period(ROOT / "parameters" / DEMO_PARAMETER_FILE)
     assert sorted(c.procedure for c in params.controls) == sorted(procedures.PROCEDURES)

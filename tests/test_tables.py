@@ -49,7 +49,30 @@ FIXTURES: dict[str, list[tuple[str, dict]]] = {
     "google_workspace_users": [("idp/google_workspace_users.csv", {}),
                                ("idp/google_workspace_users_newer.csv", {})],
     "okta_system_log": [("idp/okta_system_log.ndjson", {})],
+    "github_pull_requests": [("changes/github_ledgerline_pulls.json", {"system": "ledgerline_erp"})],
+    "github_pull_reviews": [("changes/github_ledgerline_reviews.json", {"system": "ledgerline_erp"})],
+    "github_deployments": [("changes/github_platform-infra_deployments.json", {"system": "aws_prod"})],
+    "gitlab_merge_requests": [("gitlab/web-portal_merge_requests.json", {"system": "web_portal"})],
+    "gitlab_merge_request_approvals": [("gitlab/web-portal_approvals.json", {"system": "web_portal"})],
+    "aws_backup_jobs": [("operations/aws_backup_jobs.json", {"system": "aws_prod"})],
     "mapped": [
+        ("operations/veeam_backup_sessions.csv", {"system": "ledgerline_erp", "options": {
+            "table": "job_runs", "timestamp_format": "%m/%d/%Y %I:%M:%S %p",
+            "columns": {"run_id": "Id", "job_name": "JobName", "job_type": "JobType", "started_at": "CreationTime",
+                        "ended_at": "EndTime", "result": "Result", "message": "Info"}}}),
+        ("operations/servicenow_incidents.csv", {"options": {
+            "table": "incidents", "timestamp_format": "%Y-%m-%d %H:%M:%S",
+            "columns": {"ticket": "number", "priority": "priority", "opened_at": "opened_at",
+                        "resolved_at": "resolved_at", "assigned_to": "assigned_to", "system": "cmdb_ci"},
+            "values": {"priority": {"1 - Critical": "critical", "2 - High": "high", "3 - Moderate": "moderate",
+                                    "4 - Low": "low"},
+                       "system": {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod"}}}}),
+        ("changes/servicenow_change_requests.csv", {"options": {
+            "table": "change_tickets", "timestamp_format": "%Y-%m-%d %H:%M:%S",
+            "columns": {"ticket": "number", "type": "type", "approval": "approval", "system": "cmdb_ci",
+                        "approved_at": "approval_set", "planned_start": "start_date", "planned_end": "end_date",
+                        "approver": "u_cab_approver", "test_evidence": "test_plan"},
+            "values": {"system": {"Ledgerline ERP": "ledgerline_erp", "AWS Production": "aws_prod"}}}}),
         ("mapped/midpoint_work_items.csv", {"timezone": "Europe/Berlin", "options": {
             "table": "review_decisions", "delimiter": ";", "preamble_lines": 2,
             "timestamp_format": "%d.%m.%Y %H:%M",
@@ -142,7 +165,8 @@ def test_every_table_a_reader_builds_is_declared_and_every_reader_is_named():
     assert list(T.TABLES) == [
         "identities", "accounts", "grants", "review_decisions", "campaigns", "requests",
         "sod_rules", "sod_mitigations", "privileged_approvals", "events", "role_permissions", "identity_aliases",
-        "access_baseline", "remediation_log"]
+        "access_baseline", "remediation_log", "code_changes", "code_reviews", "deployments", "change_tickets",
+        "job_runs", "incidents"]
     assert T.table("role_permissions").built_by == ("mapped",)
     assert T.columns_of("role_permissions") == (
         "system", "role", "permission", "permission_type", "description", "line")

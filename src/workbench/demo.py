@@ -31,6 +31,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from workbench import demo_changes, demo_operations
+
 __all__ = [
     "DEMO_DOMAIN",
     "DEMO_ENTITY",
@@ -421,7 +423,9 @@ def generate_demo_company(out_dir: Path, employees: int = 300, seed: int = 20260
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
     tables = _Company(employees, seed, QUARTERS[period]).build()
-    written = _write_atomically(out_dir, tables)
+    written = _write_atomically(out_dir, tables, {
+        **demo_changes.quarter_files(tables, FILE_HEADERS, QUARTERS[period], _weekdays, planted=period == DEMO_PERIOD),
+        **demo_operations.quarter_files(tables, FILE_HEADERS, QUARTERS[period], planted=period == DEMO_PERIOD)})
     return DemoCompany(out_dir=out_dir, employees=employees, seed=seed,
                        files=MappingProxyType(written))
 
@@ -440,7 +444,8 @@ def _check_replaceable(out_dir: Path) -> None:
             "refusing to replace it. Choose another folder or empty it first.")
 
 
-def _write_atomically(out_dir: Path, tables: dict[str, list[list[str]]]) -> dict[str, Path]:
+def _write_atomically(out_dir: Path, tables: dict[str, list[list[str]]],
+                      files: Mapping[str, bytes] = MappingProxyType({})) -> dict[str, Path]:
     parent = out_dir.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = parent / f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -453,6 +458,9 @@ def _write_atomically(out_dir: Path, tables: dict[str, list[list[str]]]) -> dict
                 writer = csv.writer(handle, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
                 writer.writerow(FILE_HEADERS[re.sub(r"uar_\d{4}Q\d_", "uar_2026Q3_", relative)])
                 writer.writerows(rows)
+        for relative, data in files.items():  # exports written whole (JSON, the change demo's files)
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_bytes(data)
         if out_dir.exists():
             retired = parent / f".{out_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
             os.replace(out_dir, retired)
@@ -467,7 +475,7 @@ def _write_atomically(out_dir: Path, tables: dict[str, list[list[str]]]) -> dict
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return {relative: out_dir / relative for relative in tables}
+    return {relative: out_dir / relative for relative in [*tables, *files]}
 
 
 # ------------------------------------------------------------------------------------------------

@@ -446,7 +446,8 @@ def _settings_lines(procedure: str) -> list[str]:
 
 _CONTROL_IDS = {"user_access_review": "UAR-01", "provisioning": "PROV-01",
                 "termination": "TERM-01", "privileged_access": "PRIV-01",
-                "segregation_of_duties": "SOD-01", "authentication": "AUTH-01"}
+                "segregation_of_duties": "SOD-01", "authentication": "AUTH-01",
+                "change_management": "CHG-01", "operations": "OPS-01"}
 #: Exports of an identity provider: they fill the ``idp_*`` roles, not the systems' listings.
 _IDP_KINDS = ("okta_users", "okta_app_assignments", "entra_users", "google_workspace_users")
 

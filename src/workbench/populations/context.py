@@ -95,4 +95,10 @@ _DEFAULT_SOURCE_SYSTEM = {
     "google_workspace_users": "google_workspace",
     "okta_system_log": "okta",
     "sod_mitigations": "policy",
+    "github_pull_requests": "github",
+    "github_pull_reviews": "github",
+    "github_deployments": "github",
+    "gitlab_merge_requests": "gitlab",
+    "gitlab_merge_request_approvals": "gitlab",
+    "aws_backup_jobs": "aws_backup",
 }

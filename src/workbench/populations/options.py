@@ -47,7 +47,9 @@ COMMON_OPTIONS: dict[str, str] = {
 _MAPPED_OPTIONS: dict[str, str] = {
     "table": "the canonical table to build: identities, accounts, grants, review_decisions, "
              "campaigns, requests, sod_rules, sod_mitigations, privileged_approvals, events, "
-             "role_permissions, identity_aliases or access_baseline (workbench tables lists their columns)",
+             "role_permissions, identity_aliases, access_baseline, code_changes, code_reviews, "
+             "deployments, change_tickets, job_runs or incidents (workbench tables lists their "
+             "columns)",
     "columns": "canonical column -> source column header (as spelt in the file)",
     "values": "canonical column -> {source value: canonical value}",
 }

@@ -12,6 +12,14 @@ from .errors import _did_you_mean
 from .evidence import Population
 from .options import _LOG_OPTIONS, _MAPPED_OPTIONS, COMMON_OPTIONS
 from .readers.applications import read_github_org_members, read_ledgerline_erp_user_roles
+from .readers.changes import (
+    JSON_OPTIONS,
+    read_github_deployments,
+    read_github_pull_requests,
+    read_github_pull_reviews,
+    read_gitlab_merge_request_approvals,
+    read_gitlab_merge_requests,
+)
 from .readers.cloud import read_aws_iam_credential_report, read_aws_iam_group_memberships
 from .readers.events import read_okta_system_log
 from .readers.hr import read_workday_workers
@@ -22,6 +30,7 @@ from .readers.identity import (
     read_okta_users,
 )
 from .readers.mapped import read_mapped
+from .readers.operations import read_aws_backup_jobs
 from .readers.policy import read_privileged_access_approved, read_sod_mitigations, read_sod_rules
 from .readers.reviews import read_campaign_decisions, read_campaign_status
 from .readers.tickets import read_servicenow_access_requests
@@ -48,13 +57,23 @@ READERS: dict[str, Reader] = {
     "okta_system_log": read_okta_system_log,
     "mapped": read_mapped,
     "sod_mitigations": read_sod_mitigations,
+    "github_pull_requests": read_github_pull_requests,
+    "github_pull_reviews": read_github_pull_reviews,
+    "github_deployments": read_github_deployments,
+    "gitlab_merge_requests": read_gitlab_merge_requests,
+    "gitlab_merge_request_approvals": read_gitlab_merge_request_approvals,
+    "aws_backup_jobs": read_aws_backup_jobs,
 }
+#: The kinds that read a REST API's JSON array (their options: :data:`JSON_OPTIONS`).
+_JSON_KINDS = ("github_pull_requests", "github_pull_reviews", "github_deployments", "gitlab_merge_requests",
+               "gitlab_merge_request_approvals", "aws_backup_jobs")
 
 #: Export kind -> the reader options it accepts (see :data:`COMMON_OPTIONS`; ``mapped`` also
 #: takes ``table``, ``columns`` and ``values``; the Okta System Log only ``encoding``).
 READER_OPTIONS: dict[str, tuple[str, ...]] = {
     kind: tuple(sorted({"mapped": {**COMMON_OPTIONS, **_MAPPED_OPTIONS},
-                        "okta_system_log": _LOG_OPTIONS}.get(kind, COMMON_OPTIONS)))
+                        "okta_system_log": _LOG_OPTIONS,
+                        **dict.fromkeys(_JSON_KINDS, JSON_OPTIONS)}.get(kind, COMMON_OPTIONS)))
     for kind in READERS
 }
 

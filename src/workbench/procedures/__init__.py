@@ -18,7 +18,12 @@ PROCEDURES = (
     "privileged_access",
     "segregation_of_duties",
     "authentication",
+    "change_management",
+    "operations",
 )
+#: The access-control families (access to programs and data); the others test program change and
+#: computer operations.
+ACCESS_PROCEDURES = PROCEDURES[:6]
 
 
 def settings_model(procedure: str) -> type[BaseModel]:

@@ -35,6 +35,11 @@ PEOPLE_COLUMNS: dict[str, tuple[PersonColumn, ...]] = {
     "requests": (PersonColumn("requested_for", in_system=True), PersonColumn("opened_by"), PersonColumn("approver")),
     "privileged_approvals": (PersonColumn("approved_by"),),
     "sod_mitigations": (PersonColumn("approved_by"),),
+    "code_changes": (PersonColumn("author", in_system=True), PersonColumn("merged_by", in_system=True)),
+    "code_reviews": (PersonColumn("reviewer", in_system=True),),
+    "deployments": (PersonColumn("deployed_by", in_system=True),),
+    "change_tickets": (PersonColumn("requested_by"), PersonColumn("approver")),
+    "incidents": (PersonColumn("assigned_to"),),
 }
 
 

@@ -8,10 +8,15 @@ from types import MappingProxyType
 from .models import (
     ACCOUNT_STATUSES,
     APPROVAL_STATES,
+    CHANGE_TYPES,
     DECISIONS,
+    DEPLOYMENT_STATUSES,
     IDENTITY_STATUSES,
+    INCIDENT_PRIORITIES,
+    JOB_RESULTS,
     LAST_LOGIN_STATES,
     REQUEST_ACTIONS,
+    REVIEW_STATES,
     Column,
     ColumnType,
     Mappable,
@@ -554,11 +559,230 @@ _REMEDIATION_LOG = Table(
     ),
 )
 
+_CODE_CHANGES = Table(
+    name="code_changes",
+    meaning="Program changes merged into a repository (GitHub pull requests, GitLab merge "
+            "requests): one row per change, with its author, when and by whom it was merged and "
+            "the commit that reached the target branch.",
+    key=("system", "change_id"),
+    built_by=("github_pull_requests", "gitlab_merge_requests", "mapped"),
+    columns=(
+        _col("system", "text", "The id of the system the repository builds, as the period's "
+                               "parameters declare it.", required=True),
+        _col("repository", "text", "The repository, as the export names it (owner/name, or a "
+                                   "GitLab project id)."),
+        _col("change_id", "text", "The change's identifier within the system: the repository and "
+                                  "the pull or merge request number (owner/name#123).",
+             required=True),
+        _col("title", "text", "The change's title: where teams write the change ticket it "
+                              "implements."),
+        _col("author", "key", "Who wrote the change (the pull request's user, the merge "
+                              "request's author), casefolded.", required=True),
+        _original("author", required=True),
+        _col("created_at", "timestamp", "When the change was opened for review."),
+        _col("merged_at", "timestamp", "When the change was merged; empty when it was closed "
+                                       "without merging (not a change to the program)."),
+        _col("merged_by", "key", "Who merged the change, casefolded; empty when the export does "
+                                 "not say."),
+        _original("merged_by"),
+        _col("merge_commit", "text", "The commit the merge produced on the target branch: what a "
+                                     "deployment of the change deploys."),
+        _col("target_branch", "text", "The branch the change was merged into (e.g. main)."),
+        _col("source_branch", "text", "The branch the change came from (often named after its "
+                                      "ticket)."),
+        _col("description", "text", "The change's description (the pull request body)."),
+        _col("url", "text", "The change's web address: the evidence an auditor opens."),
+        _LINE,
+    ),
+    mappable=(
+        _map("system", "system"), _map("repository", "text"), _map("change_id", "text", True),
+        _map("title", "text"), _map("author", "key", True), _map("created_at", "timestamp"),
+        _map("merged_at", "timestamp"), _map("merged_by", "key"), _map("merge_commit", "text"),
+        _map("target_branch", "text"), _map("source_branch", "text"),
+        _map("description", "text"), _map("url", "text"),
+    ),
+)
+
+_CODE_REVIEWS = Table(
+    name="code_reviews",
+    meaning="The reviews and approvals of program changes (GitHub pull request reviews, GitLab "
+            "merge request approvals): one row per review, with who reviewed, their verdict and "
+            "when.",
+    key=("review_id",),
+    built_by=("github_pull_reviews", "gitlab_merge_request_approvals", "mapped"),
+    columns=(
+        _col("review_id", "text", "The review's identifier.", required=True),
+        _col("system", "text", "The id of the system the reviewed repository builds."),
+        _col("change_id", "text", "The change reviewed, as code_changes.change_id gives it.",
+             required=True),
+        _col("reviewer", "key", "Who reviewed, casefolded: compared with the change's author to "
+                                "find self-approval.", required=True),
+        _original("reviewer", required=True),
+        _col("state", "choice", "The reviewer's verdict.", required=True, values=REVIEW_STATES),
+        _choice_original("state", required=True),
+        _col("submitted_at", "timestamp", "When the review was submitted; empty when the export "
+                                          "does not record it (then an approval after the merge "
+                                          "cannot be seen)."),
+        _col("commit", "text", "The commit the review was given on."),
+        _LINE,
+    ),
+    mappable=(
+        _map("review_id", "text", True), _map("system", "system"), _map("change_id", "text", True),
+        _map("reviewer", "key", True), _map("state", "choice", True),
+        _map("submitted_at", "timestamp"), _map("commit", "text"),
+    ),
+)
+
+_DEPLOYMENTS = Table(
+    name="deployments",
+    meaning="The deployment log of a CI/CD pipeline (GitHub deployments, a pipeline's export): "
+            "one row per deployment, with the environment, when, by whom, the commit deployed and "
+            "the change ticket it names.",
+    key=("deployment_id",),
+    built_by=("github_deployments", "mapped"),
+    columns=(
+        _col("deployment_id", "text", "The deployment's identifier.", required=True),
+        _col("system", "text", "The id of the system deployed.", required=True),
+        _col("environment", "text", "The environment deployed to (e.g. production, staging)."),
+        _col("deployed_at", "timestamp", "When the deployment ran.", required=True),
+        _col("deployed_by", "key", "Who started the deployment, casefolded."),
+        _original("deployed_by"),
+        _col("status", "choice", "The deployment's outcome; empty when the log does not record "
+                                 "it (read as succeeded, and the evidence says so).",
+             values=DEPLOYMENT_STATUSES),
+        _choice_original("status"),
+        _col("commit", "text", "The commit deployed: matched to the merge commit of a change."),
+        _col("ref", "text", "The branch or tag deployed."),
+        _col("description", "text", "The deployment's description, where teams name the change "
+                                    "ticket."),
+        _col("ticket", "text", "The change ticket the deployment names, where the log has a "
+                               "field for it."),
+        _LINE,
+    ),
+    mappable=(
+        _map("deployment_id", "text", True), _map("system", "system"),
+        _map("environment", "text"), _map("deployed_at", "timestamp", True),
+        _map("deployed_by", "key"), _map("status", "choice", allow_empty=True),
+        _map("commit", "text"), _map("ref", "text"), _map("description", "text"),
+        _map("ticket", "text"),
+    ),
+)
+
+_CHANGE_TICKETS = Table(
+    name="change_tickets",
+    meaning="The change tickets of the change-management process (ServiceNow change_request, "
+            "Jira change issues): one row per ticket, with its type, approval, planned window "
+            "and testing evidence.",
+    key=("ticket",),
+    built_by=("mapped",),
+    columns=(
+        _col("ticket", "text", "The ticket number (e.g. CHG0030012, OPS-412).", required=True),
+        _col("system", "text", "The id of the system changed; empty when the ticket's "
+                               "configuration item is not one of the period's systems."),
+        _col("configuration_item", "text", "The configuration item or component as the ticket "
+                                           "names it."),
+        _col("title", "text", "The ticket's short description."),
+        _col("type", "choice", "The kind of change: standard (pre-approved), normal or "
+                               "emergency (approved retrospectively).", required=True,
+             values=CHANGE_TYPES),
+        _choice_original("type", required=True),
+        _col("state", "text", "The ticket's state as exported (e.g. Closed, Implement)."),
+        _col("approval", "choice", "The ticket's approval in canonical words.",
+             values=APPROVAL_STATES),
+        _choice_original("approval"),
+        _col("approver", "key", "Who approved the change (the CAB or change manager), "
+                                "casefolded."),
+        _original("approver"),
+        _col("approved_at", "timestamp", "When the change was approved."),
+        _col("requested_by", "key", "Who requested the change, casefolded."),
+        _original("requested_by"),
+        _col("opened_at", "timestamp", "When the ticket was opened."),
+        _col("planned_start", "timestamp", "The start of the approved implementation window."),
+        _col("planned_end", "timestamp", "The end of the approved implementation window."),
+        _col("closed_at", "timestamp", "When the ticket was closed."),
+        _col("test_evidence", "text", "The testing evidence the ticket carries (a test plan, "
+                                      "test results, an attachment's name); empty when none is "
+                                      "attached."),
+        _LINE,
+    ),
+    mappable=(
+        _map("ticket", "text", True), _map("system", "system"),
+        _map("configuration_item", "text"), _map("title", "text"),
+        _map("type", "choice", True), _map("state", "text"),
+        _map("approval", "choice", allow_empty=True), _map("approver", "key"),
+        _map("approved_at", "timestamp"), _map("requested_by", "key"),
+        _map("opened_at", "timestamp"), _map("planned_start", "timestamp"),
+        _map("planned_end", "timestamp"), _map("closed_at", "timestamp"),
+        _map("test_evidence", "text"),
+    ),
+)
+
+_JOB_RUNS = Table(
+    name="job_runs",
+    meaning="The runs of scheduled jobs (backup jobs: Veeam sessions, AWS Backup jobs; batch jobs of "
+            "a job scheduler): one row per run, with its job, when it ran and its result.",
+    key=("run_id",),
+    built_by=("aws_backup_jobs", "mapped"),
+    columns=(
+        _col("run_id", "text", "The run's identifier (a session or job id).", required=True),
+        _col("system", "text", "The id of the system the job serves (backs up, processes).",
+             required=True),
+        _col("job_name", "text", "The job: runs of one job are compared with its schedule.",
+             required=True),
+        _col("job_type", "text", "The kind of job, e.g. backup or batch."),
+        _col("started_at", "timestamp", "When the run started.", required=True),
+        _col("ended_at", "timestamp", "When the run ended; empty while it runs."),
+        _col("result", "choice", "The run's outcome.", required=True, values=JOB_RESULTS),
+        _choice_original("result", required=True),
+        _col("message", "text", "The run's status message or failure reason."),
+        _LINE,
+    ),
+    mappable=(
+        _map("run_id", "text", True), _map("system", "system"), _map("job_name", "text", True),
+        _map("job_type", "text"), _map("started_at", "timestamp", True),
+        _map("ended_at", "timestamp"), _map("result", "choice", True), _map("message", "text"),
+    ),
+)
+
+_INCIDENTS = Table(
+    name="incidents",
+    meaning="Incident tickets (ServiceNow incident, PagerDuty, Jira Service Management): one row per "
+            "incident, with its priority, when it was opened and resolved.",
+    key=("ticket",),
+    built_by=("mapped",),
+    columns=(
+        _col("ticket", "text", "The incident number (e.g. INC0012345, PagerDuty #1234).",
+             required=True),
+        _col("system", "text", "The id of the system affected; empty when the incident's "
+                               "service or configuration item is not one of the period's systems."),
+        _col("title", "text", "The incident's short description."),
+        _col("priority", "choice", "The incident's priority in canonical words (its SLA depends on "
+                                   "it).", required=True, values=INCIDENT_PRIORITIES),
+        _choice_original("priority", required=True),
+        _col("state", "text", "The incident's state as exported (e.g. Resolved, Closed)."),
+        _col("opened_at", "timestamp", "When the incident was opened.", required=True),
+        _col("resolved_at", "timestamp", "When the incident was resolved; empty while open."),
+        _col("closed_at", "timestamp", "When the incident was closed."),
+        _col("assigned_to", "key", "Who the incident is assigned to, casefolded."),
+        _original("assigned_to"),
+        _col("related_job", "text", "The scheduled job a failure incident is about, where the "
+                                    "ticket names it (a follow-up of a failed run)."),
+        _LINE,
+    ),
+    mappable=(
+        _map("ticket", "text", True), _map("system", "system"), _map("title", "text"),
+        _map("priority", "choice", True), _map("state", "text"), _map("opened_at", "timestamp", True),
+        _map("resolved_at", "timestamp"), _map("closed_at", "timestamp"), _map("assigned_to", "key"),
+        _map("related_job", "text"),
+    ),
+)
+
 #: Every canonical table, by name, in the order the documentation lists them.
 TABLES: Mapping[str, Table] = MappingProxyType({t.name: t for t in (
     _IDENTITIES, _ACCOUNTS, _GRANTS, _REVIEW_DECISIONS, _CAMPAIGNS, _REQUESTS, _SOD_RULES,
     _SOD_MITIGATIONS, _PRIVILEGED_APPROVALS, _EVENTS, _ROLE_PERMISSIONS, _IDENTITY_ALIASES,
-    _ACCESS_BASELINE, _REMEDIATION_LOG)})
+    _ACCESS_BASELINE, _REMEDIATION_LOG, _CODE_CHANGES, _CODE_REVIEWS, _DEPLOYMENTS, _CHANGE_TICKETS,
+    _JOB_RUNS, _INCIDENTS)})
 
 
 # --------------------------------------------------------------------------------------------

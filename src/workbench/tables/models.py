@@ -73,6 +73,18 @@ REQUEST_ACTIONS: tuple[str, ...] = ("grant", "revoke")
 APPROVAL_STATES: tuple[str, ...] = ("approved", "rejected", "requested", "not_yet_requested",
                                     "not_requested", "cancelled", "not_required")
 
+#: Canonical kinds of change ticket (``change_tickets.type``), as ITIL and ServiceNow name them.
+CHANGE_TYPES: tuple[str, ...] = ("standard", "normal", "emergency")
+#: Canonical states of a code review (``code_reviews.state``), as the GitHub reviews API names them.
+REVIEW_STATES: tuple[str, ...] = ("approved", "changes_requested", "commented", "dismissed", "pending")
+#: Canonical outcomes of a deployment (``deployments.status``).
+DEPLOYMENT_STATUSES: tuple[str, ...] = ("succeeded", "failed", "in_progress", "cancelled")
+
+#: Canonical outcomes of a scheduled job's run (``job_runs.result``): Veeam's Success/Warning/Failed.
+JOB_RESULTS: tuple[str, ...] = ("success", "warning", "failed", "running", "cancelled")
+#: Canonical incident priorities (``incidents.priority``), ServiceNow's 1 - Critical to 5 - Planning.
+INCIDENT_PRIORITIES: tuple[str, ...] = ("critical", "high", "moderate", "low", "planning")
+
 #: How a ``kind: mapped`` source fills a column (the mapped reader's converters).
 MappingKind = Literal["text", "key", "system", "date", "timestamp", "last_login", "boolean", "flag",
                       "integer", "choice", "list"]

@@ -73,6 +73,12 @@ _MAPPED_TOTALS = {
     "identity_aliases": {"system": "system"},
     "access_baseline": {"attribute": "attribute", "system": "system"},
     "remediation_log": {"system": "system", "action": "action"},
+    "code_changes": {"system": "system", "target branch": "target_branch"},
+    "code_reviews": {"state": "state"},
+    "deployments": {"system": "system", "environment": "environment", "status": "status"},
+    "change_tickets": {"type": "type", "approval": "approval", "system": "system"},
+    "job_runs": {"system": "system", "job type": "job_type", "result": "result"},
+    "incidents": {"priority": "priority", "system": "system"},
 }
 _MAPPED_DROP_DUPLICATES = {"grants", "review_decisions"}
 _TIMESTAMP_EXAMPLE = "2026-07-14T09:12:33Z"
