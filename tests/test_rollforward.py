@@ -22,7 +22,7 @@ from workbench.exceptions import (
     write_remediation,
 )
 from workbench.parameters import load_period
-from workbench.rollforward import RollforwardError, Shift, period_shift, proposed_seed, rollforward
+from workbench.rollforward import RollforwardError, Shift, next_parameters, period_shift, proposed_seed, rollforward
 
 TODAY = dt.date(2026, 10, 5)
 
@@ -88,6 +88,22 @@ def test_rollforward_writes_the_next_period_file(prior, tmp_path):
     decisions = next(s for s in params.sources if s.id == "uar_decisions")
     assert decisions.path.endswith("uar_2026Q4_decisions.csv")
     assert [c.id for c in params.controls] == [c.id for c in old.controls]
+
+
+def test_a_snapshot_moment_moves_with_its_extraction_time():
+    document = {
+        "period": {"id": "2026-Q3", "start": dt.date(2026, 7, 1), "end": dt.date(2026, 9, 30)}, "seed": 1,
+        "sources": [{"id": "before", "path": "erp_2026Q3_before.csv",
+                     "extracted_at": dt.datetime(2026, 8, 15, 6, tzinfo=dt.UTC),
+                     "as_of": dt.datetime(2026, 8, 14, 23, 59, tzinfo=dt.UTC)},
+                    {"id": "after", "path": "erp_after.csv", "extracted_at": dt.datetime(2026, 10, 1, 6, tzinfo=dt.UTC)}],
+        "controls": [],
+    }
+    before, after = next_parameters(document, "2026-Q4")["sources"]
+    assert before["as_of"] == dt.datetime(2026, 11, 14, 23, 59, tzinfo=dt.UTC)
+    assert before["extracted_at"] == dt.datetime(2026, 11, 15, 6, tzinfo=dt.UTC)
+    assert before["path"] == "erp_2026Q4_before.csv"
+    assert "as_of" not in after and after["extracted_at"] == dt.datetime(2027, 1, 1, 6, tzinfo=dt.UTC)
 
 
 def test_rollforward_carries_exactly_the_open_items_and_schedules_retests(prior, tmp_path):

@@ -6,7 +6,8 @@ with them, file names that carry the period move too, a new seed is proposed (sa
 from period to period), and every exception still open (open, remediated awaiting retest,
 retested-fail, or an accepted risk that has not expired) is carried into the next period's
 remediation file with its history, and a retest is scheduled for the remediated ones. The prior
-period's runs and files are only read.
+period's runs and files are only read. A source's ``as_of`` (the moment a snapshot shows its
+system) moves with its extraction time, so a rolled-forward snapshot never claims the old period.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ def next_parameters(document: dict[str, Any], to_period: str) -> dict[str, Any]:
     new["sources"] = [
         source | {"path": _rename(source["path"], period["id"], to_period),
                   "extracted_at": shift.apply(source["extracted_at"])}
+        | ({"as_of": shift.apply(source["as_of"])} if source.get("as_of") is not None else {})
         for source in document["sources"]
     ]
     new["controls"] = [control | {"settings": _shift_dates(control.get("settings", {}), shift)}
