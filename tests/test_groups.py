@@ -237,7 +237,10 @@ def _keep_controls(parameter_file: Path, control_ids: set[str]) -> None:
 def group_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("group")
     group_file = demo_group.write_demo_group(base, entities=3)
-    _keep_controls(base / "entity-02" / "parameters" / runner.DEMO_PARAMETER_FILE, {"PRIV-01", "AUTH-01"})  # quicker
+    # the six access controls, and two of them for the second entity: a smaller group keeps the suite quick
+    _keep_controls(base / "entity-01" / "parameters" / runner.DEMO_PARAMETER_FILE,
+                   {"UAR-01", "PROV-01", "TERM-01", "PRIV-01", "SOD-CTL-01", "AUTH-01"})
+    _keep_controls(base / "entity-02" / "parameters" / runner.DEMO_PARAMETER_FILE, {"PRIV-01", "AUTH-01"})
     (base / "entity-03" / "data" / "demo" / "2026-Q3" / "hr" / "workday_workers.csv").unlink()  # not usable
     group = groupfile.load_group(group_file)
     lines: list[str] = []

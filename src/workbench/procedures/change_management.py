@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench import analytics, change_control, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import HR, IDENTITY_ALIASES, IDP_ASSIGNMENTS, ControlTest, SourceRole
 
 #: The tables whose people are accounts of the source-control system (``settings.account_system``).
@@ -118,6 +119,15 @@ class ChangeManagementTest(ControlTest):
                        "change only (author_deployed_own_change)"),
     }
     ATTRIBUTES = ATTRIBUTES
+    # A log of the period's changes extracted before the period ended misses its last changes; the
+    # deploy-access listing is read as it stood at the period end (workbench.freshness).
+    FRESHNESS_CLAIMS = (
+        Claim("code_changes", "period_end", "the period end", "the changes merged in the period (population)", "after"),
+        Claim("code_reviews", "period_end", "the period end", "the reviews and approvals of those changes", "after"),
+        Claim("deployments", "period_end", "the period end", "the production deployments of the period", "after"),
+        Claim("change_tickets", "period_end", "the period end", "the change tickets and their approvals", "after"),
+        Claim("deploy_access", "period_end", "the period end", "who holds production deploy access"),
+    )
     ITEM_NOUN = "changes"
     OCCASION = "no change deployed or merged"
     SAMPLE_COLUMNS = ["subject", "system", "change_id", "change_kind", "merged", "deployed", "ticket", "ticket_type"]

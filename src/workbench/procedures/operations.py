@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench import analytics, operations_control, workpapers
+from workbench.freshness import Claim
 from workbench.procedures.base import HR, IDENTITY_ALIASES, ControlTest, SourceRole
 from workbench.tables import INCIDENT_PRIORITIES
 
@@ -72,6 +73,12 @@ class OperationsTest(ControlTest):
                                 several=True),
     }
     ATTRIBUTES = ATTRIBUTES
+    # A job log or incident export extracted before the period ended misses its last runs and
+    # incidents, and the follow-up of late failures (workbench.freshness).
+    FRESHNESS_CLAIMS = (
+        Claim("job_runs", "period_end", "the period end", "every run of the period's jobs and its result", "after"),
+        Claim("incidents", "period_end", "the period end", "the incidents of the period and their resolution", "after"),
+    )
     ITEM_NOUN = "failures and incidents"
     OCCASION = "no job failed and no incident was opened"
     SAMPLE_COLUMNS = ["subject", "system", "item_type", "detail_key", "priority", "occurred", "followed_up", "resolved_on"]
