@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from workbench import analytics
+from workbench import analytics, removals
+from workbench.snapshots import split_by_system
 
 UTC = "UTC"
 
@@ -43,6 +44,14 @@ def grants(rows: list[dict]) -> pd.DataFrame:
     for column in ("granted_at", "removed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
     return analytics.correlate_grants(frame, IDENTITIES)
+
+
+def revocation_hits(frame: pd.DataFrame, listing: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
+    """The revocation findings of ``frame``'s revoke lines proven against one later ERP listing (``erp.csv``,
+    showing the system at ``moment``), with a 5-business-day SLA: the path the access review takes."""
+    later = split_by_system("erp_roles", "erp.csv", "grants", moment, listing)
+    proofs = removals.prove_revocations(frame[frame["decision"] == "revoke"], later, None, 5, "uar.csv")
+    return analytics.revocations_not_executed_proven(frame, proofs, "uar.csv", 5)
 
 
 def test_business_days():
@@ -99,7 +108,7 @@ def test_revocation_still_held_or_late_is_a_hit_and_timely_one_is_not():
         {"entitlement": "GL", "removed_at": ts("2026-09-10")},                  # 15 business days late
         {"entitlement": "PO", "removed_at": ts("2026-08-21")},                  # on time
     ])
-    hits = analytics.revocations_not_executed(frame, listing, "uar.csv", "erp.csv", 5, ts("2026-10-01 06:00"))
+    hits = revocation_hits(frame, listing, ts("2026-10-01 06:00"))
     assert sorted(hits["detail_key"]) == ["erp|AP Clerk", "erp|GL"]
     assert "still held" in hits.set_index("detail_key").loc["erp|AP Clerk", "description"]
 
@@ -141,7 +150,7 @@ def test_an_account_without_an_hr_identity_matches_its_own_review_line():
     assert analytics.review_lines_not_in_listing(lines.assign(decision="approve"), listing_rows, IDENTITIES,
                                                  snapshot, "uar.csv").empty
     assert analytics.privileged_not_reviewed(listing_rows.iloc[:1], lines, IDENTITIES, snapshot, "erp.csv").empty
-    still_held = analytics.revocations_not_executed(lines, listing_rows, "uar.csv", "erp.csv", 5, ts("2026-10-01"))
+    still_held = revocation_hits(lines, listing_rows, ts("2026-10-01"))
     assert still_held["subject"].tolist() == ["temp02"]
     correlated = grants([{}])                                                   # a person's grant: by HR e-mail only
     assert not analytics.review_lines_not_in_listing(decisions([{"subject_email": "sam"}]), correlated, IDENTITIES,
@@ -293,7 +302,7 @@ def test_descriptions_word_a_missing_reviewer_properly():
     held = grants([{"entitlement": "GL"}])
     hits = pd.concat([
         analytics.undecided_lines(frame, "uar.csv"),
-        analytics.revocations_not_executed(frame, held, "uar.csv", "erp.csv", 5, ts("2026-10-01 06:00")),
+        revocation_hits(frame, held, ts("2026-10-01 06:00")),
         analytics.review_lines_not_in_listing(frame, held, IDENTITIES, ts("2026-08-14 23:59"), "uar.csv"),
         analytics.approvals_of_terminated(frame, IDENTITIES, "uar.csv"),
         analytics.self_reviews(frame, "uar.csv"),

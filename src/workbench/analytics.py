@@ -345,45 +345,6 @@ def rubber_stamping(decisions: pd.DataFrame, file_label: str,
     return _hits(rows)
 
 
-def revocations_not_executed(decisions: pd.DataFrame, grants: pd.DataFrame, file_label: str,
-                             listing_label: str, sla_business_days: int, extracted_at: pd.Timestamp) -> pd.DataFrame:
-    """REVOKE decisions whose access was still held in the later listing, or removed after the SLA.
-
-    ``grants`` must carry ``person_email`` (see ``correlate_grants``). Access absent from the later
-    listing counts as removed; a removal date, where the listing has one, is checked against the SLA.
-    """
-    revokes = decisions[decisions["decision"] == "revoke"]
-    keep = ["system", "review_subject", "entitlement", "removed_at", "line"] + (["listing"] if "listing" in grants else [])
-    listing = review_subjects(grants)[keep].rename(columns={"line": "listing_line"})
-    joined = revokes.merge(
-        listing, left_on=["system", "subject_email", "entitlement"], right_on=["system", "review_subject", "entitlement"],
-        how="left",
-    )
-    lag = business_days_between(joined["decided_at"], joined["removed_at"])
-    still_held = joined["listing_line"].notna() & joined["removed_at"].isna()
-    removed_late = joined["removed_at"].notna() & (lag > sla_business_days)
-    rows = []
-    for row, held in zip(joined[still_held | removed_late].itertuples(), still_held[still_held | removed_late]):
-        what = (f"still held at extraction {extracted_at:%Y-%m-%d %H:%M} UTC" if held
-                else f"removed only on {row.removed_at:%Y-%m-%d}")
-        rows.append({
-            "rule": "revocation_not_executed",
-            "subject": row.subject_email,
-            "system": row.system,
-            "detail_key": f"{row.system}|{row.entitlement}",
-            "description": (f"{reviewer} decided to revoke {_reviewed_person(row)}'s {row.application} "
-                            f"'{row.entitlement}'" if (reviewer := _reviewer(row)) else
-                            f"A decision to revoke {_reviewed_person(row)}'s {row.application} '{row.entitlement}' "
-                            f"was recorded ({NO_REVIEWER})")
-                           + f" on {_text(row.decided_at)}; the access was {what} "
-                             f"(SLA: {sla_business_days} business days).",
-            "evidence_reference": f"{_evidence(file_label, row.line)}; "
-                                  f"{_evidence(_listing_label(row, listing_label), row.listing_line)}",
-            "severity": "high",
-        })
-    return _hits(rows)
-
-
 def revocations_not_executed_proven(decisions: pd.DataFrame, proofs: pd.DataFrame, file_label: str,
                                     sla_business_days: int) -> pd.DataFrame:
     """REVOKE decisions whose proof of removal (``removals.prove_revocations``) shows them not
