@@ -252,3 +252,44 @@ def test_every_kernel_imports_the_same_modules_whichever_controls_a_run_tests():
     assert one == runner.kernel_preload(folder, [folder / "termination.ipynb"]) == runner.kernel_preload(folder)
     assert "workbench.procedures.termination" in one and "workbench.procedures.user_access_review" in one
     assert set(one) <= set(every)
+
+
+def test_the_zygote_imports_the_package_too_and_a_forked_kernel_registers_its_shell_hooks():
+    """The package is imported once in the zygote; what a module registers with the shell on import
+    (a bare Figure displayed as its PNG) is registered again in each kernel once its shell exists."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent('''
+        import json, sys
+        from workbench import kernel_zygote
+        kernel_zygote._preload(["workbench.charts", "workbench.analytics"])
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        ran = kernel_zygote.register_shell_hooks()
+        from matplotlib.figure import Figure
+        figure = Figure(figsize=(2, 1))
+        figure.add_subplot().bar(["a"], [1])
+        html = shell.display_formatter.formatters["text/html"](figure)
+        print(json.dumps({"imported": ["workbench.charts" in sys.modules, "workbench.analytics" in sys.modules],
+                          "ran": ran, "png": "data:image/png;base64" in (html or "")}))
+    ''')
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    facts = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert facts == {"imported": [True, True], "ran": ["workbench.charts"], "png": True}
+
+
+def test_every_import_time_call_of_the_package_is_a_known_shell_hook():
+    """A module of the package that does something when imported (a call at module level) would do it
+    in the zygote, not in the kernel: each such call must be a shell hook a forked kernel calls again."""
+    import ast
+
+    package = Path(kernel_zygote.__file__).resolve().parent
+    hooks = {(module, function) for module, function in kernel_zygote.SHELL_HOOKS}
+    calls = set()
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                calls.add((module, ast.unparse(node.value.func)))
+    assert calls == hooks
