@@ -54,7 +54,9 @@ demo.generate_demo_company(project / "data" / "demo" / demo.DEMO_PERIOD, employe
 shutil.copyfile(parameters, project / "parameters" / parameters.name)
 print(demo.__file__)
 """
-RUN_CLI = "import sys; from workbench.cli import main; sys.argv[0] = 'workbench'; sys.exit(main())"
+# Each tree's own console script (``console_main`` where the tree has one, else ``main``).
+RUN_CLI = ("import sys; from workbench import cli; sys.argv[0] = 'workbench'\n"
+           "cli.console_main() if hasattr(cli, 'console_main') else sys.exit(cli.main())")
 
 
 class BaselineUnavailable(RuntimeError):

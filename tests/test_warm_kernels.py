@@ -293,3 +293,14 @@ def test_every_import_time_call_of_the_package_is_a_known_shell_hook():
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
                 calls.add((module, ast.unparse(node.value.func)))
     assert calls == hooks
+
+
+def test_the_zygote_leaves_without_tearing_down_its_interpreter():
+    """Once its kernels are killed it ends at once (``leave``): no exit handler runs, exit status 0."""
+    import subprocess
+    import sys
+
+    code = ("import atexit\nfrom workbench import kernel_zygote\n"
+            "atexit.register(lambda: print('torn down'))\nprint('leaving')\nkernel_zygote.leave()\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (completed.returncode, completed.stdout) == (0, "leaving\n")
