@@ -304,3 +304,32 @@ def test_the_zygote_leaves_without_tearing_down_its_interpreter():
             "atexit.register(lambda: print('torn down'))\nprint('leaving')\nkernel_zygote.leave()\n")
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (completed.returncode, completed.stdout) == (0, "leaving\n")
+
+
+def test_a_run_adopts_the_zygote_started_ahead_only_when_it_asks_for_the_same(tmp_path):
+    """``workbench run`` starts the zygote before importing the runner; the run takes it over when
+    its modules, folder and environment are those the run asks for, and stops it otherwise."""
+    from workbench import preloading
+
+    folder = runner.notebooks_folder()
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    source = runner.KernelSource(runner.kernel_preload(folder), folder)
+    try:
+        assert early is not None and source.zygote is early and kernel_zygote._early is None
+    finally:
+        source.close()
+    assert early.process.poll() is not None
+
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    other = runner.KernelSource(["json"], folder)  # other modules: a zygote of its own
+    try:
+        assert other.zygote is not None and other.zygote is not early
+        assert early.process.wait(timeout=10) is not None  # the one started ahead was stopped
+    finally:
+        other.close()
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    kernel_zygote.discard_early()  # a run refused before it began
+    assert kernel_zygote._early is None and early.process.poll() is not None

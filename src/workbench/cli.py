@@ -335,6 +335,21 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run a period: progress, the summary table, exit 1 if a workpaper failed; a stopped run says
     why and where its incomplete folder is (exit 130, 143 or 2: see the module docstring)."""
+    from workbench import kernel_zygote, preloading
+
+    if getattr(args, "kernels", "warm") == "warm":  # the warm kernels' imports begin before the runner's
+        try:
+            preloading.start_zygote_early()
+        except OSError:  # the run starts its own, or cold kernels, and says why if that fails too
+            pass
+    try:
+        return _run_period(args)
+    finally:
+        kernel_zygote.discard_early()
+
+
+def _run_period(args: argparse.Namespace) -> int:
+    """``_cmd_run`` once the warm kernels' process is on its way."""
     from workbench import exceptions, runfolder, runner, stopping
 
     try:

@@ -347,6 +347,8 @@ class Zygote:
                  python: str = sys.executable):
         self.python = python
         self.modules = list(modules)
+        self.cwd = Path(cwd)
+        self.env = dict(env) if env is not None else None
         self._lock = threading.Lock()
         self._buffer = b""
         self._ready = False
@@ -412,6 +414,47 @@ class Zygote:
         except subprocess.TimeoutExpired:  # still importing, or stuck: it has no kernel to look after
             self.process.kill()
             self.process.wait()
+
+
+#: The zygote started ahead of a run (``start_early``), until the run adopts it.
+_early: Zygote | None = None
+_early_lock = threading.Lock()
+
+
+def start_early(modules: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Start a zygote now, for a run that will ask for one with these modules, folder and
+    environment (``adopt_early``): ``workbench run`` calls this before it imports the runner, so
+    the zygote's imports overlap the runner's. Replaces (and stops) one started earlier."""
+    global _early
+    zygote = Zygote(modules, cwd, env)
+    with _early_lock:
+        previous, _early = _early, zygote
+    if previous is not None:
+        previous.close()
+
+
+def adopt_early(modules: list[str], cwd: Path, env: dict[str, str] | None) -> Zygote | None:
+    """The zygote started ahead, if it was started with exactly these modules, folder and
+    environment (it then belongs to the caller); else None, and one that does not match is stopped."""
+    global _early
+    with _early_lock:
+        zygote, _early = _early, None
+    if zygote is None:
+        return None
+    if (zygote.modules, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
+            and zygote.process.poll() is None:
+        return zygote
+    zygote.close()
+    return None
+
+
+def discard_early() -> None:
+    """Stop a zygote started ahead that no run adopted (the run was refused before it began)."""
+    global _early
+    with _early_lock:
+        zygote, _early = _early, None
+    if zygote is not None:
+        zygote.close()
 
 
 class ForkedProcess:
