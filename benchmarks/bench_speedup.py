@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -74,9 +75,11 @@ class Tree:
 
 @dataclass(frozen=True)
 class Timing:
-    """One run: wall-clock seconds and the 1-minute load average when it ended."""
+    """One run: wall-clock seconds, CPU seconds (the run and every process under it: its kernels,
+    the warm-kernel process) and the 1-minute load average when it ended."""
 
     wall: float
+    cpu: float
     load: float
 
 
@@ -131,21 +134,29 @@ def timed_run(tree: Tree, parameter_file: Path, out: Path, jobs: int, controls: 
     project = parameter_file.parent.parent
     command = [sys.executable, "-c", RUN_CLI, "run", str(parameter_file), "--out", str(out), "--jobs", str(jobs),
                "--only", *controls]
+    cpu = children_cpu()
     started = time.perf_counter()
     run(command, tree_environment(tree, project / "keys"), project)
     wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu
     run_dir = out / "2026-Q3" / (out / "2026-Q3" / "latest").read_text(encoding="utf-8").strip()
     failed = [c["control_id"] for c in json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["controls"]
               if c["status"] != "completed"]
     if failed:
         raise SystemExit(f"{tree.label}: failed workpapers {failed}; see {run_dir}/index.html")
     shutil.rmtree(out)
-    return Timing(wall, os.getloadavg()[0])
+    return Timing(wall, cpu, os.getloadavg()[0])
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of every finished child process of this one and of theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def describe(runs: list[Timing]) -> str:
-    """Median wall-clock seconds, then every run with its load average."""
-    return (f"median {statistics.median(r.wall for r in runs):6.2f} s   "
+    """Median wall-clock and CPU seconds, then every run with its load average."""
+    return (f"median {statistics.median(r.wall for r in runs):6.2f} s, CPU {statistics.median(r.cpu for r in runs):5.1f} s   "
             + ", ".join(f"{r.wall:.2f} s (load {r.load:.2f})" for r in runs))
 
 
@@ -181,18 +192,21 @@ def main() -> None:
             for tree in (trees if i % 2 == 0 else trees[::-1]):
                 timing = timed_run(tree, files[tree.label], scratch / f"out-{i}", args.jobs, args.controls)
                 runs[tree.label].append(timing)
-                print(f"round {i + 1}: {tree.label:30} {timing.wall:6.2f} s (load {timing.load:.2f})", flush=True)
+                print(f"round {i + 1}: {tree.label:30} {timing.wall:6.2f} s, CPU {timing.cpu:5.1f} s "
+                      f"(load {timing.load:.2f})", flush=True)
         baseline, current = (runs[tree.label] for tree in trees)
         medians = statistics.median(r.wall for r in baseline) / statistics.median(r.wall for r in current)
         per_round = statistics.median(b.wall / c.wall for b, c in zip(baseline, current, strict=True))
         print()
         for tree in trees:
             print(f"{tree.label:30} {describe(runs[tree.label])}")
+        cpu_ratio = statistics.median(r.cpu for r in baseline) / statistics.median(r.cpu for r in current)
         print(f"baseline / this tree: {medians:.2f}x median to median, {per_round:.2f}x per round "
-              f"(target: at least 2x); load average after {os.getloadavg()[0]:.2f}")
+              f"(target: at least 2x); CPU {cpu_ratio:.2f}x; load average after {os.getloadavg()[0]:.2f}")
         if args.json:
             args.json.write_text(json.dumps({"runs": {k: [vars(t) for t in v] for k, v in runs.items()},
-                                             "median_ratio": medians, "per_round_ratio": per_round}, indent=2) + "\n")
+                                             "median_ratio": medians, "per_round_ratio": per_round,
+                                             "cpu_ratio": cpu_ratio}, indent=2) + "\n")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
