@@ -333,3 +333,19 @@ def test_a_run_adopts_the_zygote_started_ahead_only_when_it_asks_for_the_same(tm
     early = kernel_zygote._early
     kernel_zygote.discard_early()  # a run refused before it began
     assert kernel_zygote._early is None and early.process.poll() is not None
+
+
+def test_a_zygote_whose_runner_has_gone_before_it_is_ready_leaves_without_a_traceback():
+    """A run refused by its check stops the zygote started ahead; if the zygote has just finished
+    importing, its 'ready' meets a closed socket: it leaves quietly (no traceback on the terminal)."""
+    import socket
+    import subprocess
+    import sys
+
+    ours, theirs = socket.socketpair()
+    ours.close()
+    completed = subprocess.run([sys.executable, "-m", kernel_zygote.MODULE, kernel_zygote.LAUNCHER[1],
+                                str(theirs.fileno()), json.dumps(["json"])], pass_fds=(theirs.fileno(),),
+                               capture_output=True, text=True, timeout=120)
+    theirs.close()
+    assert completed.returncode == 0 and "Traceback" not in completed.stderr

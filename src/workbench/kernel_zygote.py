@@ -312,8 +312,12 @@ def main(argv: list[str] | None = None) -> None:
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
     _preload(json.loads(argv[1]))
-    channel.sendall(b'{"ready": true}\n')
-    serve(channel)
+    try:
+        channel.sendall(b'{"ready": true}\n')
+    except OSError:  # the runner has gone meanwhile (a run refused by its check): nothing to serve
+        leave()
+    with contextlib.suppress(OSError):  # the runner went while it was answered: its kernels are killed
+        serve(channel)
     leave()
 
 
