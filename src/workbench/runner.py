@@ -5,7 +5,8 @@ each control's notebook runs through papermill's Python API in a fresh kernel of
 failure is caught, stamped in the notebook, the HTML, the index and the manifest; the manifest is
 written last. Each run is a new folder; the period folder's ``latest`` file names the newest.
 
-Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): a cold kernel spent
+Where the time goes (``benchmarks/bench_run.py``; ``benchmarks/bench_speedup.py`` compares with the
+runner before issue 17; demo period, 2 cores): a cold kernel spent
 about 1 s starting and 4.6 s importing pandas, SciPy, DuckDB, matplotlib and the workbench before
 its notebook did anything, 70 % of the CPU of a run. So the runner
 
@@ -23,7 +24,13 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
   control waits behind a long one while a slot is idle;
 - keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
   runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
-  while the parameter file is checked and the inputs frozen;
+  while the parameter file is checked and the inputs frozen; ``workbench run`` starts the zygote
+  before it imports this module (``preloading.start_zygote_early``), and the zygote imports the
+  package too, so a forked kernel imports nothing;
+- parses the period file once (``yamlfile.parse_text`` keeps the parse for the check and the
+  freezing), imports what publishing needs (register, workbook, charts) in the background while
+  the controls run, and neither the zygote nor the ``workbench`` process waits for its
+  interpreter's tear-down at the end (0.4-0.5 s each);
 - saves the executed notebook once (not after every cell), exports the HTML from the notebook in
   memory, and stops each kernel at once when its notebook is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
