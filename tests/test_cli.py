@@ -101,3 +101,14 @@ def test_run_with_a_relative_output_folder(tmp_path, monkeypatch, capsys):
     code = cli.main(["run", f"parameters/{DEMO_PARAMETER_FILE}", "--out", "outputs", "--only", "UAR-01", "--jobs", "1"])
     assert code == 0, capsys.readouterr().err
     assert (project / "outputs" / "2026-Q3" / "latest").is_file()
+
+
+def test_the_console_script_ends_with_the_commands_exit_code_after_the_exit_handlers():
+    """``console_main`` skips the interpreter's tear-down, not the exit handlers or the output."""
+    code = ("import atexit, sys\nfrom workbench import cli\natexit.register(lambda: print('exit handler ran'))\n"
+            "sys.argv = ['workbench', 'check', '/nonexistent/period.yaml']\ncli.console_main()\n"
+            "print('not reached')\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 2
+    assert "the period file does not exist" in completed.stdout
+    assert completed.stdout.rstrip().endswith("exit handler ran") and "not reached" not in completed.stdout

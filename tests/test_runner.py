@@ -533,3 +533,16 @@ def test_a_kernel_that_stops_before_its_notebook_names_its_signal_or_exit_code(t
     assert runner.exit_description(3) == "exit code 3"
     assert runner.exit_description(-int(signal.SIGSEGV)) == "killed by SIGSEGV"
     assert runner.exit_description(None) == "exit status unknown"
+
+
+def test_what_publishing_imports_is_imported_ahead_without_writing_anything(tmp_path):
+    """``warm_publishing`` (run in the background while the controls run) only imports."""
+    import subprocess
+    import sys
+
+    code = ("import json, os, sys\nfrom workbench import runner\nos.chdir(sys.argv[1])\nrunner.warm_publishing()\n"
+            "print(json.dumps([m in sys.modules for m in (*runner.PUBLISHING_MODULES, 'matplotlib.figure', "
+            "'matplotlib.backends.backend_agg', 'openpyxl')]))\n")
+    completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True] * 7
+    assert list(tmp_path.iterdir()) == []

@@ -252,3 +252,100 @@ def test_every_kernel_imports_the_same_modules_whichever_controls_a_run_tests():
     assert one == runner.kernel_preload(folder, [folder / "termination.ipynb"]) == runner.kernel_preload(folder)
     assert "workbench.procedures.termination" in one and "workbench.procedures.user_access_review" in one
     assert set(one) <= set(every)
+
+
+def test_the_zygote_imports_the_package_too_and_a_forked_kernel_registers_its_shell_hooks():
+    """The package is imported once in the zygote; what a module registers with the shell on import
+    (a bare Figure displayed as its PNG) is registered again in each kernel once its shell exists."""
+    import subprocess
+    import sys
+
+    code = textwrap.dedent('''
+        import json, sys
+        from workbench import kernel_zygote
+        kernel_zygote._preload(["workbench.charts", "workbench.analytics"])
+        from IPython.core.interactiveshell import InteractiveShell
+        shell = InteractiveShell.instance()
+        ran = kernel_zygote.register_shell_hooks()
+        from matplotlib.figure import Figure
+        figure = Figure(figsize=(2, 1))
+        figure.add_subplot().bar(["a"], [1])
+        html = shell.display_formatter.formatters["text/html"](figure)
+        print(json.dumps({"imported": ["workbench.charts" in sys.modules, "workbench.analytics" in sys.modules],
+                          "ran": ran, "png": "data:image/png;base64" in (html or "")}))
+    ''')
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    facts = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert facts == {"imported": [True, True], "ran": ["workbench.charts"], "png": True}
+
+
+def test_every_import_time_call_of_the_package_is_a_known_shell_hook():
+    """A module of the package that does something when imported (a call at module level) would do it
+    in the zygote, not in the kernel: each such call must be a shell hook a forked kernel calls again."""
+    import ast
+
+    package = Path(kernel_zygote.__file__).resolve().parent
+    hooks = {(module, function) for module, function in kernel_zygote.SHELL_HOOKS}
+    calls = set()
+    for path in sorted(package.rglob("*.py")):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+                calls.add((module, ast.unparse(node.value.func)))
+    assert calls == hooks
+
+
+def test_the_zygote_leaves_without_tearing_down_its_interpreter():
+    """Once its kernels are killed it ends at once (``leave``): no exit handler runs, exit status 0."""
+    import subprocess
+    import sys
+
+    code = ("import atexit\nfrom workbench import kernel_zygote\n"
+            "atexit.register(lambda: print('torn down'))\nprint('leaving')\nkernel_zygote.leave()\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (completed.returncode, completed.stdout) == (0, "leaving\n")
+
+
+def test_a_run_adopts_the_zygote_started_ahead_only_when_it_asks_for_the_same(tmp_path):
+    """``workbench run`` starts the zygote before importing the runner; the run takes it over when
+    its modules, folder and environment are those the run asks for, and stops it otherwise."""
+    from workbench import preloading
+
+    folder = runner.notebooks_folder()
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    source = runner.KernelSource(runner.kernel_preload(folder), folder)
+    try:
+        assert early is not None and source.zygote is early and kernel_zygote._early is None
+    finally:
+        source.close()
+    assert early.process.poll() is not None
+
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    other = runner.KernelSource(["json"], folder)  # other modules: a zygote of its own
+    try:
+        assert other.zygote is not None and other.zygote is not early
+        assert early.process.wait(timeout=10) is not None  # the one started ahead was stopped
+    finally:
+        other.close()
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    kernel_zygote.discard_early()  # a run refused before it began
+    assert kernel_zygote._early is None and early.process.poll() is not None
+
+
+def test_a_zygote_whose_runner_has_gone_before_it_is_ready_leaves_without_a_traceback():
+    """A run refused by its check stops the zygote started ahead; if the zygote has just finished
+    importing, its 'ready' meets a closed socket: it leaves quietly (no traceback on the terminal)."""
+    import socket
+    import subprocess
+    import sys
+
+    ours, theirs = socket.socketpair()
+    ours.close()
+    completed = subprocess.run([sys.executable, "-m", kernel_zygote.MODULE, kernel_zygote.LAUNCHER[1],
+                                str(theirs.fileno()), json.dumps(["json"])], pass_fds=(theirs.fileno(),),
+                               capture_output=True, text=True, timeout=120)
+    theirs.close()
+    assert completed.returncode == 0 and "Traceback" not in completed.stderr

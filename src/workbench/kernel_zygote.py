@@ -25,7 +25,8 @@ starts (``ForkingProvisioner``, a ``LocalProvisioner`` that asks the zygote inst
 ``Popen``), it forks; the child starts a new session, takes the kernel's command line (``sys.argv``),
 environment and folder exactly as a cold kernel would have them, reseeds NumPy's global random
 stream (``random`` reseeds itself after a fork; NumPy's legacy stream does not), and runs
-``IPKernelApp``. The zygote reaps its children and writes each one's exit status beside its
+``IPKernelApp``, calling, once its shell exists, the hook of each package module that registers with
+the shell on import (``SHELL_HOOKS``: the zygote imported them before any shell existed). The zygote reaps its children and writes each one's exit status beside its
 connection file, so a dead kernel is reported as today (``ForkedProcess`` is the ``Popen``-like
 handle jupyter_client, nbclient and ``stopping`` use). When the runner goes away (its end of the
 socket closes), the zygote kills the kernels it forked and exits.
@@ -87,11 +88,16 @@ def exit_code(wait_status: int) -> int:
 
 # --- what the zygote imports -------------------------------------------------------------------
 
-#: The workbench's own package: never imported by the zygote. Its modules look at the running
-#: IPython shell when imported (``charts`` registers how a figure is displayed), and a module
-#: imported before the kernel's shell exists would miss it; so each kernel imports the package
-#: itself, as a cold kernel does, on top of the libraries the zygote imported.
+#: The workbench's own package. The zygote imports it too (about 0.3 s of CPU per kernel otherwise,
+#: measured on the demo period), after the libraries. A module of it that looks at the running
+#: IPython shell when imported would miss the shell a forked kernel makes later, so such modules are
+#: listed in ``SHELL_HOOKS`` and each forked kernel calls their hook once its shell exists, before
+#: its first message; ``tests/test_warm_kernels.py`` fails on any new import-time call in the package.
 PACKAGE = "workbench"
+#: (module, function): what a package module calls on import to register with the IPython shell
+#: (``charts`` makes a bare matplotlib Figure display as its PNG). Called in every forked kernel
+#: once its shell exists; a cold kernel imports the module with its shell already there.
+SHELL_HOOKS: tuple[tuple[str, str], ...] = (("workbench.charts", "register_notebook_display"),)
 
 
 def _module_level_imports(tree: ast.Module, package: str | None) -> set[str]:
@@ -167,12 +173,12 @@ def library_modules(modules: list[str], package_dir: Path, package: str = PACKAG
 # --- inside the zygote -------------------------------------------------------------------------
 
 def _preload(modules: list[str]) -> None:
-    """Import the libraries the kernels' preload would import (``library_modules``: never the
-    package itself), and ipykernel's kernel app, before any fork. Worked out here, in the zygote,
-    so the runner does not wait for it."""
+    """Import the libraries the kernels' preload would import (``library_modules``), ipykernel's
+    kernel app, then the modules themselves (the package's own), before any fork. Worked out here,
+    in the zygote, so the runner does not wait for it."""
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    for name in [*library_modules(modules, Path(__file__).resolve().parent), "ipykernel.kernelapp"]:
+    for name in [*library_modules(modules, Path(__file__).resolve().parent), "ipykernel.kernelapp", *modules]:
         try:
             importlib.import_module(name)
         except Exception:  # as the cold kernel's preload: a name that is not a module is skipped
@@ -194,8 +200,6 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        for name in [m for m in sys.modules if m == PACKAGE or m.startswith(PACKAGE + ".")]:
-            del sys.modules[name]  # the zygote's own module: the kernel imports the package afresh
         launcher = importlib.util.find_spec("ipykernel_launcher")
         sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *request["argv"]]
         if "numpy" in sys.modules:  # a new process draws a new seed; a fork would share the zygote's
@@ -203,7 +207,10 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         from ipykernel import kernelapp
 
-        kernelapp.launch_new_instance()
+        app = kernelapp.IPKernelApp.instance()  # as ``launch_new_instance`` does, with the hooks between
+        app.initialize()
+        register_shell_hooks()
+        app.start()
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
@@ -216,6 +223,18 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def register_shell_hooks(hooks: tuple[tuple[str, str], ...] = SHELL_HOOKS) -> list[str]:
+    """In a forked kernel whose shell now exists: call the hook of each already imported module
+    that registers with the shell on import (``SHELL_HOOKS``). Returns the modules whose hook ran."""
+    ran = []
+    for module_name, function in hooks:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            getattr(module, function)()
+            ran.append(module_name)
+    return ran
 
 
 class _Children:
@@ -293,8 +312,23 @@ def main(argv: list[str] | None = None) -> None:
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
     _preload(json.loads(argv[1]))
-    channel.sendall(b'{"ready": true}\n')
-    serve(channel)
+    try:
+        channel.sendall(b'{"ready": true}\n')
+    except OSError:  # the runner has gone meanwhile (a run refused by its check): nothing to serve
+        leave()
+    with contextlib.suppress(OSError):  # the runner went while it was answered: its kernels are killed
+        serve(channel)
+    leave()
+
+
+def leave() -> None:
+    """End the zygote at once, its kernels killed and reaped (``serve``): tearing down an interpreter
+    that has imported pandas, SciPy and matplotlib took 0.4-0.5 s, which the runner waited for at the
+    end of every run. Nothing is left to write: the zygote writes only its kernels' exit statuses."""
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(0)
 
 
 # --- in the runner -----------------------------------------------------------------------------
@@ -307,7 +341,7 @@ class Zygote:
     """The runner's handle on one zygote process: started at once, forks kernels on request.
 
     ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
-    imports the libraries among them and beneath them, not the workbench package.
+    imports the libraries among them and beneath them, then the modules themselves.
 
     Thread-safe: each control's thread asks for its kernels through the same socket, one request
     at a time.
@@ -317,6 +351,8 @@ class Zygote:
                  python: str = sys.executable):
         self.python = python
         self.modules = list(modules)
+        self.cwd = Path(cwd)
+        self.env = dict(env) if env is not None else None
         self._lock = threading.Lock()
         self._buffer = b""
         self._ready = False
@@ -382,6 +418,47 @@ class Zygote:
         except subprocess.TimeoutExpired:  # still importing, or stuck: it has no kernel to look after
             self.process.kill()
             self.process.wait()
+
+
+#: The zygote started ahead of a run (``start_early``), until the run adopts it.
+_early: Zygote | None = None
+_early_lock = threading.Lock()
+
+
+def start_early(modules: list[str], cwd: Path, env: dict[str, str]) -> None:
+    """Start a zygote now, for a run that will ask for one with these modules, folder and
+    environment (``adopt_early``): ``workbench run`` calls this before it imports the runner, so
+    the zygote's imports overlap the runner's. Replaces (and stops) one started earlier."""
+    global _early
+    zygote = Zygote(modules, cwd, env)
+    with _early_lock:
+        previous, _early = _early, zygote
+    if previous is not None:
+        previous.close()
+
+
+def adopt_early(modules: list[str], cwd: Path, env: dict[str, str] | None) -> Zygote | None:
+    """The zygote started ahead, if it was started with exactly these modules, folder and
+    environment (it then belongs to the caller); else None, and one that does not match is stopped."""
+    global _early
+    with _early_lock:
+        zygote, _early = _early, None
+    if zygote is None:
+        return None
+    if (zygote.modules, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
+            and zygote.process.poll() is None:
+        return zygote
+    zygote.close()
+    return None
+
+
+def discard_early() -> None:
+    """Stop a zygote started ahead that no run adopted (the run was refused before it began)."""
+    global _early
+    with _early_lock:
+        zygote, _early = _early, None
+    if zygote is not None:
+        zygote.close()
 
 
 class ForkedProcess:

@@ -5,7 +5,8 @@ each control's notebook runs through papermill's Python API in a fresh kernel of
 failure is caught, stamped in the notebook, the HTML, the index and the manifest; the manifest is
 written last. Each run is a new folder; the period folder's ``latest`` file names the newest.
 
-Where the time goes (``benchmarks/bench_run.py``, demo period, 2 cores): a cold kernel spent
+Where the time goes (``benchmarks/bench_run.py``; ``benchmarks/bench_speedup.py`` compares with the
+runner before issue 17; demo period, 2 cores): a cold kernel spent
 about 1 s starting and 4.6 s importing pandas, SciPy, DuckDB, matplotlib and the workbench before
 its notebook did anything, 70 % of the CPU of a run. So the runner
 
@@ -23,7 +24,13 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
   control waits behind a long one while a slot is idle;
 - keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
   runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
-  while the parameter file is checked and the inputs frozen;
+  while the parameter file is checked and the inputs frozen; ``workbench run`` starts the zygote
+  before it imports this module (``preloading.start_zygote_early``), and the zygote imports the
+  package too, so a forked kernel imports nothing;
+- parses the period file once (``yamlfile.parse_text`` keeps the parse for the check and the
+  freezing), imports what publishing needs (register, workbook, charts) in the background while
+  the controls run, and neither the zygote nor the ``workbench`` process waits for its
+  interpreter's tear-down at the end (0.4-0.5 s each);
 - saves the executed notebook once (not after every cell), exports the HTML from the notebook in
   memory, and stops each kernel at once when its notebook is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
@@ -38,7 +45,6 @@ the controls were handed out in (``schedule``).
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import functools
 import json
@@ -53,7 +59,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -75,6 +81,16 @@ from workbench import (
     workpapers,
 )
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
+from workbench.preloading import (  # noqa: F401 (part of the runner's interface: tests, benchmarks)
+    LAZILY_IMPORTED,
+    kernel_environment,
+    kernel_preload,
+    notebooks_folder,
+    preload_modules,
+)
+from workbench.preloading import (
+    cell_text as _cell_text,
+)
 from workbench.prior_run import PriorRun
 
 if TYPE_CHECKING:  # heavy imports stay out of the kernels, which import this module through procedures
@@ -110,21 +126,6 @@ def project_root() -> Path:
     if (checkout / "pyproject.toml").is_file() and (checkout / "parameters").is_dir():
         return checkout
     return Path.cwd()
-
-
-def notebooks_folder() -> Path:
-    """The procedure notebooks, shipped inside the package (``workbench/notebooks``).
-
-    Found through ``importlib.resources``, so an installed wheel runs without a checkout. They must
-    be real files on disk (papermill opens them by path and kernels start in their folder): a
-    package imported from a zip archive is refused in words.
-    """
-    folder = resources.files("workbench") / "notebooks"
-    path = Path(str(folder))
-    if not isinstance(folder, Path) or not path.is_dir():
-        raise FileNotFoundError(f"the workbench's procedure notebooks are not a folder on disk ({folder}); "
-                                "install the package from its wheel or a checkout, not as a zip archive")
-    return path
 
 
 def shipped_demo_parameters(name: str) -> Path:
@@ -450,12 +451,6 @@ _HEADING = re.compile(r"^#{1,3}\s+(.+?)\s*$", re.MULTILINE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _cell_text(cell: dict[str, Any]) -> str:
-    """A cell's source as one string (notebook files store it as a string or a list of lines)."""
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
-
-
 def section_activities(cells: list[dict[str, Any]]) -> list[str]:
     """For each cell, the workpaper section it belongs to (the last markdown heading above it).
 
@@ -470,55 +465,6 @@ def section_activities(cells: list[dict[str, Any]]) -> list[str]:
                 activity = headings[-1].strip()
         activities.append(activity)
     return activities
-
-
-def _import_targets(tree: ast.AST) -> set[str]:
-    """Module names an import statement may load (``from a import b`` may be module ``a.b``)."""
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module != "__future__":
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")
-    return names
-
-
-#: Libraries the package imports on first use rather than at import (sampling's scipy.stats and
-#: duckdb, the charts' matplotlib): a kernel started ahead imports them while the previous control runs.
-LAZILY_IMPORTED = ("duckdb", "matplotlib.backends.backend_agg", "matplotlib.figure", "matplotlib.ticker",
-                   "scipy.stats")
-
-
-def preload_modules(notebooks: Iterable[Path]) -> list[str]:
-    """The modules the procedure notebooks import, which a kernel started ahead imports meanwhile.
-
-    Read from the notebooks' code cells (not the parameters cell), plus the libraries the package
-    imports lazily (``LAZILY_IMPORTED``); a name that turns out not to be a module is skipped in
-    the kernel. Sorted, so every kernel of a run does the same.
-    """
-    modules: set[str] = set(LAZILY_IMPORTED)
-    for path in notebooks:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-        for cell in document.get("cells", []):
-            if cell.get("cell_type") != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
-                continue
-            try:
-                modules |= _import_targets(ast.parse(_cell_text(cell)))
-            except SyntaxError:  # IPython magics: nothing to preload from this cell
-                continue
-    return sorted(modules)
-
-
-def kernel_preload(notebooks_dir: Path, notebooks: Iterable[Path] = ()) -> list[str]:
-    """The modules every kernel of a run imports ahead: those of every procedure notebook in the
-    folder, and of the run's own notebooks.
-
-    One list for every run of the same notebooks, whichever controls it tests (``--only``): each
-    workpaper records it, so a control tested alone writes the same workpaper as in a full run.
-    """
-    paths = {Path(notebooks_dir) / f"{name}.ipynb" for name in procedures.PROCEDURES}
-    return preload_modules(sorted({path for path in paths if path.is_file()} | {Path(p) for p in notebooks}))
 
 
 def preload_code(modules: list[str]) -> str:
@@ -984,11 +930,15 @@ class KernelSource:
         self.closed = False
         self._lock = threading.Lock()
         if mode == "warm" and kernel_zygote.fork_available():
-            try:  # imports at once, while the period is checked and its inputs frozen
-                self.zygote = kernel_zygote.Zygote(self.preload, self.cwd,
-                                                   env={**os.environ, "JPY_PARENT_PID": str(os.getpid())})
-            except OSError:
-                self.zygote = None
+            environment = kernel_environment()
+            # one started ahead by ``workbench run`` (``preloading.start_zygote_early``) if it matches,
+            # else a new one, importing at once, while the period is checked and its inputs frozen
+            self.zygote = kernel_zygote.adopt_early(self.preload, self.cwd, environment)
+            if self.zygote is None:
+                try:
+                    self.zygote = kernel_zygote.Zygote(self.preload, self.cwd, env=environment)
+                except OSError:
+                    self.zygote = None
 
     def start(self) -> Kernel | None:
         """A kernel, booting now (None if none could be started: the control then starts one of its
@@ -1099,6 +1049,32 @@ def _close_thread_event_loop() -> None:
     asyncio.set_event_loop(None)
 
 
+#: What publishing a run imports (the register, its workbook, the lead sheet's charts): about 0.7 s
+#: that the run's end waited for (``benchmarks/bench_run.py`` profile). Imported by a thread of its
+#: own once the controls have started, so it overlaps their work.
+PUBLISHING_MODULES = ("workbench.exceptions", "workbench.deficiencies", "workbench.workbook", "workbench.charts")
+
+
+def warm_publishing() -> None:
+    """Import what publishing needs, matplotlib's figure modules included (``PUBLISHING_MODULES``).
+
+    Imports only: nothing is computed or written, so a run stopped meanwhile loses nothing.
+    """
+    import importlib
+
+    for name in PUBLISHING_MODULES:
+        importlib.import_module(name)
+    importlib.import_module("workbench.charts")._matplotlib()
+
+
+def _warm_publishing_quietly() -> None:
+    """``warm_publishing`` in the background: a fault here recurs, and is reported, when publishing."""
+    try:
+        warm_publishing()
+    except Exception:
+        pass
+
+
 def _warm_up(executors: list[ControlExecutor] | None = None) -> None:
     """Import papermill and compile the workpaper template while the kernels boot; then ready each
     executor's first kernel (forked kernels wait for the zygote's imports: not in the main thread)."""
@@ -1187,6 +1163,7 @@ class ControlPool:
         self._threads = threads
         for thread in threads:
             thread.start()
+        threading.Thread(target=_warm_publishing_quietly, daemon=True, name="workbench-warm-publishing").start()
         running, crash, fault = len(threads), None, None
         while running:
             kind, payload = messages.get()

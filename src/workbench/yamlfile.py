@@ -17,6 +17,9 @@ these with a sentence naming the file, the line and the key, before the document
 
 from __future__ import annotations
 
+import copy
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -211,13 +214,43 @@ def _line_of(exc: yaml.YAMLError) -> int | None:
     return mark.line + 1 if mark is not None else getattr(exc, "line", None)
 
 
+#: How many texts' parses are kept (``parse_text``): a period run reads its period file three times
+#: (the run, ``workbench check``, the freezing), each a full parse before (0.1 s each on the demo
+#: period, 0.3 s on a busy machine).
+PARSES_KEPT = 4
+_parses: OrderedDict[tuple[str, YamlLimits, bool], tuple[Any, yaml.Node | None]] = OrderedDict()
+_parses_lock = threading.Lock()
+
+
 def parse_text(text: str, path: Path, what: str, limits: YamlLimits = DEFAULT_LIMITS,
                refuse_duplicates: bool = True) -> tuple[Any, yaml.Node | None]:
     """(document, composed root) of YAML text, within ``limits``; raise :class:`YamlFileError` otherwise.
 
     The document is built as ``yaml.safe_load`` builds it. With ``refuse_duplicates`` every key
     given twice is listed (``workbench check`` reports them itself, among its other problems).
+
+    Parsed once per process for the same text (keyed by the text itself, not the file: a file
+    changed between two reads is parsed again; a text refused is refused again, never kept). Each
+    call gets a document of its own; the composed nodes are shared and only ever read.
     """
+    key = (text, limits, refuse_duplicates)
+    with _parses_lock:
+        kept = _parses.get(key)
+        if kept is not None:
+            _parses.move_to_end(key)
+    if kept is not None:
+        return copy.deepcopy(kept[0]), kept[1]
+    document, root = _parse_text(text, path, what, limits, refuse_duplicates)
+    with _parses_lock:
+        _parses[key] = (copy.deepcopy(document), root)
+        while len(_parses) > PARSES_KEPT:
+            _parses.popitem(last=False)
+    return document, root
+
+
+def _parse_text(text: str, path: Path, what: str, limits: YamlLimits,
+                refuse_duplicates: bool) -> tuple[Any, yaml.Node | None]:
+    """``parse_text`` without keeping the result."""
     try:
         root = compose_limited(text, limits)
     except _LimitExceeded as exc:
