@@ -57,11 +57,13 @@ def test_a_group_file_lists_each_entitys_periods_relative_to_itself(tmp_path):
      ["line 3, entities: ", "entity id(s) given more than once: alpha"]),
     ("group: G\nout: runs\nentities:\n  - id: alpha\n    periods:\n      - a.yaml\n      - missing.yaml\n",
      ["line 7, entities[0].periods[1]: the period file", "missing.yaml does not exist"]),
-    ("group: G\nout: s3://audit-bucket/group\nentities:\n  - id: alpha\n    periods: [a.yaml]\n",
-     ["line 2, out: 's3://audit-bucket/group' is a storage URL", "mount the storage at the same path"]),
+    ("group: G\nout: s3://audit-bucket/group\nentities:\n  - id: alpha\n    periods: [a.yaml, gs://b/a.yaml]\n",
+     ["line 5, entities[0].periods[0]: 'a.yaml' is reached as a folder, but out is a URL (s3://)",
+      "line 5, entities[0].periods[1]: 'gs://b/a.yaml' is reached as a URL (gs://), but out is a URL (s3://)",
+      "a group's paths are all folders or all URLs of one kind"]),
     ("group: G\nentities: []\n", ["out: is required but missing", "line 2, entities: "]),
     ("group: G\ngroup: H\nout: runs\nentities: []\n", ["line 2, group: ", "given twice"]),
-], ids=["misspelt-key", "repeated-entity", "missing-period-file", "storage-url", "missing-out-no-entities",
+], ids=["misspelt-key", "repeated-entity", "missing-period-file", "mixed-url-styles", "missing-out-no-entities",
         "duplicate-key"])
 def test_a_bad_group_file_is_refused_naming_the_file_key_and_line(tmp_path, body, expected):
     _write(tmp_path / "a.yaml", "entity: A\n")
