@@ -267,6 +267,22 @@ def prepare_period(parameter_file: str, entity_out: str) -> Prepared:
     return Prepared(str(context.run_dir), context.run_id, here, None, round(time.perf_counter() - started, 2))
 
 
+def _record_urls(run_dir: Path, inputs: Path, scheme: str) -> None:
+    """Make the run's record of where its period file and exports came from name their URLs, not the
+    scratch folder they were fetched into (``runner.RUN_PARAMETERS``; the manifest copies it)."""
+    path = run_dir / runner.RUN_PARAMETERS
+    document = json.loads(path.read_text(encoding="utf-8"))
+
+    prefix = f"{inputs.resolve()}/"
+
+    def url(local: str) -> str:
+        return f"{scheme}://{local.removeprefix(prefix)}" if local.startswith(prefix) else local
+    document["parameter_file"] = url(document["parameter_file"])
+    for entry in document["inputs"].values():
+        entry["original_path"] = url(entry["original_path"])
+    lineage.write_json_atomically(path, document)
+
+
 def _prepare_in_store(parameter_url: str, entity_out: str, here: WorkerInfo, started: float) -> Prepared:
     """``prepare_period`` for a group in object storage: fetch, check and freeze in the scratch folder,
     then upload the prepared run (its marker included: it is not complete until its manifest is there)."""
@@ -278,12 +294,14 @@ def _prepare_in_store(parameter_url: str, entity_out: str, here: WorkerInfo, sta
         context = runner.prepare_run(local_file, state.scratch_folder() / "prepared" / str(time.time_ns()),
                                      staged=lambda folder: None)
         runfolder.record_step(context.run_dir, "controls")
+        _record_urls(context.run_dir, inputs, groupstore.scheme(parameter_url) or "")
         run_url = groupstore.join(entity_out, context.parameters.period.id, context.run_id)
         if groupstore.exists(run_url):
             raise FileExistsError(f"a run {context.run_id} of this period is already at {run_url}")
         groupstore.upload_folder(context.run_dir, run_url)
     except Exception as exc:
-        problem = (str(exc) or type(exc).__name__).replace(f"{inputs}/", f"{groupstore.scheme(parameter_url)}://")
+        problem = (str(exc) or type(exc).__name__).replace(f"{inputs.resolve()}/",
+                                                           f"{groupstore.scheme(parameter_url)}://")
         if not isinstance(exc, ValueError):  # not a period's own problem (ParameterError): reaching the store
             problem = groupstore.describe_error(exc, parameter_url, "prepare the period of")
         return Prepared(None, None, here, problem, round(time.perf_counter() - started, 2))

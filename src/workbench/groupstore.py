@@ -92,13 +92,15 @@ def describe_error(exc: BaseException, url: str, what: str) -> str:
 
 
 def bucket_problem(url: str) -> str | None:
-    """Why the bucket (the first part of the URL's path) of a group's ``out`` cannot be used, or None."""
+    """Why the bucket (the first part of the URL's path) of a group's ``out`` cannot be used, or None.
+    Listed, not just looked up: a lookup without credentials says "not there" instead of why."""
     try:
         fs, path = filesystem(url)
         bucket = path.strip("/").split("/")[0]
-        if not fs.exists(bucket):
-            return (f"the bucket '{bucket}' of {url} does not exist (or these credentials cannot see it): create it, "
-                    "or correct the URL")
+        fs.ls(bucket, detail=False)
+    except FileNotFoundError:
+        return (f"the bucket '{bucket}' of {url} does not exist (or these credentials cannot see it): create it, "
+                "or correct the URL")
     except Exception as exc:
         return describe_error(exc, url, "write the group's runs to")
     return None
@@ -108,8 +110,10 @@ def file_problem(url: str, what: str = "period file") -> str | None:
     """Why the object at ``url`` cannot be read, or None."""
     try:
         fs, path = filesystem(url)
-        if not fs.isfile(path):
-            return f"the {what} {url} does not exist"
+        if fs.info(path).get("type") != "file":
+            return f"the {what} {url} is a folder, not a file"
+    except FileNotFoundError:
+        return f"the {what} {url} does not exist"
     except Exception as exc:
         return describe_error(exc, url, f"read the {what}")
     return None
