@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import module_key_folder
-from workbench import __version__, cli, demo_group, group_report, groupfile, groups, runner
+from conftest import assert_same_evidence, module_key_folder
+from workbench import __version__, cli, demo_group, group_report, groupfile, groups, kernel_zygote, runner
 from workbench.group_report import Attempt, ControlReport, PeriodReport
 from workbench.parameters import load_period
 
@@ -304,3 +304,34 @@ def test_a_killed_workers_control_is_rerun_on_another_worker_and_both_attempts_a
                     if c["control_id"] == killed["control"])
     assert recorded["attempt_count"] == len(control.attempts) >= 2
     assert killed["pid"] in pids.values()
+
+
+def test_a_group_writes_the_workpapers_and_manifest_workbench_run_writes(group_run, tmp_path):
+    """Published on a worker and signed on the client: the same evidence as ``workbench run`` of the period."""
+    result, _, _, lines = group_run
+    period = result.periods[1]  # entity-02: two controls
+    alone = runner.run_period(Path(str(period.parameter_file)), tmp_path / "alone", jobs=1, progress=lambda line: None)
+    assert_same_evidence(Path(period.run_dir), alone.run_dir)
+    assert runner.verify_run(period.run_dir).ok
+    assert any(f"{period.entity_id} 2026-Q3: period run published (on worker tcp://" in line and "signed here" in line
+               for line in lines)
+
+
+def test_a_worker_keeps_one_warm_kernel_factory_and_readies_the_next_controls_kernel():
+    """What a worker process keeps between controls: one kernel factory (its zygote imported once),
+    and a kernel started ahead that the next control takes; releasing it stops everything."""
+    state = groups.WorkerState()
+    try:
+        first, preload = state.take_kernel()
+        factory, ahead = state.kernels, state.ready
+        second, _ = state.take_kernel()
+        assert state.kernels is factory and second is ahead and state.ready not in (None, first, second)
+        assert preload == runner.kernel_preload(runner.notebooks_folder())
+        assert sum(factory.started.values()) == 3
+        if kernel_zygote.fork_available():
+            assert factory.started["warm"] == 3 and factory.zygote is not None
+        for kernel in (first, second):
+            kernel.close()
+    finally:
+        state.release()
+    assert (state.kernels, state.ready, state.scratch) == (None, None, None) and factory.closed

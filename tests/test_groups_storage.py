@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import module_key_folder
+from conftest import assert_same_evidence, module_key_folder
 from workbench import cli, demo_group, group_report, groupfile, groups, groupstore, lineage, runfolder, runner, seal
 from workbench.parameters import load_period
 
@@ -202,25 +202,3 @@ def test_a_group_in_object_storage_writes_the_workpapers_and_manifest_workbench_
     period_file = exports / "entity-01" / "parameters" / runner.DEMO_PARAMETER_FILE
     alone = runner.run_period(period_file, tmp_path / "alone", jobs=1, progress=lambda line: None).run_dir
     assert_same_evidence(copy, alone)
-
-
-def assert_same_evidence(group_run: Path, period_run: Path) -> None:
-    """A group's run and ``workbench run``'s of the same period: the same workpapers, byte for byte, and
-    the same manifest but for what names the run (its id, its metadata, where the inputs were read)."""
-    group_manifest, period_manifest = (json.loads((r / lineage.MANIFEST).read_text()) for r in (group_run, period_run))
-    for control in period_manifest["controls"]:
-        folder = control["control_id"]
-        names = sorted(p.name for p in (period_run / folder).iterdir())
-        assert names == sorted(p.name for p in (group_run / folder).iterdir())
-        for name in names:
-            assert (group_run / folder / name).read_bytes() == (period_run / folder / name).read_bytes(), (folder, name)
-    for document in (group_manifest, period_manifest):
-        for key in ("run_id", "run_metadata"):
-            document.pop(key)
-        for entry in document["inputs"].values():
-            entry.pop("original_path")
-        for name in ("parameters.json", "index.html"):  # they name the run (its id, where its inputs were read)
-            document["files"].pop(name)
-        for control in document["controls"]:
-            control.pop("seconds")
-    assert group_manifest == period_manifest
