@@ -253,6 +253,7 @@ def prepare_period(parameter_file: str, entity_out: str) -> Prepared:
     entity's, and the group goes on without it.
     """
     here, started = where_am_i(), time.perf_counter()
+    worker_state().kernel_source()  # the worker's kernel factory imports while the period is checked
     if groupstore.is_url(entity_out):
         return _prepare_in_store(parameter_file, entity_out, here, started)
     staged: list[Path] = []
