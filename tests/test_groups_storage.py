@@ -135,6 +135,14 @@ def test_without_credentials_each_url_is_named_with_what_to_give(exports, tmp_pa
 def test_a_run_in_object_storage_is_complete_only_once_its_signed_manifest_is_uploaded_last(exports, tmp_path,
                                                                                              monkeypatch):
     out = f"s3://{EVIDENCE}/in-process/entities/entity-01"
+    try:  # the tasks run in this process, as a worker would run them; then this process releases them
+        _prepare_publish_and_complete(exports, tmp_path, monkeypatch, out)
+    finally:
+        groups.release_worker()
+    assert groups._WORKER_STATE is None
+
+
+def _prepare_publish_and_complete(exports: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str) -> None:
     prepared = groups.prepare_period(_period_url(1), out)
     assert prepared.problem is None and prepared.run_dir.startswith(f"{out}/2026-Q3/")
     recorded = json.loads(groupstore.read_bytes(groupstore.join(prepared.run_dir, runner.RUN_PARAMETERS)))
