@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
@@ -84,3 +85,25 @@ def module_key_folder(tmp_path_factory: pytest.TempPathFactory):
         patch.setenv(signing.KEYS_ENV, str(folder))
         patch.delenv(signing.KEY_ENV, raising=False)
         yield folder
+
+
+def assert_same_evidence(group_run: Path, period_run: Path) -> None:
+    """A group's run and ``workbench run``'s of the same period: the same workpapers, byte for byte, and
+    the same manifest but for what names the run (its id, its metadata, where the inputs were read)."""
+    group_manifest, period_manifest = (json.loads((r / "manifest.json").read_text()) for r in (group_run, period_run))
+    for control in period_manifest["controls"]:
+        folder = control["control_id"]
+        names = sorted(p.name for p in (period_run / folder).iterdir())
+        assert names == sorted(p.name for p in (group_run / folder).iterdir())
+        for name in names:
+            assert (group_run / folder / name).read_bytes() == (period_run / folder / name).read_bytes(), (folder, name)
+    for document in (group_manifest, period_manifest):
+        for key in ("run_id", "run_metadata"):
+            document.pop(key)
+        for entry in document["inputs"].values():
+            entry.pop("original_path")
+        for name in ("parameters.json", "index.html"):  # they name the run (its id, where its inputs were read)
+            document["files"].pop(name)
+        for control in document["controls"]:
+            control.pop("seconds")
+    assert group_manifest == period_manifest

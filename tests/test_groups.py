@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import module_key_folder
-from workbench import __version__, cli, demo_group, group_report, groupfile, groups, runner
+from conftest import assert_same_evidence, module_key_folder
+from workbench import __version__, cli, demo_group, group_report, groupfile, groups, kernel_zygote, runner
 from workbench.group_report import Attempt, ControlReport, PeriodReport
 from workbench.parameters import load_period
 
@@ -57,11 +57,13 @@ def test_a_group_file_lists_each_entitys_periods_relative_to_itself(tmp_path):
      ["line 3, entities: ", "entity id(s) given more than once: alpha"]),
     ("group: G\nout: runs\nentities:\n  - id: alpha\n    periods:\n      - a.yaml\n      - missing.yaml\n",
      ["line 7, entities[0].periods[1]: the period file", "missing.yaml does not exist"]),
-    ("group: G\nout: s3://audit-bucket/group\nentities:\n  - id: alpha\n    periods: [a.yaml]\n",
-     ["line 2, out: 's3://audit-bucket/group' is a storage URL", "mount the storage at the same path"]),
+    ("group: G\nout: s3://audit-bucket/group\nentities:\n  - id: alpha\n    periods: [a.yaml, gs://b/a.yaml]\n",
+     ["line 5, entities[0].periods[0]: 'a.yaml' is reached as a folder, but out is a URL (s3://)",
+      "line 5, entities[0].periods[1]: 'gs://b/a.yaml' is reached as a URL (gs://), but out is a URL (s3://)",
+      "a group's paths are all folders or all URLs of one kind"]),
     ("group: G\nentities: []\n", ["out: is required but missing", "line 2, entities: "]),
     ("group: G\ngroup: H\nout: runs\nentities: []\n", ["line 2, group: ", "given twice"]),
-], ids=["misspelt-key", "repeated-entity", "missing-period-file", "storage-url", "missing-out-no-entities",
+], ids=["misspelt-key", "repeated-entity", "missing-period-file", "mixed-url-styles", "missing-out-no-entities",
         "duplicate-key"])
 def test_a_bad_group_file_is_refused_naming_the_file_key_and_line(tmp_path, body, expected):
     _write(tmp_path / "a.yaml", "entity: A\n")
@@ -302,3 +304,34 @@ def test_a_killed_workers_control_is_rerun_on_another_worker_and_both_attempts_a
                     if c["control_id"] == killed["control"])
     assert recorded["attempt_count"] == len(control.attempts) >= 2
     assert killed["pid"] in pids.values()
+
+
+def test_a_group_writes_the_workpapers_and_manifest_workbench_run_writes(group_run, tmp_path):
+    """Published on a worker and signed on the client: the same evidence as ``workbench run`` of the period."""
+    result, _, _, lines = group_run
+    period = result.periods[1]  # entity-02: two controls
+    alone = runner.run_period(Path(str(period.parameter_file)), tmp_path / "alone", jobs=1, progress=lambda line: None)
+    assert_same_evidence(Path(period.run_dir), alone.run_dir)
+    assert runner.verify_run(period.run_dir).ok
+    assert any(f"{period.entity_id} 2026-Q3: period run published (on worker tcp://" in line and "signed here" in line
+               for line in lines)
+
+
+def test_a_worker_keeps_one_warm_kernel_factory_and_readies_the_next_controls_kernel():
+    """What a worker process keeps between controls: one kernel factory (its zygote imported once),
+    and a kernel started ahead that the next control takes; releasing it stops everything."""
+    state = groups.WorkerState()
+    try:
+        first, preload = state.take_kernel()
+        factory, ahead = state.kernels, state.ready
+        second, _ = state.take_kernel()
+        assert state.kernels is factory and second is ahead and state.ready not in (None, first, second)
+        assert preload == runner.kernel_preload(runner.notebooks_folder())
+        assert sum(factory.started.values()) == 3
+        if kernel_zygote.fork_available():
+            assert factory.started["warm"] == 3 and factory.zygote is not None
+        for kernel in (first, second):
+            kernel.close()
+    finally:
+        state.release()
+    assert (state.kernels, state.ready, state.scratch) == (None, None, None) and factory.closed

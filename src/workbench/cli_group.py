@@ -36,10 +36,12 @@ def add_command(commands: argparse._SubParsersAction) -> None:
         description="Test every control of every period the group file lists, one task per control on a Dask "
                     "cluster: an existing one (--scheduler), or a local cluster of worker processes on this machine. "
                     "Each entity's period becomes a complete run folder of its own (as workbench run writes it), "
-                    "signed by its preparer here; a control whose worker is lost is re-run on another worker. The "
-                    "group run's folder gets index.html (every entity x control with its result and links to the "
-                    "workpapers) and group-manifest.json (which worker tested what, every attempt). The group's "
-                    "folder and the period files must be at the same path on every worker and on this machine. "
+                    "published on a worker and signed by its preparer here; a control whose worker is lost is re-run on "
+                    "another worker. The group run's folder gets index.html (every entity x control with its result "
+                    "and links to the workpapers) and group-manifest.json (which worker tested what, every attempt). "
+                    "The group's folder and the period files must be at the same path on every worker and on this "
+                    "machine, or in object storage (fsspec URLs such as s3://bucket/prefix, with the machine's own "
+                    "credentials). "
                     "Exit 0 all completed, 1 a workpaper failed, 2 the group file, the cluster or a period could "
                     "not be used.")
     run_group.add_argument("group_file", type=Path, metavar="GROUP.yaml",

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from workbench import __version__, runfolder, workpapers
@@ -73,10 +73,10 @@ class PeriodReport:
     status: str  # PUBLISHED, NOT_USABLE or NOT_PUBLISHED
     problem: str | None = None
     run_id: str | None = None
-    run_dir: Path | None = None
+    run_dir: PurePath | None = None  # a folder, or ``bucket/prefix/...`` of a run in object storage
     prepared_on: dict[str, Any] | None = None
     controls: list[ControlReport] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # "prepare" (on a worker), "publish" (on the client)
+    seconds: dict[str, float] = field(default_factory=dict)  # "prepare", "publish" (on workers), "sign" (the client)
 
     @property
     def failed_controls(self) -> list[str]:
@@ -84,7 +84,7 @@ class PeriodReport:
         return [c.control_id for c in self.controls if c.status != "completed"]
 
 
-def relative_link(target: Path, group_dir: Path) -> str:
+def relative_link(target: PurePath, group_dir: PurePath) -> str:
     """A link from the group run's folder to ``target`` (POSIX, relative: the folder can move)."""
     return Path(os.path.relpath(target, group_dir)).as_posix()
 
@@ -172,11 +172,15 @@ def render_index(document: dict[str, Any]) -> str:
 
 
 def write_reports(group_dir: Path, name: str, group_file: Path, group_run_id: str, reports: list[PeriodReport],
-                  run_metadata: dict[str, Any]) -> tuple[Path, Path]:
-    """Write ``group-manifest.json`` and ``index.html`` into the group run's folder (atomically each)."""
-    manifest = manifest_document(name, group_file, group_run_id, group_dir, reports, run_metadata)
+                  run_metadata: dict[str, Any], links_from: PurePath | None = None) -> tuple[Path, Path]:
+    """Write ``group-manifest.json`` and ``index.html`` into the group run's folder (atomically each).
+
+    ``links_from``: where the reports will be read from, when not ``group_dir`` (a group in object
+    storage: the reports are written here, then uploaded beside the runs they link to)."""
+    base = links_from if links_from is not None else group_dir
+    manifest = manifest_document(name, group_file, group_run_id, base, reports, run_metadata)
     runfolder.write_text(group_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    runfolder.write_text(group_dir / INDEX, render_index(index_document(name, group_run_id, group_dir, reports,
+    runfolder.write_text(group_dir / INDEX, render_index(index_document(name, group_run_id, base, reports,
                                                                         run_metadata)))
     return group_dir / MANIFEST, group_dir / INDEX
 

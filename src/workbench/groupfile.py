@@ -15,24 +15,32 @@ before any cluster is started::
         periods: [harbor-lane-lending/parameters/2026-Q3.yaml]
 
 Paths are relative to the group file's folder and must be on storage every worker reaches (a shared
-folder mounted at the same path everywhere). Storage URLs such as ``s3://`` are refused with a
-sentence saying so: the runner writes run folders with renames and atomic replaces that object
-stores do not offer (mount the bucket on every worker instead).
+folder mounted at the same path everywhere). Or the group lives in object storage: ``out`` and
+every period file are fsspec URLs of one kind (``s3://bucket/...``; ``workbench.groupstore``)::
+
+    out: s3://audit-evidence/harbor-lane/2026-Q3
+    entities:
+      - id: harbor-lane-payments
+        periods: [s3://audit-exports/harbor-lane-payments/parameters/2026-Q3.yaml]
+
+A group mixes no styles (a folder with URLs, or two kinds of URL): the workers could not reach one
+of them the way the other is reached. The bucket of ``out`` and every period file are looked up
+when the file is read, so a missing bucket or object, or missing credentials, is named with its key
+and URL before any cluster starts.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from workbench import groupstore
 from workbench.parameters import IDENTIFIER, NonEmptyText, _describe, _key_lines
 from workbench.yamlfile import YamlFileError, format_loc, load_yaml_with_nodes
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 EntityId = Annotated[str, Field(pattern=IDENTIFIER, max_length=80)]
 
 
@@ -81,7 +89,7 @@ class GroupPeriod:
     """One period of one entity to test: the entity's id and the period file, made absolute."""
 
     entity_id: str
-    parameter_file: Path
+    parameter_file: Path | str  # a URL in a group kept in object storage
 
 
 @dataclass(frozen=True)
@@ -90,16 +98,23 @@ class Group:
 
     name: str
     path: Path
-    out_dir: Path
+    out_dir: Path | str  # a URL (``s3://bucket/prefix``) in a group kept in object storage
     periods: list[GroupPeriod]
+
+    @property
+    def in_object_storage(self) -> bool:
+        """Whether the group's runs and inputs are in object storage (URLs) rather than a shared folder."""
+        return isinstance(self.out_dir, str)
 
     @property
     def entity_ids(self) -> list[str]:
         """The entities, in the group file's order."""
         return list(dict.fromkeys(p.entity_id for p in self.periods))
 
-    def entity_out(self, entity_id: str) -> Path:
-        """The output folder of one entity's runs (as ``workbench run --out`` would take it)."""
+    def entity_out(self, entity_id: str) -> Path | str:
+        """The output folder (or URL prefix) of one entity's runs (as ``workbench run --out`` would take it)."""
+        if isinstance(self.out_dir, str):
+            return groupstore.join(self.out_dir, "entities", entity_id)
         return self.out_dir / "entities" / entity_id
 
 
@@ -121,14 +136,44 @@ def _named_paths(raw: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     return named
 
 
+def _style(value: str) -> str:
+    """How a path of the group file is reached: 'a folder' or the URL's scheme ('s3://')."""
+    kind = groupstore.scheme(value)
+    return f"a URL ({kind}://)" if kind else "a folder"
+
+
+def _style_problems(named: list[tuple[tuple[Any, ...], str]], lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """A group whose paths mix styles (folders with URLs, or two kinds of URL), each named: the style
+    of ``out`` (else of the first path) is the group's."""
+    if not named:
+        return []
+    expected = _style(named[0][1])
+    return [f"{_line_at(lines, loc)}{format_loc(loc)}: '{value}' is reached as {_style(value)}, but "
+            f"{format_loc(named[0][0])} is {expected}: a group's paths are all folders or all URLs of one kind "
+            "(every worker reaches them the same way)" for loc, value in named if _style(value) != expected]
+
+
+def _url_problems(loc: tuple[Any, ...], value: str, lines: dict[tuple[Any, ...], int]) -> list[str]:
+    """A URL that cannot be used: an unknown kind of storage, a missing bucket or object, no credentials."""
+    where = f"{_line_at(lines, loc)}{format_loc(loc)}"
+    kind = groupstore.scheme(value) or ""
+    if not groupstore.known_storage(kind):
+        return [f"{where}: '{value}' names a kind of storage the workbench cannot reach ({kind}://: no fsspec "
+                "filesystem for it is installed)"]
+    problem = groupstore.bucket_problem(value) if loc == ("out",) else groupstore.file_problem(value)
+    return [f"{where}: {problem}"] if problem else []
+
+
 def _path_problems(raw: dict[str, Any], folder: Path, lines: dict[tuple[Any, ...], int]) -> list[str]:
-    """Paths the group cannot use: storage URLs (not supported), period files that do not exist, an
-    output folder that is a file."""
-    problems = []
-    for loc, value in _named_paths(raw):
-        if _URL.match(value):
-            problems.append(f"{_line_at(lines, loc)}{format_loc(loc)}: '{value}' is a storage URL; the workbench "
-                            "needs a folder (mount the storage at the same path on every worker and give that path)")
+    """Paths the group cannot use: mixed styles, URLs that cannot be reached, period files that do not
+    exist, an output folder that is a file."""
+    named = _named_paths(raw)
+    problems = _style_problems(named, lines)
+    if problems:
+        return problems
+    for loc, value in named:
+        if groupstore.is_url(value):
+            problems += _url_problems(loc, value, lines)
         elif loc == ("out",):
             if (folder / value).exists() and not (folder / value).is_dir():
                 problems.append(f"{_line_at(lines, loc)}out: {folder / value} is a file; give the folder the "
@@ -137,6 +182,11 @@ def _path_problems(raw: dict[str, Any], folder: Path, lines: dict[tuple[Any, ...
             problems.append(f"{_line_at(lines, loc)}{format_loc(loc)}: the period file {folder / value} does not "
                             "exist (paths are relative to the group file's folder)")
     return problems
+
+
+def _place(folder: Path, value: str) -> Path | str:
+    """A path of the group file made absolute (relative to the file's folder), or the URL as given."""
+    return value.rstrip("/") if groupstore.is_url(value) else (folder / value).resolve()
 
 
 def load_group(path: str | Path) -> Group:
@@ -159,6 +209,6 @@ def load_group(path: str | Path) -> Group:
     problems += _path_problems(raw, folder, lines)
     if problems:
         raise GroupFileError(path, problems)
-    periods = [GroupPeriod(entity.id, (folder / period).resolve())
+    periods = [GroupPeriod(entity.id, _place(folder, period))
                for entity in document.entities for period in entity.periods]
-    return Group(document.group, path.resolve(), (folder / document.out).resolve(), periods)
+    return Group(document.group, path.resolve(), _place(folder, document.out), periods)

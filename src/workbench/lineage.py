@@ -129,9 +129,14 @@ def hash_outputs(run_dir: Path) -> dict[str, str]:
     return hashes
 
 
+def json_text(document: Any) -> str:
+    """A run's JSON file as written (sorted keys, indented): the same bytes wherever it is written."""
+    return json.dumps(document, indent=2, sort_keys=True, default=str) + "\n"
+
+
 def write_json_atomically(path: Path, document: Any) -> None:
     """Write JSON through a temporary file and a rename, so a reader never sees half a file."""
-    runfolder.write_text(path, json.dumps(document, indent=2, sort_keys=True, default=str) + "\n")
+    runfolder.write_text(path, json_text(document))
 
 
 def write_manifest(run_dir: Path, document: dict[str, Any]) -> Path:

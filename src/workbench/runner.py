@@ -1489,6 +1489,19 @@ def _publish(context: RunContext, outcomes: list[ControlOutcome], notebooks: dic
     sheet and workpapers replace the provisional ones just before the manifest, so a run stopped
     while publishing shows nothing as completed.
     """
+    document = _publication(context, outcomes, notebooks, notebooks_dir, metadata, started)
+
+    def seal_it(run_dir: Path) -> None:
+        lineage.write_manifest(run_dir, document)
+        if key is not None:   # signed inside the staging folder, before the rename makes the run complete
+            seal.sign_manifest(run_dir, key)
+    return runfolder.finish(context.run_dir, seal_it)
+
+
+def _publication(context: RunContext, outcomes: list[ControlOutcome], notebooks: dict[str, Path],
+                 notebooks_dir: Path, metadata: dict[str, Any], started: float) -> dict[str, Any]:
+    """Everything of ``_publish`` before the manifest: the register, the lead sheet and the final
+    workpapers written into the run folder; returns the manifest's document (without its files' hashes)."""
     params = context.parameters
     register = _period_register(context, outcomes)
     published = _publish_register(context, outcomes, register)
@@ -1518,12 +1531,7 @@ def _publish(context: RunContext, outcomes: list[ControlOutcome], notebooks: dic
             **lineage.runtime_metadata(),
         },
     }
-
-    def seal_it(run_dir: Path) -> None:
-        lineage.write_manifest(run_dir, document)
-        if key is not None:   # signed inside the staging folder, before the rename makes the run complete
-            seal.sign_manifest(run_dir, key)
-    return runfolder.finish(context.run_dir, seal_it)
+    return document
 
 
 def _point_latest(run_dir: Path) -> None:
@@ -1556,16 +1564,20 @@ def summary_table(outcomes: list[ControlOutcome]) -> str:
 
 # --- a prepared run tested control by control elsewhere (audit groups: ``workbench.groups``) ------
 
-def run_prepared_control(context: RunContext, control_id: str, notebooks_dir: Path | None = None) -> ControlOutcome:
+def run_prepared_control(context: RunContext, control_id: str, notebooks_dir: Path | None = None,
+                         kernel: Kernel | None = None, preload: list[str] | None = None) -> ControlOutcome:
     """Test one control of a prepared run in a fresh kernel of this process, as ``run_period`` does.
 
     What a group's Dask worker calls for each control it is given: the same notebook, kernel and
     workpaper as a period run, so a period tested on a cluster writes the same files as on one machine.
+    ``kernel`` is one started ahead (a worker's warm ``KernelSource``, importing ``preload``); else
+    a cold kernel is started here.
     """
     stopping.KERNELS.open()
     _papermill_engine()
     notebook = notebook_for(context.parameters.control(control_id).procedure, notebooks_dir or notebooks_folder())
-    return execute_control(context, control_id, notebook, preload=preload_modules([notebook]))
+    return execute_control(context, control_id, notebook, kernel,
+                           preload=preload if preload is not None else preload_modules([notebook]))
 
 
 def record_lost_control(context: RunContext, control_id: str, reason: str) -> ControlOutcome:
@@ -1585,6 +1597,31 @@ def publish_prepared_run(context: RunContext, outcomes: list[ControlOutcome], me
     run_dir = _publish(context, outcomes, notebooks, notebooks_dir, metadata, started, key)
     _point_latest(run_dir)
     return run_dir
+
+
+def publish_for_signature(context: RunContext, outcomes: list[ControlOutcome], metadata: dict[str, Any],
+                          started: float, notebooks_dir: Path | None = None) -> Path:
+    """Publish a prepared run up to its signature: register, lead sheet, final workpapers and the
+    manifest, written in the staging folder, whose marker goes first (as ``runfolder.finish`` does).
+
+    What an audit group's worker does, so the client that holds the preparer's key only signs and
+    completes the run (``complete_signed_run``); the folder keeps its ``.incomplete`` name until
+    then. Returns the manifest's path."""
+    notebooks_dir = notebooks_dir or notebooks_folder()
+    notebooks = {o.control_id: notebook_for(context.parameters.control(o.control_id).procedure, notebooks_dir)
+                 for o in outcomes}
+    runfolder.record_step(context.run_dir, "publishing")
+    document = _publication(context, outcomes, notebooks, notebooks_dir, metadata, started)
+    (context.run_dir / runfolder.MARKER).unlink(missing_ok=True)
+    return lineage.write_manifest(context.run_dir, document)
+
+
+def complete_signed_run(run_dir: Path, key: SigningKey | None) -> Path:
+    """Sign the manifest a worker wrote (``publish_for_signature``) with the preparer's ``key``, rename
+    the staging folder to its run id and point the period's ``latest`` at it; return the run folder."""
+    final = runfolder.finish(Path(run_dir), lambda folder: seal.sign_manifest(folder, key) if key else None)
+    _point_latest(final)
+    return final
 
 
 # --- verification and sign-off -----------------------------------------------------------------

@@ -155,18 +155,26 @@ def preparer_key(preparer: str, key_path: Path | None = None) -> signing.Signing
     return signing.key_for(preparer, key_path)
 
 
-def sign_manifest(run_dir: Path, key: signing.SigningKey) -> dict[str, Any]:
-    """Sign the run's manifest as its preparer: ``manifest.sig.json`` with the manifest's SHA-256, run
-    id, period and time, signed with the preparer's key."""
-    manifest = lineage.read_manifest(run_dir)
-    record = signing.sign_record({
+def manifest_signature(manifest_bytes: bytes, key: signing.SigningKey) -> dict[str, Any]:
+    """The preparer's signature record of a manifest given as its bytes: its SHA-256, run id, period
+    and time, signed with the preparer's key (what ``manifest.sig.json`` holds). Bytes, not a folder,
+    so a manifest built elsewhere (an audit group's worker) is signed here without its run folder."""
+    manifest = json.loads(manifest_bytes)
+    return signing.sign_record({
         "document": lineage.MANIFEST,
-        "manifest_sha256": lineage.file_sha256(run_dir / lineage.MANIFEST),
+        "manifest_sha256": hashlib.sha256(manifest_bytes).hexdigest(),
         "run_id": manifest.get("run_id"),
         "period": manifest.get("period"),
         "role": "preparer",
         "signed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }, key)
+
+
+def sign_manifest(run_dir: Path, key: signing.SigningKey) -> dict[str, Any]:
+    """Sign the run's manifest as its preparer: ``manifest.sig.json`` with the manifest's SHA-256, run
+    id, period and time, signed with the preparer's key."""
+    lineage.read_manifest(run_dir)  # a missing or unreadable manifest is named as such
+    record = manifest_signature((run_dir / lineage.MANIFEST).read_bytes(), key)
     lineage.write_json_atomically(run_dir / MANIFEST_SIGNATURE, record)
     return record
 
