@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -90,6 +90,15 @@ class SourceData:
     expected_rows: object = None  # options.expected_rows as declared (None: not declared)
     rejected: int = 0
     duplicates_dropped: int = 0
+    # A table kept in Parquet (a large population): ``frame`` has its columns and no rows, ``rows``
+    # counts them, and ``batches(columns)`` gives the table in consecutive pieces for the row checks.
+    rows: int | None = None
+    batches: Callable[..., Iterator[pd.DataFrame]] | None = None
+
+    @property
+    def row_count(self) -> int:
+        """How many rows the export gave."""
+        return len(self.frame) if self.rows is None else self.rows
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ class Issue:
 
 def empty_source(source: SourceData) -> list[Issue]:
     """An export with no rows for a required role: nothing in it is evidence that nothing happened."""
-    if len(source.frame) or not source.required:
+    if source.row_count or not source.required:
         return []
     return [Issue("ipe_empty_source", source.source_id, source.file_name, source.file_name, source.source_id,
                   f"The export {source.file_name} ({source.table}) has no rows, but the control requires it: an "
@@ -123,7 +132,7 @@ def row_count(source: SourceData) -> list[Issue]:
     if source.expected_rows is None:
         return []
     count, tolerance = expected_rows(source.expected_rows)
-    rows = len(source.frame)
+    rows = source.row_count
     if abs(rows - count) <= tolerance:
         return []
     within = f" ± {tolerance:,}" if tolerance else ""
@@ -189,6 +198,12 @@ def impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = No
     """Dates in an order that cannot happen: termination before hire (identities), removal before
     grant (grants), a decision before its campaign was activated (review_decisions, with the
     ``campaigns`` table when the control reads one)."""
+    return _capped(_impossible_sequences(source, campaigns), source, "ipe_impossible_sequence",
+                   "impossible sequences")
+
+
+def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = None) -> list[Issue]:
+    """:func:`impossible_sequences` before the cap, in the order of the rows."""
     frame, issues = source.frame, []
     if source.table == "identities":
         for row in _before(frame, "hire_date", "termination_date").itertuples():
@@ -215,7 +230,7 @@ def impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = No
                 f"The decision on {row.entitlement} of {row.subject_email} is dated {_day(row.decided_at)}, before "
                 f"campaign {row.campaign_id} was activated on {_day(row.activated_at)} ({source.file_name}, line "
                 f"{row.line}).", f"{source.file_name}, line {row.line}"))
-    return _capped(issues, source, "ipe_impossible_sequence", "impossible sequences")
+    return issues
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -227,6 +242,16 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 def control_characters(source: SourceData) -> list[Issue]:
     """Text cells holding a C0 control character (other than tab, CR, LF) or DEL: invisible in a
     workpaper, they make two equal-looking values differ or hide part of a value."""
+    return _capped(_sorted_by_line(_control_characters(source)), source, "ipe_control_characters",
+                   "cells with control characters")
+
+
+def _sorted_by_line(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
+
+
+def _control_characters(source: SourceData) -> list[Issue]:
+    """:func:`control_characters` before the sort and the cap."""
     issues = []
     for column in _text_columns(source.frame):
         values = source.frame[column]
@@ -240,8 +265,7 @@ def control_characters(source: SourceData) -> list[Issue]:
                 f"{source.source_id}|{column}|{line}",
                 f"The {column} value on line {line} of {source.file_name} holds a control character: '{shown}'.",
                 f"{source.file_name}, line {line}, column {column}"))
-    issues.sort(key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
-    return _capped(issues, source, "ipe_control_characters", "cells with control characters")
+    return issues
 
 
 def run_checks(sources: list[SourceData]) -> list[Issue]:
@@ -250,8 +274,32 @@ def run_checks(sources: list[SourceData]) -> list[Issue]:
     joined_campaigns = pd.concat(campaigns, ignore_index=True) if campaigns else None
     issues = []
     for source in sources:
-        issues += empty_source(source) + row_count(source) + duplicate_keys(source)
-        issues += impossible_sequences(source, joined_campaigns) + control_characters(source)
+        issues += empty_source(source) + row_count(source)
+        if source.batches is None:
+            issues += duplicate_keys(source)
+            issues += impossible_sequences(source, joined_campaigns) + control_characters(source)
+        else:
+            issues += _batched_row_checks(source, joined_campaigns)
+    return issues
+
+
+def _batched_row_checks(source: SourceData, campaigns: pd.DataFrame | None) -> list[Issue]:
+    """The row checks of a table kept in Parquet, one batch at a time (the same issues, in the same
+    order, as over the whole table: the batches are in file order, the caps applied at the end)."""
+    assert source.batches is not None
+    issues = []
+    if source.table == "identities" and source.row_count:
+        wanted = [c for c in ("employee_id", "email", "line") if c in source.frame]
+        keys = pd.concat(list(source.batches(wanted)), ignore_index=True)
+        issues += duplicate_keys(replace(source, frame=keys, rows=None, batches=None))
+    sequences: list[Issue] = []
+    characters: list[Issue] = []
+    for batch in source.batches():
+        one = replace(source, frame=batch, rows=None, batches=None)
+        sequences += _impossible_sequences(one, campaigns)
+        characters += _control_characters(one)
+    issues += _capped(sequences, source, "ipe_impossible_sequence", "impossible sequences")
+    issues += _capped(_sorted_by_line(characters), source, "ipe_control_characters", "cells with control characters")
     return issues
 
 

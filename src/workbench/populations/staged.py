@@ -54,6 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from ..snapshots import Snapshot
 from .contract import _TEXT
 from .errors import DuplicateKey, DuplicateRow, PopulationError, RejectedRow
 from .evidence import IPEEvidence, Population
@@ -153,6 +154,44 @@ class StagedPopulation(Population):
     def __repr__(self) -> str:
         return (f"StagedPopulation(kind={self.kind!r}, table={self.table!r}, rows={self.summary.rows}, "
                 f"file={self.evidence.file_name!r}, parquet={self.parquet.name!r})")
+
+
+class StagedSnapshot(Snapshot):
+    """One system's rows of a staged listing at the listing's moment (:class:`~workbench.snapshots.Snapshot`):
+    its frame is read from Parquet (that system's rows only) when asked for, and cached."""
+
+    population: StagedPopulation
+
+    def __init__(self, source_id: str, label: str, kind: str, system: str, moment: pd.Timestamp,
+                 population: StagedPopulation) -> None:
+        for name, value in (("source_id", source_id), ("label", label), ("kind", kind), ("system", system),
+                            ("moment", moment), ("population", population)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def frame(self) -> pd.DataFrame:  # type: ignore[override]
+        cached = self.__dict__.get("_frame")
+        if cached is None:
+            schema = staged_schema(self.population.parquet)
+            table = pq.read_table(self.population.parquet, filters=[("system", "=", self.system)])
+            cached = _to_pandas(table, schema)
+            object.__setattr__(self, "_frame", cached)
+        return cached
+
+    def __repr__(self) -> str:
+        return f"StagedSnapshot({self.label!r}, {self.system!r}, {self.moment})"
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def empty_frame(path: Path) -> pd.DataFrame:
+    """The staged table's columns with their in-memory dtypes and no rows."""
+    schema = staged_schema(path)
+    return _to_pandas(schema.empty_table(), schema)
 
 
 def staged_schema(path: Path) -> pa.Schema:
