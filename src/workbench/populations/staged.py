@@ -69,6 +69,10 @@ BATCH_ROWS = 500_000
 #: Exports read from JSON (not tables): always read in memory.
 _NOT_TABULAR = frozenset({"okta_system_log", "github_pull_requests", "github_pull_reviews", "github_deployments",
                           "gitlab_merge_requests", "gitlab_merge_request_approvals", "aws_backup_jobs"})
+#: Environment variable: the most rows a staged table may be read back into pandas (unset: no limit).
+#: The large-population benchmark sets it, so a step that would load a listing of ten million rows
+#: stops with a message naming the table instead of measuring that memory.
+READ_BACK_LIMIT_VARIABLE = "WORKBENCH_STAGED_READ_BACK_LIMIT"
 _META_EVIDENCE = b"workbench.evidence"
 _META_SCHEMA = b"workbench.schema"
 _META_SUMMARY = b"workbench.summary"
@@ -132,6 +136,7 @@ class StagedPopulation(Population):
         """The canonical table read back from Parquet (cached): exactly the in-memory frame."""
         cached = self.__dict__.get("_frame")
         if cached is None:
+            _check_read_back(self.evidence.file_name, self.summary.rows)
             cached = read_back(self.parquet)
             object.__setattr__(self, "_frame", cached)
         return cached
@@ -186,6 +191,15 @@ class StagedSnapshot(Snapshot):
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _check_read_back(file: str, rows: int) -> None:
+    """Refuse to read a staged table back into pandas above the limit set in the environment."""
+    limit = os.environ.get(READ_BACK_LIMIT_VARIABLE)
+    if limit is not None and rows > int(limit):
+        raise RuntimeError(f"the whole table of {file} ({rows:,} rows, kept in Parquet as a large population) was "
+                           f"asked for in pandas, above {READ_BACK_LIMIT_VARIABLE}={int(limit):,}: this step has no "
+                           "large-population path yet")
 
 
 def empty_frame(path: Path) -> pd.DataFrame:
