@@ -233,3 +233,25 @@ def test_ipe_and_freshness_of_a_staged_listing_do_not_load_it(kestrel_runs):
     for source_id in test.source_ids("access_listings"):
         population = test.load(source_id)
         assert isinstance(population, staged.StagedPopulation) and not population.loaded, source_id
+
+
+ERP_HEADER = "USER_ID,USER_NAME,EMAIL,ROLE_NAME,ROLE_ASSIGNED_DATE,END_DATE,ACCOUNT_STATUS,LAST_LOGON,CREATED_DATE"
+
+
+def test_the_ipe_checks_of_a_staged_listing_find_what_they_find_in_memory(tmp_path):
+    rows = [f"U{i},User {i},u{i}@osprey.example,Role {i % 3},2025-0{1 + i % 9}-01 09:00:00,,ACTIVE,,2025-01-01 09:00:00"
+            for i in range(40)]
+    rows[7] = "U7,User\x07 7,u7@osprey.example,Role 1,2025-05-01 09:00:00,2025-04-01 00:00:00,ACTIVE,,2025-01-01 09:00:00"
+    rows[30] = "U30,User 30,u30@osprey.example,Role\x1b 0,2025-03-01 09:00:00,,ACTIVE,,2025-01-01 09:00:00"
+    path = tmp_path / "erp_user_roles.csv"
+    path.write_text("\n".join([ERP_HEADER, *rows]) + "\n", encoding="utf-8")
+    population, memory = stage_and_load("ledgerline_erp_user_roles", path, tmp_path / "s.parquet", 7)
+    from workbench import ipe
+
+    in_memory = ipe.run_checks([ipe.SourceData("erp", "erp_user_roles.csv", "grants", memory.frame)])
+    batched = ipe.run_checks([ipe.SourceData("erp", "erp_user_roles.csv", "grants", staged.empty_frame(population.parquet),
+                                             rows=population.summary.rows, batches=population.batches,
+                                             rows_where=population.rows_where)])
+    assert {issue.rule for issue in in_memory} == {"ipe_control_characters", "ipe_impossible_sequence"}
+    assert batched == in_memory
+    assert not population.loaded

@@ -91,9 +91,12 @@ class SourceData:
     rejected: int = 0
     duplicates_dropped: int = 0
     # A table kept in Parquet (a large population): ``frame`` has its columns and no rows, ``rows``
-    # counts them, and ``batches(columns)`` gives the table in consecutive pieces for the row checks.
+    # counts them, ``batches(columns)`` gives columns of the table in consecutive pieces, and
+    # ``rows_where(condition)`` the rows meeting a DuckDB SQL condition (the row checks ask only for
+    # the rows that may fail them, then judge those exactly as over the whole table).
     rows: int | None = None
     batches: Callable[..., Iterator[pd.DataFrame]] | None = None
+    rows_where: Callable[[str], pd.DataFrame] | None = None
 
     @property
     def row_count(self) -> int:
@@ -284,23 +287,41 @@ def run_checks(sources: list[SourceData]) -> list[Issue]:
 
 
 def _batched_row_checks(source: SourceData, campaigns: pd.DataFrame | None) -> list[Issue]:
-    """The row checks of a table kept in Parquet, one batch at a time (the same issues, in the same
-    order, as over the whole table: the batches are in file order, the caps applied at the end)."""
-    assert source.batches is not None
+    """The row checks of a table kept in Parquet: the rows that may fail a check (a control character
+    in a text cell, two dates that may be out of order) are selected by one DuckDB query and judged by
+    the same checks as an in-memory table, so the issues and their order are the same."""
+    assert source.batches is not None and source.rows_where is not None
     issues = []
     if source.table == "identities" and source.row_count:
         wanted = [c for c in ("employee_id", "email", "line") if c in source.frame]
         keys = pd.concat(list(source.batches(wanted)), ignore_index=True)
-        issues += duplicate_keys(replace(source, frame=keys, rows=None, batches=None))
-    sequences: list[Issue] = []
-    characters: list[Issue] = []
-    for batch in source.batches():
-        one = replace(source, frame=batch, rows=None, batches=None)
-        sequences += _impossible_sequences(one, campaigns)
-        characters += _control_characters(one)
-    issues += _capped(sequences, source, "ipe_impossible_sequence", "impossible sequences")
-    issues += _capped(_sorted_by_line(characters), source, "ipe_control_characters", "cells with control characters")
+        issues += duplicate_keys(replace(source, frame=keys, rows=None, batches=None, rows_where=None))
+    condition = _suspect_condition(source, campaigns)
+    suspects = source.rows_where(condition) if condition and source.row_count else source.frame
+    one = replace(source, frame=suspects, rows=None, batches=None, rows_where=None)
+    issues += impossible_sequences(one, campaigns) + control_characters(one)
     return issues
+
+
+def _sql_name(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _suspect_condition(source: SourceData, campaigns: pd.DataFrame | None) -> str:
+    """A DuckDB condition true for every row that :func:`impossible_sequences` or
+    :func:`control_characters` could report (a superset: those checks then decide)."""
+    frame = source.frame
+    parts = [f"regexp_matches({_sql_name(c)}, '[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]')"
+             for c in _text_columns(frame)]
+    pairs = {"identities": ("hire_date", "termination_date"), "grants": ("granted_at", "removed_at")}
+    if source.table in pairs and all(c in frame for c in pairs[source.table]):
+        earlier, later = pairs[source.table]
+        parts.append(f"{_sql_name(later)} < {_sql_name(earlier)}")
+    if source.table == "review_decisions" and campaigns is not None and "activated_at" in campaigns \
+            and "decided_at" in frame and campaigns["activated_at"].notna().any():
+        latest = pd.Timestamp(campaigns["activated_at"].max()).tz_convert("UTC")
+        parts.append(f"decided_at < TIMESTAMPTZ '{latest.isoformat()}'")
+    return " OR ".join(f"({part})" for part in parts)
 
 
 def as_findings(issues: list[Issue], frameworks: tuple[str, ...]) -> list[Finding]:

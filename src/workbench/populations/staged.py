@@ -42,6 +42,7 @@ import json
 import mmap
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -156,6 +157,20 @@ class StagedPopulation(Population):
             for batch in handle.iter_batches(batch_size=rows, columns=columns):
                 yield _to_pandas(pa.Table.from_batches([batch]), wanted)
 
+    def rows_where(self, condition: str) -> pd.DataFrame:
+        """The rows of the staged table meeting a DuckDB SQL ``condition`` (in file order), with the
+        in-memory dtypes: how a check over every row brings back only the rows it has to look at."""
+        import duckdb
+
+        connection = duckdb.connect(config={"threads": 2})
+        try:
+            path = str(self.parquet).replace("'", "''")
+            found = connection.sql(f"SELECT * FROM read_parquet('{path}') WHERE {condition} ORDER BY line")
+            table = found.to_arrow_table() if hasattr(found, "to_arrow_table") else found.arrow().read_all()
+        finally:
+            connection.close()
+        return _to_pandas(table, staged_schema(self.parquet))
+
     def __repr__(self) -> str:
         return (f"StagedPopulation(kind={self.kind!r}, table={self.table!r}, rows={self.summary.rows}, "
                 f"file={self.evidence.file_name!r}, parquet={self.parquet.name!r})")
@@ -197,9 +212,13 @@ def _check_read_back(file: str, rows: int) -> None:
     """Refuse to read a staged table back into pandas above the limit set in the environment."""
     limit = os.environ.get(READ_BACK_LIMIT_VARIABLE)
     if limit is not None and rows > int(limit):
+        import traceback
+
+        callers = [f"{frame.name} ({Path(frame.filename).name}:{frame.lineno})" for frame in traceback.extract_stack()
+                   if "workbench" in frame.filename and not frame.filename.endswith("staged.py")][-4:]
         raise RuntimeError(f"the whole table of {file} ({rows:,} rows, kept in Parquet as a large population) was "
                            f"asked for in pandas, above {READ_BACK_LIMIT_VARIABLE}={int(limit):,}: this step has no "
-                           "large-population path yet")
+                           f"large-population path yet (asked by {' <- '.join(reversed(callers)) or 'a notebook cell'})")
 
 
 def empty_frame(path: Path) -> pd.DataFrame:
@@ -235,17 +254,21 @@ def stage(kind: str, path: Path, target: Path, load: Callable[[], Population], *
     then rename). ``load`` reads the export the in-memory way (it is called once per batch with the
     batch preloaded, or once for the whole file where the batched reading cannot vouch for it)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    sha256 = file_sha256(path)
     with open(target.with_name(target.name + ".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            found = _reuse(target, sha256, fingerprint)
+            found = _reuse(target, path, fingerprint)
             if found is not None:
                 return found
-            temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
             try:
                 evidence, summary = _convert(kind, path, temporary, load, options, batch_rows, fingerprint)
                 os.replace(temporary, target)
+            except PopulationError:
+                raise
+            except (pa.ArrowException, TypeError, ValueError):
+                # a table Parquet cannot hold as it is (e.g. mixed values in one column): held in memory
+                return load()  # type: ignore[return-value]
             finally:
                 with contextlib.suppress(FileNotFoundError):
                     temporary.unlink()
@@ -254,16 +277,16 @@ def stage(kind: str, path: Path, target: Path, load: Callable[[], Population], *
     return StagedPopulation(evidence.kind, evidence.table, evidence, target, summary)
 
 
-def _reuse(target: Path, sha256: str, fingerprint: str) -> StagedPopulation | None:
-    """The staged population already at ``target`` when it was made from the same export with the
-    same declarations; else None."""
+def _reuse(target: Path, path: Path, fingerprint: str) -> StagedPopulation | None:
+    """The staged population already at ``target`` when it was made from the same export (same
+    SHA-256 as ``path`` now) with the same declarations; else None."""
     if not target.is_file():
         return None
     try:
         metadata = pq.read_metadata(target).metadata or {}
         evidence = evidence_from_dict(json.loads(metadata[_META_EVIDENCE]))
         summary = ListingSummary.from_dict(json.loads(metadata[_META_SUMMARY]))
-        same = metadata[_META_FINGERPRINT].decode() == fingerprint and evidence.sha256 == sha256
+        same = metadata[_META_FINGERPRINT].decode() == fingerprint and evidence.sha256 == file_sha256(path)
     except (KeyError, ValueError, pa.ArrowException, OSError):
         return None
     return StagedPopulation(evidence.kind, evidence.table, evidence, target, summary) if same else None

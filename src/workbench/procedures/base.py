@@ -859,7 +859,7 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         data = [ipe.SourceData(s, self.label(s), p.table, _frame_or_columns(p), s in required,
                                (self.params.source(s).options or {}).get("expected_rows"),
                                len(p.evidence.rows_rejected), p.evidence.duplicates_dropped,
-                               **({"rows": p.summary.rows, "batches": p.batches}
+                               **({"rows": p.summary.rows, "batches": p.batches, "rows_where": p.rows_where}
                                   if isinstance(p, staged.StagedPopulation) else {}))
                 for s, p in sorted(self.loaded.items())]
         issues = ipe.run_checks(data) + freshness.issues(self.freshness_assessments)
