@@ -8,7 +8,7 @@ Run from the repository root (``make bench`` runs it at a small size; the full f
 
 Writes Osprey Logistics (benchmarks/big_population.py; not timed), freezes its period into a run
 folder, then measures, each step in a fresh process whose peak resident memory (VmHWM, from the
-kernel's accounting of the finished process) is reported:
+kernel's account of the process, read while it runs) is reported:
 
 1. staging: every source of the two controls loaded the product's way (``ControlTest.load``: a
    source above ``large_population_size`` is kept in Parquet, batch by batch) and the IPE checks
@@ -74,18 +74,32 @@ print(json.dumps(figures))
 """
 
 
+def peak_mib(pid: int) -> float | None:
+    """The peak resident memory (VmHWM) of a running process, in MiB; None once it has ended."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def measured(command: list[str], env: dict[str, str]) -> tuple[int, str, str, float, float]:
-    """Run a process: (exit code, stdout, stderr, wall seconds, peak resident MiB of that process)."""
+    """Run a process: (exit code, stdout, stderr, wall seconds, peak resident MiB of that process, its
+    VmHWM read every 50 ms while it runs)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(process.pid, 0)
+        peak = 0.0
+        while process.poll() is None:
+            peak = max(peak, peak_mib(process.pid) or 0.0)
+            time.sleep(0.05)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         return (process.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                seconds, usage.ru_maxrss / 1024)
+                seconds, peak)
 
 
 def planted_found(run_dir: Path, answer_key: Path, control_id: str) -> tuple[int, int, int]:

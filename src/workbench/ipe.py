@@ -311,7 +311,9 @@ def _suspect_condition(source: SourceData, campaigns: pd.DataFrame | None) -> st
     """A DuckDB condition true for every row that :func:`impossible_sequences` or
     :func:`control_characters` could report (a superset: those checks then decide)."""
     frame = source.frame
-    parts = [f"regexp_matches({_sql_name(c)}, '[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]')"
+    # an object column may hold lists (an SoD rule's entitlements): its text form is searched, a
+    # superset of what control_characters looks at (its text values)
+    parts = [f"regexp_matches(CAST({_sql_name(c)} AS VARCHAR), '[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]')"
              for c in _text_columns(frame)]
     pairs = {"identities": ("hire_date", "termination_date"), "grants": ("granted_at", "removed_at")}
     if source.table in pairs and all(c in frame for c in pairs[source.table]):
