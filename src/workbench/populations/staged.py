@@ -17,7 +17,8 @@ How, reusing the reading path rather than rewriting it:
   raw table handed to the export's own reader (:data:`.registry.READERS`), so values, casefolding,
   states and errors come from the same converters.
 - The per-batch evidence is added up (rows, empty values, control totals, rows rejected, display
-  names not mapped); the key is checked once over the whole staged file, as a DuckDB query.
+  names not mapped); the key is checked once over the whole file (a 64-bit hash of each row's key,
+  8 bytes a row; a possible repeat sends the export to the in-memory path, which lists it).
 - Whatever the batched reading cannot vouch for goes through the in-memory path, which then gives
   the evidence (and the Parquet file is written from its frame): a bad value (so the error names
   the file, line and column with every other bad line, as the in-memory path does), a file the Arrow
