@@ -137,7 +137,7 @@ def test_a_staged_table_is_not_read_back_until_asked_and_the_limit_stops_it(tmp_
     assert not population.loaded
     monkeypatch.setenv(staged.READ_BACK_LIMIT_VARIABLE, "4")
     with pytest.raises(RuntimeError, match="okta_app_assignments.csv"):
-        population.frame
+        population.frame  # noqa: B018
 
 
 TEXT = st.text(alphabet=st.sampled_from(list("aZ ,\"\n\r;é-")), max_size=8)
@@ -229,7 +229,7 @@ def test_the_listing_relation_holds_the_rows_frames_gives(kestrel_runs):
 @pytest.mark.e2e
 def test_ipe_and_freshness_of_a_staged_listing_do_not_load_it(kestrel_runs):
     test = procedures.procedure_class("segregation_of_duties").open(str(kestrel_runs["staged"]), "SOD-CTL-01")
-    test.ipe_findings
+    test.ipe_findings  # noqa: B018
     for source_id in test.source_ids("access_listings"):
         population = test.load(source_id)
         assert isinstance(population, staged.StagedPopulation) and not population.loaded, source_id
@@ -238,7 +238,11 @@ def test_ipe_and_freshness_of_a_staged_listing_do_not_load_it(kestrel_runs):
 ERP_HEADER = "USER_ID,USER_NAME,EMAIL,ROLE_NAME,ROLE_ASSIGNED_DATE,END_DATE,ACCOUNT_STATUS,LAST_LOGON,CREATED_DATE"
 
 
-def test_the_ipe_checks_of_a_staged_listing_find_what_they_find_in_memory(tmp_path):
+@pytest.mark.parametrize("query_above_rows", [0, 10**9], ids=["queried", "read"])
+def test_the_ipe_checks_of_a_staged_listing_find_what_they_find_in_memory(tmp_path, monkeypatch, query_above_rows):
+    from workbench import ipe
+
+    monkeypatch.setattr(ipe, "QUERY_ABOVE_ROWS", query_above_rows)
     rows = [f"U{i},User {i},u{i}@osprey.example,Role {i % 3},2025-0{1 + i % 9}-01 09:00:00,,ACTIVE,,2025-01-01 09:00:00"
             for i in range(40)]
     rows[7] = "U7,User\x07 7,u7@osprey.example,Role 1,2025-05-01 09:00:00,2025-04-01 00:00:00,ACTIVE,,2025-01-01 09:00:00"
@@ -246,8 +250,6 @@ def test_the_ipe_checks_of_a_staged_listing_find_what_they_find_in_memory(tmp_pa
     path = tmp_path / "erp_user_roles.csv"
     path.write_text("\n".join([ERP_HEADER, *rows]) + "\n", encoding="utf-8")
     population, memory = stage_and_load("ledgerline_erp_user_roles", path, tmp_path / "s.parquet", 7)
-    from workbench import ipe
-
     in_memory = ipe.run_checks([ipe.SourceData("erp", "erp_user_roles.csv", "grants", memory.frame)])
     batched = ipe.run_checks([ipe.SourceData("erp", "erp_user_roles.csv", "grants", staged.empty_frame(population.parquet),
                                              rows=population.summary.rows, batches=population.batches,

@@ -73,6 +73,9 @@ RULES: dict[str, str] = {
 HEADLINE = "Cannot conclude: evidence unreliable (IPE)"
 #: The kind under which the acceptances are frozen into a run (``records/ipe_acceptances.yaml``).
 RECORD_KIND = "ipe_acceptances"
+#: A table kept in Parquet with more rows than this is checked through a DuckDB query selecting the
+#: rows that may fail (a smaller one is read, in batches, and checked as a frame).
+QUERY_ABOVE_ROWS = 200_000
 #: Findings listed one by one per check and source; beyond this, one finding counts the rest.
 MAX_LISTED = 25
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -296,8 +299,11 @@ def _batched_row_checks(source: SourceData, campaigns: pd.DataFrame | None) -> l
         wanted = [c for c in ("employee_id", "email", "line") if c in source.frame]
         keys = pd.concat(list(source.batches(wanted)), ignore_index=True)
         issues += duplicate_keys(replace(source, frame=keys, rows=None, batches=None, rows_where=None))
-    condition = _suspect_condition(source, campaigns)
-    suspects = source.rows_where(condition) if condition and source.row_count else source.frame
+    if source.row_count <= QUERY_ABOVE_ROWS:  # small: a query costs more than reading the table
+        suspects = pd.concat([source.frame, *source.batches()], ignore_index=True)
+    else:
+        condition = _suspect_condition(source, campaigns)
+        suspects = source.rows_where(condition) if condition else source.frame
     one = replace(source, frame=suspects, rows=None, batches=None, rows_where=None)
     issues += impossible_sequences(one, campaigns) + control_characters(one)
     return issues
