@@ -10,9 +10,9 @@ Writes Osprey Logistics (benchmarks/big_population.py; not timed), freezes its p
 folder, then measures, each step in a fresh process whose peak resident memory (VmHWM, from the
 kernel's account of the process, read while it runs) is reported:
 
-1. staging: every source of the two controls loaded the product's way (``ControlTest.load``: a
-   source above ``large_population_size`` is kept in Parquet, batch by batch) and the IPE checks
-   run on it (``ControlTest.ipe_findings``), with how each source was read;
+1. staging: each source of the two controls loaded the product's way (``ControlTest.load``: a
+   source above ``large_population_size`` is kept in Parquet, batch by batch), each in a process of
+   its own, with how it was read; then each control's IPE checks (``ControlTest.ipe_findings``);
 2. each control's notebook cells in-process, as ``bench_controls.py`` runs them (loading reuses
    the staged files, so its figure is the analytics, sampling, testing and recording); a staged
    listing above ``--read-back-limit`` rows may not be read back into pandas there: a step that asks
@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -47,29 +49,24 @@ from workbench.populations import staged  # noqa: E402
 
 CONTROLS = {"UAR-01": "user_access_review", "SOD-01": "segregation_of_duties"}
 
-# Every source of the two controls loaded as a control loads it, then the IPE checks: one JSON line.
+# One source loaded as a control loads it (argument: a source id), or one control's IPE checks
+# (argument: "ipe"), in a process of its own: one JSON line.
 STAGE = r"""
 import json, sys, time
 from workbench import procedures
-run_dir, controls = sys.argv[1], json.loads(sys.argv[2])
-figures = {"sources": {}, "ipe_seconds": {}}
-for control_id, procedure in controls.items():
-    test = procedures.procedure_class(procedure).open(run_dir, control_id)
-    for role, ref in test.control.sources.items():
-        for source_id in [ref] if isinstance(ref, str) else ref:
-            started = time.perf_counter()
-            population = test.load(source_id)
-            seconds = time.perf_counter() - started
-            summary = getattr(population, "summary", None)
-            figures["sources"].setdefault(source_id, {
-                "seconds": seconds, "rows": population.evidence.row_count,
-                "bytes": population.evidence.size_bytes,
-                "read": summary.converted if summary is not None else "in memory (below the threshold)"})
-    started = time.perf_counter()
+run_dir, control_id, procedure, what = sys.argv[1:5]
+test = procedures.procedure_class(procedure).open(run_dir, control_id)
+started = time.perf_counter()
+if what == "ipe":
     test.ipe_findings
-    figures["ipe_seconds"][control_id] = time.perf_counter() - started
-    figures.setdefault("frames_loaded", []).extend(
-        s for s, p in test.loaded.items() if getattr(p, "loaded", True) and getattr(p, "summary", None))
+    figures = {"seconds": time.perf_counter() - started,
+               "read_back": [s for s, p in test.loaded.items() if getattr(p, "loaded", False)]}
+else:
+    population = test.load(what)
+    summary = getattr(population, "summary", None)
+    figures = {"seconds": time.perf_counter() - started, "rows": population.evidence.row_count,
+               "bytes": population.evidence.size_bytes,
+               "read": summary.converted if summary is not None else "in memory (below the threshold)"}
 print(json.dumps(figures))
 """
 
@@ -145,20 +142,27 @@ def main() -> None:
         run_dir = Path(out.strip().splitlines()[-1])
         print(f"run folder prepared (inputs frozen and hashed) in {seconds:.1f} s; load average {os.getloadavg()[0]:.2f}")
 
-        code, out, err, seconds, peak = measured([sys.executable, "-c", STAGE, str(run_dir), json.dumps(CONTROLS)], env)
-        if code:
-            print(f"staging (load + IPE): STOPPED after {seconds:.1f} s, peak {peak:,.0f} MiB:\n{err[-3000:]}")
-            return
-        figures = json.loads(out.strip().splitlines()[-1])
-        print(f"staging (load + IPE of every source, one process): {seconds:.1f} s wall, peak {peak:,.0f} MiB; "
-              f"load average {os.getloadavg()[0]:.2f}")
-        for source_id, f in figures["sources"].items():
-            print(f"  {source_id:18} {f['rows']:>12,} rows {f['bytes'] / 2**20:9,.1f} MiB  {f['seconds']:7.1f} s  "
-                  f"{f['read']}")
-        for control_id, s in figures["ipe_seconds"].items():
-            print(f"  IPE checks of {control_id}: {s:.1f} s")
-        if figures.get("frames_loaded"):
-            print(f"  NOTE: staged tables read back into pandas during staging: {', '.join(figures['frames_loaded'])}")
+        print("staging, each source in a process of its own (ControlTest.load), then each control's IPE checks:")
+        seen: set[str] = set()
+        for control_id, procedure in CONTROLS.items():
+            sources = yaml.safe_load(period_file.read_text(encoding="utf-8"))
+            control = next(c for c in sources["controls"] if c["id"] == control_id)
+            ids = [i for ref in control["sources"].values() for i in ([ref] if isinstance(ref, str) else ref)]
+            for what in [*(i for i in ids if i not in seen), "ipe"]:
+                seen.add(what)
+                code, out, err, seconds, peak = measured(
+                    [sys.executable, "-c", STAGE, str(run_dir), control_id, procedure, what], env)
+                load = os.getloadavg()[0]
+                label = f"IPE checks of {control_id}" if what == "ipe" else what
+                if code:
+                    reason = (err.strip().splitlines() or ["(no message)"])[-1]
+                    print(f"  {label}: STOPPED after {seconds:.1f} s, peak {peak:,.0f} MiB: {reason[:600]}")
+                    return
+                f = json.loads(out.strip().splitlines()[-1])
+                detail = (f"read back into pandas: {', '.join(f['read_back']) or 'nothing'}" if what == "ipe" else
+                          f"{f['rows']:>12,} rows {f['bytes'] / 2**20:9,.1f} MiB  {f['read']}")
+                print(f"  {label:26} {f['seconds']:7.1f} s ({seconds:6.1f} s wall)  peak {peak:7,.0f} MiB  {detail}  "
+                      f"load average {load:.2f}", flush=True)
 
         env[staged.READ_BACK_LIMIT_VARIABLE] = str(args.read_back_limit)
         for control_id, procedure in CONTROLS.items():
