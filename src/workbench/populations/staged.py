@@ -40,7 +40,6 @@ import contextvars
 import fcntl
 import hashlib
 import json
-import mmap
 import os
 import re
 import threading
@@ -576,10 +575,9 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
         delimiter = _sniff_delimiter(head.header_text, file, head.header_line)
     if head.data_offset >= size:
         raise _NotBatched("header only")
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-        quoted = mapped.find(b'"', head.data_offset) >= 0
-        if mapped.find(b"\x00") >= 0:
-            raise _NotBatched("NUL byte")
+    quoted, nul = _quote_and_nul(path, head.data_offset)
+    if nul:
+        raise _NotBatched("NUL byte")
     job = _HashJob(path, delimiter if quoted else None, head.header_offset)
     header = [h.replace("\ufeff", "").strip() for h in next(csv.reader([head.header_text], delimiter=delimiter))]
     names = [f"c{j}" for j in range(len(header))]
@@ -620,7 +618,7 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
                          encoding="utf-8 (byte-order mark)" if head.bom else "utf-8", preamble=head.preamble)
 
     def batches() -> Iterator[_RawTable]:
-        source = pa.memory_map(str(path))
+        source = pa.OSFile(str(path))  # read, not mapped: a mapped file's pages would count as resident memory
         try:
             source.seek(head.data_offset)
             reader = pv.open_csv(
@@ -666,6 +664,22 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
         return job.sha256, job.size
 
     return batches(), finish
+
+
+def _quote_and_nul(path: Path, data_offset: int) -> tuple[bool, bool]:
+    """Whether the file holds a quote from ``data_offset`` on, and a NUL byte anywhere; read in
+    pieces (a memory map would make the whole file resident)."""
+    quoted = nul = False
+    offset = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 24):
+            nul = nul or b"\x00" in chunk
+            if not quoted and offset + len(chunk) > data_offset:
+                quoted = b'"' in chunk[max(0, data_offset - offset):]
+            offset += len(chunk)
+            if nul:
+                break
+    return quoted, nul
 
 
 def fingerprint(*parts: Any) -> str:
