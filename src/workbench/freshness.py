@@ -102,16 +102,23 @@ def utc(moment: dt.datetime | pd.Timestamp) -> pd.Timestamp:
 
 def listing_nature(frame: pd.DataFrame, table: str, source_id: str, declared: EvidenceFreshness) -> tuple[str, str]:
     """Whether a listing is dated or point-in-time, and how that is known (module docstring)."""
+    return listing_nature_of(table, source_id, declared, tuple(frame.columns), len(frame),
+                             "granted_at" in frame and bool(frame["granted_at"].notna().all()))
+
+
+def listing_nature_of(table: str, source_id: str, declared: EvidenceFreshness, columns: tuple[str, ...], rows: int,
+                      every_grant_dated: bool) -> tuple[str, str]:
+    """:func:`listing_nature` from what it looks at (columns, rows, whether every row has a grant date),
+    so a listing kept in Parquet is judged without loading it."""
     if source_id in declared.dated:
         return DATED, "declared dated (evidence_freshness.dated)"
     if source_id in declared.point_in_time:
         return POINT_IN_TIME, "declared point-in-time (evidence_freshness.point_in_time)"
-    if table == "grants" and len(frame) and "granted_at" in frame and "removed_at" in frame \
-            and bool(frame["granted_at"].notna().all()):
+    if table == "grants" and rows and "granted_at" in columns and "removed_at" in columns and every_grant_dated:
         return DATED, "every row carries its grant date"
     if table == "grants":
         return POINT_IN_TIME, "rows without grant dates"
-    if table == "identities" and {"hire_date", "termination_date"} <= set(frame.columns):
+    if table == "identities" and {"hire_date", "termination_date"} <= set(columns):
         return DATED, "workers kept with their hire and termination dates"
     return POINT_IN_TIME, f"the {table} table: the state at its moment only"
 

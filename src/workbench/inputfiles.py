@@ -20,6 +20,9 @@ import stat
 from pathlib import Path
 
 DEFAULT_MAX_EXPORT_BYTES = 2 * 1024**3
+#: From this size a source export is kept in Parquet and its full-population analytics run in DuckDB
+#: (the period file's ``large_population_size``; see :mod:`workbench.populations.staged`).
+DEFAULT_LARGE_POPULATION_BYTES = 256 * 1024**2
 #: How much of a text export's start is looked at for NUL bytes and UTF-16 without a byte-order mark.
 HEAD_BYTES = 64 * 1024
 #: Suffixes of binary exports (zip-based workbooks, Parquet): NUL bytes are normal in them.
@@ -53,6 +56,15 @@ def parse_size(value: int | str) -> int:
     if size <= 0:
         raise ValueError("a size limit must be more than 0 bytes")
     return size
+
+
+def parse_threshold(value: int | str) -> int:
+    """A size threshold: as :func:`parse_size`, and also 0 (every export is above it)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0
+    if isinstance(value, str) and value.strip() == "0":
+        return 0
+    return parse_size(value)
 
 
 def describe_size(size: int) -> str:

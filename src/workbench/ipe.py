@@ -46,8 +46,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -73,6 +73,9 @@ RULES: dict[str, str] = {
 HEADLINE = "Cannot conclude: evidence unreliable (IPE)"
 #: The kind under which the acceptances are frozen into a run (``records/ipe_acceptances.yaml``).
 RECORD_KIND = "ipe_acceptances"
+#: A table kept in Parquet with more rows than this is checked through a DuckDB query selecting the
+#: rows that may fail (a smaller one is read, in batches, and checked as a frame).
+QUERY_ABOVE_ROWS = 200_000
 #: Findings listed one by one per check and source; beyond this, one finding counts the rest.
 MAX_LISTED = 25
 _CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -90,6 +93,18 @@ class SourceData:
     expected_rows: object = None  # options.expected_rows as declared (None: not declared)
     rejected: int = 0
     duplicates_dropped: int = 0
+    # A table kept in Parquet (a large population): ``frame`` has its columns and no rows, ``rows``
+    # counts them, ``batches(columns)`` gives columns of the table in consecutive pieces, and
+    # ``rows_where(condition)`` the rows meeting a DuckDB SQL condition (the row checks ask only for
+    # the rows that may fail them, then judge those exactly as over the whole table).
+    rows: int | None = None
+    batches: Callable[..., Iterator[pd.DataFrame]] | None = None
+    rows_where: Callable[[str], pd.DataFrame] | None = None
+
+    @property
+    def row_count(self) -> int:
+        """How many rows the export gave."""
+        return len(self.frame) if self.rows is None else self.rows
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,7 @@ class Issue:
 
 def empty_source(source: SourceData) -> list[Issue]:
     """An export with no rows for a required role: nothing in it is evidence that nothing happened."""
-    if len(source.frame) or not source.required:
+    if source.row_count or not source.required:
         return []
     return [Issue("ipe_empty_source", source.source_id, source.file_name, source.file_name, source.source_id,
                   f"The export {source.file_name} ({source.table}) has no rows, but the control requires it: an "
@@ -123,7 +138,7 @@ def row_count(source: SourceData) -> list[Issue]:
     if source.expected_rows is None:
         return []
     count, tolerance = expected_rows(source.expected_rows)
-    rows = len(source.frame)
+    rows = source.row_count
     if abs(rows - count) <= tolerance:
         return []
     within = f" ± {tolerance:,}" if tolerance else ""
@@ -189,6 +204,12 @@ def impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = No
     """Dates in an order that cannot happen: termination before hire (identities), removal before
     grant (grants), a decision before its campaign was activated (review_decisions, with the
     ``campaigns`` table when the control reads one)."""
+    return _capped(_impossible_sequences(source, campaigns), source, "ipe_impossible_sequence",
+                   "impossible sequences")
+
+
+def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = None) -> list[Issue]:
+    """:func:`impossible_sequences` before the cap, in the order of the rows."""
     frame, issues = source.frame, []
     if source.table == "identities":
         for row in _before(frame, "hire_date", "termination_date").itertuples():
@@ -215,7 +236,7 @@ def impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = No
                 f"The decision on {row.entitlement} of {row.subject_email} is dated {_day(row.decided_at)}, before "
                 f"campaign {row.campaign_id} was activated on {_day(row.activated_at)} ({source.file_name}, line "
                 f"{row.line}).", f"{source.file_name}, line {row.line}"))
-    return _capped(issues, source, "ipe_impossible_sequence", "impossible sequences")
+    return issues
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -227,6 +248,16 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
 def control_characters(source: SourceData) -> list[Issue]:
     """Text cells holding a C0 control character (other than tab, CR, LF) or DEL: invisible in a
     workpaper, they make two equal-looking values differ or hide part of a value."""
+    return _capped(_sorted_by_line(_control_characters(source)), source, "ipe_control_characters",
+                   "cells with control characters")
+
+
+def _sorted_by_line(issues: list[Issue]) -> list[Issue]:
+    return sorted(issues, key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
+
+
+def _control_characters(source: SourceData) -> list[Issue]:
+    """:func:`control_characters` before the sort and the cap."""
     issues = []
     for column in _text_columns(source.frame):
         values = source.frame[column]
@@ -240,8 +271,7 @@ def control_characters(source: SourceData) -> list[Issue]:
                 f"{source.source_id}|{column}|{line}",
                 f"The {column} value on line {line} of {source.file_name} holds a control character: '{shown}'.",
                 f"{source.file_name}, line {line}, column {column}"))
-    issues.sort(key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
-    return _capped(issues, source, "ipe_control_characters", "cells with control characters")
+    return issues
 
 
 def run_checks(sources: list[SourceData]) -> list[Issue]:
@@ -250,9 +280,56 @@ def run_checks(sources: list[SourceData]) -> list[Issue]:
     joined_campaigns = pd.concat(campaigns, ignore_index=True) if campaigns else None
     issues = []
     for source in sources:
-        issues += empty_source(source) + row_count(source) + duplicate_keys(source)
-        issues += impossible_sequences(source, joined_campaigns) + control_characters(source)
+        issues += empty_source(source) + row_count(source)
+        if source.batches is None:
+            issues += duplicate_keys(source)
+            issues += impossible_sequences(source, joined_campaigns) + control_characters(source)
+        else:
+            issues += _batched_row_checks(source, joined_campaigns)
     return issues
+
+
+def _batched_row_checks(source: SourceData, campaigns: pd.DataFrame | None) -> list[Issue]:
+    """The row checks of a table kept in Parquet: the rows that may fail a check (a control character
+    in a text cell, two dates that may be out of order) are selected by one DuckDB query and judged by
+    the same checks as an in-memory table, so the issues and their order are the same."""
+    assert source.batches is not None and source.rows_where is not None
+    issues = []
+    if source.table == "identities" and source.row_count:
+        wanted = [c for c in ("employee_id", "email", "line") if c in source.frame]
+        keys = pd.concat(list(source.batches(wanted)), ignore_index=True)
+        issues += duplicate_keys(replace(source, frame=keys, rows=None, batches=None, rows_where=None))
+    if source.row_count <= QUERY_ABOVE_ROWS:  # small: a query costs more than reading the table
+        suspects = pd.concat([source.frame, *source.batches()], ignore_index=True)
+    else:
+        condition = _suspect_condition(source, campaigns)
+        suspects = source.rows_where(condition) if condition else source.frame
+    one = replace(source, frame=suspects, rows=None, batches=None, rows_where=None)
+    issues += impossible_sequences(one, campaigns) + control_characters(one)
+    return issues
+
+
+def _sql_name(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def _suspect_condition(source: SourceData, campaigns: pd.DataFrame | None) -> str:
+    """A DuckDB condition true for every row that :func:`impossible_sequences` or
+    :func:`control_characters` could report (a superset: those checks then decide)."""
+    frame = source.frame
+    # an object column may hold lists (an SoD rule's entitlements): its text form is searched, a
+    # superset of what control_characters looks at (its text values)
+    parts = [f"regexp_matches(CAST({_sql_name(c)} AS VARCHAR), '[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]')"
+             for c in _text_columns(frame)]
+    pairs = {"identities": ("hire_date", "termination_date"), "grants": ("granted_at", "removed_at")}
+    if source.table in pairs and all(c in frame for c in pairs[source.table]):
+        earlier, later = pairs[source.table]
+        parts.append(f"{_sql_name(later)} < {_sql_name(earlier)}")
+    if source.table == "review_decisions" and campaigns is not None and "activated_at" in campaigns \
+            and "decided_at" in frame and campaigns["activated_at"].notna().any():
+        latest = pd.Timestamp(campaigns["activated_at"].max()).tz_convert("UTC")
+        parts.append(f"decided_at < TIMESTAMPTZ '{latest.isoformat()}'")
+    return " OR ".join(f"({part})" for part in parts)
 
 
 def as_findings(issues: list[Issue], frameworks: tuple[str, ...]) -> list[Finding]:

@@ -27,7 +27,14 @@ from pydantic import (
 )
 
 from workbench.identity import DEFAULT_PEOPLE_MATCH, DEFAULT_SYSTEM_MATCH, MATCH_RULES
-from workbench.inputfiles import DEFAULT_MAX_EXPORT_BYTES, InputFileError, parse_size, screen_export
+from workbench.inputfiles import (
+    DEFAULT_LARGE_POPULATION_BYTES,
+    DEFAULT_MAX_EXPORT_BYTES,
+    InputFileError,
+    parse_size,
+    parse_threshold,
+    screen_export,
+)
 from workbench.yamlfile import YamlFileError, load_yaml, load_yaml_with_nodes
 
 SOC2_CRITERION = re.compile(r"^(CC[1-9]\.[0-9]{1,2}|A1\.[1-3]|C1\.[1-2]|PI1\.[1-5]|P[1-8]\.[1-9])$")
@@ -304,6 +311,11 @@ class PeriodParameters(_Strict):
     #: The largest source export a run copies into its folder and reads, in bytes or as text such
     #: as "4 GiB" or "500 MB" (default 2 GiB); a larger export is refused before it is copied.
     max_export_size: Annotated[int, BeforeValidator(parse_size)] = DEFAULT_MAX_EXPORT_BYTES
+    #: From what size (bytes, or text such as "256 MiB") a source export is kept in Parquet inside the
+    #: run (``<run>/staged/``) and the analytics that scan a whole listing run as DuckDB queries on it,
+    #: rather than holding it in memory (default 256 MiB; 0: every tabular export, as the tests force
+    #: it). Where the work runs changes; what it finds does not (same records either way).
+    large_population_size: Annotated[int, BeforeValidator(parse_threshold)] = DEFAULT_LARGE_POPULATION_BYTES
     #: How far a listing's moment may lie from the moment a control uses it for (period end, review
     #: snapshot, decision deadline) before it is a stale listing (an IPE exception).
     evidence_freshness: EvidenceFreshness = Field(default_factory=EvidenceFreshness)

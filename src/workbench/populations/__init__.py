@@ -61,7 +61,9 @@ accepts. Everything named here is importable from the package; its modules follo
 - ``evidence``: :class:`IPEEvidence`, :class:`Population`, key checks and control totals;
   ``errors``: :class:`PopulationError` and the rows set aside; ``contract``: the canonical
   columns, states and dtypes;
-- ``derived``: :func:`erp_accounts`, :func:`github_accounts` and :func:`reconcile`.
+- ``derived``: :func:`erp_accounts`, :func:`github_accounts` and :func:`reconcile`;
+- ``staged``: a large export kept in Parquet, read batch by batch through its own reader with the
+  same table and evidence (the period file's ``large_population_size``).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import csv
 import io
 import mmap
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +33,25 @@ def _decode_line(raw: bytes, file: str, line: int) -> str:
         raise _not_utf8(file, raw[exc.start], line) from None
 
 
-def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
-                   ) -> tuple[_RawTable | None, str]:
-    """A CSV file through Arrow, every column as text: (table, "") or (None, why not).
+@dataclass(frozen=True)
+class _CsvHead:
+    """What precedes a CSV file's data: the preamble lines, blank lines before the header, the
+    header line and where the data starts (byte offsets). Read once by the Arrow path and by the
+    batched staging of a large export (:mod:`.staged`), so both see the same header and lines."""
 
-    Line numbers stay exact: Arrow keeps blank lines as rows (``ignore_empty_lines=False``), and
-    when the file's LF count shows newlines inside quoted values, each record's line is shifted
-    by the newlines of the records before it. A structural problem (ragged row, bad quoting,
-    invalid UTF-8) is located and reported exactly like the csv-module path.
-    """
-    import pyarrow.csv as pv
+    bom: bool
+    preamble: tuple[str, ...]
+    rejected: tuple[RejectedRow, ...]
+    header_line: int
+    header_text: str
+    header_offset: int
+    data_offset: int
 
+
+def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
+    """The head of a CSV file for the Arrow path, or why the Arrow path cannot read the file."""
     if not _is_utf8(opts.encoding):
-        return None, "the Arrow path reads UTF-8 files only"
+        return "the Arrow path reads UTF-8 files only"
     if not path.is_file():
         raise PopulationError(file, f"file not found ({path}).")
     preamble: list[str] = []
@@ -52,7 +59,7 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
     with open(path, "rb") as handle:
         head = handle.read(3)
         if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            return None, "the file is UTF-16"
+            return "the file is UTF-16"
         handle.seek(3 if head == _BOM else 0)
         line = 0
         for k in range(opts.preamble_lines):
@@ -73,8 +80,28 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
         header_text = _decode_line(raw, file, line).rstrip("\r\n")
         data_offset = handle.tell()
     if header_text.count('"') % 2:
-        return None, "the header row spans several lines"
-    header_line = line
+        return "the header row spans several lines"
+    return _CsvHead(head == _BOM, tuple(preamble), tuple(rejected), line, header_text, header_offset,
+                    data_offset)
+
+
+def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
+                   ) -> tuple[_RawTable | None, str]:
+    """A CSV file through Arrow, every column as text: (table, "") or (None, why not).
+
+    Line numbers stay exact: Arrow keeps blank lines as rows (``ignore_empty_lines=False``), and
+    when the file's LF count shows newlines inside quoted values, each record's line is shifted
+    by the newlines of the records before it. A structural problem (ragged row, bad quoting,
+    invalid UTF-8) is located and reported exactly like the csv-module path.
+    """
+    import pyarrow.csv as pv
+
+    head = _read_head(path, file, opts)
+    if isinstance(head, str):
+        return None, head
+    preamble, rejected = list(head.preamble), list(head.rejected)
+    header_offset, header_text, data_offset = head.header_offset, head.header_text, head.data_offset
+    header_line = head.header_line
     detected = delimiter == "auto"
     if detected:
         delimiter = _sniff_delimiter(header_text, file, header_line)
@@ -117,11 +144,11 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
             table = read(True, on_invalid)
     except pa.ArrowInvalid as exc:
         job.result(file)
-        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+        _locate_csv_problem(path, file, opts, delimiter, head.bom)
         raise PopulationError(file, f"the CSV is malformed ({exc}).") from None
     job.result(file)
     if job.suspect:  # Arrow drops such quotes silently: let the csv module judge the file
-        _locate_csv_problem(path, file, opts, delimiter, head == _BOM)
+        _locate_csv_problem(path, file, opts, delimiter, head.bom)
     first_line = header_line + 1
     rows = table.num_rows
     expected = header_line + rows + len(invalid) - (0 if job.last in (b"\n", b"\r") else 1)
@@ -173,7 +200,7 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
         file=file, header=header, header_line=header_line, columns=columns, lines=lines,
         sha256=job.sha256, size_bytes=job.size, file_format="csv (Arrow)", rejected=rejected,
         delimiter=delimiter, delimiter_detected=detected,
-        encoding="utf-8 (byte-order mark)" if head == _BOM else "utf-8",
+        encoding="utf-8 (byte-order mark)" if head.bom else "utf-8",
         preamble=tuple(preamble)), ""
 
 

@@ -17,7 +17,13 @@ from .xlsx import _read_xlsx
 
 
 def _load_table(path: Path, file: str, opts: _Options) -> _RawTable:
-    """Read any tabular export by its suffix: .xlsx, .parquet, otherwise CSV."""
+    """Read any tabular export by its suffix: .xlsx, .parquet, otherwise CSV (or, while a large
+    export is staged batch by batch, the batch at hand: :func:`.staged.preloaded`)."""
+    from .staged import preloaded
+
+    batch = preloaded(file)
+    if batch is not None:
+        return batch
     suffix = path.suffix.casefold()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, file, opts)

@@ -38,6 +38,17 @@ def _read_parquet(path: Path, file: str, opts: _Options) -> _RawTable:
         job.result(file)
         raise PopulationError(file, f"cannot read the Parquet file ({exc}).") from None
     job.result(file)
+    columns = _flat_columns(table, file)
+    rows = table.num_rows
+    return _RawTable(
+        file=file, header=[str(n).strip() for n in table.column_names], header_line=None,
+        columns=columns, lines=np.arange(1, rows + 1, dtype="int64"), sha256=job.sha256,
+        size_bytes=job.size, file_format="parquet", unit="row")
+
+
+def _flat_columns(table: pa.Table, file: str) -> list[pa.ChunkedArray]:
+    """The columns of a Parquet table as the readers take them: dictionaries decoded, bytes and
+    string views as text; nested columns refused naming the column."""
     columns: list[pa.ChunkedArray] = []
     for name, column in zip(table.column_names, table.columns):
         kind = column.type
@@ -55,8 +66,4 @@ def _read_parquet(path: Path, file: str, opts: _Options) -> _RawTable:
         if pa.types.is_string_view(kind):
             column = pc.cast(column, _TEXT)
         columns.append(column)
-    rows = table.num_rows
-    return _RawTable(
-        file=file, header=[str(n).strip() for n in table.column_names], header_line=None,
-        columns=columns, lines=np.arange(1, rows + 1, dtype="int64"), sha256=job.sha256,
-        size_bytes=job.size, file_format="parquet", unit="row")
+    return columns

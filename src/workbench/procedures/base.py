@@ -36,15 +36,19 @@ import json
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+if TYPE_CHECKING:
+    import duckdb
+
 from workbench import csvsafe, exceptions, freshness, ipe, populations, referencing, runfolder, sampling, workpapers
 from workbench.analytics import HIT_COLUMNS
 from workbench.parameters import DEFAULT_SERVICE_ACCOUNTS, Control, PeriodParameters, Source, System
+from workbench.populations import staged
 from workbench.populations.options import expected_rows
 from workbench.procedures.identification import PEOPLE_COLUMNS, IdentificationMixin
 from workbench.procedures.period_view import PeriodChangesMixin
@@ -121,6 +125,34 @@ def attribute_header(attribute: str) -> str:
     """An attribute's column header: its code in words, unique within the procedure (two A3
     attributes read "A3 reviewer independent" and "A3 reviewer appropriate", never "A3" twice)."""
     return attribute.replace("_", " ")
+
+
+def _systems_listed(population: populations.Population) -> list[str]:
+    """The systems a source lists (non-empty, sorted), read without loading a staged table."""
+    if isinstance(population, staged.StagedPopulation):
+        return list(population.summary.systems)
+    frame = population.frame
+    return sorted(set(frame["system"].dropna())) if "system" in frame else []
+
+
+def _columns_of(population: populations.Population) -> tuple[str, ...]:
+    """A source's canonical columns, read without loading a staged table."""
+    if isinstance(population, staged.StagedPopulation):
+        return population.summary.columns
+    return tuple(population.frame.columns)
+
+
+def _frame_or_columns(population: populations.Population) -> pd.DataFrame:
+    """The frame the IPE checks see: the table itself, or for a staged table its columns only (the
+    checks then read it in batches)."""
+    if isinstance(population, staged.StagedPopulation):
+        return staged.empty_frame(population.parquet)
+    return population.frame
+
+
+def _sql_text(value: str) -> str:
+    """A text literal for DuckDB SQL."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def read_source(source: Source, path: Path, systems: list[System]) -> populations.Population:
@@ -245,11 +277,30 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return [ref] if isinstance(ref, str) else list(ref)
 
     def load(self, source_id: str) -> populations.Population:
-        """A source's canonical table and evidence, read once from its frozen copy."""
+        """A source's canonical table and evidence, read once from its frozen copy. A large export
+        (above the period file's ``large_population_size``) is kept in Parquet in the run folder
+        (:mod:`workbench.populations.staged`): its evidence is complete, its frame is read back only
+        if something asks for it; the large-population paths query it through DuckDB instead."""
         if source_id not in self.loaded:
-            self.loaded[source_id] = read_source(self.params.source(source_id), self.context.inputs[source_id],
-                                                 list(self.params.systems))
+            source, path = self.params.source(source_id), self.context.inputs[source_id]
+            systems = list(self.params.systems)
+            if self.is_large(source_id):
+                self.loaded[source_id] = staged.stage(
+                    source.kind, path, self.context.run_dir / staged.STAGED_DIR / f"{source_id}.parquet",
+                    lambda: read_source(source, path, systems), options=source.options,
+                    fingerprint=staged.fingerprint(source.model_dump(mode="json"), privileged_entitlements(systems),
+                                                   {s.name: s.id for s in systems}))
+            else:
+                self.loaded[source_id] = read_source(source, path, systems)
         return self.loaded[source_id]
+
+    def is_large(self, source_id: str) -> bool:
+        """Whether a source is kept in Parquet: a table export above the period file's
+        ``large_population_size`` (0: every table export)."""
+        source, threshold = self.params.source(source_id), self.params.large_population_size
+        if not staged.is_stageable(source.kind):
+            return False
+        return threshold == 0 or self.context.inputs[source_id].stat().st_size > threshold
 
     def load_for(self, role: str, source_id: str) -> populations.Population:
         """A source loaded for a role, refused unless it fills a table the role takes (a wrong export
@@ -279,6 +330,54 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
     def _people_resolved(self) -> dict[str, pd.DataFrame]:
         return {}
 
+    @cached_property
+    def sql(self) -> duckdb.DuckDBPyConnection:
+        """One DuckDB connection per control, for populations kept in Parquet (large populations)."""
+        import duckdb
+        return duckdb.connect(config={"threads": 2})
+
+    def listing_relation(self, role: str, at: pd.Timestamp | None = None) -> duckdb.DuckDBPyRelation | None:
+        """The role's listings as ``frames(role, at)`` gives them (same columns and dtypes, one snapshot
+        per system, ``listing`` naming the file), as a DuckDB relation on ``self.sql`` over their Parquet
+        copies, when the role's population is large (kept in Parquet); None when it is held in memory."""
+        ids = self.source_ids(role)
+        loaded = {source_id: self.load_for(role, source_id) for source_id in dict.fromkeys(ids)}
+        if not any(isinstance(p, staged.StagedPopulation) for p in loaded.values()):
+            return None
+        self._refuse_repeated_snapshots(role, ids)
+        chosen = {(s.kind, s.system): s.source_id for s in
+                  (choose(group, at) for group in self._snapshot_groups(role).values())}
+        parts = []
+        for source_id in ids:
+            population = loaded[source_id]
+            name = self._listing_view(source_id, population)
+            columns = _columns_of(population)
+            where = ""
+            if "system" in columns:
+                elsewhere = sorted(system for system in _systems_listed(population)
+                                   if chosen.get((population.kind, system)) not in (source_id, None))
+                if elsewhere:
+                    where = " WHERE system IS NULL OR system NOT IN (" + ", ".join(
+                        _sql_text(system) for system in elsewhere) + ")"
+            parts.append(f"SELECT *, {_sql_text(self.label(source_id))} AS listing FROM {name}{where}")
+        return self.sql.sql(" UNION ALL BY NAME ".join(parts))
+
+    def _listing_view(self, source_id: str, population: populations.Population) -> str:
+        """The DuckDB view of one source's canonical table on ``self.sql`` (its Parquet file, or its
+        in-memory frame through Arrow), created once; its name."""
+        import pyarrow as pa
+
+        name = '"' + f"listing_{source_id}".replace('"', '""') + '"'
+        views = self.__dict__.setdefault("_listing_views", set())
+        if source_id not in views:
+            if isinstance(population, staged.StagedPopulation):
+                path = str(population.parquet).replace("'", "''")
+                self.sql.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+            else:
+                self.sql.register(f"listing_{source_id}", pa.Table.from_pandas(population.frame, preserve_index=False))
+            views.add(source_id)
+        return name
+
     def frames(self, role: str, at: pd.Timestamp | None = None) -> pd.DataFrame:
         """The canonical tables of a multi-source role, concatenated, each row naming its file.
 
@@ -303,12 +402,18 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return pd.concat(parts, ignore_index=True)
 
     def snapshots(self, role: str) -> list[Snapshot]:
-        """Every source of a role as one snapshot per system it lists, at its moment (UTC)."""
+        """Every source of a role as one snapshot per system it lists, at its moment (UTC). A staged
+        (large) listing's snapshots read their rows from Parquet only when their frame is asked for."""
         found = []
         for source_id in dict.fromkeys(self.source_ids(role)):
             population = self.load_for(role, source_id)
             moment = pd.Timestamp(self.params.source(source_id).moment).tz_convert("UTC")
-            found += split_by_system(source_id, self.label(source_id), population.kind, moment, population.frame)
+            if isinstance(population, staged.StagedPopulation):
+                found += [staged.StagedSnapshot(source_id, self.label(source_id), population.kind, system, moment,
+                                                population) for system in population.summary.systems]
+            else:
+                found += split_by_system(source_id, self.label(source_id), population.kind, moment,
+                                         population.frame)
         return found
 
     def _snapshot_groups(self, role: str) -> dict[tuple[str, str], list[Snapshot]]:
@@ -324,7 +429,7 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         seen: dict[tuple[str, str, object], str] = {}
         for source_id in dict.fromkeys(source_ids):
             population = self.load(source_id)
-            systems = set(population.frame["system"].dropna()) if "system" in population.frame else set()
+            systems = set(_systems_listed(population))
             declared = self.params.source(source_id).system
             moment = self.params.source(source_id).moment
             for system in sorted(systems | ({declared} if declared else set())):
@@ -471,8 +576,14 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
     def listing_of(self, source_id: str) -> freshness.Listing:
         """A source as the freshness check sees it: the moment it shows the system and its nature."""
         source, population = self.params.source(source_id), self.load(source_id)
-        nature, basis = freshness.listing_nature(population.frame, population.table, source_id,
-                                                 self.params.evidence_freshness)
+        if isinstance(population, staged.StagedPopulation):
+            summary = population.summary
+            nature, basis = freshness.listing_nature_of(
+                population.table, source_id, self.params.evidence_freshness, summary.columns, summary.rows,
+                "granted_at" in summary.columns and summary.non_null.get("granted_at") == summary.rows)
+        else:
+            nature, basis = freshness.listing_nature(population.frame, population.table, source_id,
+                                                     self.params.evidence_freshness)
         return freshness.Listing(source_id, self.label(source_id), source.source_system, freshness.utc(source.moment),
                                  nature, basis)
 
@@ -745,9 +856,11 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         required = {s for role, ref in self.control.sources.items()
                     if (spec := self.SOURCE_ROLES.get(role)) is None or spec.required
                     for s in ([ref] if isinstance(ref, str) else ref)}
-        data = [ipe.SourceData(s, self.label(s), p.table, p.frame, s in required,
+        data = [ipe.SourceData(s, self.label(s), p.table, _frame_or_columns(p), s in required,
                                (self.params.source(s).options or {}).get("expected_rows"),
-                               len(p.evidence.rows_rejected), p.evidence.duplicates_dropped)
+                               len(p.evidence.rows_rejected), p.evidence.duplicates_dropped,
+                               **({"rows": p.summary.rows, "batches": p.batches, "rows_where": p.rows_where}
+                                  if isinstance(p, staged.StagedPopulation) else {}))
                 for s, p in sorted(self.loaded.items())]
         issues = ipe.run_checks(data) + freshness.issues(self.freshness_assessments)
         return ipe.as_findings(issues, self.mapped_frameworks())
