@@ -17,7 +17,7 @@ from functools import cached_property
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, freshness, removals, snapshots, workpapers
+from workbench import analytics, freshness, large_analytics, removals, snapshots, workpapers
 from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
@@ -219,6 +219,17 @@ class UserAccessReviewTest(ControlTest):
         grants = self.correlate(self.frames("access_listings", at=self.snapshot))
         return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
 
+    @cached_property
+    def large_grants(self) -> large_analytics.CorrelatedListing | None:
+        """The system listings as ``grants`` gives them, kept in DuckDB when the population is large
+        (``listing_relation``); None when the listings are held in memory (then ``grants`` serves)."""
+        relation = self.listing_relation("access_listings", at=self.snapshot)
+        if relation is None:
+            return None
+        labels = [self.label(s) for s in self.source_ids("access_listings")]
+        return large_analytics.correlated_listing(self.sql, relation, labels, self.correlate,
+                                                  self.in_review_scope if self.review_scopes else None)
+
     # --- snapshots and proof of removal --------------------------------------------------------------
     @cached_property
     def listing_snapshots(self) -> list[snapshots.Snapshot]:
@@ -369,12 +380,18 @@ class UserAccessReviewTest(ControlTest):
     def population_gaps(self) -> pd.DataFrame:
         """Access held at the snapshot the campaign did not cover: the A1 reconciliation and an
         analytic, computed once for both."""
+        if (listing := self.large_grants) is not None:
+            return large_analytics.review_population_gaps(listing, self.decisions, self.identities, self.snapshot,
+                                                          self.control.systems, "system listings")
         return analytics.review_population_gaps(self.grants, self.decisions, self.identities, self.snapshot,
                                                 self.control.systems, "system listings")
 
     @cached_property
     def lines_not_in_listing(self) -> pd.DataFrame:
         """Campaign lines the listings do not support: the A1 reconciliation and an analytic, once for both."""
+        if (listing := self.large_grants) is not None:
+            return large_analytics.review_lines_not_in_listing(self.decisions, listing, self.identities, self.snapshot,
+                                                               self.decisions_label)
         return analytics.review_lines_not_in_listing(self.decisions, self.grants, self.identities, self.snapshot,
                                                      self.decisions_label)
 
@@ -430,7 +447,8 @@ class UserAccessReviewTest(ControlTest):
         manager_email = items["subject_email"].map(identities.set_index("email")["manager_employee_id"]) \
             .map(identities.set_index("employee_id")["email"])
         owners = {s.id: (s.owner or "").casefold() for s in self.params.systems}
-        grants = self.grants
+        listing = self.large_grants   # large: only the grants the selected lines may name
+        grants = self.grants if listing is None else large_analytics.held_for_lines(listing, items, self.snapshot)
         held_then = analytics.review_subjects(grants[analytics.held_at(grants, self.snapshot)])  # HR e-mail or account
         held = set(zip(held_then["system"], held_then["review_subject"], held_then["entitlement"]))
         campaign = self.campaign
