@@ -94,14 +94,15 @@ class CorrelatedListing:
         return list(self.dtypes)
 
     def fetch(self, where: str = "TRUE", order: str = "_order") -> pd.DataFrame:
-        """The rows satisfying the SQL condition ``where``, as ``frames`` rows correlated would show them."""
+        """The rows satisfying the SQL condition ``where`` (the view is aliased ``g``: a subquery names the
+        row's own columns ``g.<column>``), as ``frames`` rows correlated would show them."""
         selected = ", ".join(f'"{c}"' for c in self.columns)
-        table = self.con.sql(f"SELECT {selected} FROM {self.view} WHERE {where} ORDER BY {order}").to_arrow_table()
+        table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
         return as_pandas(table, self.dtypes)
 
     def count(self, where: str = "TRUE") -> int:
         """How many rows satisfy ``where``."""
-        return int(self.con.sql(f"SELECT count(*) FROM {self.view} WHERE {where}").fetchall()[0][0])
+        return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
 
     def register(self, frame: pd.DataFrame, prefix: str) -> str:
         """A small pandas table on the connection (through Arrow), under a fresh name."""
@@ -112,8 +113,8 @@ class CorrelatedListing:
 
 def listing_dtypes(schema: pa.Schema) -> dict[str, object]:
     """The pandas dtypes ``frames`` gives a listing's columns, from the relation's Arrow schema: text is
-    pandas' nullable string, except ``listing`` (the file's name, plain ``str``); other types as Arrow
-    converts them."""
+    pandas' nullable string, except ``listing`` (the file's name, plain ``str``); moments are UTC; other
+    types as Arrow converts them."""
     dtypes: dict[str, object] = {}
     for field in schema:
         if field.name == "listing":
@@ -121,6 +122,8 @@ def listing_dtypes(schema: pa.Schema) -> dict[str, object]:
         elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or \
                 pa.types.is_string_view(field.type):
             dtypes[field.name] = "string"
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            dtypes[field.name] = pd.DatetimeTZDtype(field.type.unit, "UTC")   # DuckDB says Etc/UTC
         else:
             dtypes[field.name] = None
     return dtypes
@@ -215,8 +218,8 @@ def _line_keys(listing: CorrelatedListing, decisions: pd.DataFrame) -> str:
 
 def _named_by_line(lines: str, identifier: str) -> str:
     """SQL: the row's access is named by a review line through ``identifier`` (loosely spelled)."""
-    return (f"EXISTS (SELECT 1 FROM {lines} l WHERE l.system IS NOT DISTINCT FROM system "
-            f"AND l.entitlement IS NOT DISTINCT FROM _loose_entitlement AND l.subject = {identifier})")
+    return (f"EXISTS (SELECT 1 FROM {lines} l WHERE l.system IS NOT DISTINCT FROM g.system "
+            f"AND l.entitlement IS NOT DISTINCT FROM g._loose_entitlement AND l.subject = g.{identifier})")
 
 
 def _named_by_any_line(lines: str) -> str:
@@ -257,8 +260,8 @@ def held_for_lines(listing: CorrelatedListing, lines: pd.DataFrame, snapshot: pd
     keys = pd.DataFrame({"system": lines["system"].astype("string"), "subject": lines["subject_email"].astype("string"),
                          "entitlement": lines["entitlement"].astype("string")}).dropna().drop_duplicates()
     wanted = listing.register(keys, "items")
-    named = " OR ".join(f"EXISTS (SELECT 1 FROM {wanted} k WHERE k.system = system AND k.entitlement = entitlement "
-                        f"AND k.subject = {c})" for c in ("person_email", "_fold_email", "_fold_login"))
+    named = " OR ".join(f"EXISTS (SELECT 1 FROM {wanted} k WHERE k.system = g.system AND k.entitlement = g.entitlement "
+                        f"AND k.subject = g.{c})" for c in ("person_email", "_fold_email", "_fold_login"))
     return listing.fetch(f"{held_at_sql(snapshot)} AND ({named})")
 
 
@@ -312,8 +315,8 @@ def sod_accounts(listing: CorrelatedListing, held: str) -> pd.DataFrame:
 
 def sod_rule_entitlements(rules: pd.DataFrame, attribute_rules: Sequence[analytics.AttributeRule]) -> set[str]:
     """Every entitlement a rule-set rule (stripped, casefolded) or an attribute rule (casefolded) names."""
-    named = {str(e).strip().casefold() for side in ("entitlements_a", "entitlements_b")
-             for names in rules[side] if isinstance(names, list | tuple) for e in names if isinstance(e, str)}
+    named = {str(e).strip().casefold() for side in ("entitlements_a", "entitlements_b") if side in rules
+             for e in rules[side].explode().dropna()}
     return named | {e.casefold() for rule in attribute_rules for e in rule.entitlements}
 
 
@@ -335,8 +338,7 @@ def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFram
 def sod_attribute_conflicts(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
                             rules: list[analytics.AttributeRule], listing_label: str) -> pd.DataFrame:
     """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = sod_rule_rows(listing, held, sod_rule_entitlements(pd.DataFrame(columns=["entitlements_a",
-                                                                                     "entitlements_b"]), rules))
+    rows = sod_rule_rows(listing, held, sod_rule_entitlements(pd.DataFrame(), rules))
     return analytics.sod_attribute_conflicts(rows, identities, rules, listing_label)
 
 

@@ -242,14 +242,8 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def accounts(self) -> pd.DataFrame:
         """The sampling frame: one item per account holding access at the period end."""
-        if self.large_held is not None:
-            frame = large_analytics.sod_accounts(self.large_held, self.held_sql)
-        else:
-            held = self.held.sort_values(["system", "login", "line"], kind="mergesort")
-            grouped = held.groupby(["system", "login"], sort=True)
-            frame = grouped.agg(login_original=("login_original", "first"), person_email=("person_email", "first"),
-                                line=("line", "min"), listing=("listing", "first"),
-                                entitlements=("entitlement", lambda e: "; ".join(dict.fromkeys(e)))).reset_index()
+        frame = (analytics.held_accounts(self.held) if self.large_held is None else
+                 large_analytics.sod_accounts(self.large_held, self.held_sql))
         frame["subject"] = analytics.subject_of(frame)
         frame["detail_key"] = frame["system"] + "|" + frame["login"]
         frame["item_key"] = frame["detail_key"]
