@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import analytics, large_analytics
+from workbench import analytics, large_analytics, removals, snapshots
 
 UTC = "UTC"
 SNAPSHOT = pd.Timestamp("2026-09-01 23:59:59.999999", tz=UTC)
@@ -319,3 +319,23 @@ def test_a_review_line_of_another_system_does_not_cover_the_access():
     found = large_analytics.review_population_gaps(twin_listing(frame, hr()), decisions, hr(), SNAPSHOT,
                                                    ["erp", "cloud"], "l")
     assert list(zip(found["system"], found["subject"])) == [("cloud", "zed")]
+
+
+def test_a_lone_listing_restricted_to_the_revoked_access_proves_each_revocation_as_the_whole_listing_does():
+    frame, identities = hand_made_listing(), hr()
+    erp_rows = frame[frame["system"] == "erp"].reset_index(drop=True)
+    revokes = decisions_frame([("erp", "ANN@fjord.example ", "ap clerk", "revoke", "eva.roth@fjord.example", 2),
+                               ("erp", "zed", "AP Approver", "revoke", "ann.lee@fjord.example", 3),
+                               ("erp", "cy.ito@fjord.example", "AP Clerk", "revoke", "ann.lee@fjord.example", 4),
+                               ("erp", "nobody@fjord.example", "GL", "revoke", "ann.lee@fjord.example", 5)])
+    revokes["subject_email"] = revokes["subject_email"].str.replace("ANN@", "ann.lee@")
+    moment = pd.Timestamp("2026-09-30", tz=UTC)
+    whole = snapshots.Snapshot("erp", "erp_roles.csv", "grants", "erp", moment, correlate(erp_rows, identities))
+    con = duckdb.connect()
+    listing = large_analytics.correlated_listing(con, con.from_arrow(pa.Table.from_pandas(erp_rows)), LISTINGS,
+                                                 lambda a: correlate(a, identities))
+    rows = large_analytics.rows_named_by(listing, revokes)
+    assert 0 < len(rows) < len(erp_rows)
+    lone = snapshots.Snapshot("erp", "erp_roles.csv", "grants", "erp", moment, rows)
+    pd.testing.assert_frame_equal(removals.prove_revocations(revokes, [lone], None, 5, "campaign.csv"),
+                                  removals.prove_revocations(revokes, [whole], None, 5, "campaign.csv"))

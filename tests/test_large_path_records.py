@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from workbench import snapshots
 from workbench.procedures.base import ControlTest
 from workbench.procedures.segregation_of_duties import SegregationOfDutiesTest
 from workbench.procedures.user_access_review import UserAccessReviewTest
@@ -55,6 +56,10 @@ def shown_tables(test: ControlTest) -> dict[str, pd.DataFrame]:
               "ambiguous": test.ambiguous_matches(), "population": test.population().reset_index(drop=True)}
     if isinstance(test, SegregationOfDutiesTest):
         tables["conflicts"] = test.conflicts_table()
+    else:
+        tables["revocation_proofs"] = test.revocation_proofs
+        tables["listings_reconciled"] = snapshots.reconcile(test.listing_snapshots)
+        tables["removed_unexplained"] = test.removed_unexplained
     return tables
 
 

@@ -253,6 +253,13 @@ def review_lines_not_in_listing(decisions: pd.DataFrame, listing: CorrelatedList
     return analytics.review_lines_not_in_listing(decisions, held, identities, snapshot, file_label)
 
 
+def rows_named_by(listing: CorrelatedListing, lines: pd.DataFrame) -> pd.DataFrame:
+    """The listing's rows (held or not) that ``lines`` (review lines) name in some spelling, in the listing's
+    order: every row a look-up by (HR e-mail, account e-mail or login; entitlement), trimmed and
+    casefolded, can find (``removals.prove_revocations`` looks up a revoke's access so)."""
+    return listing.fetch(_named_by_any_line(_line_keys(listing, lines)))
+
+
 def held_for_lines(listing: CorrelatedListing, lines: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
     """The grants held at the snapshot that ``lines`` (review lines: system, subject_email, entitlement)
     may name exactly (``analytics.review_subjects``: HR e-mail, casefolded account e-mail or login),

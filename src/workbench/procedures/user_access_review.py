@@ -237,8 +237,13 @@ class UserAccessReviewTest(ControlTest):
         people (in the declared review scope, if any), at the moment it shows the system; by system,
         oldest first."""
         found = []
-        for snapshot in self.snapshots("access_listings"):
-            if snapshot.system not in self.control.systems:
+        listed = [s for s in self.snapshots("access_listings") if s.system in self.control.systems]
+        several = {system for system, group in snapshots.by_system(listed).items() if len(group) > 1}
+        for snapshot in listed:
+            if self.large_grants is not None:
+                frame = self.large_snapshot_rows(snapshot, whole=snapshot.system in several)
+                found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
+                                                snapshot.moment, frame))
                 continue
             frame = analytics.correlate_grants(snapshot.frame, None, service_accounts=self.service_accounts,
                                                directory=self.identity, orders=self.identity_orders)
@@ -246,6 +251,23 @@ class UserAccessReviewTest(ControlTest):
             found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
                                             snapshot.moment, frame.reset_index(drop=True)))
         return sorted(found, key=lambda s: (s.system, s.moment))
+
+    def large_snapshot_rows(self, snapshot: snapshots.Snapshot, whole: bool) -> pd.DataFrame:
+        """A large population's snapshot rows as ``listing_snapshots`` correlates them, from DuckDB: every row
+        when the system has several snapshots (consecutive listings are compared in pandas), else only
+        the rows a revoke decision may name (all the proof of removal looks up in a lone listing)."""
+        relation = self.listing_relation("access_listings", at=snapshot.moment)
+        relation = relation.filter(f"system = {large_analytics.quote(snapshot.system)}")
+        listing = large_analytics.correlated_listing(
+            self.sql, relation, [snapshot.label],
+            lambda accounts: analytics.correlate_grants(accounts, None, service_accounts=self.service_accounts,
+                                                        directory=self.identity, orders=self.identity_orders),
+            self.in_review_scope if self.review_scopes else None)
+        decisions = self.decisions
+        rows = listing.fetch() if whole else large_analytics.rows_named_by(
+            listing, decisions[decisions["decision"] == "revoke"])
+        columns = [c for c in rows.columns if c in snapshot.frame.columns or c in large_analytics.CORRELATION_DTYPES]
+        return rows[columns].reset_index(drop=True)
 
     @cached_property
     def remediation_evidence(self) -> pd.DataFrame | None:
