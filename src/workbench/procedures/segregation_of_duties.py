@@ -20,6 +20,12 @@ role baseline is a deviation. See ``workbench.sod``.
 
 Full-population analytics first (every account against every rule); then a stratified sample of
 accounts with attributes S1–S3.
+
+A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
+their Parquet copies) runs the entitlement rules, the attribute rules, the sampling frame of accounts
+and the control totals through ``workbench.large_analytics``: only the grants of entitlements a rule
+names come back to pandas. The permission-level and cross-system rules, the role baseline and the
+movers' rule still read the held grants whole (``held``).
 """
 
 from __future__ import annotations

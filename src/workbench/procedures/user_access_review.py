@@ -6,6 +6,12 @@ revocations executed within the SLA (confirmed against the later listing), A7 ev
 Full-population analytics run first; then a statistical sample of review lines, stratified by
 framework scope so each framework's conclusion rests on a sample sized for it, plus targeted
 items from the analytics, kept apart. One population, one execution, one conclusion per framework.
+
+A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
+their Parquet copies) runs the same rules through ``workbench.large_analytics``: accounts correlated
+once each in pandas, the grants scanned in SQL, and only the rows a rule's answer depends on brought
+back (the population gaps, the grants a review line names, the rows a revoke names in a lone
+listing). Several listings of one system are still compared whole, in pandas.
 """
 
 from __future__ import annotations
