@@ -339,3 +339,26 @@ def test_a_lone_listing_restricted_to_the_revoked_access_proves_each_revocation_
     lone = snapshots.Snapshot("erp", "erp_roles.csv", "grants", "erp", moment, rows)
     pd.testing.assert_frame_equal(removals.prove_revocations(revokes, [lone], None, 5, "campaign.csv"),
                                   removals.prove_revocations(revokes, [whole], None, 5, "campaign.csv"))
+
+
+def test_permission_level_and_cross_system_rules_read_only_the_grants_giving_a_named_permission():
+    from workbench import sod
+    frame, identities = hand_made_listing(), hr()
+    rules = pd.DataFrame({"rule_id": ["P1", "X1"], "system": ["erp", "erp"], "function_a": ["Vendors", "Enter"],
+                          "entitlements_a": [(" VEND",), ("AP Clerk",)], "function_b": ["Pay", "Administer"],
+                          "entitlements_b": [("pay",), ("admins",)], "risk_level": ["High", "High"],
+                          "level": ["permission", None], "system_b": [None, "cloud"]})
+    rules = rules.astype({c: "string" for c in ("rule_id", "system", "function_a", "function_b", "risk_level", "level",
+                                                "system_b")})
+    permissions = pd.DataFrame({"system": ["erp", "erp", "erp"], "role": ["vendor master", "AP Approver", "GL Post"],
+                                "permission": ["VEND", "PAY", "POST"], "line": [2, 3, 4]})
+    held = pandas_held(frame, identities, ["erp", "cloud"])
+    listing = twin_listing(frame, identities)
+    rows = large_analytics.held_for_extended_rules(listing, large_analytics.sod_held(listing, ["erp", "cloud"]), rules,
+                                                   permissions)
+    assert len(rows) < len(held)
+    expected = sod.extended_rule_conflicts(held, rules, permissions, "l", "perms.csv")
+    assert len(expected) > 0
+    pd.testing.assert_frame_equal(sod.extended_rule_conflicts(rows, rules, permissions, "l", "perms.csv"), expected)
+    pd.testing.assert_frame_equal(sod.unjoinable_accounts(rows, rules, permissions, "l"),
+                                  sod.unjoinable_accounts(held, rules, permissions, "l"))

@@ -320,6 +320,14 @@ def sod_accounts(listing: CorrelatedListing, held: str) -> pd.DataFrame:
     return as_pandas(listing.con.sql(query).to_arrow_table(), ACCOUNT_FRAME_DTYPES).reset_index(drop=True)
 
 
+def folded_in(names: set[str], strip: bool = False) -> Callable[[pd.Series], pd.Series]:
+    """A test of entitlements: casefolded (after trimming, with ``strip``) they are one of ``names``."""
+    def test(entitlements: pd.Series) -> pd.Series:
+        text = entitlements.astype("string")
+        return (text.str.strip() if strip else text).str.casefold().isin(names).fillna(False).astype(bool)
+    return test
+
+
 def sod_rule_entitlements(rules: pd.DataFrame, attribute_rules: Sequence[analytics.AttributeRule]) -> set[str]:
     """Every entitlement a rule-set rule (stripped, casefolded) or an attribute rule (casefolded) names."""
     named = {str(e).strip().casefold() for side in ("entitlements_a", "entitlements_b") if side in rules
@@ -327,26 +335,47 @@ def sod_rule_entitlements(rules: pd.DataFrame, attribute_rules: Sequence[analyti
     return named | {e.casefold() for rule in attribute_rules for e in rule.entitlements}
 
 
-def sod_rule_rows(listing: CorrelatedListing, held: str, named: set[str]) -> pd.DataFrame:
-    """The held grants the rule-set and attribute-rule analytics can use: those of an entitlement a
-    rule names (casefolded), and each account's first held grant (which names the account in
-    ``analytics.sod_rule_conflicts``), in the listing's order."""
-    wanted = listing.register(pd.DataFrame({"name": sorted(named)}, dtype="string"), "named")
-    first = (f"SELECT min(_order) AS _o FROM {listing.view} WHERE {held} "
-             "GROUP BY system, login")
-    return listing.fetch(f"{held} AND (_fold_entitlement IN (SELECT name FROM {wanted}) OR _order IN ({first}))")
+def extended_rule_entitlements(rules: pd.DataFrame, role_permissions: pd.DataFrame | None) -> set[str]:
+    """Every entitlement (trimmed, casefolded) through which a grant can give a name a rule names: the
+    name itself, or a role that ``role_permissions`` says grants it (``sod.holdings``)."""
+    named = sod_rule_entitlements(rules, [])
+    if role_permissions is None or role_permissions.empty:
+        return named
+    permission = role_permissions["permission"].astype("string").str.strip().str.casefold()
+    roles = role_permissions["role"].astype("string").str.strip().str.casefold()[permission.isin(named).fillna(False)]
+    return named | set(roles.dropna())
+
+
+def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) of the entitlements ``keep`` marks (a pandas test run on the
+    distinct entitlements), and each account's first held grant (which names the account in
+    ``analytics.sod_rule_conflicts``), in the listing's order: all a rule over named entitlements reads."""
+    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held} "
+                                         "AND entitlement IS NOT NULL").to_arrow_table(), {"entitlement": "string"})
+    wanted = listing.register(distinct[keep(distinct["entitlement"]).to_numpy()], "named")
+    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {held} GROUP BY system, login"
+    return listing.fetch(f"{held} AND (entitlement IN (SELECT entitlement FROM {wanted}) OR _order IN ({first}))")
 
 
 def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame) -> pd.DataFrame:
     """Twin of ``analytics.sod_rule_conflicts`` over the held grants (SQL condition ``held``)."""
-    return analytics.sod_rule_conflicts(sod_rule_rows(listing, held, sod_rule_entitlements(rules, [])), rules)
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])))
+    return analytics.sod_rule_conflicts(rows, rules)
 
 
 def sod_attribute_conflicts(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
                             rules: list[analytics.AttributeRule], listing_label: str) -> pd.DataFrame:
     """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = sod_rule_rows(listing, held, sod_rule_entitlements(pd.DataFrame(), rules))
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)))
     return analytics.sod_attribute_conflicts(rows, identities, rules, listing_label)
+
+
+def held_for_extended_rules(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
+                            role_permissions: pd.DataFrame | None) -> pd.DataFrame:
+    """The held grants the permission-level and cross-system rules (``sod.extended_rule_conflicts``,
+    ``sod.unjoinable_accounts``) can match: those giving a name a rule names, directly or through a role."""
+    return held_of_entitlements(listing, held, folded_in(extended_rule_entitlements(rules, role_permissions),
+                                                         strip=True))
 
 
 def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:

@@ -24,8 +24,8 @@ accounts with attributes S1–S3.
 A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
 their Parquet copies) runs the entitlement rules, the attribute rules, the sampling frame of accounts
 and the control totals through ``workbench.large_analytics``: only the grants of entitlements a rule
-names come back to pandas. The permission-level and cross-system rules, the role baseline and the
-movers' rule still read the held grants whole (``held``).
+names (directly or, for permission-level rules, through a role) come back to pandas. The role
+baseline and the movers' rule still read the held grants whole (``held``).
 """
 
 from __future__ import annotations
@@ -164,8 +164,8 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def held(self) -> pd.DataFrame:
         """Access held at the period end in the control's systems, correlated to HR. For a large
-        population (kept in DuckDB, ``large_held``) only the permission-level and cross-system rules,
-        the role baseline and the movers' rule still read it whole."""
+        population (kept in DuckDB, ``large_held``) only the role baseline and the movers' rule still
+        read it whole."""
         if (listing := self.large_held) is not None:
             return listing.fetch(self.held_sql).reset_index(drop=True)
         grants = self.correlate(self.frames("access_listings"))
@@ -181,6 +181,16 @@ class SegregationOfDutiesTest(ControlTest):
             return None
         labels = [self.label(s) for s in self.source_ids("access_listings")]
         return large_analytics.correlated_listing(self.sql, relation, labels, self.correlate)
+
+    @cached_property
+    def held_for_extended_rules(self) -> pd.DataFrame:
+        """The held grants the permission-level and cross-system rules read: all of ``held``, or for a large
+        population only those giving a name such a rule names (directly or through a role)."""
+        if self.large_held is None:
+            return self.held
+        rules = self.frame("sod_rules")
+        return large_analytics.held_for_extended_rules(self.large_held, self.held_sql, rules[sod.is_extended(rules)],
+                                                       self.role_permissions)
 
     @property
     def held_sql(self) -> str:
@@ -232,8 +242,8 @@ class SegregationOfDutiesTest(ControlTest):
         found = (analytics.sod_rule_conflicts(self.held, rules[~extended]) if self.large_held is None else
                  large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended]))
         if extended.any():
-            more = sod.extended_rule_conflicts(self.held, rules, self.role_permissions, self.listing_label,
-                                               self.permissions_label)
+            more = sod.extended_rule_conflicts(self.held_for_extended_rules, rules, self.role_permissions,
+                                               self.listing_label, self.permissions_label)
             found = pd.concat([found.assign(evidence=pd.NA), more], ignore_index=True) if not more.empty else found
             mitigated = analytics.apply_mitigations(found, self.mitigations, self.params.period.end)
             return sod.inherit_role_mitigations(mitigated, self.role_design)
@@ -320,7 +330,7 @@ class SegregationOfDutiesTest(ControlTest):
         """Reconciliation rows of permission-level and cross-system rules (none when the rule set has neither)."""
         if not sod.is_extended(rules).any():
             return []
-        loose = sod.unjoinable_accounts(self.held, rules, self.role_permissions, self.listing_label)
+        loose = sod.unjoinable_accounts(self.held_for_extended_rules, rules, self.role_permissions, self.listing_label)
         rows = [("Rules in permissions or across systems (evaluated per person or account through role_permissions)",
                  int(sod.is_extended(rules).sum()), None),
                 ("Role-to-permission rows read", 0 if self.role_permissions is None else len(self.role_permissions), None),
