@@ -42,7 +42,7 @@ CORRELATION_DTYPES = {"person_email": "string", "match_rule": "string", "match_c
 #: Per-account keys computed in pandas (loosely spelled: ``analytics._loose``; casefolded).
 _ACCOUNT_DERIVED = ("_loose_person_email", "_loose_email", "_loose_login", "_fold_email", "_fold_login")
 #: Per-(system, entitlement) keys computed in pandas.
-_ENTITLEMENT_DERIVED = ("_loose_entitlement", "_fold_entitlement", "_in_scope")
+_ENTITLEMENT_DERIVED = ("_loose_entitlement", "_in_scope")
 # Lines of one file stay below 2**40, files of one role below 2**23: one BIGINT orders a row.
 _LINE_SPAN = 2 ** 40
 _FILE_SPAN = 2 ** 23
@@ -166,11 +166,10 @@ def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
 
 
 def entitlement_keys(pairs: pd.DataFrame, in_scope: Callable[[pd.DataFrame], pd.Series] | None) -> pd.DataFrame:
-    """Each distinct (system, entitlement) with its loosely spelled and casefolded entitlement and
-    whether it is in scope (``in_scope``, e.g. the review's declared scope; all when None)."""
+    """Each distinct (system, entitlement) with its loosely spelled entitlement and whether it is in
+    scope (``in_scope``, e.g. the review's declared scope; all when None)."""
     keep = in_scope(pairs) if in_scope is not None else pd.Series(True, index=pairs.index)
     return pairs.assign(_loose_entitlement=analytics._loose(pairs["entitlement"]),
-                        _fold_entitlement=_casefold(pairs["entitlement"]),
                         _in_scope=keep.fillna(False).astype(bool).to_numpy())
 
 
@@ -197,7 +196,7 @@ def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPy
     account_table, entitlement_table = listing.register(table, "accounts"), listing.register(entitlements, "ents")
     on = " AND ".join(f'g."{k}" IS NOT DISTINCT FROM a."{k}"' for k in keys)
     added = ", ".join(f'a."{c}"' for c in [*CORRELATION_DTYPES, *_ACCOUNT_DERIVED])
-    derived = ", ".join(f'e."{c}"' for c in _ENTITLEMENT_DERIVED[:2])
+    derived = 'e."_loose_entitlement"'
     con.sql(f"CREATE OR REPLACE TEMP VIEW {listing.view} AS "
             f"SELECT g.*, {added}, {derived}, {order} AS _order FROM {rows} g "
             f"JOIN {account_table} a ON {on} "
