@@ -63,18 +63,36 @@ def shown_tables(test: ControlTest) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def shown_sections(test: ControlTest) -> list[str]:
+    """The workpaper sections the listings feed, as HTML: identity evidence, population evidence
+    (IPE and reconciliations) and, for the access review, the snapshots and the proof of removal."""
+    blocks = [*test.identity_evidence(), *test.population_evidence()]
+    if isinstance(test, UserAccessReviewTest):
+        blocks += [*test.snapshot_blocks(), *test.removal_blocks()]
+    return [block.markup for block in blocks]
+
+
 @pytest.mark.parametrize(("period", "procedure", "control_id"), CASES, ids=[c[2] for c in CASES])
 def test_large_path_writes_the_same_records_as_the_pandas_path(period, procedure, control_id, tmp_path, monkeypatch):
     small, small_dir = run_control(period, procedure, control_id, tmp_path / "pandas")
-    small_tables = shown_tables(small)
+    small_tables, small_sections = shown_tables(small), shown_sections(small)
     with monkeypatch.context() as patch:
         patch.setattr(ControlTest, "listing_relation", relation_over_frames)
         large, large_dir = run_control(period, procedure, control_id, tmp_path / "duckdb")
-        large_tables = shown_tables(large)
+        large_tables, large_sections = shown_tables(large), shown_sections(large)
         listing = large.large_grants if isinstance(large, UserAccessReviewTest) else large.large_held
         assert listing is not None  # the large path really ran
     for name in RECORDS:
         assert (large_dir / name).read_bytes() == (small_dir / name).read_bytes(), f"{control_id}: {name} differs"
     for name, table in small_tables.items():
         pd.testing.assert_frame_equal(large_tables[name], table, obj=f"{control_id} {name}")
+    assert large_sections == small_sections
     assert len(pd.read_csv(small_dir / "population.csv")) > 0
+
+
+def test_accounts_of_a_listing_without_the_root_flag_are_in_the_identity_evidence(tmp_path):
+    """AWS group memberships carry no ``is_root``; concatenated with a listing that does (GitHub), their
+    rows read NA, which is not root: their accounts are tied to workers in the evidence like any other."""
+    test, _ = run_control(*CASES[2], tmp_path)
+    shown = test.identity_evidence()[0].markup
+    assert "aws_prod" in shown and "github" in shown

@@ -186,7 +186,7 @@ def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPy
     relation.create_view(rows, replace=True)
     dtypes = listing_dtypes(relation.limit(0).to_arrow_table().schema)
     order = order_sql(listings)
-    keys = [k for k in ACCOUNT_KEYS if k in relation.columns]
+    keys = [k for k in (*ACCOUNT_KEYS, "is_root") if k in relation.columns]   # is_root: the evidence leaves root out
     accounts = correlate(distinct_accounts(con, rows, keys, order, dtypes)).reset_index(drop=True)
     table = pd.concat([accounts[keys], accounts[list(CORRELATION_DTYPES)], account_keys(accounts)], axis=1)
     pairs = con.sql(f"SELECT DISTINCT system, entitlement FROM {rows}").to_arrow_table()
