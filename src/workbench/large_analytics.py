@@ -27,12 +27,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
 from workbench import analytics
+
+if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
+    import duckdb
 
 #: The grant columns the identity correlation reads: one distinct combination is one account.
 ACCOUNT_KEYS = ("system", "email", "login", "employee_id", "display_name")
