@@ -834,6 +834,17 @@ def sod_rule_conflicts(held: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
     return conflicts[SOD_CONFLICT_COLUMNS]
 
 
+def held_accounts(held: pd.DataFrame) -> pd.DataFrame:
+    """One row per account (system, login) holding access, sorted: its first login as exported and HR
+    e-mail, its first line and that row's listing, and its entitlements in order of line, each once
+    ("; "-joined). The SoD sampling frame is built on it."""
+    held = held.sort_values(["system", "login", "line"], kind="mergesort")
+    grouped = held.groupby(["system", "login"], sort=True)
+    return grouped.agg(login_original=("login_original", "first"), person_email=("person_email", "first"),
+                       line=("line", "min"), listing=("listing", "first"),
+                       entitlements=("entitlement", lambda e: "; ".join(dict.fromkeys(e)))).reset_index()
+
+
 def apply_mitigations(conflicts: pd.DataFrame, mitigations: pd.DataFrame | None, as_of: object) -> pd.DataFrame:
     """Attach the mitigation of each conflict and whether it is valid on ``as_of`` (e.g. the period end).
 

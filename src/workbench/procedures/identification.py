@@ -70,7 +70,9 @@ class IdentificationMixin:
         ``match_candidates`` (ambiguous rows), ``correlated`` and ``service_account``."""
         frame = correlate_grants(grants, None, service_accounts=self.service_accounts, directory=self.identity,
                                  orders=self.identity_orders)
-        self._record_accounts(frame[~frame["is_root"].astype(bool)] if "is_root" in frame else frame)
+        # a listing without the flag (NA once listings are concatenated) has no root account: kept
+        root = frame["is_root"].astype("boolean").fillna(False).astype(bool) if "is_root" in frame else None
+        self._record_accounts(frame if root is None else frame[~root.to_numpy()])
         return frame
 
     def idp_accounts(self, users: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -20,6 +20,12 @@ role baseline is a deviation. See ``workbench.sod``.
 
 Full-population analytics first (every account against every rule); then a stratified sample of
 accounts with attributes S1–S3.
+
+A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
+their Parquet copies) runs the entitlement rules, the attribute rules, the sampling frame of accounts
+and the control totals through ``workbench.large_analytics``: only the grants of entitlements a rule
+names (directly or, for permission-level rules, through a role) come back to pandas. The role
+baseline and the movers' rule still read the held grants whole (``held``).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, sod, workpapers
+from workbench import analytics, large_analytics, sod, workpapers
 from workbench.freshness import Claim
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
@@ -157,10 +163,55 @@ class SegregationOfDutiesTest(ControlTest):
 
     @cached_property
     def held(self) -> pd.DataFrame:
-        """Access held at the period end in the control's systems, correlated to HR."""
+        """Access held at the period end in the control's systems, correlated to HR. For a large
+        population (kept in DuckDB, ``large_held``) only the role baseline and the movers' rule still
+        read it whole."""
+        if (listing := self.large_held) is not None:
+            return listing.fetch(self.held_sql).reset_index(drop=True)
         grants = self.correlate(self.frames("access_listings"))
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
         return held.reset_index(drop=True)
+
+    @cached_property
+    def large_held(self) -> large_analytics.CorrelatedListing | None:
+        """The period-end listings correlated to HR, kept in DuckDB when the population is large
+        (``listing_relation``); None when they are held in memory (then ``held`` serves)."""
+        relation = self.listing_relation("access_listings")
+        if relation is None:
+            return None
+        labels = [self.label(s) for s in self.source_ids("access_listings")]
+        return large_analytics.correlated_listing(self.sql, relation, labels, self.correlate)
+
+    @cached_property
+    def held_for_extended_rules(self) -> pd.DataFrame:
+        """The held grants the permission-level and cross-system rules read: all of ``held``, or for a large
+        population only those giving a name such a rule names (directly or through a role)."""
+        if self.large_held is None:
+            return self.held
+        rules = self.frame("sod_rules")
+        return large_analytics.held_for_extended_rules(self.large_held, self.held_sql, rules[sod.is_extended(rules)],
+                                                       self.role_permissions)
+
+    @property
+    def held_sql(self) -> str:
+        """SQL condition of a held grant (``held``) over ``large_held``."""
+        return large_analytics.sod_held(self.large_held, self.control.systems)
+
+    def held_of_logins(self, logins: set[str]) -> pd.DataFrame:
+        """The held grants of the accounts with these logins (any system), in the listing's order."""
+        if (listing := self.large_held) is None:
+            return self.held[self.held["login"].isin(logins)]
+        named = listing.register(pd.DataFrame({"login": sorted(logins)}, dtype="string"), "logins")
+        return listing.fetch(f"{self.held_sql} AND login IN (SELECT login FROM {named})")
+
+    def attribute_conflicts(self, held: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The attribute-based rules over ``held`` (default: every grant held; in DuckDB when large)."""
+        rules = [r.rule() for r in self.settings.attribute_rules]
+        if held is None and (listing := self.large_held) is not None:
+            return large_analytics.sod_attribute_conflicts(listing, self.held_sql, self.identities, rules,
+                                                           self.listing_label)
+        return analytics.sod_attribute_conflicts(self.held if held is None else held, self.identities, rules,
+                                                 self.listing_label)
 
     @property
     def listing_label(self) -> str:
@@ -188,10 +239,11 @@ class SegregationOfDutiesTest(ControlTest):
         entitlement rules inside one system here, permission-level and cross-system rules in ``workbench.sod``."""
         rules = self.frame("sod_rules")
         extended = sod.is_extended(rules)
-        found = analytics.sod_rule_conflicts(self.held, rules[~extended])
+        found = (analytics.sod_rule_conflicts(self.held, rules[~extended]) if self.large_held is None else
+                 large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended]))
         if extended.any():
-            more = sod.extended_rule_conflicts(self.held, rules, self.role_permissions, self.listing_label,
-                                               self.permissions_label)
+            more = sod.extended_rule_conflicts(self.held_for_extended_rules, rules, self.role_permissions,
+                                               self.listing_label, self.permissions_label)
             found = pd.concat([found.assign(evidence=pd.NA), more], ignore_index=True) if not more.empty else found
             mitigated = analytics.apply_mitigations(found, self.mitigations, self.params.period.end)
             return sod.inherit_role_mitigations(mitigated, self.role_design)
@@ -206,11 +258,8 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def accounts(self) -> pd.DataFrame:
         """The sampling frame: one item per account holding access at the period end."""
-        held = self.held.sort_values(["system", "login", "line"], kind="mergesort")
-        grouped = held.groupby(["system", "login"], sort=True)
-        frame = grouped.agg(login_original=("login_original", "first"), person_email=("person_email", "first"),
-                            line=("line", "min"), listing=("listing", "first"),
-                            entitlements=("entitlement", lambda e: "; ".join(dict.fromkeys(e)))).reset_index()
+        frame = (analytics.held_accounts(self.held) if self.large_held is None else
+                 large_analytics.sod_accounts(self.large_held, self.held_sql))
         frame["subject"] = analytics.subject_of(frame)
         frame["detail_key"] = frame["system"] + "|" + frame["login"]
         frame["item_key"] = frame["detail_key"]
@@ -229,7 +278,9 @@ class SegregationOfDutiesTest(ControlTest):
 
     def reconciliation(self) -> pd.DataFrame:
         """Control totals, and accuracy of the rule set: every entitlement a rule names exists in the listings."""
-        catalogue = {(s, e.casefold()) for s, e in zip(self.held["system"], self.held["entitlement"])}
+        held_entitlements = (self.held[["system", "entitlement"]] if self.large_held is None else
+                             large_analytics.held_entitlements(self.large_held, self.held_sql))
+        catalogue = {(s, e.casefold()) for s, e in zip(held_entitlements["system"], held_entitlements["entitlement"])}
         rules = self.frame("sod_rules")
         if self.role_permissions is not None:
             catalogue |= {(s, str(p).casefold()) for s, p in zip(self.role_permissions["system"],
@@ -242,19 +293,16 @@ class SegregationOfDutiesTest(ControlTest):
         unknown += sorted(f"{r.rule_id}: {e}" for r in self.settings.attribute_rules for e in r.entitlements
                           if not any((s, e.casefold()) in catalogue for s in r.systems) and e.casefold() not in held_anywhere)
         mitigations = self.mitigations
-        listings = self.frames("access_listings")
         read = sum(self.load(s).evidence.row_count for s in dict.fromkeys(self.source_ids("access_listings")))
-        in_systems = listings["system"].isin(self.control.systems)
-        removed = int((in_systems & ~analytics.held_at_extraction(listings)).sum())
+        listed, outside, removed, held = self.listing_counts()
         per_system = [int((self.accounts["system"] == s).sum()) for s in self.control.systems]
         rows = [(f"Accounts holding access: {self.params.system(s).name}", n, None)
                 for s, n in zip(self.control.systems, per_system)]
         rows += [("Accounts in the sampling frame (the systems' accounts above)", len(self.accounts), sum(per_system)),
-                 ("Listing rows read (the exports' row counts)", len(listings), read),
-                 (f"Listing rows outside the control's systems ({int((~in_systems).sum())}) or removed by the "
-                  f"extraction ({removed}), not held", int((~in_systems).sum()) + removed, None),
-                 ("Grants held at the period end (rows read less those)", len(self.held),
-                  len(listings) - int((~in_systems).sum()) - removed),
+                 ("Listing rows read (the exports' row counts)", listed, read),
+                 (f"Listing rows outside the control's systems ({outside}) or removed by the "
+                  f"extraction ({removed}), not held", outside + removed, None),
+                 ("Grants held at the period end (rows read less those)", held, listed - outside - removed),
                  ("Rules in the rule set", len(rules), None),
                  ("Entitlements named by a rule that no account holds (check spelling)", len(unknown), None),
                  ("Mitigations in the register", 0 if mitigations is None else len(mitigations), None),
@@ -262,11 +310,27 @@ class SegregationOfDutiesTest(ControlTest):
                  ("Mitigations valid at the period end", int((self.conflicts["mitigation_status"] == "valid").sum()), None)]
         return self.checks_table(rows)
 
+    def listing_counts(self) -> tuple[int, int, int, int]:
+        """Rows of the period-end listings, those outside the control's systems, those in them removed
+        by the extraction (or on a disabled account), and the grants held."""
+        if (listing := self.large_held) is None:
+            listings = self.frames("access_listings")
+            in_systems = listings["system"].isin(self.control.systems)
+            removed = int((in_systems & ~analytics.held_at_extraction(listings)).sum())
+            return len(listings), int((~in_systems).sum()), removed, len(self.held)
+        relation = self.listing_relation("access_listings")
+        in_systems = large_analytics.in_systems_sql(self.control.systems)
+        held = large_analytics.held_at_extraction_sql(relation.columns)
+        rows, outside, removed = relation.aggregate(
+            f"count(*), count(*) FILTER (WHERE NOT {in_systems}), "
+            f"count(*) FILTER (WHERE {in_systems} AND NOT ({held}))").fetchall()[0]
+        return int(rows), int(outside), int(removed), listing.count(self.held_sql)
+
     def extended_rows(self, rules: pd.DataFrame) -> list[tuple[str, int, None]]:
         """Reconciliation rows of permission-level and cross-system rules (none when the rule set has neither)."""
         if not sod.is_extended(rules).any():
             return []
-        loose = sod.unjoinable_accounts(self.held, rules, self.role_permissions, self.listing_label)
+        loose = sod.unjoinable_accounts(self.held_for_extended_rules, rules, self.role_permissions, self.listing_label)
         rows = [("Rules in permissions or across systems (evaluated per person or account through role_permissions)",
                  int(sod.is_extended(rules).sum()), None),
                 ("Role-to-permission rows read", 0 if self.role_permissions is None else len(self.role_permissions), None),
@@ -284,8 +348,7 @@ class SegregationOfDutiesTest(ControlTest):
         parts = [
             analytics.sod_conflicts(self.conflicts, self.listing_label, self.mitigation_label),
             sod.role_design_hits(self.role_design, self.mitigation_label),
-            analytics.sod_attribute_conflicts(self.held, self.identities,
-                                              [r.rule() for r in s.attribute_rules], self.listing_label),
+            self.attribute_conflicts(),
         ]
         if "access_baseline" in self.control.sources:
             parts.append(sod.baseline_deviations(self.held, self.identities, self.frame("access_baseline"),
@@ -322,9 +385,7 @@ class SegregationOfDutiesTest(ControlTest):
         open_ = set(zip(conflicts.loc[conflicts["mitigation_status"] != "valid", "system"],
                         conflicts.loc[conflicts["mitigation_status"] != "valid", "login"]))
         result["S1_no_rule_conflict"] = self.verdict(pd.Series([k not in open_ for k in keys], index=result.index))
-        attribute_hits = analytics.sod_attribute_conflicts(
-            self.held[self.held["login"].isin(set(result["login"]))], self.identities,
-            [r.rule() for r in self.settings.attribute_rules], self.listing_label)
+        attribute_hits = self.attribute_conflicts(self.held_of_logins(set(result["login"])))
         broken = {tuple(k.split("|")[:2]) for k in attribute_hits["detail_key"]}
         result["S2_attribute_rules_met"] = self.verdict(pd.Series([k not in broken for k in keys], index=result.index))
         relied = conflicts[conflicts["mitigation_status"] != "none"]

@@ -6,6 +6,12 @@ revocations executed within the SLA (confirmed against the later listing), A7 ev
 Full-population analytics run first; then a statistical sample of review lines, stratified by
 framework scope so each framework's conclusion rests on a sample sized for it, plus targeted
 items from the analytics, kept apart. One population, one execution, one conclusion per framework.
+
+A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
+their Parquet copies) runs the same rules through ``workbench.large_analytics``: accounts correlated
+once each in pandas, the grants scanned in SQL, and only the rows a rule's answer depends on brought
+back (the population gaps, the grants a review line names, the rows a revoke names in a lone
+listing). Several listings of one system are still compared whole, in pandas.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from functools import cached_property
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from workbench import analytics, freshness, removals, snapshots, workpapers
+from workbench import analytics, freshness, large_analytics, removals, snapshots, workpapers
 from workbench.freshness import Claim
 from workbench.procedures.base import ACCESS_LISTINGS, HR, IDENTITY_ALIASES, IDP_CORRELATION, ControlTest, SourceRole
 
@@ -219,6 +225,17 @@ class UserAccessReviewTest(ControlTest):
         grants = self.correlate(self.frames("access_listings", at=self.snapshot))
         return grants[self.in_review_scope(grants)].reset_index(drop=True) if self.review_scopes else grants
 
+    @cached_property
+    def large_grants(self) -> large_analytics.CorrelatedListing | None:
+        """The system listings as ``grants`` gives them, kept in DuckDB when the population is large
+        (``listing_relation``); None when the listings are held in memory (then ``grants`` serves)."""
+        relation = self.listing_relation("access_listings", at=self.snapshot)
+        if relation is None:
+            return None
+        labels = [self.label(s) for s in self.source_ids("access_listings")]
+        return large_analytics.correlated_listing(self.sql, relation, labels, self.correlate,
+                                                  self.in_review_scope if self.review_scopes else None)
+
     # --- snapshots and proof of removal --------------------------------------------------------------
     @cached_property
     def listing_snapshots(self) -> list[snapshots.Snapshot]:
@@ -226,8 +243,13 @@ class UserAccessReviewTest(ControlTest):
         people (in the declared review scope, if any), at the moment it shows the system; by system,
         oldest first."""
         found = []
-        for snapshot in self.snapshots("access_listings"):
-            if snapshot.system not in self.control.systems:
+        listed = [s for s in self.snapshots("access_listings") if s.system in self.control.systems]
+        several = {system for system, group in snapshots.by_system(listed).items() if len(group) > 1}
+        for snapshot in listed:
+            if self.large_grants is not None:
+                frame = self.large_snapshot_rows(snapshot, whole=snapshot.system in several)
+                found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
+                                                snapshot.moment, frame))
                 continue
             frame = analytics.correlate_grants(snapshot.frame, None, service_accounts=self.service_accounts,
                                                directory=self.identity, orders=self.identity_orders)
@@ -235,6 +257,23 @@ class UserAccessReviewTest(ControlTest):
             found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
                                             snapshot.moment, frame.reset_index(drop=True)))
         return sorted(found, key=lambda s: (s.system, s.moment))
+
+    def large_snapshot_rows(self, snapshot: snapshots.Snapshot, whole: bool) -> pd.DataFrame:
+        """A large population's snapshot rows as ``listing_snapshots`` correlates them, from DuckDB: every row
+        when the system has several snapshots (consecutive listings are compared in pandas), else only
+        the rows a revoke decision may name (all the proof of removal looks up in a lone listing)."""
+        relation = self.listing_relation("access_listings", at=snapshot.moment)
+        relation = relation.filter(f"system = {large_analytics.quote(snapshot.system)}")
+        listing = large_analytics.correlated_listing(
+            self.sql, relation, [snapshot.label],
+            lambda accounts: analytics.correlate_grants(accounts, None, service_accounts=self.service_accounts,
+                                                        directory=self.identity, orders=self.identity_orders),
+            self.in_review_scope if self.review_scopes else None)
+        decisions = self.decisions
+        rows = listing.fetch() if whole else large_analytics.rows_named_by(
+            listing, decisions[decisions["decision"] == "revoke"])
+        columns = [c for c in rows.columns if c in snapshot.frame.columns or c in large_analytics.CORRELATION_DTYPES]
+        return rows[columns].reset_index(drop=True)
 
     @cached_property
     def remediation_evidence(self) -> pd.DataFrame | None:
@@ -369,12 +408,18 @@ class UserAccessReviewTest(ControlTest):
     def population_gaps(self) -> pd.DataFrame:
         """Access held at the snapshot the campaign did not cover: the A1 reconciliation and an
         analytic, computed once for both."""
+        if (listing := self.large_grants) is not None:
+            return large_analytics.review_population_gaps(listing, self.decisions, self.identities, self.snapshot,
+                                                          self.control.systems, "system listings")
         return analytics.review_population_gaps(self.grants, self.decisions, self.identities, self.snapshot,
                                                 self.control.systems, "system listings")
 
     @cached_property
     def lines_not_in_listing(self) -> pd.DataFrame:
         """Campaign lines the listings do not support: the A1 reconciliation and an analytic, once for both."""
+        if (listing := self.large_grants) is not None:
+            return large_analytics.review_lines_not_in_listing(self.decisions, listing, self.identities, self.snapshot,
+                                                               self.decisions_label)
         return analytics.review_lines_not_in_listing(self.decisions, self.grants, self.identities, self.snapshot,
                                                      self.decisions_label)
 
@@ -430,7 +475,8 @@ class UserAccessReviewTest(ControlTest):
         manager_email = items["subject_email"].map(identities.set_index("email")["manager_employee_id"]) \
             .map(identities.set_index("employee_id")["email"])
         owners = {s.id: (s.owner or "").casefold() for s in self.params.systems}
-        grants = self.grants
+        listing = self.large_grants   # large: only the grants the selected lines may name
+        grants = self.grants if listing is None else large_analytics.held_for_lines(listing, items, self.snapshot)
         held_then = analytics.review_subjects(grants[analytics.held_at(grants, self.snapshot)])  # HR e-mail or account
         held = set(zip(held_then["system"], held_then["review_subject"], held_then["entitlement"]))
         campaign = self.campaign

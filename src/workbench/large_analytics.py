@@ -1,0 +1,387 @@
+"""Full-population analytics over a listing kept in Parquet: the DuckDB twins of the access review
+and segregation-of-duties analytics (issue 17: 10 million grants in bounded memory).
+
+A large population stays in Parquet; ``ControlTest.listing_relation`` gives it as a DuckDB relation
+with the columns of ``ControlTest.frames`` (canonical grant columns, ``line`` and ``listing``). Each
+function here returns exactly what its pandas namesake in ``workbench.analytics`` returns on the
+same listing (same columns, dtypes and row order). It gets there in three steps, so that each rule
+keeps one implementation, the proven pandas one:
+
+1. Per-account logic runs in pandas on the DISTINCT accounts (about a tenth of the grants): the
+   identity correlation (``analytics.correlate_grants`` with the systems' ``identity_match`` rules
+   and service-account patterns) and the casefolded and loosely spelled keys of the account.
+   Per-entitlement keys (casefolded, loosely spelled, in review scope) are computed in pandas on the
+   distinct (system, entitlement) pairs. Casefolding therefore is Python's ``str.casefold`` (SQL
+   ``lower`` differs, e.g. on 'ß').
+2. Per-grant logic runs in SQL over the listing joined to those two small tables, and keeps only
+   the rows the pandas rule's answer can depend on (e.g. for the review's population gaps, the
+   access held at the snapshot that no review line names in any spelling).
+3. The pandas rule runs on those few rows, which come back through Arrow, in the listing's order
+   (files in source order, then line: the order ``frames`` concatenates them in).
+
+Nothing here reads a file; the caller owns the connection (one per control).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+import pyarrow as pa
+
+from workbench import analytics
+
+if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
+    import duckdb
+
+#: The grant columns the identity correlation reads: one distinct combination is one account.
+ACCOUNT_KEYS = ("system", "email", "login", "employee_id", "display_name")
+#: What the correlation adds to a grant (``analytics.correlate_grants``), with the pandas dtypes it gives them.
+CORRELATION_DTYPES = {"person_email": "string", "match_rule": "string", "match_candidates": "string",
+                      "service_account": "boolean", "correlated": bool}
+#: Per-account keys computed in pandas (loosely spelled: ``analytics._loose``; casefolded).
+_ACCOUNT_DERIVED = ("_loose_person_email", "_loose_email", "_loose_login", "_fold_email", "_fold_login")
+#: Per-(system, entitlement) keys computed in pandas.
+_ENTITLEMENT_DERIVED = ("_loose_entitlement", "_in_scope")
+# Lines of one file stay below 2**40, files of one role below 2**23: one BIGINT orders a row.
+_LINE_SPAN = 2 ** 40
+_FILE_SPAN = 2 ** 23
+_names = itertools.count()
+
+
+def quote(value: str) -> str:
+    """``value`` as a SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def timestamp_literal(moment: pd.Timestamp) -> str:
+    """A moment as a SQL TIMESTAMPTZ literal in UTC, to the microsecond."""
+    return f"TIMESTAMPTZ {quote(pd.Timestamp(moment).tz_convert('UTC').strftime('%Y-%m-%d %H:%M:%S.%f+00'))}"
+
+
+def held_at_sql(moment: pd.Timestamp) -> str:
+    """SQL twin of ``analytics.held_at``: granted on or before ``moment`` (or undated), not yet removed."""
+    at = timestamp_literal(moment)
+    return f"(granted_at IS NULL OR granted_at <= {at}) AND (removed_at IS NULL OR removed_at > {at})"
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{next(_names)}"
+
+
+def _casefold(values: pd.Series) -> pd.Series:
+    return values.astype("string").str.casefold()
+
+
+@dataclass
+class CorrelatedListing:
+    """A listing relation with each row tied to its account's correlation, as a view on ``con``.
+
+    ``view`` has the listing's columns, the correlation columns (``CORRELATION_DTYPES``), the derived
+    keys and ``_order`` (the row's place in ``frames``); ``accounts`` are the distinct accounts as
+    correlated in pandas, in order of their first row; ``dtypes`` the pandas dtypes of the columns a
+    fetched row carries (those of ``frames`` plus the correlation's).
+    """
+
+    con: duckdb.DuckDBPyConnection
+    view: str
+    accounts: pd.DataFrame
+    dtypes: dict[str, object]
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of a fetched row: the listing's, then the correlation's."""
+        return list(self.dtypes)
+
+    def fetch(self, where: str = "TRUE", order: str = "_order") -> pd.DataFrame:
+        """The rows satisfying the SQL condition ``where`` (the view is aliased ``g``: a subquery names the
+        row's own columns ``g.<column>``), as ``frames`` rows correlated would show them."""
+        selected = ", ".join(f'"{c}"' for c in self.columns)
+        table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
+        return as_pandas(table, self.dtypes)
+
+    def count(self, where: str = "TRUE") -> int:
+        """How many rows satisfy ``where``."""
+        return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
+
+    def register(self, frame: pd.DataFrame, prefix: str) -> str:
+        """A small pandas table on the connection (through Arrow), under a fresh name."""
+        name = _unique(prefix)
+        self.con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+        return name
+
+
+def listing_dtypes(schema: pa.Schema) -> dict[str, object]:
+    """The pandas dtypes ``frames`` gives a listing's columns, from the relation's Arrow schema: text is
+    pandas' nullable string, except ``listing`` (the file's name, plain ``str``); moments are UTC; other
+    types as Arrow converts them."""
+    dtypes: dict[str, object] = {}
+    for field in schema:
+        if field.name == "listing":
+            dtypes[field.name] = "str"
+        elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type) or \
+                pa.types.is_string_view(field.type):
+            dtypes[field.name] = "string"
+        elif pa.types.is_timestamp(field.type) and field.type.tz is not None:
+            dtypes[field.name] = pd.DatetimeTZDtype(field.type.unit, "UTC")   # DuckDB says Etc/UTC
+        else:
+            dtypes[field.name] = None
+    return dtypes
+
+
+def as_pandas(table: pa.Table, dtypes: Mapping[str, object]) -> pd.DataFrame:
+    """An Arrow result as pandas with the dtypes the pandas path gives (``None``: as Arrow converts it)."""
+    frame = table.to_pandas()
+    wanted = {c: pd.api.types.pandas_dtype(d) for c, d in dtypes.items() if d is not None and c in frame}
+    wanted = {c: d for c, d in wanted.items() if repr(frame[c].dtype) != repr(d)}
+    return frame.astype(wanted) if wanted else frame
+
+
+def order_sql(listings: Sequence[str]) -> str:
+    """The SQL expression ordering a listing's rows as ``frames`` does: files in source order, then line."""
+    labels = "[" + ", ".join(quote(label) for label in dict.fromkeys(listings)) + "]"
+    return f"(coalesce(list_position({labels}, listing), 0)::BIGINT * {_LINE_SPAN} + line::BIGINT)"
+
+
+def distinct_accounts(con: duckdb.DuckDBPyConnection, view: str, keys: Sequence[str], order: str,
+                      dtypes: Mapping[str, object]) -> pd.DataFrame:
+    """The distinct accounts (combinations of ``keys``) of a listing view, each with the listing of its
+    first row, in order of their first row."""
+    columns = ", ".join(f'"{k}"' for k in keys)
+    table = con.sql(f"SELECT {columns}, arg_min(listing, {order}) AS listing, min({order}) AS _first "
+                    f"FROM {view} GROUP BY {columns} ORDER BY _first").to_arrow_table()
+    return as_pandas(table.drop_columns(["_first"]), dtypes)
+
+
+def account_keys(accounts: pd.DataFrame) -> pd.DataFrame:
+    """Each correlated account's loosely spelled (``analytics._loose``) and casefolded identifiers,
+    as the review analytics compare them: computed once per account, never per grant."""
+    missing = pd.Series(pd.NA, index=accounts.index, dtype="string")
+    column = {c: accounts[c] if c in accounts else missing for c in ("person_email", "email", "login")}
+    return pd.DataFrame({"_loose_person_email": analytics._loose(column["person_email"]),
+                         "_loose_email": analytics._loose(column["email"]),
+                         "_loose_login": analytics._loose(column["login"]),
+                         "_fold_email": _casefold(column["email"]),
+                         "_fold_login": _casefold(column["login"])}, index=accounts.index)
+
+
+def entitlement_keys(pairs: pd.DataFrame, in_scope: Callable[[pd.DataFrame], pd.Series] | None) -> pd.DataFrame:
+    """Each distinct (system, entitlement) with its loosely spelled entitlement and whether it is in
+    scope (``in_scope``, e.g. the review's declared scope; all when None)."""
+    keep = in_scope(pairs) if in_scope is not None else pd.Series(True, index=pairs.index)
+    return pairs.assign(_loose_entitlement=analytics._loose(pairs["entitlement"]),
+                        _in_scope=keep.fillna(False).astype(bool).to_numpy())
+
+
+def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, listings: Sequence[str],
+                       correlate: Callable[[pd.DataFrame], pd.DataFrame],
+                       in_scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> CorrelatedListing:
+    """The listing ``relation`` with every row tied to its HR worker, rows out of scope left out.
+
+    ``correlate`` is the pandas correlation (``ControlTest.correlate``), run once on the distinct
+    accounts; ``in_scope`` (a frame's rows -> kept) is run on the distinct (system, entitlement)
+    pairs; ``listings`` are the files' labels in source order (the row order of ``frames``).
+    """
+    rows = _unique("listing_rows")
+    relation.create_view(rows, replace=True)
+    dtypes = listing_dtypes(relation.limit(0).to_arrow_table().schema)
+    order = order_sql(listings)
+    keys = [k for k in (*ACCOUNT_KEYS, "is_root") if k in relation.columns]   # is_root: the evidence leaves root out
+    accounts = correlate(distinct_accounts(con, rows, keys, order, dtypes)).reset_index(drop=True)
+    table = pd.concat([accounts[keys], accounts[list(CORRELATION_DTYPES)], account_keys(accounts)], axis=1)
+    pairs = con.sql(f"SELECT DISTINCT system, entitlement FROM {rows}").to_arrow_table()
+    entitlements = entitlement_keys(as_pandas(pairs, dtypes), in_scope)
+    listing = CorrelatedListing(con, _unique("listing_correlated"), accounts,
+                                {**dtypes, **CORRELATION_DTYPES})
+    account_table, entitlement_table = listing.register(table, "accounts"), listing.register(entitlements, "ents")
+    on = " AND ".join(f'g."{k}" IS NOT DISTINCT FROM a."{k}"' for k in keys)
+    added = ", ".join(f'a."{c}"' for c in [*CORRELATION_DTYPES, *_ACCOUNT_DERIVED])
+    derived = 'e."_loose_entitlement"'
+    con.sql(f"CREATE OR REPLACE TEMP VIEW {listing.view} AS "
+            f"SELECT g.*, {added}, {derived}, {order} AS _order FROM {rows} g "
+            f"JOIN {account_table} a ON {on} "
+            f"JOIN {entitlement_table} e ON g.system IS NOT DISTINCT FROM e.system "
+            f"AND g.entitlement IS NOT DISTINCT FROM e.entitlement WHERE e._in_scope")
+    return listing
+
+
+# --- user access review -------------------------------------------------------------------------
+
+def _line_keys(listing: CorrelatedListing, decisions: pd.DataFrame) -> str:
+    """The review lines' (system, subject, entitlement), loosely spelled, as a table on the connection."""
+    keys = pd.DataFrame({"system": decisions["system"].astype("string"),
+                         "subject": analytics._loose(decisions["subject_email"]),
+                         "entitlement": analytics._loose(decisions["entitlement"])}).drop_duplicates()
+    return listing.register(keys.dropna(subset=["subject"]), "lines")
+
+
+def _named_by_line(lines: str, identifier: str) -> str:
+    """SQL: the row's access is named by a review line through ``identifier`` (loosely spelled)."""
+    return (f"EXISTS (SELECT 1 FROM {lines} l WHERE l.system IS NOT DISTINCT FROM g.system "
+            f"AND l.entitlement IS NOT DISTINCT FROM g._loose_entitlement AND l.subject = g.{identifier})")
+
+
+def _named_by_any_line(lines: str) -> str:
+    return "(" + " OR ".join(_named_by_line(lines, c) for c in ("_loose_person_email", "_loose_email",
+                                                                "_loose_login")) + ")"
+
+
+def review_population_gaps(listing: CorrelatedListing, decisions: pd.DataFrame, identities: pd.DataFrame,
+                           snapshot: pd.Timestamp, systems: Sequence[str], listing_label: str) -> pd.DataFrame:
+    """Twin of ``analytics.review_population_gaps``: SQL keeps the access of the systems under test,
+    not a service account's, held at the snapshot, that no review line names in any spelling (a line
+    naming it exactly names it loosely too); the pandas rule then judges those rows (undated access
+    of people hired after the snapshot, the wording)."""
+    if not len(systems):
+        return analytics.review_population_gaps(listing.fetch("FALSE"), decisions, identities, snapshot,
+                                                list(systems), listing_label)
+    lines = _line_keys(listing, decisions)
+    where = (f"system IN ({', '.join(quote(s) for s in systems)}) AND service_account IS NOT TRUE "
+             f"AND {held_at_sql(snapshot)} AND NOT {_named_by_any_line(lines)}")
+    return analytics.review_population_gaps(listing.fetch(where), decisions, identities, snapshot, list(systems),
+                                            listing_label)
+
+
+def review_lines_not_in_listing(decisions: pd.DataFrame, listing: CorrelatedListing, identities: pd.DataFrame,
+                                snapshot: pd.Timestamp, file_label: str) -> pd.DataFrame:
+    """Twin of ``analytics.review_lines_not_in_listing``: SQL keeps the access held at the snapshot
+    that some review line names in some spelling (every grant that can explain a line, or show it
+    imprecise, in the listing's order); the pandas rule then judges every line against those rows."""
+    lines = _line_keys(listing, decisions)
+    held = listing.fetch(f"{held_at_sql(snapshot)} AND {_named_by_any_line(lines)}")
+    return analytics.review_lines_not_in_listing(decisions, held, identities, snapshot, file_label)
+
+
+def rows_named_by(listing: CorrelatedListing, lines: pd.DataFrame) -> pd.DataFrame:
+    """The listing's rows (held or not) that ``lines`` (review lines) name in some spelling, in the listing's
+    order: every row a look-up by (HR e-mail, account e-mail or login; entitlement), trimmed and
+    casefolded, can find (``removals.prove_revocations`` looks up a revoke's access so)."""
+    return listing.fetch(_named_by_any_line(_line_keys(listing, lines)))
+
+
+def held_for_lines(listing: CorrelatedListing, lines: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
+    """The grants held at the snapshot that ``lines`` (review lines: system, subject_email, entitlement)
+    may name exactly (``analytics.review_subjects``: HR e-mail, casefolded account e-mail or login),
+    in the listing's order: all ``held_at`` and ``review_subjects`` need to answer for those lines."""
+    keys = pd.DataFrame({"system": lines["system"].astype("string"), "subject": lines["subject_email"].astype("string"),
+                         "entitlement": lines["entitlement"].astype("string")}).dropna().drop_duplicates()
+    wanted = listing.register(keys, "items")
+    named = " OR ".join(f"EXISTS (SELECT 1 FROM {wanted} k WHERE k.system = g.system AND k.entitlement = g.entitlement "
+                        f"AND k.subject = g.{c})" for c in ("person_email", "_fold_email", "_fold_login"))
+    return listing.fetch(f"{held_at_sql(snapshot)} AND ({named})")
+
+
+# --- segregation of duties ------------------------------------------------------------------------
+
+def held_at_extraction_sql(columns: Iterable[str]) -> str:
+    """SQL twin of ``analytics.held_at_extraction``: not removed and not on a disabled account."""
+    sql = "removed_at IS NULL"
+    if "account_status" in columns:
+        sql += " AND coalesce(account_status, 'active') <> 'disabled'"
+    return sql
+
+
+def in_systems_sql(systems: Sequence[str]) -> str:
+    """SQL: the row's system is one of ``systems`` (a row without a system is not)."""
+    return f"coalesce(system IN ({', '.join(quote(s) for s in systems)}), FALSE)" if len(systems) else "FALSE"
+
+
+def sod_held(listing: CorrelatedListing, systems: Sequence[str]) -> str:
+    """SQL condition of ``SegregationOfDutiesTest.held``: held at the extraction, in the control's systems."""
+    return f"{held_at_extraction_sql(listing.columns)} AND {in_systems_sql(systems)}"
+
+
+ACCOUNT_FRAME_DTYPES = {"system": "string", "login": "string", "login_original": "string", "person_email": "string",
+                        "line": "int64", "listing": "str", "entitlements": "string"}
+
+
+def sod_accounts(listing: CorrelatedListing, held: str) -> pd.DataFrame:
+    """Twin of the grouping in ``SegregationOfDutiesTest.accounts``: per (system, login) held, sorted,
+    the first login as exported and HR e-mail, the first line, its listing and the entitlements in
+    order of line, each once (rows ordered by line, then as ``frames`` gives them)."""
+    by_line = f"(line::BIGINT * {_FILE_SPAN} + (_order // {_LINE_SPAN}))"
+    query = f"""
+        WITH held AS (SELECT system, login, login_original, person_email, line, listing, entitlement,
+                             {by_line} AS _by_line
+                      FROM {listing.view} WHERE {held} AND system IS NOT NULL AND login IS NOT NULL),
+        firsts AS (SELECT system, login, entitlement, min(_by_line) AS _first FROM held
+                   GROUP BY system, login, entitlement),
+        names AS (SELECT system, login, string_agg(entitlement, '; ' ORDER BY _first) AS entitlements FROM firsts
+                  GROUP BY system, login)
+        SELECT h.system, h.login,
+               arg_min(h.login_original, h._by_line) FILTER (WHERE h.login_original IS NOT NULL) AS login_original,
+               arg_min(h.person_email, h._by_line) FILTER (WHERE h.person_email IS NOT NULL) AS person_email,
+               min(h.line)::BIGINT AS line,
+               arg_min(h.listing, h._by_line) FILTER (WHERE h.listing IS NOT NULL) AS listing,
+               any_value(n.entitlements) AS entitlements
+        FROM held h JOIN names n ON n.system = h.system AND n.login = h.login
+        GROUP BY h.system, h.login ORDER BY h.system, h.login"""
+    return as_pandas(listing.con.sql(query).to_arrow_table(), ACCOUNT_FRAME_DTYPES).reset_index(drop=True)
+
+
+def folded_in(names: set[str], strip: bool = False) -> Callable[[pd.Series], pd.Series]:
+    """A test of entitlements: casefolded (after trimming, with ``strip``) they are one of ``names``."""
+    def test(entitlements: pd.Series) -> pd.Series:
+        text = entitlements.astype("string")
+        return (text.str.strip() if strip else text).str.casefold().isin(names).fillna(False).astype(bool)
+    return test
+
+
+def sod_rule_entitlements(rules: pd.DataFrame, attribute_rules: Sequence[analytics.AttributeRule]) -> set[str]:
+    """Every entitlement a rule-set rule (stripped, casefolded) or an attribute rule (casefolded) names."""
+    named = {str(e).strip().casefold() for side in ("entitlements_a", "entitlements_b") if side in rules
+             for e in rules[side].explode().dropna()}
+    return named | {e.casefold() for rule in attribute_rules for e in rule.entitlements}
+
+
+def extended_rule_entitlements(rules: pd.DataFrame, role_permissions: pd.DataFrame | None) -> set[str]:
+    """Every entitlement (trimmed, casefolded) through which a grant can give a name a rule names: the
+    name itself, or a role that ``role_permissions`` says grants it (``sod.holdings``)."""
+    named = sod_rule_entitlements(rules, [])
+    if role_permissions is None or role_permissions.empty:
+        return named
+    permission = role_permissions["permission"].astype("string").str.strip().str.casefold()
+    roles = role_permissions["role"].astype("string").str.strip().str.casefold()[permission.isin(named).fillna(False)]
+    return named | set(roles.dropna())
+
+
+def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) of the entitlements ``keep`` marks (a pandas test run on the
+    distinct entitlements), and each account's first held grant (which names the account in
+    ``analytics.sod_rule_conflicts``), in the listing's order: all a rule over named entitlements reads."""
+    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held} "
+                                         "AND entitlement IS NOT NULL").to_arrow_table(), {"entitlement": "string"})
+    wanted = listing.register(distinct[keep(distinct["entitlement"]).to_numpy()], "named")
+    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {held} GROUP BY system, login"
+    return listing.fetch(f"{held} AND (entitlement IN (SELECT entitlement FROM {wanted}) OR _order IN ({first}))")
+
+
+def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame) -> pd.DataFrame:
+    """Twin of ``analytics.sod_rule_conflicts`` over the held grants (SQL condition ``held``)."""
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])))
+    return analytics.sod_rule_conflicts(rows, rules)
+
+
+def sod_attribute_conflicts(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
+                            rules: list[analytics.AttributeRule], listing_label: str) -> pd.DataFrame:
+    """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``)."""
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)))
+    return analytics.sod_attribute_conflicts(rows, identities, rules, listing_label)
+
+
+def held_for_extended_rules(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
+                            role_permissions: pd.DataFrame | None) -> pd.DataFrame:
+    """The held grants the permission-level and cross-system rules (``sod.extended_rule_conflicts``,
+    ``sod.unjoinable_accounts``) can match: those giving a name a rule names, directly or through a role."""
+    return held_of_entitlements(listing, held, folded_in(extended_rule_entitlements(rules, role_permissions),
+                                                         strip=True))
+
+
+def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:
+    """The distinct (system, entitlement) held, as the rule set's accuracy check compares them."""
+    table = listing.con.sql(f"SELECT DISTINCT system, entitlement FROM {listing.view} WHERE {held} "
+                            "ORDER BY system, entitlement").to_arrow_table()
+    return as_pandas(table, {"system": "string", "entitlement": "string"})
