@@ -70,9 +70,6 @@ from workbench.runner import (
 from workbench.snapshots import Snapshot, choose, split_by_system
 from workbench.valuemap import map_distinct
 
-if TYPE_CHECKING:
-    import duckdb
-
 FRAMEWORKS = ("SOX", "SOC 2")
 POPULATION_FILE = "population.csv"
 @dataclass(frozen=True)
@@ -403,18 +400,6 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
                 frame = frame[np.array(mine, dtype=bool)]
             parts.append(frame.assign(listing=self.label(source_id)))
         return pd.concat(parts, ignore_index=True)
-
-    @cached_property
-    def sql(self) -> "duckdb.DuckDBPyConnection":  # noqa: UP037
-        """One DuckDB connection per control, for populations kept in Parquet (large populations)."""
-        import duckdb
-        return duckdb.connect(config={"threads": 2})
-
-    def listing_relation(self, role: str, at: pd.Timestamp | None = None) -> "duckdb.DuckDBPyRelation | None":  # noqa: UP037
-        """The role's listings as ``frames(role, at)`` gives them (same columns and dtypes, one snapshot
-        per system, ``listing`` naming the file), as a DuckDB relation on ``self.sql`` over their Parquet
-        copies, when the role's population is large (kept in Parquet); None when it is held in memory."""
-        return None
 
     def snapshots(self, role: str) -> list[Snapshot]:
         """Every source of a role as one snapshot per system it lists, at its moment (UTC). A staged
