@@ -187,21 +187,29 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
         raise PopulationError(file, _ragged(fields, len(header), at if first else None), row=at)
     columns = [table.column(j) for j in range(len(names))]
     del table
-    if columns and rows:
-        empty = _no_values(columns)
-        if empty.any():
-            blank = _blank_lines(path, lines[empty])
-            rejected += [RejectedRow(int(n), "blank line" if n in blank else "empty fields only")
-                         for n in lines[empty]]
-            keep = pa.array(~empty)
-            columns = [pc.filter(column, keep) for column in columns]
-            lines = lines[~empty]
+    columns, lines = _set_aside_empty_rows(path, columns, lines, rejected)
     return _RawTable(
         file=file, header=header, header_line=header_line, columns=columns, lines=lines,
         sha256=job.sha256, size_bytes=job.size, file_format="csv (Arrow)", rejected=rejected,
         delimiter=delimiter, delimiter_detected=detected,
         encoding="utf-8 (byte-order mark)" if head.bom else "utf-8",
         preamble=tuple(preamble)), ""
+
+
+def _set_aside_empty_rows(path: Path, columns: list[pa.ChunkedArray], lines: np.ndarray,
+                          rejected: list[RejectedRow]) -> tuple[list[pa.ChunkedArray], np.ndarray]:
+    """The columns and line numbers without the rows that hold no value; each such row is added to
+    ``rejected`` as a blank line or a line of empty fields, so the evidence lists it (both the
+    whole-file read and staging batch by batch set them aside this way)."""
+    if not columns or not len(lines):
+        return columns, lines
+    empty = _no_values(columns)
+    if not empty.any():
+        return columns, lines
+    blank = _blank_lines(path, lines[empty])
+    rejected += [RejectedRow(int(n), "blank line" if n in blank else "empty fields only") for n in lines[empty]]
+    keep = pa.array(~empty)
+    return [pc.filter(column, keep) for column in columns], lines[~empty]
 
 
 def _no_values(columns: Sequence[pa.ChunkedArray]) -> np.ndarray:

@@ -557,7 +557,7 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
     import pyarrow.csv as pv
 
     from .csv_exact import _sniff_delimiter
-    from .csv_fast import _blank_lines, _no_values, _read_head
+    from .csv_fast import _read_head, _set_aside_empty_rows
     from .formats import _fast_path_bytes
 
     _not_for(file, opts, ("sheet",), "a CSV file (only to .xlsx)")
@@ -603,15 +603,7 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
         state["embedded"] += int(per_row.sum())
         columns = [table.column(j) for j in range(len(names))]
         rejected = list(head.rejected) if first_batch else []
-        if columns and rows:
-            empty = _no_values(columns)
-            if empty.any():
-                blank = _blank_lines(path, lines[empty])
-                rejected += [RejectedRow(int(n), "blank line" if n in blank else "empty fields only")
-                             for n in lines[empty]]
-                keep = pa.array(~empty)
-                columns = [pc.filter(column, keep) for column in columns]
-                lines = lines[~empty]
+        columns, lines = _set_aside_empty_rows(path, columns, lines, rejected)
         return _RawTable(file=file, header=header, header_line=head.header_line, columns=columns, lines=lines,
                          sha256="", size_bytes=0, file_format="csv (Arrow)", rejected=rejected,
                          delimiter=delimiter, delimiter_detected=detected,
