@@ -27,6 +27,30 @@ def root() -> Path:
     return ROOT
 
 
+def write_uar_period(base: Path, control_ids: tuple[str, ...] | list[str]) -> Path:
+    """``base/parameters/period.yaml``: the demo period whose controls are copies of its user access
+    review under ``control_ids``, with the small test exports of the same kinds in its export paths
+    (a run is checked first, so they must be readable). The runner tests' projects start from it."""
+    import copy
+
+    import yaml
+
+    from workbench.runner import DEMO_PARAMETER_FILE
+
+    exports = ROOT / "tests" / "data" / "exports"
+    document = yaml.safe_load((ROOT / "parameters" / DEMO_PARAMETER_FILE).read_text())
+    template = next(c for c in document["controls"] if c["procedure"] == "user_access_review")
+    document["controls"] = [dict(copy.deepcopy(template), id=cid) for cid in control_ids]
+    (base / "parameters").mkdir(parents=True)
+    parameter_file = base / "parameters" / "period.yaml"
+    parameter_file.write_text(yaml.safe_dump(document, sort_keys=False))
+    for source in document["sources"]:
+        export = (parameter_file.parent / source["path"]).resolve()
+        export.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(exports / source["path"].split("/2026-Q3/", 1)[1], export)
+    return parameter_file
+
+
 def make_demo_project(base: Path, prior: bool = False) -> Path:
     """A copy of the project layout (parameters/ and generated data/demo/) under ``base``.
 

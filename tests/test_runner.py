@@ -8,7 +8,6 @@ The parameter file is the demo period's, with its controls replaced by copies of
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import os
@@ -21,11 +20,10 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import ROOT, sign_off_workpapers
+from conftest import ROOT, sign_off_workpapers, write_uar_period
 from workbench import cli, lineage, runner
 from workbench.runner import DEMO_PARAMETER_FILE, latest_run
 
-EXPORTS = ROOT / "tests" / "data" / "exports"
 OK_CONTROLS = ("UAR-01", "UAR-04")
 FAILING = "UAR-02"  # a cell raises
 DYING = "UAR-03"  # the kernel dies mid-notebook
@@ -69,16 +67,7 @@ def _stand_in_notebook(path: Path) -> None:
 def _project(base: Path, control_ids: tuple[str, ...]) -> Path:
     """A project folder: stand-in notebooks, the demo period with these controls, and as its exports
     the small test fixtures of the same kinds (a run is checked first, so they must be readable)."""
-    document = yaml.safe_load((ROOT / "parameters" / DEMO_PARAMETER_FILE).read_text())
-    template = next(c for c in document["controls"] if c["procedure"] == "user_access_review")
-    document["controls"] = [dict(copy.deepcopy(template), id=cid) for cid in control_ids]
-    (base / "parameters").mkdir(parents=True)
-    parameter_file = base / "parameters" / "period.yaml"
-    parameter_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    for source in document["sources"]:
-        export = (parameter_file.parent / source["path"]).resolve()
-        export.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(EXPORTS / source["path"].split("/2026-Q3/", 1)[1], export)
+    parameter_file = write_uar_period(base, control_ids)
     (base / "notebooks").mkdir()
     _stand_in_notebook(base / "notebooks" / "user_access_review.ipynb")
     return parameter_file

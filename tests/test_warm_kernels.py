@@ -8,25 +8,21 @@ much state behind as it can; every control after the first must see none of it.
 
 from __future__ import annotations
 
-import copy
 import io
 import json
-import shutil
 import textwrap
 from contextlib import redirect_stdout
 from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
-from conftest import ROOT
+from conftest import ROOT, write_uar_period
 from workbench import cli, kernel_zygote, runner
-from workbench.runner import DEMO_PARAMETER_FILE, latest_run
+from workbench.runner import latest_run
 
 pytestmark = pytest.mark.skipif(not kernel_zygote.fork_available(), reason="warm kernels need fork (Linux)")
 
-EXPORTS = ROOT / "tests" / "data" / "exports"
 CONTROLS = ("UAR-01", "UAR-02", "UAR-03")
 
 RECORD_AND_LEAK = textwrap.dedent('''
@@ -77,16 +73,7 @@ CONCLUDE = textwrap.dedent('''
 def _project(base: Path) -> Path:
     """A project with the demo period's parameters (its controls: copies of one) and the stand-in
     notebook as the procedure's notebook."""
-    document = yaml.safe_load((ROOT / "parameters" / DEMO_PARAMETER_FILE).read_text())
-    template = next(c for c in document["controls"] if c["procedure"] == "user_access_review")
-    document["controls"] = [dict(copy.deepcopy(template), id=cid) for cid in CONTROLS]
-    (base / "parameters").mkdir(parents=True)
-    parameter_file = base / "parameters" / "period.yaml"
-    parameter_file.write_text(yaml.safe_dump(document, sort_keys=False))
-    for source in document["sources"]:
-        export = (parameter_file.parent / source["path"]).resolve()
-        export.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(EXPORTS / source["path"].split("/2026-Q3/", 1)[1], export)
+    parameter_file = write_uar_period(base, CONTROLS)
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook.cells = [nbformat.v4.new_code_cell('run_dir = ""\ncontrol_id = ""', metadata={"tags": ["parameters"]}),
