@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import ROOT, write_uar_period
+from conftest import write_uar_period
 from workbench import cli, kernel_zygote, runner
 from workbench.runner import latest_run
 
