@@ -92,6 +92,36 @@ def _system_of(src: _Source, ctx: ReadContext, repositories: pd.Series) -> pd.Se
     return systems
 
 
+def _code_changes(src: _Source, ctx: ReadContext, repository: pd.Series, *, change_id: pd.Series,
+                  author: pd.Series, merged_by: pd.Series, merge_commit: pd.Series, target_branch: pd.Series,
+                  source_branch: pd.Series, description: pd.Series, url: pd.Series) -> Population:
+    """The ``code_changes`` population of a code host's export, from that product's own columns.
+
+    GitHub and GitLab name the same facts differently; what the procedures need of them (who wrote
+    and who merged, casefolded for matching with the original kept for the workpaper; when; into
+    which branch) is built here once, so the two products cannot drift apart.
+    """
+    frame = _frame({
+        "system": _system_of(src, ctx, repository),
+        "repository": repository,
+        "change_id": change_id,
+        "title": src.text("title"),
+        "author": author.str.casefold(),
+        "author_original": author,
+        "created_at": src.timestamp("created_at", example=_API_EXAMPLE),
+        "merged_at": src.timestamp("merged_at", example=_API_EXAMPLE),
+        "merged_by": merged_by.str.casefold(),
+        "merged_by_original": merged_by,
+        "merge_commit": merge_commit,
+        "target_branch": target_branch,
+        "source_branch": source_branch,
+        "description": description,
+        "url": url,
+    }, src.lines)
+    return src.population("code_changes", frame, key=("system", "change_id"),
+                          totals={"system": "system", "target branch": "target_branch"})
+
+
 def read_github_pull_requests(ctx: ReadContext) -> Population:
     """GitHub pull requests (``GET /repos/{owner}/{repo}/pulls?state=closed``, pages concatenated
     into one JSON array) -> ``code_changes`` (key ``system``, ``change_id``).
@@ -108,27 +138,11 @@ def read_github_pull_requests(ctx: ReadContext) -> Population:
     src = _Source(kind, ctx, options=ctx.reader_options(kind, JSON_OPTIONS), raw=raw,
                   required=("number", "user.login", "base.repo.full_name"), optional=fields)
     repository = src.text("base.repo.full_name")
-    author = src.text("user.login")
-    merged_by = src.text("merged_by.login")
-    frame = _frame({
-        "system": _system_of(src, ctx, repository),
-        "repository": repository,
-        "change_id": repository + "#" + src.text("number"),
-        "title": src.text("title"),
-        "author": author.str.casefold(),
-        "author_original": author,
-        "created_at": src.timestamp("created_at", example=_API_EXAMPLE),
-        "merged_at": src.timestamp("merged_at", example=_API_EXAMPLE),
-        "merged_by": merged_by.str.casefold(),
-        "merged_by_original": merged_by,
-        "merge_commit": src.text("merge_commit_sha"),
-        "target_branch": src.text("base.ref"),
-        "source_branch": src.text("head.ref"),
-        "description": src.text("body"),
-        "url": src.text("html_url"),
-    }, src.lines)
-    return src.population("code_changes", frame, key=("system", "change_id"),
-                          totals={"system": "system", "target branch": "target_branch"})
+    return _code_changes(src, ctx, repository, change_id=repository + "#" + src.text("number"),
+                         author=src.text("user.login"), merged_by=src.text("merged_by.login"),
+                         merge_commit=src.text("merge_commit_sha"), target_branch=src.text("base.ref"),
+                         source_branch=src.text("head.ref"), description=src.text("body"),
+                         url=src.text("html_url"))
 
 
 def read_github_pull_reviews(ctx: ReadContext) -> Population:
@@ -221,27 +235,12 @@ def read_gitlab_merge_requests(ctx: ReadContext) -> Population:
                   required=("iid", "project_id", "author.username"), optional=fields)
     full = src.text("references.full")
     repository = full.str.replace(r"!\d+$", "", regex=True).fillna(src.text("project_id"))
-    author = src.text("author.username")
-    merged_by = src.text("merge_user.username").fillna(src.text("merged_by.username"))
-    frame = _frame({
-        "system": _system_of(src, ctx, repository),
-        "repository": repository,
-        "change_id": src.text("project_id") + "!" + src.text("iid"),
-        "title": src.text("title"),
-        "author": author.str.casefold(),
-        "author_original": author,
-        "created_at": src.timestamp("created_at", example=_API_EXAMPLE),
-        "merged_at": src.timestamp("merged_at", example=_API_EXAMPLE),
-        "merged_by": merged_by.str.casefold(),
-        "merged_by_original": merged_by,
-        "merge_commit": src.text("merge_commit_sha").fillna(src.text("squash_commit_sha")),
-        "target_branch": src.text("target_branch"),
-        "source_branch": src.text("source_branch"),
-        "description": src.text("description"),
-        "url": src.text("web_url"),
-    }, src.lines)
-    return src.population("code_changes", frame, key=("system", "change_id"),
-                          totals={"system": "system", "target branch": "target_branch"})
+    return _code_changes(src, ctx, repository, change_id=src.text("project_id") + "!" + src.text("iid"),
+                         author=src.text("author.username"),
+                         merged_by=src.text("merge_user.username").fillna(src.text("merged_by.username")),
+                         merge_commit=src.text("merge_commit_sha").fillna(src.text("squash_commit_sha")),
+                         target_branch=src.text("target_branch"), source_branch=src.text("source_branch"),
+                         description=src.text("description"), url=src.text("web_url"))
 
 
 def read_gitlab_merge_request_approvals(ctx: ReadContext) -> Population:
