@@ -1330,6 +1330,23 @@ def leaver_accounts(inventory: pd.DataFrame, identities: pd.DataFrame, start: ob
     return frame
 
 
+def _account_hits(accounts: pd.DataFrame, rule: str, severity: str, listing_label: str,
+                  describe: Callable[[Any, str], str]) -> pd.DataFrame:
+    """One exception per account row of ``accounts`` under ``rule``, its words from ``describe(row, account)``.
+
+    The leaver rules differ only in which accounts they keep and what they say of each; the subject
+    (the person), the detail key (system and login), the account as the export spelled it and the
+    evidence reference (the listing's file and line) are the same for all of them.
+    """
+    rows = []
+    for row, label in zip(accounts.itertuples(), _with_label(accounts, listing_label)):
+        account = row.login_original if isinstance(row.login_original, str) else row.login
+        rows.append({"rule": rule, "subject": row.person_email, "system": row.system,
+                     "detail_key": f"{row.system}|{row.login}", "description": describe(row, account),
+                     "evidence_reference": _evidence(label, row.line), "severity": severity})
+    return _hits(rows)
+
+
 def terminated_with_active_access(inventory: pd.DataFrame, identities: pd.DataFrame, as_of: object,
                                   listing_label: str = "listing") -> pd.DataFrame:
     """Accounts still active in the period-end listings of people HR terminated on or before ``as_of``."""
@@ -1337,46 +1354,28 @@ def terminated_with_active_access(inventory: pd.DataFrame, identities: pd.DataFr
     leavers = identities[identities["termination_date"].notna() & (identities["termination_date"] <= day)] \
         .drop_duplicates("email").set_index("email")["termination_date"]
     active = inventory[inventory["active"].astype(bool) & inventory["person_email"].isin(leavers.index)]
-    rows = []
-    for row, label in zip(active.itertuples(), _with_label(active, listing_label)):
-        account = row.login_original if isinstance(row.login_original, str) else row.login
-        rows.append({"rule": "terminated_with_active_access", "subject": row.person_email, "system": row.system,
-                     "detail_key": f"{row.system}|{row.login}",
-                     "description": f"Terminated {_text(leavers[row.person_email])}; {row.system} account {account} is "
-                                    f"still active at extraction (last use {_text(row.last_used_at)}).",
-                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
-    return _hits(rows)
+    return _account_hits(active, "terminated_with_active_access", "high", listing_label, lambda row, account: (
+        f"Terminated {_text(leavers[row.person_email])}; {row.system} account {account} is "
+        f"still active at extraction (last use {_text(row.last_used_at)})."))
 
 
 def late_deprovisioning(leavers: pd.DataFrame, sla_business_days: int = 1, listing_label: str = "listing") -> pd.DataFrame:
     """Leavers' accounts removed more than ``sla_business_days`` business days after termination."""
     late = leavers[leavers["removal_business_days"].notna()
                    & (leavers["removal_business_days"].fillna(0) > sla_business_days)]
-    rows = []
-    for row, label in zip(late.itertuples(), _with_label(late, listing_label)):
-        account = row.login_original if isinstance(row.login_original, str) else row.login
-        rows.append({"rule": "late_deprovisioning", "subject": row.person_email, "system": row.system,
-                     "detail_key": f"{row.system}|{row.login}",
-                     "description": f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
-                                    f"removed on {_text(row.removed_at)}, {int(row.removal_business_days)} business "
-                                    f"days later (SLA: {sla_business_days}).",
-                     "evidence_reference": _evidence(label, row.line), "severity": "medium"})
-    return _hits(rows)
+    return _account_hits(late, "late_deprovisioning", "medium", listing_label, lambda row, account: (
+        f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
+        f"removed on {_text(row.removed_at)}, {int(row.removal_business_days)} business "
+        f"days later (SLA: {sla_business_days})."))
 
 
 def access_after_termination(leavers: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
     """Leavers' accounts used after the termination day (last use later than the termination date)."""
     used_after = leavers[leavers["last_used_at"].notna()
                          & (_utc_day(leavers["last_used_at"]) > leavers["termination_date"]).fillna(False)]
-    rows = []
-    for row, label in zip(used_after.itertuples(), _with_label(used_after, listing_label)):
-        account = row.login_original if isinstance(row.login_original, str) else row.login
-        rows.append({"rule": "access_after_termination", "subject": row.person_email, "system": row.system,
-                     "detail_key": f"{row.system}|{row.login}",
-                     "description": f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
-                                    f"used on {_text(row.last_used_at, '%Y-%m-%d %H:%M')} UTC, after termination.",
-                     "evidence_reference": _evidence(label, row.line), "severity": "high"})
-    return _hits(rows)
+    return _account_hits(used_after, "access_after_termination", "high", listing_label, lambda row, account: (
+        f"Terminated {_text(row.termination_date)}; {row.system} account {account} was "
+        f"used on {_text(row.last_used_at, '%Y-%m-%d %H:%M')} UTC, after termination."))
 
 
 def orphan_accounts(inventory: pd.DataFrame, listing_label: str = "listing") -> pd.DataFrame:
