@@ -35,27 +35,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from workbench import groupstore
-from workbench.parameters import IDENTIFIER, NonEmptyText, _describe, _key_lines
+from workbench.parameters import IDENTIFIER, DocumentError, NonEmptyText, _describe, _key_lines, _Strict
 from workbench.yamlfile import YamlFileError, format_loc, load_yaml_with_nodes
 
 EntityId = Annotated[str, Field(pattern=IDENTIFIER, max_length=80)]
 
 
-class GroupFileError(ValueError):
+class GroupFileError(DocumentError):
     """A group file that cannot be used, with every problem found (file, key path, line)."""
 
+    document = "group file"
+
     def __init__(self, path: Path, problems: list[str]):
-        self.path = Path(path)
-        self.problems = problems
-        listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"The group file {path} has {len(problems)} problem(s):\n{listing}")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+        super().__init__(Path(path), problems)
 
 
 class GroupEntity(_Strict):

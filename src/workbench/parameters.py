@@ -51,14 +51,25 @@ DEFAULT_SERVICE_ACCOUNTS = ("svc-*",)
 NonEmptyText = Annotated[str, Field(min_length=1, pattern=r"\S")]
 
 
-class ParameterError(ValueError):
-    """A parameter file that cannot be used, with every problem found (file, key path, line)."""
+class DocumentError(ValueError):
+    """A YAML file the auditor wrote that cannot be used, with every problem found (file, key path, line).
+
+    Every problem is listed at once, so one correction round fixes them all; ``document`` names
+    the kind of file in the message."""
+
+    document = "file"
 
     def __init__(self, path: Path, problems: list[str]):
         self.path = path
         self.problems = problems
         listing = "\n".join(f"  - {p}" for p in problems)
-        super().__init__(f"The period parameter file {path} has {len(problems)} problem(s):\n{listing}")
+        super().__init__(f"The {self.document} {path} has {len(problems)} problem(s):\n{listing}")
+
+
+class ParameterError(DocumentError):
+    """A parameter file that cannot be used, with every problem found (file, key path, line)."""
+
+    document = "period parameter file"
 
 
 class _Strict(BaseModel):
