@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import assert_same_evidence, module_key_folder
-from workbench import __version__, cli, demo_group, group_report, groupfile, groups, kernel_zygote, runner
+from conftest import assert_same_evidence, module_key_folder, write_uar_period
+from workbench import __version__, cli, demo_group, group_report, groupfile, groups, kernel_zygote, runner, seal
 from workbench.group_report import Attempt, ControlReport, PeriodReport
 from workbench.parameters import load_period
 
@@ -335,3 +335,53 @@ def test_a_worker_keeps_one_warm_kernel_factory_and_readies_the_next_controls_ke
     finally:
         state.release()
     assert (state.kernels, state.ready, state.scratch) == (None, None, None) and factory.closed
+
+
+# --- a worker lost while it publishes a period ----------------------------------------------------
+
+class _WorkerLost(Exception):
+    """Stands for the death of the worker process at that point of the publication."""
+
+
+def _dies_at(monkeypatch, module, name: str, after_calls: int) -> None:
+    """Make ``module.name`` stop the publication (as a worker's death would) once it has run ``after_calls`` times."""
+    real, calls = getattr(module, name), []
+
+    def cut_off(*args, **kwargs):
+        if len(calls) >= after_calls:
+            raise _WorkerLost(f"worker lost in {name}")
+        calls.append(name)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(module, name, cut_off)
+
+
+@pytest.mark.parametrize("cut", [
+    pytest.param(("runner", "finalize_workpaper", 1), id="after-one-workpaper-was-made-final"),
+    pytest.param(("lineage", "write_manifest", 0), id="after-the-marker-went-before-the-manifest"),
+])
+def test_a_publication_cut_off_by_a_lost_worker_publishes_again_to_the_same_evidence(tmp_path, monkeypatch, cut):
+    """Dask runs a lost worker's publication again on another worker. It meets a run folder the dead
+    worker left half published (some workpapers already final, or the marker already gone): the
+    second publication completes the same evidence as an uninterrupted ``workbench run``."""
+    from workbench import lineage
+
+    control_ids = ["UAR-A", "UAR-B", "UAR-C"]
+    parameter_file = write_uar_period(tmp_path / "project", control_ids)
+    prepared = groups.prepare_period(str(parameter_file), str(tmp_path / "out"))
+    assert prepared.problem is None and prepared.run_dir is not None
+    try:
+        runs = {cid: groups.run_control(prepared.run_dir, cid, str(tmp_path / "attempts" / cid)).outcome
+                for cid in control_ids}
+    finally:
+        groups.release_worker()
+    assert [o.status for o in runs.values()] == ["completed"] * 3
+    module, name, after = cut
+    with monkeypatch.context() as patch:
+        _dies_at(patch, {"runner": runner, "lineage": lineage}[module], name, after)
+        with pytest.raises(_WorkerLost):
+            groups.publish_period(prepared.run_dir, control_ids, runs, {}, {}, time.perf_counter())
+    publication = groups.publish_period(prepared.run_dir, control_ids, runs, {}, {}, time.perf_counter())
+    final = groups.complete_run(publication, seal.preparer_key(load_period(parameter_file).preparer, None))
+    assert runner.verify_run(Path(final)).ok
+    alone = runner.run_period(parameter_file, tmp_path / "alone", jobs=1, progress=lambda line: None)
+    assert_same_evidence(Path(final), alone.run_dir)

@@ -258,3 +258,18 @@ def test_an_incomplete_run_that_cannot_be_removed_is_reported(period, capsys, mo
     err = capsys.readouterr().err
     assert f"could not remove incomplete run {period / '20261001T100000Z.incomplete'}: Permission denied" in err
     assert (period / "20261001T100000Z.incomplete").is_dir()
+
+
+def test_replace_once_refuses_a_file_without_the_text_unless_the_replacement_is_already_done(tmp_path):
+    """A step run again (a publication Dask re-runs after its worker died) may meet a file it had
+    already rewritten: with ``done_already_ok`` it is left as it is; anything else is still refused."""
+    page = tmp_path / "workpaper.html"
+    page.write_text("<h1>UAR-01</h1><p>Run status: provisional</p>", encoding="utf-8")
+    runfolder.replace_once(page, "provisional", "completed", done_already_ok=True)
+    assert page.read_text(encoding="utf-8") == "<h1>UAR-01</h1><p>Run status: completed</p>"
+    runfolder.replace_once(page, "provisional", "completed", done_already_ok=True)  # again: already done
+    assert page.read_text(encoding="utf-8") == "<h1>UAR-01</h1><p>Run status: completed</p>"
+    with pytest.raises(RuntimeError, match="found it 0 time"):
+        runfolder.replace_once(page, "provisional", "completed")
+    with pytest.raises(RuntimeError, match="found it 0 time"):  # neither the old text nor the new one
+        runfolder.replace_once(page, "provisional", "failed", done_already_ok=True)

@@ -138,9 +138,15 @@ def copy_file(source: Path, target: Path) -> Path:
     return write_atomically(target, lambda temporary: shutil.copyfile(source, temporary))
 
 
-def replace_once(path: Path, old: str, new: str) -> Path:
-    """Rewrite a file (atomically) with ``old``, which must occur exactly once, replaced by ``new``."""
+def replace_once(path: Path, old: str, new: str, done_already_ok: bool = False) -> Path:
+    """Rewrite a file (atomically) with ``old``, which must occur exactly once, replaced by ``new``.
+
+    ``done_already_ok``: a file that no longer has ``old`` but has ``new`` is left as it is. A step
+    run again after the process doing it died (an audit group's publication, re-run by Dask on
+    another worker) meets the files the first attempt had already rewritten."""
     data, before = Path(path).read_bytes(), old.encode("utf-8")
+    if done_already_ok and data.count(before) == 0 and new.encode("utf-8") in data:
+        return Path(path)
     if data.count(before) != 1:
         raise RuntimeError(f"{path}: expected the text to replace once, found it {data.count(before)} time(s)")
     return write_bytes(path, data.replace(before, new.encode("utf-8")))

@@ -1354,11 +1354,13 @@ def finalize_workpaper(context: RunContext, outcome: ControlOutcome) -> None:
     control = context.parameters.control(outcome.control_id)
     out_dir = context.control_dir(control.id)
     header = functools.partial(_control_header, context.parameters, control, outcome.status, outcome.error)
-    runfolder.replace_once(out_dir / WORKPAPER_HTML, header(provisional=True), header(provisional=False))
+    runfolder.replace_once(out_dir / WORKPAPER_HTML, header(provisional=True), header(provisional=False),
+                           done_already_ok=True)  # a publication run again after its worker died
     if outcome.status == "completed":
         status = json.dumps({"status": workpapers.PROVISIONAL_STATUS}, ensure_ascii=False)[1:-1]
         runfolder.replace_once(out_dir / WORKPAPER_NOTEBOOK, status, status.replace(workpapers.PROVISIONAL_STATUS,
-                                                                                   outcome.status))
+                                                                                   outcome.status),
+                               done_already_ok=True)
 
 
 def check_before_run(parameter_file: Path) -> None:
