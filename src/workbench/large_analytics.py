@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 
 from workbench import analytics
+from workbench.populations.staged import explained_out_of_memory
 
 if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
     import duckdb
@@ -101,12 +102,14 @@ class CorrelatedListing:
         """The rows satisfying the SQL condition ``where`` (the view is aliased ``g``: a subquery names the
         row's own columns ``g.<column>``), as ``frames`` rows correlated would show them."""
         selected = ", ".join(f'"{c}"' for c in self.columns)
-        table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
+        with explained_out_of_memory("a query of the large population's listing"):
+            table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
         return as_pandas(table, self.dtypes)
 
     def count(self, where: str = "TRUE") -> int:
         """How many rows satisfy ``where``."""
-        return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
+        with explained_out_of_memory("a count over the large population's listing"):
+            return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
 
     def register(self, frame: pd.DataFrame, prefix: str) -> str:
         """A small pandas table on the connection (through Arrow), under a fresh name."""
@@ -196,6 +199,14 @@ def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPy
     the correlated rows are computed once into a temporary table (which DuckDB spills to its
     ``temp_directory`` under its memory limit) rather than re-joined by every query of a view.
     """
+    with explained_out_of_memory("correlating the large population's listing with HR"):
+        return _correlated_listing(con, relation, listings, correlate, in_scope, systems, materialise)
+
+
+def _correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, listings: Sequence[str],
+                        correlate: Callable[[pd.DataFrame], pd.DataFrame],
+                        in_scope: Callable[[pd.DataFrame], pd.Series] | None, systems: Sequence[str] | None,
+                        materialise: bool) -> CorrelatedListing:
     rows = _unique("listing_rows")
     relation.create_view(rows, replace=True)
     dtypes = listing_dtypes(relation.limit(0).to_arrow_table().schema)
@@ -297,10 +308,11 @@ def lines_unexplained(decisions: pd.DataFrame, listing: CorrelatedListing, ident
     name = _unique("decided")
     listing.con.register(name, keys)
     try:
-        found = listing.con.sql(
-            f"SELECT l.pos FROM {name} l ANTI JOIN ({_held_review_subjects_sql(listing, snapshot)}) h "
-            "ON l.system IS NOT DISTINCT FROM h.system AND l.subject = h.subject "
-            "AND l.entitlement IS NOT DISTINCT FROM h.entitlement").to_arrow_table()
+        with explained_out_of_memory("finding the review lines the large population's listing does not support"):
+            found = listing.con.sql(
+                f"SELECT l.pos FROM {name} l ANTI JOIN ({_held_review_subjects_sql(listing, snapshot)}) h "
+                "ON l.system IS NOT DISTINCT FROM h.system AND l.subject = h.subject "
+                "AND l.entitlement IS NOT DISTINCT FROM h.entitlement").to_arrow_table()
     finally:
         listing.con.unregister(name)
     unexplained = np.zeros(len(decisions), dtype=bool)
