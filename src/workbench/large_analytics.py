@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from workbench import analytics
 from workbench.populations.staged import explained_out_of_memory
+from workbench.valuemap import transform_distinct
 
 if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
     import duckdb
@@ -75,7 +76,8 @@ def _unique(prefix: str) -> str:
 
 
 def _casefold(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.casefold()
+    """Python's casefolding of text, once per distinct value."""
+    return transform_distinct(values.astype("string"), lambda text: text.str.casefold())
 
 
 @dataclass
