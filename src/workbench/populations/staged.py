@@ -248,7 +248,8 @@ def connect(spill_dir: Path | None = None, *, ordered: bool = False) -> Any:
     config: dict[str, Any] = {"threads": DUCKDB_THREADS, "memory_limit": memory_limit(),
                               "preserve_insertion_order": ordered}
     if spill_dir is not None:
-        config["temp_directory"] = str(spill_dir)   # DuckDB creates it when it first spills
+        Path(spill_dir).parent.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(spill_dir)   # DuckDB creates it (not its parents) when it first spills
     else:
         config["temp_directory"] = ""   # an in-memory database would spill into the working directory
     return duckdb.connect(config=config)
