@@ -19,7 +19,16 @@ keeps one implementation, the proven pandas one:
 3. The pandas rule runs on those few rows, which come back through Arrow, in the listing's order
    (files in source order, then line: the order ``frames`` concatenates them in).
 
-Nothing here reads a file; the caller owns the connection (one per control).
+Where a rule's input is itself large, SQL decides which of its rows are exceptions and only those
+reach pandas: the review lines the listings do not support are found by an anti-join of the lines
+against every held grant's review subjects (``lines_unexplained``), and the pandas rule words those
+lines from the grants they name. "Named by a review line" is a semi-join on equi-joins (hash joins,
+which spill under DuckDB's memory limit), never correlated EXISTS. A control that queries its listing
+several times may materialise it once (``correlated_listing(materialise=True)``) and keep it to the
+systems its rules compare (``systems=``).
+
+Nothing here reads a file; the caller owns the connection (one per control, ``staged.connect``);
+DuckDB running out of memory within its limit is reported naming the setting that raises it.
 """
 
 from __future__ import annotations

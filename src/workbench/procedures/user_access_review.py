@@ -9,9 +9,11 @@ items from the analytics, kept apart. One population, one execution, one conclus
 
 A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
 their Parquet copies) runs the same rules through ``workbench.large_analytics``: accounts correlated
-once each in pandas, the grants scanned in SQL, and only the rows a rule's answer depends on brought
-back (the population gaps, the grants a review line names, the rows a revoke names in a lone
-listing). Several listings of one system are still compared whole, in pandas.
+once each in pandas, the grants of the systems under test materialised once in DuckDB, and only the
+rows a rule's answer depends on brought back (the population gaps, the review lines no held grant
+supports and the grants they name, the grants the sampled lines name, the rows a revoke names in a
+lone listing, for every lone listing in one query). Several listings of one system are still
+compared whole, in pandas.
 """
 
 from __future__ import annotations
