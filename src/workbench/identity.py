@@ -26,7 +26,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from workbench.valuemap import map_distinct
+from workbench.valuemap import map_distinct, transform_distinct
 
 #: The rules, in the words the workpaper uses for each.
 MATCH_RULES: Mapping[str, str] = {
@@ -77,6 +77,11 @@ def _folded(values: pd.Series) -> pd.Series:
     """Text keys as rules compare them: trimmed and casefolded, NA for blanks."""
     text = values.astype("string").str.strip().str.casefold()
     return text.where(text != "")
+
+
+def _folded_distinct(values: pd.Series) -> pd.Series:
+    """:func:`_folded`, computed once per distinct value (casefolding is Python's, value by value)."""
+    return transform_distinct(values.astype("string"), _folded)
 
 
 @dataclass(frozen=True)
@@ -207,33 +212,43 @@ def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str]
         return [c for c in columns if c in frame]
 
     systems = frame[system] if system and system in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
-    inputs = {
-        "emails": [_folded(frame[c]) for c in present([*emails, *logins])],
-        "employee_ids": [frame[c].astype("string").str.strip() for c in present(employee_ids)],
-        "logins": [_folded(frame[c]) for c in present(logins)],
-        "locals": [map_distinct(frame[c], local_part).astype("string") for c in present([*logins, *emails])],
-        "names": [map_distinct(frame[c], normalise_name).astype("string") for c in present(names)],
-        "aliases": [*(_folded(frame[c]) for c in present([*logins, *emails, *employee_ids])),
-                    *(map_distinct(frame[c], normalise_name).astype("string") for c in present(names))],
+    kinds = {
+        "emails": lambda: [_folded_distinct(frame[c]) for c in present([*emails, *logins])],
+        "employee_ids": lambda: [transform_distinct(frame[c].astype("string"), lambda v: v.str.strip())
+                                 for c in present(employee_ids)],
+        "logins": lambda: [_folded_distinct(frame[c]) for c in present(logins)],
+        "locals": lambda: [map_distinct(frame[c], local_part).astype("string") for c in present([*logins, *emails])],
+        "names": lambda: [map_distinct(frame[c], normalise_name).astype("string") for c in present(names)],
+        "aliases": lambda: [*(_folded_distinct(frame[c]) for c in present([*logins, *emails, *employee_ids])),
+                            *(map_distinct(frame[c], normalise_name).astype("string") for c in present(names))],
     }
+    inputs: dict[str, list[pd.Series]] = {}   # each kind of key computed once, and only if a rule reads it
     person = pd.Series(pd.NA, index=frame.index, dtype="string")
     rule = pd.Series(UNMATCHED, index=frame.index, dtype="string")
     candidates = pd.Series(pd.NA, index=frame.index, dtype="string")
     for name in order:
-        for keys in inputs[_RULE_INPUTS[name]]:
+        kind = _RULE_INPUTS[name]
+        for all_keys in inputs[kind] if kind in inputs else inputs.setdefault(kind, kinds[kind]()):
+            # only the rows still open are looked up (by position): a matched row keeps its worker, its
+            # rule and its candidates whatever a later rule says, so the result is that of every row
+            open_rows = np.flatnonzero(person.isna().to_numpy())
+            if not len(open_rows):
+                break
+            keys = all_keys.iloc[open_rows]
             if name in directory.scoped:
-                found, shared = directory.lookup(name, _scoped(systems, keys))
+                found, shared = directory.lookup(name, _scoped(systems.iloc[open_rows], keys))
                 if name == "alias":   # an alias given for no system applies to every system
                     any_found, any_shared = directory.lookup(name, _scoped(pd.Series(pd.NA, index=keys.index), keys))
                     found, shared = found.fillna(any_found), shared.fillna(any_shared)
             else:
                 found, shared = directory.lookup(name, keys)
-            open_rows = person.isna()
-            take = open_rows & found.notna()
-            person = person.mask(take, found)
-            rule = rule.mask(take, name)
-            flag = open_rows & found.isna() & shared.notna() & candidates.isna()
-            candidates = candidates.mask(flag, shared)
+            take = found.notna().to_numpy()
+            person.iloc[open_rows[take]] = found.to_numpy()[take]
+            rule.iloc[open_rows[take]] = name
+            flag = ~take & shared.notna().to_numpy() & candidates.iloc[open_rows].isna().to_numpy()
+            candidates.iloc[open_rows[flag]] = shared.to_numpy()[flag]
+        if not person.isna().any():
+            break   # every row has its worker: no later rule can change a row
     rule = rule.mask(person.isna() & candidates.notna(), AMBIGUOUS)
     candidates = candidates.where(person.isna())
     return pd.DataFrame({"person": person, "match_rule": rule, "candidates": candidates}, index=frame.index)
@@ -246,10 +261,12 @@ def resolve_by_system(directory: Directory, frame: pd.DataFrame, orders: Mapping
     rules; a system not listed, or a row without a system, uses ``default``)."""
     if frame.empty:
         return resolve_keys(directory, frame, default, system=system, **columns)
-    row_orders = [tuple(orders.get(s, default)) if isinstance(s, str) else tuple(default) for s in frame[system]]
+    # each row's rules are its system's: worked out once per distinct system, grouped in order of first row
+    codes, uniques = pd.factorize(frame[system], use_na_sentinel=False)
+    system_orders = [tuple(orders.get(s, default)) if isinstance(s, str) else tuple(default) for s in uniques]
     parts = []
-    for order in dict.fromkeys(row_orders):
-        rows = np.fromiter((o == order for o in row_orders), dtype=bool, count=len(row_orders))
+    for order in dict.fromkeys(system_orders):
+        rows = np.isin(codes, [code for code, o in enumerate(system_orders) if o == order])
         parts.append(resolve_keys(directory, frame[rows], order, system=system, **columns))
     return pd.concat(parts).reindex(frame.index)
 

@@ -19,7 +19,16 @@ keeps one implementation, the proven pandas one:
 3. The pandas rule runs on those few rows, which come back through Arrow, in the listing's order
    (files in source order, then line: the order ``frames`` concatenates them in).
 
-Nothing here reads a file; the caller owns the connection (one per control).
+Where a rule's input is itself large, SQL decides which of its rows are exceptions and only those
+reach pandas: the review lines the listings do not support are found by an anti-join of the lines
+against every held grant's review subjects (``lines_unexplained``), and the pandas rule words those
+lines from the grants they name. "Named by a review line" is a semi-join on equi-joins (hash joins,
+which spill under DuckDB's memory limit), never correlated EXISTS. A control that queries its listing
+several times may materialise it once (``correlated_listing(materialise=True)``) and keep it to the
+systems its rules compare (``systems=``).
+
+Nothing here reads a file; the caller owns the connection (one per control, ``staged.connect``);
+DuckDB running out of memory within its limit is reported naming the setting that raises it.
 """
 
 from __future__ import annotations
@@ -29,10 +38,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from workbench import analytics
+from workbench.populations.staged import explained_out_of_memory
+from workbench.valuemap import transform_distinct
 
 if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
     import duckdb
@@ -73,7 +85,8 @@ def _unique(prefix: str) -> str:
 
 
 def _casefold(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.casefold()
+    """Python's casefolding of text, once per distinct value."""
+    return transform_distinct(values.astype("string"), lambda text: text.str.casefold())
 
 
 @dataclass
@@ -100,12 +113,14 @@ class CorrelatedListing:
         """The rows satisfying the SQL condition ``where`` (the view is aliased ``g``: a subquery names the
         row's own columns ``g.<column>``), as ``frames`` rows correlated would show them."""
         selected = ", ".join(f'"{c}"' for c in self.columns)
-        table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
+        with explained_out_of_memory("a query of the large population's listing"):
+            table = self.con.sql(f"SELECT {selected} FROM {self.view} g WHERE {where} ORDER BY {order}").to_arrow_table()
         return as_pandas(table, self.dtypes)
 
     def count(self, where: str = "TRUE") -> int:
         """How many rows satisfy ``where``."""
-        return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
+        with explained_out_of_memory("a count over the large population's listing"):
+            return int(self.con.sql(f"SELECT count(*) FROM {self.view} g WHERE {where}").fetchall()[0][0])
 
     def register(self, frame: pd.DataFrame, prefix: str) -> str:
         """A small pandas table on the connection (through Arrow), under a fresh name."""
@@ -176,15 +191,33 @@ def entitlement_keys(pairs: pd.DataFrame, in_scope: Callable[[pd.DataFrame], pd.
                         _in_scope=keep.fillna(False).astype(bool).to_numpy())
 
 
+def _of_systems_sql(systems: Sequence[str]) -> str:
+    """SQL: the listing row ``g``'s system is one of ``systems`` (a row without a system is not)."""
+    return f"coalesce(g.system IN ({', '.join(quote(s) for s in systems)}), FALSE)" if len(systems) else "FALSE"
+
+
 def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, listings: Sequence[str],
                        correlate: Callable[[pd.DataFrame], pd.DataFrame],
-                       in_scope: Callable[[pd.DataFrame], pd.Series] | None = None) -> CorrelatedListing:
+                       in_scope: Callable[[pd.DataFrame], pd.Series] | None = None, *,
+                       systems: Sequence[str] | None = None, materialise: bool = False) -> CorrelatedListing:
     """The listing ``relation`` with every row tied to its HR worker, rows out of scope left out.
 
     ``correlate`` is the pandas correlation (``ControlTest.correlate``), run once on the distinct
-    accounts; ``in_scope`` (a frame's rows -> kept) is run on the distinct (system, entitlement)
-    pairs; ``listings`` are the files' labels in source order (the row order of ``frames``).
+    accounts (of every system: the identity evidence lists them all); ``in_scope`` (a frame's rows ->
+    kept) is run on the distinct (system, entitlement) pairs; ``listings`` are the files' labels in
+    source order (the row order of ``frames``). ``systems``: only those systems' rows are kept (a
+    control whose rules compare the system, as the review's do, never reads another's). ``materialise``:
+    the correlated rows are computed once into a temporary table (which DuckDB spills to its
+    ``temp_directory`` under its memory limit) rather than re-joined by every query of a view.
     """
+    with explained_out_of_memory("correlating the large population's listing with HR"):
+        return _correlated_listing(con, relation, listings, correlate, in_scope, systems, materialise)
+
+
+def _correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPyRelation, listings: Sequence[str],
+                        correlate: Callable[[pd.DataFrame], pd.DataFrame],
+                        in_scope: Callable[[pd.DataFrame], pd.Series] | None, systems: Sequence[str] | None,
+                        materialise: bool) -> CorrelatedListing:
     rows = _unique("listing_rows")
     relation.create_view(rows, replace=True)
     dtypes = listing_dtypes(relation.limit(0).to_arrow_table().schema)
@@ -200,11 +233,12 @@ def correlated_listing(con: duckdb.DuckDBPyConnection, relation: duckdb.DuckDBPy
     on = " AND ".join(f'g."{k}" IS NOT DISTINCT FROM a."{k}"' for k in keys)
     added = ", ".join(f'a."{c}"' for c in [*CORRELATION_DTYPES, *_ACCOUNT_DERIVED])
     derived = 'e."_loose_entitlement"'
-    con.sql(f"CREATE OR REPLACE TEMP VIEW {listing.view} AS "
+    kept = f" AND {_of_systems_sql(systems)}" if systems is not None else ""
+    con.sql(f"CREATE OR REPLACE TEMP {'TABLE' if materialise else 'VIEW'} {listing.view} AS "
             f"SELECT g.*, {added}, {derived}, {order} AS _order FROM {rows} g "
             f"JOIN {account_table} a ON {on} "
             f"JOIN {entitlement_table} e ON g.system IS NOT DISTINCT FROM e.system "
-            f"AND g.entitlement IS NOT DISTINCT FROM e.entitlement WHERE e._in_scope")
+            f"AND g.entitlement IS NOT DISTINCT FROM e.entitlement WHERE e._in_scope{kept}")
     return listing
 
 
@@ -218,15 +252,21 @@ def _line_keys(listing: CorrelatedListing, decisions: pd.DataFrame) -> str:
     return listing.register(keys.dropna(subset=["subject"]), "lines")
 
 
-def _named_by_line(lines: str, identifier: str) -> str:
-    """SQL: the row's access is named by a review line through ``identifier`` (loosely spelled)."""
-    return (f"EXISTS (SELECT 1 FROM {lines} l WHERE l.system IS NOT DISTINCT FROM g.system "
-            f"AND l.entitlement IS NOT DISTINCT FROM g._loose_entitlement AND l.subject = g.{identifier})")
+#: The listing's identifiers a review line may name an account by, loosely spelled (``analytics._loose_held_keys``).
+_LOOSE_IDENTIFIERS = ("_loose_person_email", "_loose_email", "_loose_login")
 
 
-def _named_by_any_line(lines: str) -> str:
-    return "(" + " OR ".join(_named_by_line(lines, c) for c in ("_loose_person_email", "_loose_email",
-                                                                "_loose_login")) + ")"
+def _named_by_any_line(listing: CorrelatedListing, lines: str) -> str:
+    """SQL: the row's access is named by a review line of ``lines`` (``_line_keys``) through one of its
+    loosely spelled identifiers (HR e-mail, account e-mail, login) and its loosely spelled entitlement.
+
+    Written as a semi-join on the union of three equi-joins (one per identifier), which DuckDB runs
+    as hash joins that spill under its memory limit, rather than three correlated EXISTS ORed."""
+    joins = " UNION ALL ".join(
+        f"SELECT n._order FROM {listing.view} n JOIN {lines} l ON l.system IS NOT DISTINCT FROM n.system "
+        f"AND l.entitlement IS NOT DISTINCT FROM n._loose_entitlement AND l.subject = n.{identifier}"
+        for identifier in _LOOSE_IDENTIFIERS)
+    return f"(g._order IN ({joins}))"
 
 
 def review_population_gaps(listing: CorrelatedListing, decisions: pd.DataFrame, identities: pd.DataFrame,
@@ -240,26 +280,77 @@ def review_population_gaps(listing: CorrelatedListing, decisions: pd.DataFrame, 
                                                 list(systems), listing_label)
     lines = _line_keys(listing, decisions)
     where = (f"system IN ({', '.join(quote(s) for s in systems)}) AND service_account IS NOT TRUE "
-             f"AND {held_at_sql(snapshot)} AND NOT {_named_by_any_line(lines)}")
+             f"AND {held_at_sql(snapshot)} AND NOT {_named_by_any_line(listing, lines)}")
     return analytics.review_population_gaps(listing.fetch(where), decisions, identities, snapshot, list(systems),
                                             listing_label)
 
 
+def _held_review_subjects_sql(listing: CorrelatedListing, snapshot: pd.Timestamp) -> str:
+    """SQL: (system, subject, entitlement) of every grant held at the snapshot under each subject a review
+    line may name it by exactly (``analytics.review_subjects``): the HR e-mail of a correlated grant, else
+    its casefolded account e-mail and login."""
+    held = held_at_sql(snapshot)
+    return " UNION ALL ".join(
+        f"SELECT system, {subject} AS subject, entitlement FROM {listing.view} WHERE {held} AND {condition}"
+        for subject, condition in (("person_email", "person_email IS NOT NULL"),
+                                   ("_fold_email", "person_email IS NULL AND _fold_email IS NOT NULL"),
+                                   ("_fold_login", "person_email IS NULL AND _fold_login IS NOT NULL")))
+
+
+def lines_unexplained(decisions: pd.DataFrame, listing: CorrelatedListing, identities: pd.DataFrame,
+                      snapshot: pd.Timestamp) -> np.ndarray:
+    """Which review lines ``analytics.review_lines_not_in_listing`` finds unexplained, as a boolean mask:
+    not a revoke decision, not a leaver's (exact HR e-mail, in pandas as the rule does it), and no grant
+    held at the snapshot under the line's exact (system, subject, entitlement) (an anti-join in SQL)."""
+    explained = (decisions["decision"] == "revoke").fillna(False).to_numpy(dtype=bool)
+    leavers = set(identities.loc[identities["termination_date"].notna(), "email"])
+    explained |= np.fromiter((subject in leavers for subject in decisions["subject_email"].to_numpy(dtype=object)),
+                             dtype=bool, count=len(decisions))
+    open_lines = np.flatnonzero(~explained)
+    if not len(open_lines):
+        return ~explained
+    keys = pa.table({"pos": pa.array(open_lines, pa.int64()),
+                     "system": pa.array(decisions["system"].to_numpy(dtype=object)[open_lines], pa.string(),
+                                        from_pandas=True),
+                     "subject": pa.array(decisions["subject_email"].to_numpy(dtype=object)[open_lines], pa.string(),
+                                         from_pandas=True),
+                     "entitlement": pa.array(decisions["entitlement"].to_numpy(dtype=object)[open_lines], pa.string(),
+                                             from_pandas=True)})
+    name = _unique("decided")
+    listing.con.register(name, keys)
+    try:
+        with explained_out_of_memory("finding the review lines the large population's listing does not support"):
+            found = listing.con.sql(
+                f"SELECT l.pos FROM {name} l ANTI JOIN ({_held_review_subjects_sql(listing, snapshot)}) h "
+                "ON l.system IS NOT DISTINCT FROM h.system AND l.subject = h.subject "
+                "AND l.entitlement IS NOT DISTINCT FROM h.entitlement").to_arrow_table()
+    finally:
+        listing.con.unregister(name)
+    unexplained = np.zeros(len(decisions), dtype=bool)
+    unexplained[found["pos"].to_numpy()] = True
+    return unexplained
+
+
 def review_lines_not_in_listing(decisions: pd.DataFrame, listing: CorrelatedListing, identities: pd.DataFrame,
                                 snapshot: pd.Timestamp, file_label: str) -> pd.DataFrame:
-    """Twin of ``analytics.review_lines_not_in_listing``: SQL keeps the access held at the snapshot
-    that some review line names in some spelling (every grant that can explain a line, or show it
-    imprecise, in the listing's order); the pandas rule then judges every line against those rows."""
-    lines = _line_keys(listing, decisions)
-    held = listing.fetch(f"{held_at_sql(snapshot)} AND {_named_by_any_line(lines)}")
-    return analytics.review_lines_not_in_listing(decisions, held, identities, snapshot, file_label)
+    """Twin of ``analytics.review_lines_not_in_listing``: SQL finds the unexplained lines (the exceptions,
+    ``lines_unexplained``); the pandas rule then words them from those lines and the held grants they
+    name in some spelling (all it reads of the listing for them: which grant shows an imprecise line's
+    access, the last one in the listing's order under the last identifier, as the rule's look-up takes it)."""
+    unexplained = decisions[lines_unexplained(decisions, listing, identities, snapshot)]
+    if unexplained.empty:
+        return analytics.review_lines_not_in_listing(unexplained, listing.fetch("FALSE"), identities, snapshot,
+                                                     file_label)
+    lines = _line_keys(listing, unexplained)
+    held = listing.fetch(f"{held_at_sql(snapshot)} AND {_named_by_any_line(listing, lines)}")
+    return analytics.review_lines_not_in_listing(unexplained, held, identities, snapshot, file_label)
 
 
 def rows_named_by(listing: CorrelatedListing, lines: pd.DataFrame) -> pd.DataFrame:
     """The listing's rows (held or not) that ``lines`` (review lines) name in some spelling, in the listing's
     order: every row a look-up by (HR e-mail, account e-mail or login; entitlement), trimmed and
     casefolded, can find (``removals.prove_revocations`` looks up a revoke's access so)."""
-    return listing.fetch(_named_by_any_line(_line_keys(listing, lines)))
+    return listing.fetch(_named_by_any_line(listing, _line_keys(listing, lines)))
 
 
 def held_for_lines(listing: CorrelatedListing, lines: pd.DataFrame, snapshot: pd.Timestamp) -> pd.DataFrame:
@@ -269,9 +360,10 @@ def held_for_lines(listing: CorrelatedListing, lines: pd.DataFrame, snapshot: pd
     keys = pd.DataFrame({"system": lines["system"].astype("string"), "subject": lines["subject_email"].astype("string"),
                          "entitlement": lines["entitlement"].astype("string")}).dropna().drop_duplicates()
     wanted = listing.register(keys, "items")
-    named = " OR ".join(f"EXISTS (SELECT 1 FROM {wanted} k WHERE k.system = g.system AND k.entitlement = g.entitlement "
-                        f"AND k.subject = g.{c})" for c in ("person_email", "_fold_email", "_fold_login"))
-    return listing.fetch(f"{held_at_sql(snapshot)} AND ({named})")
+    named = " UNION ALL ".join(
+        f"SELECT n._order FROM {listing.view} n JOIN {wanted} k ON k.system = n.system "
+        f"AND k.entitlement = n.entitlement AND k.subject = n.{c}" for c in ("person_email", "_fold_email", "_fold_login"))
+    return listing.fetch(f"{held_at_sql(snapshot)} AND g._order IN ({named})")
 
 
 # --- segregation of duties ------------------------------------------------------------------------

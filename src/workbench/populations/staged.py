@@ -74,6 +74,18 @@ _NOT_TABULAR = frozenset({"okta_system_log", "github_pull_requests", "github_pul
 #: The large-population benchmark sets it, so a step that would load a listing of ten million rows
 #: stops with a message naming the table instead of measuring that memory.
 READ_BACK_LIMIT_VARIABLE = "WORKBENCH_STAGED_READ_BACK_LIMIT"
+#: Environment variable: the most memory DuckDB may use for a control's large-population queries (its
+#: ``memory_limit``, e.g. ``4GB``, ``1500MB``); above it DuckDB writes intermediate results to a spill
+#: folder inside the run. An environment setting, not a period-file key: it is a property of the
+#: machine (the same period runs on a laptop and on a cluster's workers), it changes no result, and
+#: a period file is evidence hashed into the run's manifest.
+MEMORY_LIMIT_VARIABLE = "WORKBENCH_DUCKDB_MEMORY_LIMIT"
+#: DuckDB's memory limit when the variable is not set: with the pandas side of a control (about a
+#: gigabyte at a million review lines), a large control stays within 4 GB.
+DEFAULT_MEMORY_LIMIT = "2GB"
+#: DuckDB's worker threads per connection (the controls of a run already run in parallel processes).
+DUCKDB_THREADS = 2
+_MEMORY_SIZE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 _META_EVIDENCE = b"workbench.evidence"
 _META_SCHEMA = b"workbench.schema"
 _META_SUMMARY = b"workbench.summary"
@@ -160,9 +172,7 @@ class StagedPopulation(Population):
     def rows_where(self, condition: str) -> pd.DataFrame:
         """The rows of the staged table meeting a DuckDB SQL ``condition`` (in file order), with the
         in-memory dtypes: how a check over every row brings back only the rows it has to look at."""
-        import duckdb
-
-        connection = duckdb.connect(config={"threads": 2})
+        connection = connect()
         try:
             path = str(self.parquet).replace("'", "''")
             found = connection.sql(f"SELECT * FROM read_parquet('{path}') WHERE {condition} ORDER BY line")
@@ -206,6 +216,69 @@ class StagedSnapshot(Snapshot):
 
     def __hash__(self) -> int:
         return id(self)
+
+
+# --- DuckDB over staged tables -------------------------------------------------------------------
+
+class OutOfMemory(MemoryError):
+    """DuckDB ran out of memory within the limit :data:`MEMORY_LIMIT_VARIABLE` sets."""
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for large-population queries: :data:`MEMORY_LIMIT_VARIABLE`, else
+    :data:`DEFAULT_MEMORY_LIMIT`; a value DuckDB would not read is refused naming the variable."""
+    value = os.environ.get(MEMORY_LIMIT_VARIABLE, "").strip() or DEFAULT_MEMORY_LIMIT
+    if not _MEMORY_SIZE.match(value):
+        raise ValueError(f"{MEMORY_LIMIT_VARIABLE}={value!r} is not an amount of memory: give a number and a unit, "
+                         "e.g. 4GB, 1500MB or 2GiB")
+    return value
+
+
+def connect(spill_dir: Path | None = None, *, ordered: bool = False) -> Any:
+    """A DuckDB connection for queries over staged tables: :data:`DUCKDB_THREADS` threads, the memory
+    limit of :func:`memory_limit`, and intermediate results spilled to ``spill_dir`` above it (DuckDB
+    creates it when it first spills; the caller removes it, e.g. with :func:`remove_spill`); no
+    spilling without one.
+
+    ``ordered``: keep insertion order in results without ORDER BY (DuckDB's
+    ``preserve_insertion_order``). Off by default: every query of the large-population paths whose
+    order matters says ORDER BY, and keeping insertion order costs memory in large scans."""
+    import duckdb
+
+    config: dict[str, Any] = {"threads": DUCKDB_THREADS, "memory_limit": memory_limit(),
+                              "preserve_insertion_order": ordered}
+    if spill_dir is not None:
+        Path(spill_dir).parent.mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(spill_dir)   # DuckDB creates it (not its parents) when it first spills
+    else:
+        config["temp_directory"] = ""   # an in-memory database would spill into the working directory
+    return duckdb.connect(config=config)
+
+
+def remove_spill(connection: Any, spill_dir: Path | None) -> None:
+    """Close a connection of :func:`connect` and remove its spill folder (what DuckDB left there)."""
+    import shutil
+
+    with contextlib.suppress(Exception):
+        connection.close()
+    if spill_dir is not None:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def explained_out_of_memory(what: str) -> Iterator[None]:
+    """Turn DuckDB's out-of-memory error in the block into :class:`OutOfMemory`, whose message names
+    the step (``what``), the limit and the setting that raises it."""
+    import duckdb
+
+    try:
+        yield
+    except duckdb.OutOfMemoryException as error:
+        raise OutOfMemory(
+            f"{what}: DuckDB ran out of memory within its limit of {memory_limit()} (environment variable "
+            f"{MEMORY_LIMIT_VARIABLE}) although it spills what it can to disk. Set {MEMORY_LIMIT_VARIABLE} higher "
+            f"(e.g. {MEMORY_LIMIT_VARIABLE}=4GB) if the machine has the memory, or run fewer controls at once "
+            f"(workbench run --jobs 1). DuckDB said: {str(error).splitlines()[0]}") from error
 
 
 def _check_read_back(file: str, rows: int) -> None:

@@ -332,9 +332,16 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
 
     @cached_property
     def sql(self) -> duckdb.DuckDBPyConnection:
-        """One DuckDB connection per control, for populations kept in Parquet (large populations)."""
-        import duckdb
-        return duckdb.connect(config={"threads": 2})
+        """One DuckDB connection per control, for populations kept in Parquet (large populations), configured
+        by ``staged.connect``: memory limit (``WORKBENCH_DUCKDB_MEMORY_LIMIT``), threads, and a spill folder
+        of its own inside the run's staged folder, removed with the connection when the control is done."""
+        import os
+        import weakref
+
+        spill = self.context.run_dir / staged.STAGED_DIR / f".spill-{self.control.id}-{os.getpid()}-{id(self)}"
+        connection = staged.connect(spill)
+        weakref.finalize(self, staged.remove_spill, connection, spill)
+        return connection
 
     def listing_relation(self, role: str, at: pd.Timestamp | None = None) -> duckdb.DuckDBPyRelation | None:
         """The role's listings as ``frames(role, at)`` gives them (same columns and dtypes, one snapshot
@@ -766,7 +773,9 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
 
     def hit_identities(self, frame: pd.DataFrame) -> list[tuple]:
         """What ties a hit to a population item: the ``HIT_MATCH`` columns of each row."""
-        return list(zip(*(frame[c] for c in self.HIT_MATCH))) if len(frame) else []
+        # through NumPy object arrays (the same values, NA included): iterating Arrow-backed text value by
+        # value costs seconds at a million review lines
+        return list(zip(*(frame[c].to_numpy(dtype=object) for c in self.HIT_MATCH))) if len(frame) else []
 
     def with_deviations(self, items: pd.DataFrame) -> pd.DataFrame:
         """Add the ``deviation`` flag: any attribute failed."""

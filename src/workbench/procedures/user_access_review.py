@@ -9,9 +9,11 @@ items from the analytics, kept apart. One population, one execution, one conclus
 
 A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
 their Parquet copies) runs the same rules through ``workbench.large_analytics``: accounts correlated
-once each in pandas, the grants scanned in SQL, and only the rows a rule's answer depends on brought
-back (the population gaps, the grants a review line names, the rows a revoke names in a lone
-listing). Several listings of one system are still compared whole, in pandas.
+once each in pandas, the grants of the systems under test materialised once in DuckDB, and only the
+rows a rule's answer depends on brought back (the population gaps, the review lines no held grant
+supports and the grants they name, the grants the sampled lines name, the rows a revoke names in a
+lone listing, for every lone listing in one query). Several listings of one system are still
+compared whole, in pandas.
 """
 
 from __future__ import annotations
@@ -233,8 +235,12 @@ class UserAccessReviewTest(ControlTest):
         if relation is None:
             return None
         labels = [self.label(s) for s in self.source_ids("access_listings")]
+        # Only the systems under test: every review rule compares the system, and decisions are of those
+        # systems (the accounts of every system are still correlated, for the identity evidence). Computed
+        # once into a table: the rules below query it several times.
         return large_analytics.correlated_listing(self.sql, relation, labels, self.correlate,
-                                                  self.in_review_scope if self.review_scopes else None)
+                                                  self.in_review_scope if self.review_scopes else None,
+                                                  systems=list(self.control.systems), materialise=True)
 
     # --- snapshots and proof of removal --------------------------------------------------------------
     @cached_property
@@ -245,7 +251,12 @@ class UserAccessReviewTest(ControlTest):
         found = []
         listed = [s for s in self.snapshots("access_listings") if s.system in self.control.systems]
         several = {system for system, group in snapshots.by_system(listed).items() if len(group) > 1}
+        lone = self.lone_snapshot_rows(several) if self.large_grants is not None else {}
         for snapshot in listed:
+            if snapshot.system in lone:
+                found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
+                                                snapshot.moment, lone[snapshot.system]))
+                continue
             if self.large_grants is not None:
                 frame = self.large_snapshot_rows(snapshot, whole=snapshot.system in several)
                 found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
@@ -257,6 +268,32 @@ class UserAccessReviewTest(ControlTest):
             found.append(snapshots.Snapshot(snapshot.source_id, snapshot.label, snapshot.kind, snapshot.system,
                                             snapshot.moment, frame.reset_index(drop=True)))
         return sorted(found, key=lambda s: (s.system, s.moment))
+
+    def lone_snapshot_rows(self, several: set[str]) -> dict[str, pd.DataFrame]:
+        """System -> the rows of its one listing that a revoke decision may name, for every system under test
+        listed once, as ``large_snapshot_rows`` gives them: one query of ``large_grants`` for them all (a
+        system's one listing is the one ``large_grants`` shows at the snapshot; correlation is per account)."""
+        listing = self.large_grants
+        lone = [s for s in self.control.systems if s not in several]
+        if listing is None or not lone:
+            return {}
+        decisions = self.decisions
+        revokes = decisions[(decisions["decision"] == "revoke").fillna(False).to_numpy(dtype=bool)
+                            & decisions["system"].isin(lone).fillna(False).to_numpy(dtype=bool)]
+        rows = large_analytics.rows_named_by(listing, revokes)
+        columns = {}
+        for snapshot in self.snapshots("access_listings"):
+            if snapshot.system in lone:
+                columns[snapshot.system] = [c for c in rows.columns if c in self._snapshot_columns(snapshot)
+                                            or c in large_analytics.CORRELATION_DTYPES]
+        mine = rows["system"].to_numpy(dtype=object)
+        return {system: rows.loc[mine == system, wanted].reset_index(drop=True) for system, wanted in columns.items()}
+
+    @staticmethod
+    def _snapshot_columns(snapshot: snapshots.Snapshot) -> tuple[str, ...]:
+        """The canonical columns of a snapshot's rows, read without loading a staged listing."""
+        population = getattr(snapshot, "population", None)
+        return tuple(population.summary.columns) if population is not None else tuple(snapshot.frame.columns)
 
     def large_snapshot_rows(self, snapshot: snapshots.Snapshot, whole: bool) -> pd.DataFrame:
         """A large population's snapshot rows as ``listing_snapshots`` correlates them, from DuckDB: every row
