@@ -273,3 +273,24 @@ def test_replace_once_refuses_a_file_without_the_text_unless_the_replacement_is_
         runfolder.replace_once(page, "provisional", "completed")
     with pytest.raises(RuntimeError, match="found it 0 time"):  # neither the old text nor the new one
         runfolder.replace_once(page, "provisional", "failed", done_already_ok=True)
+
+
+def test_the_manifest_leaves_out_a_killed_controls_duckdb_spill_folder_and_removes_it(tmp_path):
+    """A kernel killed while DuckDB spilled leaves ``staged/.spill-…`` behind: scratch, not evidence.
+    The manifest is written without it (and verify then finds nothing added)."""
+    from workbench import lineage
+    from workbench.populations import staged
+
+    run_dir = tmp_path / "20261205T080000Z.incomplete"
+    (run_dir / "UAR-01").mkdir(parents=True)
+    (run_dir / "UAR-01" / "result.json").write_text("{}\n", encoding="utf-8")
+    (run_dir / staged.STAGED_DIR).mkdir()
+    (run_dir / staged.STAGED_DIR / "erp_roles.parquet").write_bytes(b"PAR1")
+    spill = runfolder.spill_folder(run_dir, "UAR-01", "4242-1")
+    assert spill.parent == run_dir / staged.STAGED_DIR
+    spill.mkdir()
+    (spill / "duckdb_temp_block-0.block").write_bytes(b"\0" * 1024)
+    manifest = json.loads(lineage.write_manifest(run_dir, {"run_id": "20261205T080000Z"}).read_text())
+    assert sorted(manifest["files"]) == ["UAR-01/result.json", "staged/erp_roles.parquet"]
+    assert not spill.exists() and (run_dir / staged.STAGED_DIR / "erp_roles.parquet").exists()
+    assert lineage.verify_hashes(run_dir, manifest) == []

@@ -142,6 +142,7 @@ def write_json_atomically(path: Path, document: Any) -> None:
 def write_manifest(run_dir: Path, document: dict[str, Any]) -> Path:
     """Write ``manifest.json`` with the given content plus the hash of every file in the run."""
     document = dict(document)
+    runfolder.remove_spill_folders(run_dir)  # DuckDB's scratch of a killed control is not evidence
     document["files"] = hash_outputs(run_dir)
     path = run_dir / MANIFEST
     write_json_atomically(path, document)

@@ -35,6 +35,9 @@ INCOMPLETE_SUFFIX = ".incomplete"
 MARKER = "incomplete.json"
 MANIFEST = "manifest.json"  # lineage.MANIFEST; repeated so lineage can import this module
 SIGNOFF = "signoff.json"  # lineage.SIGNOFF
+#: DuckDB's spill folders of a control (``ControlTest.sql``): scratch, never evidence. A kernel that was
+#: killed leaves its folder behind; ``remove_spill_folders`` clears them before the manifest is written.
+SPILL_FOLDERS = "staged/.spill-*"
 #: The steps of a run, as the marker and ``workbench runs`` name them.
 STEPS = {
     "freezing": "freezing the source files",
@@ -150,6 +153,23 @@ def replace_once(path: Path, old: str, new: str, done_already_ok: bool = False) 
     if data.count(before) != 1:
         raise RuntimeError(f"{path}: expected the text to replace once, found it {data.count(before)} time(s)")
     return write_bytes(path, data.replace(before, new.encode("utf-8")))
+
+
+def spill_folder(run_dir: Path, control_id: str, owner: str) -> Path:
+    """Where a control's DuckDB connection spills (``SPILL_FOLDERS``); ``owner`` tells connections apart."""
+    return Path(run_dir) / SPILL_FOLDERS.replace("*", f"{control_id}-{owner}")
+
+
+def remove_spill_folders(run_dir: Path) -> list[str]:
+    """Remove the spill folders a killed control left in the run folder; return their names.
+
+    Spilled intermediate results are not evidence: listed in the manifest, they would make every
+    re-performance differ (and could be gigabytes to hash)."""
+    removed = []
+    for folder in sorted(Path(run_dir).glob(SPILL_FOLDERS)):
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.relative_to(run_dir).as_posix())
+    return removed
 
 
 def make_folder(path: Path) -> Path:

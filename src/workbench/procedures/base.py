@@ -338,7 +338,7 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         import os
         import weakref
 
-        spill = self.context.run_dir / staged.STAGED_DIR / f".spill-{self.control.id}-{os.getpid()}-{id(self)}"
+        spill = runfolder.spill_folder(self.context.run_dir, self.control.id, f"{os.getpid()}-{id(self)}")
         connection = staged.connect(spill)
         weakref.finalize(self, staged.remove_spill, connection, spill)
         return connection
