@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 import pyarrow as pa
 
-from workbench import analytics
+from workbench import analytics, sod
 
 if TYPE_CHECKING:   # the connection is the caller's: importing this module does not load DuckDB
     import duckdb
@@ -385,3 +385,101 @@ def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:
     table = listing.con.sql(f"SELECT DISTINCT system, entitlement FROM {listing.view} WHERE {held} "
                             "ORDER BY system, entitlement").to_arrow_table()
     return as_pandas(table, {"system": "string", "entitlement": "string"})
+
+
+# --- role baseline and movers (segregation of duties) ---------------------------------------------
+
+def _entitlement_keys(listing: CorrelatedListing, held: str, key: Callable[[pd.Series], pd.Series],
+                      prefix: str) -> str:
+    """The distinct entitlements of the held grants with ``_key`` (``key`` run in pandas on them: Python's
+    casefolding, never SQL ``lower``), as a table on the connection."""
+    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held}")
+                         .to_arrow_table(), {"entitlement": "string"})
+    return listing.register(distinct.assign(_key=key(distinct["entitlement"]).astype("string")), prefix)
+
+
+def baseline_deviation_grants(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
+                              baseline: pd.DataFrame) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) ``sod.baseline_deviations`` can report, in the listing's
+    order: those of a person (``person_email``) in a system the baseline names whose entitlement (trimmed,
+    casefolded) no baseline row of that system allows to any of the person's HR attribute values. Whether a
+    grant is kept depends only on its (person, system, entitlement), the rule's group, so every group the
+    rule reports comes back whole and no other."""
+    keys = sod.baseline_keys(baseline)
+    systems = [s for s in dict.fromkeys(baseline["system"].dropna().astype(str))]
+    if baseline.empty or not systems:
+        return listing.fetch("FALSE")
+    rule_keys, people = listing.register(keys, "baseline"), listing.register(sod.baseline_person_values(identities),
+                                                                            "people")
+    ents = _entitlement_keys(listing, held, sod.baseline_entitlement_key, "baseline_ents")
+    allowed = (f"SELECT p.email, k.system, e.entitlement FROM {people} p "
+               f"JOIN {rule_keys} k ON k._attribute = p._attribute AND k._value = p._value "
+               f"JOIN {ents} e ON e._key = k._ent")
+    return listing.fetch(f"{held} AND person_email IS NOT NULL AND {in_systems_sql(systems)} "
+                         f"AND entitlement IN (SELECT entitlement FROM {ents} WHERE _key IS NOT NULL) "
+                         f"AND NOT EXISTS (SELECT 1 FROM ({allowed}) a WHERE a.email = g.person_email "
+                         f"AND a.system = g.system AND a.entitlement = g.entitlement)")
+
+
+def sod_baseline_deviations(listing: CorrelatedListing, held: str, identities: pd.DataFrame, baseline: pd.DataFrame,
+                            baseline_label: str, listing_label: str) -> pd.DataFrame:
+    """Twin of ``sod.baseline_deviations`` over the held grants (SQL condition ``held``)."""
+    return sod.baseline_deviations(baseline_deviation_grants(listing, held, identities, baseline), identities,
+                                   baseline, baseline_label, listing_label)
+
+
+def mover_rule_runs(prior_as_of: object, as_of: object, grace_days: int) -> bool:
+    """Whether ``analytics.mover_retained_access`` reports anyone: the period end's day is more than
+    ``grace_days`` after the earlier roster's day (the same day arithmetic as the rule)."""
+    prior_day = analytics._as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date()))
+    day = analytics._as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    return day - prior_day > pd.Timedelta(days=grace_days)
+
+
+def mover_grants(listing: CorrelatedListing, held: str, identities: pd.DataFrame, prior: pd.DataFrame,
+                 prior_as_of: object, as_of: object, grace_days: int = 30, peer_attribute: str = "department",
+                 min_peers: int = 1, attributes: Sequence[str] = analytics.MOVER_ATTRIBUTES) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) ``analytics.mover_retained_access`` needs, in the listing's
+    order: every grant of a mover (``analytics.movers``) granted before the earlier roster's day (or
+    undated) whose holder has a current ``peer_attribute``, and, for each (system, casefolded entitlement,
+    peer group) of those, one grant of each of the first ``min_peers`` + 1 holders of that group (by
+    e-mail). The rule counts the other holders of a mover's entitlement in the group against
+    ``min_peers``: with up to ``min_peers`` + 1 of them kept, every count below ``min_peers`` (which the
+    rule reports and words) is exact and every other count stays at least ``min_peers``."""
+    if not mover_rule_runs(prior_as_of, as_of, grace_days):
+        return listing.fetch("FALSE")
+    moved = analytics.movers(identities, prior, attributes)
+    if moved.empty:
+        return listing.fetch("FALSE")
+    group = analytics.person_attribute(identities, peer_attribute).astype("string").str.strip().str.casefold()
+    groups = listing.register(pd.DataFrame({"email": pd.Series(group.index, dtype="string"),
+                                            "_group": group.to_numpy()}).dropna(), "peer_groups")
+    movers = listing.register(moved[["email"]].astype("string"), "movers")
+    ents = _entitlement_keys(listing, held, lambda e: e.astype("string").str.casefold(), "mover_ents")
+    prior_day = timestamp_literal(analytics._as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date())))
+    rows = f"""
+        WITH keyed AS (SELECT g._order, g.system, e._key, p._group, g.person_email, g.granted_at
+                       FROM {listing.view} g JOIN {groups} p ON p.email = g.person_email
+                       JOIN {ents} e ON e.entitlement IS NOT DISTINCT FROM g.entitlement WHERE {held}),
+        mine AS (SELECT * FROM keyed WHERE person_email IN (SELECT email FROM {movers})
+                 AND (granted_at IS NULL OR granted_at < {prior_day})),
+        wanted AS (SELECT DISTINCT system, _key, _group FROM mine),
+        holders AS (SELECT k.system, k._key, k._group, k.person_email, min(k._order) AS _o FROM keyed k
+                    JOIN wanted w ON w.system = k.system AND w._key IS NOT DISTINCT FROM k._key AND w._group = k._group
+                    GROUP BY k.system, k._key, k._group, k.person_email),
+        peers AS (SELECT _o FROM holders
+                  QUALIFY row_number() OVER (PARTITION BY system, _key, _group ORDER BY person_email) <= {min_peers + 1})
+        SELECT _order FROM mine UNION SELECT _o FROM peers"""
+    return listing.fetch(f"{held} AND _order IN ({rows})")
+
+
+def sod_mover_retained_access(listing: CorrelatedListing, held: str, identities: pd.DataFrame, prior: pd.DataFrame,
+                              prior_as_of: object, as_of: object, grace_days: int = 30,
+                              peer_attribute: str = "department", min_peers: int = 1,
+                              attributes: Sequence[str] = analytics.MOVER_ATTRIBUTES,
+                              listing_label: str = "listing") -> pd.DataFrame:
+    """Twin of ``analytics.mover_retained_access`` over the held grants (SQL condition ``held``)."""
+    rows = mover_grants(listing, held, identities, prior, prior_as_of, as_of, grace_days, peer_attribute, min_peers,
+                        attributes)
+    return analytics.mover_retained_access(rows, identities, prior, prior_as_of, as_of, grace_days, peer_attribute,
+                                           min_peers, attributes, listing_label)

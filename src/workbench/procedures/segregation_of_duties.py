@@ -24,8 +24,9 @@ accounts with attributes S1–S3.
 A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
 their Parquet copies) runs the entitlement rules, the attribute rules, the sampling frame of accounts
 and the control totals through ``workbench.large_analytics``: only the grants of entitlements a rule
-names (directly or, for permission-level rules, through a role) come back to pandas. The role
-baseline and the movers' rule still read the held grants whole (``held``).
+names (directly or, for permission-level rules, through a role) come back to pandas; the role
+baseline reads back only the grants outside it and the movers' rule only the movers' old grants and
+enough grants of their new peers to count them. No step reads the held grants whole (``held``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, large_analytics, sod, workpapers
 from workbench.freshness import Claim
+from workbench.populations import staged
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     HR,
@@ -164,9 +166,10 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def held(self) -> pd.DataFrame:
         """Access held at the period end in the control's systems, correlated to HR. For a large
-        population (kept in DuckDB, ``large_held``) only the role baseline and the movers' rule still
-        read it whole."""
+        population (kept in DuckDB, ``large_held``) no step of the control reads it whole; asked for (e.g. in
+        an exploring notebook), it is fetched unless above the staged read-back limit."""
         if (listing := self.large_held) is not None:
+            staged._check_read_back("the held grants of the period-end listings", listing.count(self.held_sql))
             return listing.fetch(self.held_sql).reset_index(drop=True)
         grants = self.correlate(self.frames("access_listings"))
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
@@ -344,22 +347,37 @@ class SegregationOfDutiesTest(ControlTest):
     def run_analytics(self) -> pd.DataFrame:
         """Every account against the rule set (mitigations honoured), the attribute rules and, with an
         earlier HR roster, the movers' retained access."""
-        s = self.settings
         parts = [
             analytics.sod_conflicts(self.conflicts, self.listing_label, self.mitigation_label),
             sod.role_design_hits(self.role_design, self.mitigation_label),
             self.attribute_conflicts(),
         ]
         if "access_baseline" in self.control.sources:
-            parts.append(sod.baseline_deviations(self.held, self.identities, self.frame("access_baseline"),
-                                                 self.label(self.source_ids("access_baseline")[0]), self.listing_label))
+            parts.append(self.baseline_deviations())
         if "hr_prior" in self.control.sources:
-            parts.append(analytics.mover_retained_access(
-                self.held, self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"),
-                self.params.period.end, s.mover_grace_days, s.mover_peer_attribute, s.mover_min_peers,
-                listing_label=self.listing_label))
+            parts.append(self.mover_retained_access())
         self.hits = self.combine_hits(parts)
         return self.hits
+
+    def baseline_deviations(self) -> pd.DataFrame:
+        """Access held outside the role baseline (``sod.baseline_deviations``; in DuckDB when large, reading
+        back only the grants of the deviations)."""
+        baseline, label = self.frame("access_baseline"), self.label(self.source_ids("access_baseline")[0])
+        if (listing := self.large_held) is not None:
+            return large_analytics.sod_baseline_deviations(listing, self.held_sql, self.identities, baseline, label,
+                                                           self.listing_label)
+        return sod.baseline_deviations(self.held, self.identities, baseline, label, self.listing_label)
+
+    def mover_retained_access(self) -> pd.DataFrame:
+        """Movers' access of the previous job (``analytics.mover_retained_access``; in DuckDB when large,
+        reading back only the movers' old grants and enough of their new peers' to count them)."""
+        s = self.settings
+        arguments = (self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"), self.params.period.end,
+                     s.mover_grace_days, s.mover_peer_attribute, s.mover_min_peers)
+        if (listing := self.large_held) is not None:
+            return large_analytics.sod_mover_retained_access(listing, self.held_sql, *arguments,
+                                                             listing_label=self.listing_label)
+        return analytics.mover_retained_access(self.held, *arguments, listing_label=self.listing_label)
 
     def rules_run(self) -> tuple[str, ...]:
         return ("sod_conflict", "sod_attribute_conflict") + \
