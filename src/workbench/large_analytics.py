@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -348,36 +349,90 @@ def extended_rule_entitlements(rules: pd.DataFrame, role_permissions: pd.DataFra
     return named | set(roles.dropna())
 
 
-def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+def in_list_sql(column: str, values: Iterable[object]) -> str:
+    """SQL: ``column`` is one of ``values``, written out as literals (DuckDB then filters the Parquet scan
+    itself instead of joining every row to a table of them); FALSE when there are none."""
+    literals = sorted({quote(v) for v in values if v is not None and not pd.isna(v)})
+    return f"{column} IN ({', '.join(literals)})" if literals else "FALSE"
+
+
+def fetch_any(listing: CorrelatedListing, conditions: Sequence[str]) -> pd.DataFrame:
+    """The rows satisfying any of the SQL ``conditions``, each once, in the listing's order, as ``fetch``
+    gives them: each condition is queried on its own, so that each can filter the scan."""
+    selected = ", ".join(f'"{c}"' for c in listing.columns)
+    tables = [listing.con.sql(f"SELECT {selected}, _order FROM {listing.view} g WHERE {c}").to_arrow_table()
+              for c in conditions if c != "FALSE"]
+    if not tables:
+        return listing.fetch("FALSE")
+    table = pa.concat_tables(tables)
+    _, first = np.unique(table["_order"].to_numpy(), return_index=True)
+    return as_pandas(table.take(first).drop_columns(["_order"]), listing.dtypes)
+
+
+def held_catalogue(listing: CorrelatedListing, held: str) -> pd.DataFrame:
+    """The distinct (system, entitlement) held (SQL condition ``held``) with their ``grants``, sorted: one
+    scan of the listing answers the rule set's accuracy check, the count of grants held and which
+    entitlements a rule can name."""
+    table = listing.con.sql(f"SELECT system, entitlement, count(*) AS grants FROM {listing.view} g WHERE {held} "
+                            "GROUP BY system, entitlement ORDER BY system, entitlement").to_arrow_table()
+    return as_pandas(table, {"system": "string", "entitlement": "string", "grants": "int64"})
+
+
+def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series],
+                         catalogue: pd.DataFrame | None = None, first_grants: bool = True) -> pd.DataFrame:
     """The held grants (SQL condition ``held``) of the entitlements ``keep`` marks (a pandas test run on the
-    distinct entitlements), and each account's first held grant (which names the account in
-    ``analytics.sod_rule_conflicts``), in the listing's order: all a rule over named entitlements reads."""
-    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held} "
-                                         "AND entitlement IS NOT NULL").to_arrow_table(), {"entitlement": "string"})
-    wanted = listing.register(distinct[keep(distinct["entitlement"]).to_numpy()], "named")
-    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {held} GROUP BY system, login"
-    return listing.fetch(f"{held} AND (entitlement IN (SELECT entitlement FROM {wanted}) OR _order IN ({first}))")
+    distinct entitlements, from ``catalogue`` when given, see ``held_catalogue``), in the listing's order:
+    all a rule over named entitlements reads. With ``first_grants``, also the first held grant of each
+    account holding one of them (it names the account in ``analytics.sod_rule_conflicts``; an account
+    holding none has no conflict). The names and logins go into the SQL as literals, so DuckDB filters
+    the Parquet scan by them."""
+    if catalogue is None:
+        catalogue = held_catalogue(listing, held)
+    distinct = catalogue["entitlement"].dropna().drop_duplicates()
+    names = distinct[keep(distinct).to_numpy()]
+    if names.empty:
+        return listing.fetch("FALSE")
+    named = f"{held} AND {in_list_sql('entitlement', names)}"
+    if not first_grants:
+        return fetch_any(listing, [named])
+    logins = listing.con.sql(f"SELECT DISTINCT login FROM {listing.view} g WHERE {named}").fetchall()
+    of_accounts = f"{held} AND {in_list_sql('login', [login for (login,) in logins])}"
+    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {of_accounts} GROUP BY system, login"
+    return fetch_any(listing, [named, f"{of_accounts} AND _order IN ({first})"])
 
 
-def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame) -> pd.DataFrame:
+def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
+                       catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
     """Twin of ``analytics.sod_rule_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])))
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])), catalogue)
     return analytics.sod_rule_conflicts(rows, rules)
 
 
 def sod_attribute_conflicts(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
-                            rules: list[analytics.AttributeRule], listing_label: str) -> pd.DataFrame:
-    """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)))
+                            rules: list[analytics.AttributeRule], listing_label: str,
+                            catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``): the
+    rule reads only the grants of the entitlements it names."""
+    if not rules:
+        return analytics.sod_attribute_conflicts(listing.fetch("FALSE"), identities, rules, listing_label)
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)), catalogue,
+                                first_grants=False)
     return analytics.sod_attribute_conflicts(rows, identities, rules, listing_label)
 
 
 def held_for_extended_rules(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
-                            role_permissions: pd.DataFrame | None) -> pd.DataFrame:
+                            role_permissions: pd.DataFrame | None,
+                            catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
     """The held grants the permission-level and cross-system rules (``sod.extended_rule_conflicts``,
     ``sod.unjoinable_accounts``) can match: those giving a name a rule names, directly or through a role."""
     return held_of_entitlements(listing, held, folded_in(extended_rule_entitlements(rules, role_permissions),
-                                                         strip=True))
+                                                         strip=True), catalogue, first_grants=False)
+
+
+def held_of_logins(listing: CorrelatedListing, held: str, logins: Iterable[str]) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) of the accounts with these logins (any system), in the
+    listing's order (the logins written into the SQL, so DuckDB filters the Parquet scan by them)."""
+    return listing.fetch(f"{held} AND {in_list_sql('login', logins)}")
 
 
 def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:

@@ -193,7 +193,13 @@ class SegregationOfDutiesTest(ControlTest):
             return self.held
         rules = self.frame("sod_rules")
         return large_analytics.held_for_extended_rules(self.large_held, self.held_sql, rules[sod.is_extended(rules)],
-                                                       self.role_permissions)
+                                                       self.role_permissions, self.held_catalogue)
+
+    @cached_property
+    def held_catalogue(self) -> pd.DataFrame:
+        """For a large population: the distinct (system, entitlement) held with their grants, from one scan
+        (``large_analytics.held_catalogue``) shared by the rules, the accuracy check and the control totals."""
+        return large_analytics.held_catalogue(self.large_held, self.held_sql)
 
     @property
     def held_sql(self) -> str:
@@ -204,15 +210,14 @@ class SegregationOfDutiesTest(ControlTest):
         """The held grants of the accounts with these logins (any system), in the listing's order."""
         if (listing := self.large_held) is None:
             return self.held[self.held["login"].isin(logins)]
-        named = listing.register(pd.DataFrame({"login": sorted(logins)}, dtype="string"), "logins")
-        return listing.fetch(f"{self.held_sql} AND login IN (SELECT login FROM {named})")
+        return large_analytics.held_of_logins(listing, self.held_sql, logins)
 
     def attribute_conflicts(self, held: pd.DataFrame | None = None) -> pd.DataFrame:
         """The attribute-based rules over ``held`` (default: every grant held; in DuckDB when large)."""
         rules = [r.rule() for r in self.settings.attribute_rules]
         if held is None and (listing := self.large_held) is not None:
             return large_analytics.sod_attribute_conflicts(listing, self.held_sql, self.identities, rules,
-                                                           self.listing_label)
+                                                           self.listing_label, self.held_catalogue)
         return analytics.sod_attribute_conflicts(self.held if held is None else held, self.identities, rules,
                                                  self.listing_label)
 
@@ -243,7 +248,8 @@ class SegregationOfDutiesTest(ControlTest):
         rules = self.frame("sod_rules")
         extended = sod.is_extended(rules)
         found = (analytics.sod_rule_conflicts(self.held, rules[~extended]) if self.large_held is None else
-                 large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended]))
+                 large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended],
+                                                    self.held_catalogue))
         if extended.any():
             more = sod.extended_rule_conflicts(self.held_for_extended_rules, rules, self.role_permissions,
                                                self.listing_label, self.permissions_label)
@@ -282,7 +288,7 @@ class SegregationOfDutiesTest(ControlTest):
     def reconciliation(self) -> pd.DataFrame:
         """Control totals, and accuracy of the rule set: every entitlement a rule names exists in the listings."""
         held_entitlements = (self.held[["system", "entitlement"]] if self.large_held is None else
-                             large_analytics.held_entitlements(self.large_held, self.held_sql))
+                             self.held_catalogue[["system", "entitlement"]])
         catalogue = {(s, e.casefold()) for s, e in zip(held_entitlements["system"], held_entitlements["entitlement"])}
         rules = self.frame("sod_rules")
         if self.role_permissions is not None:
@@ -316,7 +322,7 @@ class SegregationOfDutiesTest(ControlTest):
     def listing_counts(self) -> tuple[int, int, int, int]:
         """Rows of the period-end listings, those outside the control's systems, those in them removed
         by the extraction (or on a disabled account), and the grants held."""
-        if (listing := self.large_held) is None:
+        if self.large_held is None:
             listings = self.frames("access_listings")
             in_systems = listings["system"].isin(self.control.systems)
             removed = int((in_systems & ~analytics.held_at_extraction(listings)).sum())
@@ -327,7 +333,7 @@ class SegregationOfDutiesTest(ControlTest):
         rows, outside, removed = relation.aggregate(
             f"count(*), count(*) FILTER (WHERE NOT {in_systems}), "
             f"count(*) FILTER (WHERE {in_systems} AND NOT ({held}))").fetchall()[0]
-        return int(rows), int(outside), int(removed), listing.count(self.held_sql)
+        return int(rows), int(outside), int(removed), int(self.held_catalogue["grants"].sum())
 
     def extended_rows(self, rules: pd.DataFrame) -> list[tuple[str, int, None]]:
         """Reconciliation rows of permission-level and cross-system rules (none when the rule set has neither)."""
