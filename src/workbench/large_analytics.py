@@ -311,15 +311,17 @@ def sod_accounts(listing: CorrelatedListing, held: str) -> pd.DataFrame:
         firsts AS (SELECT system, login, entitlement, min(_by_line) AS _first FROM held
                    GROUP BY system, login, entitlement),
         names AS (SELECT system, login, string_agg(entitlement, '; ' ORDER BY _first) AS entitlements FROM firsts
-                  GROUP BY system, login)
-        SELECT h.system, h.login,
-               arg_min(h.login_original, h._by_line) FILTER (WHERE h.login_original IS NOT NULL) AS login_original,
-               arg_min(h.person_email, h._by_line) FILTER (WHERE h.person_email IS NOT NULL) AS person_email,
-               min(h.line)::BIGINT AS line,
-               arg_min(h.listing, h._by_line) FILTER (WHERE h.listing IS NOT NULL) AS listing,
-               any_value(n.entitlements) AS entitlements
-        FROM held h JOIN names n ON n.system = h.system AND n.login = h.login
-        GROUP BY h.system, h.login ORDER BY h.system, h.login"""
+                  GROUP BY system, login),
+        firsts_of_account AS (
+            SELECT system, login,
+                   arg_min(login_original, _by_line) FILTER (WHERE login_original IS NOT NULL) AS login_original,
+                   arg_min(person_email, _by_line) FILTER (WHERE person_email IS NOT NULL) AS person_email,
+                   min(line)::BIGINT AS line,
+                   arg_min(listing, _by_line) FILTER (WHERE listing IS NOT NULL) AS listing
+            FROM held GROUP BY system, login)
+        SELECT f.system, f.login, f.login_original, f.person_email, f.line, f.listing, n.entitlements
+        FROM firsts_of_account f JOIN names n ON n.system = f.system AND n.login = f.login
+        ORDER BY f.system, f.login"""
     return as_pandas(listing.con.sql(query).to_arrow_table(), ACCOUNT_FRAME_DTYPES).reset_index(drop=True)
 
 
