@@ -1,6 +1,7 @@
 """The DuckDB twins of the SoD role baseline and movers' rule (``large_analytics.sod_baseline_deviations``,
 ``large_analytics.sod_mover_retained_access``) return exactly what the pandas rules return on the whole
-held listing, while reading back only the grants the rules' answers depend on.
+held listing, while reading back only the grants the rules' answers depend on; and the pieces the SoD
+control's large path shares (the catalogue of held entitlements, literal IN lists, the sample's grants).
 
 Fixtures of our own (Wrenfield Tooling: not the demo's): an SAP-style user x role listing (AGR_USERS
 shape: user, role, valid from, valid to) and an AWS group listing, a Workday-style HR roster and the
@@ -294,3 +295,35 @@ def test_mover_twin_equals_pandas_on_random_listings(rows, now, before, peer_att
                                      prior_as_of=pd.Timestamp(prior_as_of, tz=UTC), peer_attribute=peer_attribute,
                                      min_peers=min_peers)
     pd.testing.assert_frame_equal(found, expected)
+
+
+# --- (c) the shared pieces --------------------------------------------------------------------------
+
+def test_the_catalogue_counts_every_held_grant_once_per_system_and_entitlement():
+    frame, identities = hand_made_listing(), hr_now()
+    listing = twin_listing(frame, identities)
+    held = pandas_held(frame, identities, ["sap", "aws"])
+    catalogue = large_analytics.held_catalogue(listing, large_analytics.sod_held(listing, ["sap", "aws"]))
+    expected = held.groupby(["system", "entitlement"]).size()
+    assert dict(zip(zip(catalogue["system"], catalogue["entitlement"]), catalogue["grants"])) == expected.to_dict()
+    assert int(catalogue["grants"].sum()) == len(held)
+    assert list(catalogue["system"]) == sorted(catalogue["system"]), "sorted as the accuracy check lists them"
+
+
+def test_literal_in_lists_quote_skip_missing_values_and_say_false_when_empty():
+    assert large_analytics.in_list_sql("login", ["o'hara", None, pd.NA, "ann", "ann"]) == "login IN ('ann', 'o''hara')"
+    assert large_analytics.in_list_sql("login", []) == "FALSE"
+
+
+def test_the_samples_grants_and_rows_of_several_conditions_come_in_the_listings_order():
+    frame, identities = hand_made_listing(), hr_now()
+    listing = twin_listing(frame, identities)
+    condition = large_analytics.sod_held(listing, ["sap", "aws"])
+    held = pandas_held(frame, identities, ["sap", "aws"])
+    found = large_analytics.held_of_logins(listing, condition, {"lena.vogt", "mia.kern", "nobody"})
+    pd.testing.assert_frame_equal(found, held[held["login"].isin({"lena.vogt", "mia.kern"})].reset_index(drop=True))
+    either = large_analytics.fetch_any(listing, [f"{condition} AND login = 'mia.kern'",
+                                                 f"{condition} AND system = 'aws'", "FALSE"])
+    pd.testing.assert_frame_equal(either, held[(held["login"] == "mia.kern") | (held["system"] == "aws")]
+                                  .reset_index(drop=True))
+    pd.testing.assert_frame_equal(large_analytics.fetch_any(listing, ["FALSE"]), listing.fetch("FALSE"))
