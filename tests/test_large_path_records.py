@@ -3,8 +3,9 @@
 
 Fixtures of our own (not the demo's): Kestrel Freight (SAP and AWS listings, an access review and an
 SoD rule book with mitigations), the snapshots-and-removal company (several snapshots of one system,
-a remediation log) and the permission-level SoD company (rules in permissions, expanded through
-role_permissions). Each control runs twice in-process, once as is and once with
+a remediation log), the permission-level SoD company (rules in permissions, expanded through
+role_permissions, and a role baseline) and the movers' company (a role baseline and an earlier HR
+roster: the SoD rules that once read the held grants whole). Each control runs twice in-process, once as is and once with
 ``listing_relation`` returning a DuckDB relation over exactly what ``frames`` gives; the records
 (sample.csv, population.csv, exceptions.csv, result.json) and the tables the workpaper shows of the
 listings must agree byte for byte. Any difference is a bug in the large-population path.
@@ -19,6 +20,7 @@ import pyarrow as pa
 import pytest
 
 from workbench import snapshots
+from workbench.populations import staged
 from workbench.procedures.base import ControlTest
 from workbench.procedures.segregation_of_duties import SegregationOfDutiesTest
 from workbench.procedures.user_access_review import UserAccessReviewTest
@@ -31,6 +33,7 @@ CASES = [
     (DATA / "companies" / "kestrel" / "kestrel-2026-Q3.yaml", SegregationOfDutiesTest, "SOD-CTL-01"),
     (DATA / "snapshots_removal" / "period.yaml", UserAccessReviewTest, "UAR-FW"),
     (DATA / "sod_permissions" / "period.yaml", SegregationOfDutiesTest, "SOD-PERM-01"),
+    (DATA / "sod_movers" / "period.yaml", SegregationOfDutiesTest, "SOD-MOVE-01"),
 ]
 
 
@@ -96,3 +99,24 @@ def test_accounts_of_a_listing_without_the_root_flag_are_in_the_identity_evidenc
     test, _ = run_control(*CASES[2], tmp_path)
     shown = test.identity_evidence()[0].markup
     assert "aws_prod" in shown and "github" in shown
+
+
+def test_sod_with_a_role_baseline_and_movers_never_reads_the_held_grants_whole(tmp_path, monkeypatch):
+    """With the staged read-back limit far below the held grants, the large path still runs every rule
+    (the baseline and the movers' rule read back only the grants they report and the movers' peers) and
+    finds what is planted; asking for the held grants whole stops with a message naming them."""
+    monkeypatch.setattr(ControlTest, "listing_relation", relation_over_frames)
+    monkeypatch.setenv(staged.READ_BACK_LIMIT_VARIABLE, "3")
+    test, _ = run_control(DATA / "sod_movers" / "period.yaml", SegregationOfDutiesTest, "SOD-MOVE-01", tmp_path)
+    assert test.large_held is not None and "held" not in test.__dict__
+    found = set(zip(test.hits["rule"], test.hits["detail_key"]))
+    assert {("mover_retained_access", "sap_prd|lena.vogt|Z_FI_AP_PAYMENT_RUN"),
+            ("mover_retained_access", "sap_prd|lena.vogt|Z_MM_VENDOR_DISPLAY"),
+            ("mover_retained_access", "aws_prod|lena.vogt|Admins"),
+            ("mover_retained_access", "sap_prd|jonas.brandt|Z_FI_TREASURY"),
+            ("baseline_deviation", "sap_prd|lena.vogt@tarnwick.example|z_fi_ap_payment_run"),
+            ("baseline_deviation", "sap_prd|ida.lang@tarnwick.example|z_le_shipping"),
+            ("baseline_deviation", "sap_prd|tom.falk@tarnwick.example|z_sd_orders"),
+            ("sod_conflict", "sap_prd|nora.heil|R-01")} == found
+    with pytest.raises(RuntimeError, match="held grants of the period-end listings"):
+        _ = test.held

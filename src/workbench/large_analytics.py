@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from workbench import analytics
+from workbench import analytics, sod
 from workbench.populations.staged import explained_out_of_memory
 from workbench.valuemap import transform_distinct
 
@@ -402,15 +402,17 @@ def sod_accounts(listing: CorrelatedListing, held: str) -> pd.DataFrame:
         firsts AS (SELECT system, login, entitlement, min(_by_line) AS _first FROM held
                    GROUP BY system, login, entitlement),
         names AS (SELECT system, login, string_agg(entitlement, '; ' ORDER BY _first) AS entitlements FROM firsts
-                  GROUP BY system, login)
-        SELECT h.system, h.login,
-               arg_min(h.login_original, h._by_line) FILTER (WHERE h.login_original IS NOT NULL) AS login_original,
-               arg_min(h.person_email, h._by_line) FILTER (WHERE h.person_email IS NOT NULL) AS person_email,
-               min(h.line)::BIGINT AS line,
-               arg_min(h.listing, h._by_line) FILTER (WHERE h.listing IS NOT NULL) AS listing,
-               any_value(n.entitlements) AS entitlements
-        FROM held h JOIN names n ON n.system = h.system AND n.login = h.login
-        GROUP BY h.system, h.login ORDER BY h.system, h.login"""
+                  GROUP BY system, login),
+        firsts_of_account AS (
+            SELECT system, login,
+                   arg_min(login_original, _by_line) FILTER (WHERE login_original IS NOT NULL) AS login_original,
+                   arg_min(person_email, _by_line) FILTER (WHERE person_email IS NOT NULL) AS person_email,
+                   min(line)::BIGINT AS line,
+                   arg_min(listing, _by_line) FILTER (WHERE listing IS NOT NULL) AS listing
+            FROM held GROUP BY system, login)
+        SELECT f.system, f.login, f.login_original, f.person_email, f.line, f.listing, n.entitlements
+        FROM firsts_of_account f JOIN names n ON n.system = f.system AND n.login = f.login
+        ORDER BY f.system, f.login"""
     return as_pandas(listing.con.sql(query).to_arrow_table(), ACCOUNT_FRAME_DTYPES).reset_index(drop=True)
 
 
@@ -440,36 +442,90 @@ def extended_rule_entitlements(rules: pd.DataFrame, role_permissions: pd.DataFra
     return named | set(roles.dropna())
 
 
-def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series]) -> pd.DataFrame:
+def in_list_sql(column: str, values: Iterable[object]) -> str:
+    """SQL: ``column`` is one of ``values``, written out as literals (DuckDB then filters the Parquet scan
+    itself instead of joining every row to a table of them); FALSE when there are none."""
+    literals = sorted({quote(v) for v in values if v is not None and not pd.isna(v)})
+    return f"{column} IN ({', '.join(literals)})" if literals else "FALSE"
+
+
+def fetch_any(listing: CorrelatedListing, conditions: Sequence[str]) -> pd.DataFrame:
+    """The rows satisfying any of the SQL ``conditions``, each once, in the listing's order, as ``fetch``
+    gives them: each condition is queried on its own, so that each can filter the scan."""
+    selected = ", ".join(f'"{c}"' for c in listing.columns)
+    tables = [listing.con.sql(f"SELECT {selected}, _order FROM {listing.view} g WHERE {c}").to_arrow_table()
+              for c in conditions if c != "FALSE"]
+    if not tables:
+        return listing.fetch("FALSE")
+    table = pa.concat_tables(tables)
+    _, first = np.unique(table["_order"].to_numpy(), return_index=True)
+    return as_pandas(table.take(first).drop_columns(["_order"]), listing.dtypes)
+
+
+def held_catalogue(listing: CorrelatedListing, held: str) -> pd.DataFrame:
+    """The distinct (system, entitlement) held (SQL condition ``held``) with their ``grants``, sorted: one
+    scan of the listing answers the rule set's accuracy check, the count of grants held and which
+    entitlements a rule can name."""
+    table = listing.con.sql(f"SELECT system, entitlement, count(*) AS grants FROM {listing.view} g WHERE {held} "
+                            "GROUP BY system, entitlement ORDER BY system, entitlement").to_arrow_table()
+    return as_pandas(table, {"system": "string", "entitlement": "string", "grants": "int64"})
+
+
+def held_of_entitlements(listing: CorrelatedListing, held: str, keep: Callable[[pd.Series], pd.Series],
+                         catalogue: pd.DataFrame | None = None, first_grants: bool = True) -> pd.DataFrame:
     """The held grants (SQL condition ``held``) of the entitlements ``keep`` marks (a pandas test run on the
-    distinct entitlements), and each account's first held grant (which names the account in
-    ``analytics.sod_rule_conflicts``), in the listing's order: all a rule over named entitlements reads."""
-    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held} "
-                                         "AND entitlement IS NOT NULL").to_arrow_table(), {"entitlement": "string"})
-    wanted = listing.register(distinct[keep(distinct["entitlement"]).to_numpy()], "named")
-    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {held} GROUP BY system, login"
-    return listing.fetch(f"{held} AND (entitlement IN (SELECT entitlement FROM {wanted}) OR _order IN ({first}))")
+    distinct entitlements, from ``catalogue`` when given, see ``held_catalogue``), in the listing's order:
+    all a rule over named entitlements reads. With ``first_grants``, also the first held grant of each
+    account holding one of them (it names the account in ``analytics.sod_rule_conflicts``; an account
+    holding none has no conflict). The names and logins go into the SQL as literals, so DuckDB filters
+    the Parquet scan by them."""
+    if catalogue is None:
+        catalogue = held_catalogue(listing, held)
+    distinct = catalogue["entitlement"].dropna().drop_duplicates()
+    names = distinct[keep(distinct).to_numpy()]
+    if names.empty:
+        return listing.fetch("FALSE")
+    named = f"{held} AND {in_list_sql('entitlement', names)}"
+    if not first_grants:
+        return fetch_any(listing, [named])
+    logins = listing.con.sql(f"SELECT DISTINCT login FROM {listing.view} g WHERE {named}").fetchall()
+    of_accounts = f"{held} AND {in_list_sql('login', [login for (login,) in logins])}"
+    first = f"SELECT min(_order) AS _o FROM {listing.view} g WHERE {of_accounts} GROUP BY system, login"
+    return fetch_any(listing, [named, f"{of_accounts} AND _order IN ({first})"])
 
 
-def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame) -> pd.DataFrame:
+def sod_rule_conflicts(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
+                       catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
     """Twin of ``analytics.sod_rule_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])))
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(rules, [])), catalogue)
     return analytics.sod_rule_conflicts(rows, rules)
 
 
 def sod_attribute_conflicts(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
-                            rules: list[analytics.AttributeRule], listing_label: str) -> pd.DataFrame:
-    """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``)."""
-    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)))
+                            rules: list[analytics.AttributeRule], listing_label: str,
+                            catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Twin of ``analytics.sod_attribute_conflicts`` over the held grants (SQL condition ``held``): the
+    rule reads only the grants of the entitlements it names."""
+    if not rules:
+        return analytics.sod_attribute_conflicts(listing.fetch("FALSE"), identities, rules, listing_label)
+    rows = held_of_entitlements(listing, held, folded_in(sod_rule_entitlements(pd.DataFrame(), rules)), catalogue,
+                                first_grants=False)
     return analytics.sod_attribute_conflicts(rows, identities, rules, listing_label)
 
 
 def held_for_extended_rules(listing: CorrelatedListing, held: str, rules: pd.DataFrame,
-                            role_permissions: pd.DataFrame | None) -> pd.DataFrame:
+                            role_permissions: pd.DataFrame | None,
+                            catalogue: pd.DataFrame | None = None) -> pd.DataFrame:
     """The held grants the permission-level and cross-system rules (``sod.extended_rule_conflicts``,
     ``sod.unjoinable_accounts``) can match: those giving a name a rule names, directly or through a role."""
     return held_of_entitlements(listing, held, folded_in(extended_rule_entitlements(rules, role_permissions),
-                                                         strip=True))
+                                                         strip=True), catalogue, first_grants=False)
+
+
+def held_of_logins(listing: CorrelatedListing, held: str, logins: Iterable[str]) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) of the accounts with these logins (any system), in the
+    listing's order (the logins written into the SQL, so DuckDB filters the Parquet scan by them)."""
+    return listing.fetch(f"{held} AND {in_list_sql('login', logins)}")
 
 
 def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:
@@ -477,3 +533,101 @@ def held_entitlements(listing: CorrelatedListing, held: str) -> pd.DataFrame:
     table = listing.con.sql(f"SELECT DISTINCT system, entitlement FROM {listing.view} WHERE {held} "
                             "ORDER BY system, entitlement").to_arrow_table()
     return as_pandas(table, {"system": "string", "entitlement": "string"})
+
+
+# --- role baseline and movers (segregation of duties) ---------------------------------------------
+
+def _entitlement_keys(listing: CorrelatedListing, held: str, key: Callable[[pd.Series], pd.Series],
+                      prefix: str) -> str:
+    """The distinct entitlements of the held grants with ``_key`` (``key`` run in pandas on them: Python's
+    casefolding, never SQL ``lower``), as a table on the connection."""
+    distinct = as_pandas(listing.con.sql(f"SELECT DISTINCT entitlement FROM {listing.view} g WHERE {held}")
+                         .to_arrow_table(), {"entitlement": "string"})
+    return listing.register(distinct.assign(_key=key(distinct["entitlement"]).astype("string")), prefix)
+
+
+def baseline_deviation_grants(listing: CorrelatedListing, held: str, identities: pd.DataFrame,
+                              baseline: pd.DataFrame) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) ``sod.baseline_deviations`` can report, in the listing's
+    order: those of a person (``person_email``) in a system the baseline names whose entitlement (trimmed,
+    casefolded) no baseline row of that system allows to any of the person's HR attribute values. Whether a
+    grant is kept depends only on its (person, system, entitlement), the rule's group, so every group the
+    rule reports comes back whole and no other."""
+    keys = sod.baseline_keys(baseline)
+    systems = [s for s in dict.fromkeys(baseline["system"].dropna().astype(str))]
+    if baseline.empty or not systems:
+        return listing.fetch("FALSE")
+    rule_keys, people = listing.register(keys, "baseline"), listing.register(sod.baseline_person_values(identities),
+                                                                            "people")
+    ents = _entitlement_keys(listing, held, sod.baseline_entitlement_key, "baseline_ents")
+    allowed = (f"SELECT p.email, k.system, e.entitlement FROM {people} p "
+               f"JOIN {rule_keys} k ON k._attribute = p._attribute AND k._value = p._value "
+               f"JOIN {ents} e ON e._key = k._ent")
+    return listing.fetch(f"{held} AND person_email IS NOT NULL AND {in_systems_sql(systems)} "
+                         f"AND entitlement IN (SELECT entitlement FROM {ents} WHERE _key IS NOT NULL) "
+                         f"AND NOT EXISTS (SELECT 1 FROM ({allowed}) a WHERE a.email = g.person_email "
+                         f"AND a.system = g.system AND a.entitlement = g.entitlement)")
+
+
+def sod_baseline_deviations(listing: CorrelatedListing, held: str, identities: pd.DataFrame, baseline: pd.DataFrame,
+                            baseline_label: str, listing_label: str) -> pd.DataFrame:
+    """Twin of ``sod.baseline_deviations`` over the held grants (SQL condition ``held``)."""
+    return sod.baseline_deviations(baseline_deviation_grants(listing, held, identities, baseline), identities,
+                                   baseline, baseline_label, listing_label)
+
+
+def mover_rule_runs(prior_as_of: object, as_of: object, grace_days: int) -> bool:
+    """Whether ``analytics.mover_retained_access`` reports anyone: the period end's day is more than
+    ``grace_days`` after the earlier roster's day (the same day arithmetic as the rule)."""
+    prior_day = analytics._as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date()))
+    day = analytics._as_utc(pd.Timestamp(pd.Timestamp(as_of).date()))
+    return day - prior_day > pd.Timedelta(days=grace_days)
+
+
+def mover_grants(listing: CorrelatedListing, held: str, identities: pd.DataFrame, prior: pd.DataFrame,
+                 prior_as_of: object, as_of: object, grace_days: int = 30, peer_attribute: str = "department",
+                 min_peers: int = 1, attributes: Sequence[str] = analytics.MOVER_ATTRIBUTES) -> pd.DataFrame:
+    """The held grants (SQL condition ``held``) ``analytics.mover_retained_access`` needs, in the listing's
+    order: every grant of a mover (``analytics.movers``) granted before the earlier roster's day (or
+    undated) whose holder has a current ``peer_attribute``, and, for each (system, casefolded entitlement,
+    peer group) of those, one grant of each of the first ``min_peers`` + 1 holders of that group (by
+    e-mail). The rule counts the other holders of a mover's entitlement in the group against
+    ``min_peers``: with up to ``min_peers`` + 1 of them kept, every count below ``min_peers`` (which the
+    rule reports and words) is exact and every other count stays at least ``min_peers``."""
+    if not mover_rule_runs(prior_as_of, as_of, grace_days):
+        return listing.fetch("FALSE")
+    moved = analytics.movers(identities, prior, attributes)
+    if moved.empty:
+        return listing.fetch("FALSE")
+    group = analytics.person_attribute(identities, peer_attribute).astype("string").str.strip().str.casefold()
+    groups = listing.register(pd.DataFrame({"email": pd.Series(group.index, dtype="string"),
+                                            "_group": group.to_numpy()}).dropna(), "peer_groups")
+    movers = listing.register(moved[["email"]].astype("string"), "movers")
+    ents = _entitlement_keys(listing, held, lambda e: e.astype("string").str.casefold(), "mover_ents")
+    prior_day = timestamp_literal(analytics._as_utc(pd.Timestamp(pd.Timestamp(prior_as_of).date())))
+    rows = f"""
+        WITH keyed AS (SELECT g._order, g.system, e._key, p._group, g.person_email, g.granted_at
+                       FROM {listing.view} g JOIN {groups} p ON p.email = g.person_email
+                       JOIN {ents} e ON e.entitlement IS NOT DISTINCT FROM g.entitlement WHERE {held}),
+        mine AS (SELECT * FROM keyed WHERE person_email IN (SELECT email FROM {movers})
+                 AND (granted_at IS NULL OR granted_at < {prior_day})),
+        wanted AS (SELECT DISTINCT system, _key, _group FROM mine),
+        holders AS (SELECT k.system, k._key, k._group, k.person_email, min(k._order) AS _o FROM keyed k
+                    JOIN wanted w ON w.system = k.system AND w._key IS NOT DISTINCT FROM k._key AND w._group = k._group
+                    GROUP BY k.system, k._key, k._group, k.person_email),
+        peers AS (SELECT _o FROM holders
+                  QUALIFY row_number() OVER (PARTITION BY system, _key, _group ORDER BY person_email) <= {min_peers + 1})
+        SELECT _order FROM mine UNION SELECT _o FROM peers"""
+    return listing.fetch(f"{held} AND _order IN ({rows})")
+
+
+def sod_mover_retained_access(listing: CorrelatedListing, held: str, identities: pd.DataFrame, prior: pd.DataFrame,
+                              prior_as_of: object, as_of: object, grace_days: int = 30,
+                              peer_attribute: str = "department", min_peers: int = 1,
+                              attributes: Sequence[str] = analytics.MOVER_ATTRIBUTES,
+                              listing_label: str = "listing") -> pd.DataFrame:
+    """Twin of ``analytics.mover_retained_access`` over the held grants (SQL condition ``held``)."""
+    rows = mover_grants(listing, held, identities, prior, prior_as_of, as_of, grace_days, peer_attribute, min_peers,
+                        attributes)
+    return analytics.mover_retained_access(rows, identities, prior, prior_as_of, as_of, grace_days, peer_attribute,
+                                           min_peers, attributes, listing_label)

@@ -309,3 +309,33 @@ def baseline_deviations(held: pd.DataFrame, identities: pd.DataFrame, baseline: 
             "evidence_reference": f"{grant}; {rule_ref}", "severity": "medium",
         })
     return _hits(rows)
+
+
+def baseline_keys(baseline: pd.DataFrame) -> pd.DataFrame:
+    """The baseline rows that can allow anything, as ``baseline_deviations`` compares them: ``_attribute``
+    one of ``BASELINE_ATTRIBUTES`` and ``_value`` non-empty (both trimmed and casefolded), with the row's
+    ``system`` and ``_ent`` (its entitlement trimmed and casefolded). A key table for SQL (one row per
+    distinct key): a row with another attribute or an empty value allows nothing in the rule."""
+    keys = pd.DataFrame({"_attribute": _folded(baseline["attribute"]), "_value": _folded(baseline["value"]),
+                         "system": baseline["system"].astype("string"), "_ent": _folded(baseline["entitlement"])})
+    usable = keys["_attribute"].isin(BASELINE_ATTRIBUTES).fillna(False) & keys["_value"].fillna("").ne("")
+    return keys[usable.astype(bool)].dropna(subset=["system", "_ent"]).drop_duplicates().reset_index(drop=True)
+
+
+def baseline_person_values(identities: pd.DataFrame) -> pd.DataFrame:
+    """Each person's HR attribute values as ``baseline_deviations`` compares them with the baseline (the
+    first roster row of an e-mail; trimmed, casefolded; empty values left out): one row per (``email``,
+    ``_attribute``, ``_value``). A key table for SQL."""
+    people = identities.dropna(subset=["email"]).drop_duplicates("email")
+    parts = [pd.DataFrame({"email": people["email"].astype("string"), "_attribute": attribute,
+                           "_value": [_text(v).casefold() for v in people[attribute]]})
+             for attribute in BASELINE_ATTRIBUTES if attribute in people]
+    if not parts:
+        return pd.DataFrame({"email": [], "_attribute": [], "_value": []}, dtype="string")
+    values = pd.concat(parts, ignore_index=True).astype({"_attribute": "string", "_value": "string"})
+    return values[values["_value"] != ""].reset_index(drop=True)
+
+
+def baseline_entitlement_key(entitlements: pd.Series) -> pd.Series:
+    """An entitlement as ``baseline_deviations`` compares it with the baseline (trimmed, casefolded)."""
+    return _folded(entitlements)

@@ -24,8 +24,9 @@ accounts with attributes S1–S3.
 A large population (``ControlTest.listing_relation`` gives the listings as a DuckDB relation over
 their Parquet copies) runs the entitlement rules, the attribute rules, the sampling frame of accounts
 and the control totals through ``workbench.large_analytics``: only the grants of entitlements a rule
-names (directly or, for permission-level rules, through a role) come back to pandas. The role
-baseline and the movers' rule still read the held grants whole (``held``).
+names (directly or, for permission-level rules, through a role) come back to pandas; the role
+baseline reads back only the grants outside it and the movers' rule only the movers' old grants and
+enough grants of their new peers to count them. No step reads the held grants whole (``held``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from workbench import analytics, large_analytics, sod, workpapers
 from workbench.freshness import Claim
+from workbench.populations import staged
 from workbench.procedures.base import (
     ACCESS_LISTINGS,
     HR,
@@ -164,9 +166,10 @@ class SegregationOfDutiesTest(ControlTest):
     @cached_property
     def held(self) -> pd.DataFrame:
         """Access held at the period end in the control's systems, correlated to HR. For a large
-        population (kept in DuckDB, ``large_held``) only the role baseline and the movers' rule still
-        read it whole."""
+        population (kept in DuckDB, ``large_held``) no step of the control reads it whole; asked for (e.g. in
+        an exploring notebook), it is fetched unless above the staged read-back limit."""
         if (listing := self.large_held) is not None:
+            staged._check_read_back("the held grants of the period-end listings", listing.count(self.held_sql))
             return listing.fetch(self.held_sql).reset_index(drop=True)
         grants = self.correlate(self.frames("access_listings"))
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
@@ -190,7 +193,13 @@ class SegregationOfDutiesTest(ControlTest):
             return self.held
         rules = self.frame("sod_rules")
         return large_analytics.held_for_extended_rules(self.large_held, self.held_sql, rules[sod.is_extended(rules)],
-                                                       self.role_permissions)
+                                                       self.role_permissions, self.held_catalogue)
+
+    @cached_property
+    def held_catalogue(self) -> pd.DataFrame:
+        """For a large population: the distinct (system, entitlement) held with their grants, from one scan
+        (``large_analytics.held_catalogue``) shared by the rules, the accuracy check and the control totals."""
+        return large_analytics.held_catalogue(self.large_held, self.held_sql)
 
     @property
     def held_sql(self) -> str:
@@ -201,15 +210,14 @@ class SegregationOfDutiesTest(ControlTest):
         """The held grants of the accounts with these logins (any system), in the listing's order."""
         if (listing := self.large_held) is None:
             return self.held[self.held["login"].isin(logins)]
-        named = listing.register(pd.DataFrame({"login": sorted(logins)}, dtype="string"), "logins")
-        return listing.fetch(f"{self.held_sql} AND login IN (SELECT login FROM {named})")
+        return large_analytics.held_of_logins(listing, self.held_sql, logins)
 
     def attribute_conflicts(self, held: pd.DataFrame | None = None) -> pd.DataFrame:
         """The attribute-based rules over ``held`` (default: every grant held; in DuckDB when large)."""
         rules = [r.rule() for r in self.settings.attribute_rules]
         if held is None and (listing := self.large_held) is not None:
             return large_analytics.sod_attribute_conflicts(listing, self.held_sql, self.identities, rules,
-                                                           self.listing_label)
+                                                           self.listing_label, self.held_catalogue)
         return analytics.sod_attribute_conflicts(self.held if held is None else held, self.identities, rules,
                                                  self.listing_label)
 
@@ -240,7 +248,8 @@ class SegregationOfDutiesTest(ControlTest):
         rules = self.frame("sod_rules")
         extended = sod.is_extended(rules)
         found = (analytics.sod_rule_conflicts(self.held, rules[~extended]) if self.large_held is None else
-                 large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended]))
+                 large_analytics.sod_rule_conflicts(self.large_held, self.held_sql, rules[~extended],
+                                                    self.held_catalogue))
         if extended.any():
             more = sod.extended_rule_conflicts(self.held_for_extended_rules, rules, self.role_permissions,
                                                self.listing_label, self.permissions_label)
@@ -279,7 +288,7 @@ class SegregationOfDutiesTest(ControlTest):
     def reconciliation(self) -> pd.DataFrame:
         """Control totals, and accuracy of the rule set: every entitlement a rule names exists in the listings."""
         held_entitlements = (self.held[["system", "entitlement"]] if self.large_held is None else
-                             large_analytics.held_entitlements(self.large_held, self.held_sql))
+                             self.held_catalogue[["system", "entitlement"]])
         catalogue = {(s, e.casefold()) for s, e in zip(held_entitlements["system"], held_entitlements["entitlement"])}
         rules = self.frame("sod_rules")
         if self.role_permissions is not None:
@@ -313,7 +322,7 @@ class SegregationOfDutiesTest(ControlTest):
     def listing_counts(self) -> tuple[int, int, int, int]:
         """Rows of the period-end listings, those outside the control's systems, those in them removed
         by the extraction (or on a disabled account), and the grants held."""
-        if (listing := self.large_held) is None:
+        if self.large_held is None:
             listings = self.frames("access_listings")
             in_systems = listings["system"].isin(self.control.systems)
             removed = int((in_systems & ~analytics.held_at_extraction(listings)).sum())
@@ -324,7 +333,7 @@ class SegregationOfDutiesTest(ControlTest):
         rows, outside, removed = relation.aggregate(
             f"count(*), count(*) FILTER (WHERE NOT {in_systems}), "
             f"count(*) FILTER (WHERE {in_systems} AND NOT ({held}))").fetchall()[0]
-        return int(rows), int(outside), int(removed), listing.count(self.held_sql)
+        return int(rows), int(outside), int(removed), int(self.held_catalogue["grants"].sum())
 
     def extended_rows(self, rules: pd.DataFrame) -> list[tuple[str, int, None]]:
         """Reconciliation rows of permission-level and cross-system rules (none when the rule set has neither)."""
@@ -344,22 +353,37 @@ class SegregationOfDutiesTest(ControlTest):
     def run_analytics(self) -> pd.DataFrame:
         """Every account against the rule set (mitigations honoured), the attribute rules and, with an
         earlier HR roster, the movers' retained access."""
-        s = self.settings
         parts = [
             analytics.sod_conflicts(self.conflicts, self.listing_label, self.mitigation_label),
             sod.role_design_hits(self.role_design, self.mitigation_label),
             self.attribute_conflicts(),
         ]
         if "access_baseline" in self.control.sources:
-            parts.append(sod.baseline_deviations(self.held, self.identities, self.frame("access_baseline"),
-                                                 self.label(self.source_ids("access_baseline")[0]), self.listing_label))
+            parts.append(self.baseline_deviations())
         if "hr_prior" in self.control.sources:
-            parts.append(analytics.mover_retained_access(
-                self.held, self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"),
-                self.params.period.end, s.mover_grace_days, s.mover_peer_attribute, s.mover_min_peers,
-                listing_label=self.listing_label))
+            parts.append(self.mover_retained_access())
         self.hits = self.combine_hits(parts)
         return self.hits
+
+    def baseline_deviations(self) -> pd.DataFrame:
+        """Access held outside the role baseline (``sod.baseline_deviations``; in DuckDB when large, reading
+        back only the grants of the deviations)."""
+        baseline, label = self.frame("access_baseline"), self.label(self.source_ids("access_baseline")[0])
+        if (listing := self.large_held) is not None:
+            return large_analytics.sod_baseline_deviations(listing, self.held_sql, self.identities, baseline, label,
+                                                           self.listing_label)
+        return sod.baseline_deviations(self.held, self.identities, baseline, label, self.listing_label)
+
+    def mover_retained_access(self) -> pd.DataFrame:
+        """Movers' access of the previous job (``analytics.mover_retained_access``; in DuckDB when large,
+        reading back only the movers' old grants and enough of their new peers' to count them)."""
+        s = self.settings
+        arguments = (self.identities, self.frame("hr_prior"), self.extracted_at("hr_prior"), self.params.period.end,
+                     s.mover_grace_days, s.mover_peer_attribute, s.mover_min_peers)
+        if (listing := self.large_held) is not None:
+            return large_analytics.sod_mover_retained_access(listing, self.held_sql, *arguments,
+                                                             listing_label=self.listing_label)
+        return analytics.mover_retained_access(self.held, *arguments, listing_label=self.listing_label)
 
     def rules_run(self) -> tuple[str, ...]:
         return ("sod_conflict", "sod_attribute_conflict") + \
