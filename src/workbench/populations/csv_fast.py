@@ -46,6 +46,17 @@ class _CsvHead:
     data_offset: int
 
 
+_LONE_CR = "the file's lines end with a lone CR"
+
+
+def _lone_cr(raw: bytes) -> bool:
+    """Whether a line read up to its LF holds a CR that is not the CR of its CRLF: a line end of
+    its own (an old Mac file, or a blank line ``\\r\\r\\n``), so the head read line by line up
+    to each LF would miscount lines; such a file goes to the csv module."""
+    body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+    return b"\r" in body
+
+
 def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
     """The head of a CSV file for the Arrow path, or why the Arrow path cannot read the file."""
     if not _is_utf8(opts.encoding):
@@ -62,6 +73,8 @@ def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
         line = 0
         for k in range(opts.preamble_lines):
             raw = handle.readline()
+            if _lone_cr(raw):
+                return _LONE_CR
             if not raw.endswith(b"\n"):
                 raise _short_preamble(file, opts.preamble_lines, k + (1 if raw else 0))
             line += 1
@@ -69,6 +82,8 @@ def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
         while True:
             raw = handle.readline()
             line += 1
+            if _lone_cr(raw):
+                return _LONE_CR
             if not raw:
                 raise PopulationError(file, "the file is empty: no header row.")
             if raw.strip():
@@ -170,13 +185,21 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
         preamble=head.preamble), ""
 
 
+#: Bytes Arrow parses at a time in the whole-file read (Arrow's default, 1 MiB, when None). A
+#: setting for tests: a few hundred bytes make a small file cross many block boundaries.
+BLOCK_BYTES: int | None = None
+
+
 def _arrow_csv(source: Any, names: list[str], delimiter: str, quoted: bool, threads: bool,
                on_invalid: Callable[[Any], str]) -> pa.Table:
     """The data rows of a CSV file (``source`` positioned at the first one) parsed by Arrow, every
     column as text, blank lines kept as rows, ragged rows handed to ``on_invalid``."""
     import pyarrow.csv as pv
 
-    return pv.read_csv(source, read_options=pv.ReadOptions(column_names=names, use_threads=threads),
+    read_options = pv.ReadOptions(column_names=names, use_threads=threads)
+    if BLOCK_BYTES is not None:
+        read_options.block_size = BLOCK_BYTES
+    return pv.read_csv(source, read_options=read_options,
                        parse_options=_parse_options(delimiter, quoted, on_invalid),
                        convert_options=_convert_options(names))
 
