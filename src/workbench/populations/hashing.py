@@ -198,7 +198,7 @@ def _holds_byte(path: Path, byte: bytes, start: int = 0) -> bool:
     """Whether ``byte`` occurs in the file from byte ``start`` on: read in pieces into one buffer
     (a memory map would make the whole file resident), each searched with ``memchr``; stops at
     the first."""
-    buffer = bytearray(1 << 22)
+    buffer = bytearray(1 << 20)
     with open(path, "rb", buffering=0) as handle:
         handle.seek(start)
         while count := handle.readinto(buffer):
