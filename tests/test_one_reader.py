@@ -10,6 +10,7 @@ quoted newlines, ragged rows, NUL bytes, bytes that are not UTF-8) on both paths
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import io
 import os
@@ -305,3 +306,32 @@ def test_the_arrow_reader_is_the_csv_module_on_any_small_file(rows, newline, quo
     if isinstance(fast, tuple):  # handed to the csv module: it reads what it reads
         return
     assert fast == exact
+
+
+def test_staging_batch_by_batch_reads_the_file_once_with_the_same_hash_and_lines(tmp_path):
+    """Staging (populations.staged) parses through the same stream: the SHA-256 is hashlib's,
+    and a NUL byte found only after the last batch sends the file to the in-memory path, whose
+    error names the line; nothing is left half-written."""
+    from workbench.populations import staged
+
+    text = "Account,Entitlement,Justification\n" + "".join(
+        f'a{i},Role {i % 3},"line\none {i}"\n' if i % 4 == 0 else f"a{i},Role {i % 3},plain\n"
+        for i in range(40))
+    path = tmp_path / "grants.csv"
+    path.write_bytes(text.encode())
+    batches, finish = staged._raw_batches(path, _Options(), 7)
+    lines = [int(n) for raw in batches for n in raw.lines]
+    assert finish() == (hashlib.sha256(path.read_bytes()).hexdigest(), len(path.read_bytes()))
+    assert lines == raw_reading(path, False)["lines"]
+
+    path.write_bytes(text.encode() + b"a99,Role\x00 1,x\n")
+    batches, finish = staged._raw_batches(path, _Options(), 7)
+    assert sum(len(raw.lines) for raw in batches) == 41
+    with pytest.raises(staged._NotBatched, match="NUL byte"):
+        finish()
+    options = {"table": "grants", "columns": {"account_id": "Account", "entitlement": "Entitlement"}}
+    load = functools.partial(load_source, "mapped", path, system="erp", options=options)
+    with pytest.raises(PopulationError) as error:
+        staged.stage("mapped", path, tmp_path / "staged.parquet", load, options=options, batch_rows=7)
+    assert error.value.row == len(text.splitlines()) + 1 and "NUL" in str(error.value)
+    assert not list(tmp_path.glob("*.parquet")) and not list(tmp_path.glob(".*.tmp"))
