@@ -4,10 +4,8 @@ it cannot vouch for (odd quoting, bytes that are not UTF-8, a ragged row) to nam
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
-import mmap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,7 @@ from .contract import _TEXT
 from .csv_exact import _parse_csv, _ragged, _short_preamble, _sniff_delimiter
 from .errors import PopulationError, RejectedRow
 from .files import _BOM, _is_utf8, _line_ends, _not_utf8, _RawTable
-from .hashing import _HashJob
+from .hashing import _holds_byte, _ReadThrough
 from .options import _Options
 
 
@@ -48,6 +46,17 @@ class _CsvHead:
     data_offset: int
 
 
+_LONE_CR = "the file's lines end with a lone CR"
+
+
+def _lone_cr(raw: bytes) -> bool:
+    """Whether a line read up to its LF holds a CR that is not the CR of its CRLF: a line end of
+    its own (an old Mac file, or a blank line ``\\r\\r\\n``), so the head read line by line up
+    to each LF would miscount lines; such a file goes to the csv module."""
+    body = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1] if raw.endswith(b"\n") else raw
+    return b"\r" in body
+
+
 def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
     """The head of a CSV file for the Arrow path, or why the Arrow path cannot read the file."""
     if not _is_utf8(opts.encoding):
@@ -64,6 +73,8 @@ def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
         line = 0
         for k in range(opts.preamble_lines):
             raw = handle.readline()
+            if _lone_cr(raw):
+                return _LONE_CR
             if not raw.endswith(b"\n"):
                 raise _short_preamble(file, opts.preamble_lines, k + (1 if raw else 0))
             line += 1
@@ -71,6 +82,8 @@ def _read_head(path: Path, file: str, opts: _Options) -> _CsvHead | str:
         while True:
             raw = handle.readline()
             line += 1
+            if _lone_cr(raw):
+                return _LONE_CR
             if not raw:
                 raise PopulationError(file, "the file is empty: no header row.")
             if raw.strip():
@@ -89,96 +102,72 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
                    ) -> tuple[_RawTable | None, str]:
     """A CSV file through Arrow, every column as text: (table, "") or (None, why not).
 
-    Line numbers stay exact: Arrow keeps blank lines as rows (``ignore_empty_lines=False``), and
-    when the file's LF count shows newlines inside quoted values, each record's line is shifted
-    by the newlines of the records before it. A structural problem (ragged row, bad quoting,
-    invalid UTF-8) is located and reported exactly like the csv-module path.
+    The file is read once: its bytes pass through a :class:`.hashing._ReadThrough` on their way
+    to the parser, which gives the SHA-256, NUL bytes, the quote check and (where the data holds
+    a quote) the line ends. Line numbers stay exact: Arrow keeps blank lines as rows
+    (``ignore_empty_lines=False``) and ends a row at LF, CRLF or a lone CR as Python does, so
+    without quotes record k is on line header + k; with quotes, when the file's line-end count
+    shows newlines inside quoted values, each record's line is shifted by the newlines of the
+    records before it. A structural problem (ragged row, bad quoting, invalid UTF-8) is located
+    and reported exactly like the csv-module path.
     """
-    import pyarrow.csv as pv
-
     head = _read_head(path, file, opts)
     if isinstance(head, str):
         return None, head
-    preamble, rejected = list(head.preamble), list(head.rejected)
-    header_offset, header_text, data_offset = head.header_offset, head.header_text, head.data_offset
+    rejected = list(head.rejected)
     header_line = head.header_line
     detected = delimiter == "auto"
     if detected:
-        delimiter = _sniff_delimiter(header_text, file, header_line)
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ
-                                               ) if data_offset < path.stat().st_size else \
-            contextlib.nullcontext(b"") as mapped:
-        quoted = mapped.find(b'"', data_offset) >= 0  # no quote: no newline inside a value
-        if mapped.find(b"\x00") >= 0:  # the csv module path names its line
-            return None, "the file holds a NUL byte"
-    job = _HashJob(path, delimiter if quoted else None, header_offset)
+        delimiter = _sniff_delimiter(head.header_text, file, header_line)
     header = [h.replace("\ufeff", "").strip()
-              for h in next(csv.reader([header_text], delimiter=delimiter))]
+              for h in next(csv.reader([head.header_text], delimiter=delimiter))]
     names = [f"c{j}" for j in range(len(header))]
+    empty = head.data_offset >= path.stat().st_size  # a header and nothing else
+    # no quote in the data: no newline inside a value, and Arrow may cut blocks at any line end
+    quoted = not empty and _holds_byte(path, b'"', head.data_offset)
     invalid: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row: Any) -> str:
         invalid.append((row.number, row.actual_columns, row.text))
         return "skip" if len(invalid) < 1000 else "error"
 
-    def read(threads: bool, handler: Callable[[Any], str]) -> pa.Table:
-        source = pa.memory_map(str(path))
+    with _ReadThrough(path, head.data_offset, delimiter if quoted else None, head.header_offset
+                      ) as stream:
         try:
-            source.seek(data_offset)
-            return pv.read_csv(
-                source,
-                read_options=pv.ReadOptions(column_names=names, use_threads=threads),
-                parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
-                                              ignore_empty_lines=False,
-                                              invalid_row_handler=handler),
-                convert_options=pv.ConvertOptions(
-                    column_types=dict.fromkeys(names, _TEXT), strings_can_be_null=False,
-                    quoted_strings_can_be_null=False))
-        finally:
-            source.close()
-
-    try:
-        if data_offset >= path.stat().st_size:  # a header and nothing else
-            table = pa.table({name: pa.array([], _TEXT) for name in names})
-        else:
-            table = read(True, on_invalid)
-    except pa.ArrowInvalid as exc:
-        job.result(file)
+            table = (pa.table({name: pa.array([], _TEXT) for name in names}) if empty else
+                     _arrow_csv(stream, names, delimiter, quoted, True, on_invalid))
+        except pa.ArrowInvalid as exc:
+            if _holds_byte(path, b"\x00"):  # the csv module path names its line
+                return None, "the file holds a NUL byte"
+            _locate_csv_problem(path, file, opts, delimiter, head.bom)
+            raise PopulationError(file, f"the CSV is malformed ({exc}).") from None
+        except OSError as exc:
+            raise PopulationError(file, f"cannot read the file ({exc}).") from None
+        tally = stream.result(file)
+    if tally.nul:  # the csv module path names its line
+        return None, "the file holds a NUL byte"
+    if tally.suspect:  # Arrow drops such quotes silently: let the csv module judge the file
         _locate_csv_problem(path, file, opts, delimiter, head.bom)
-        raise PopulationError(file, f"the CSV is malformed ({exc}).") from None
-    job.result(file)
-    if job.suspect:  # Arrow drops such quotes silently: let the csv module judge the file
-        _locate_csv_problem(path, file, opts, delimiter, head.bom)
-    first_line = header_line + 1
     rows = table.num_rows
-    expected = header_line + rows + len(invalid) - (0 if job.last in (b"\n", b"\r") else 1)
-    embedded = job.newlines - expected
-    if embedded < 0:
-        return None, "the line ends could not be counted"
-    offsets = np.zeros(rows, dtype="int64")
-    if embedded:
-        per_row = np.zeros(rows, dtype="int64")
-        for column in table.columns:
-            for sign, what in ((1, "\n"), (1, "\r"), (-1, "\r\n")):
-                per_row += sign * pc.fill_null(pc.count_substring(column, what), 0).to_numpy()
-        offsets[1:] = np.cumsum(per_row)[:-1]
-    lines = first_line + np.arange(rows, dtype="int64") + offsets
+    embedded = 0
+    if tally.newlines is not None:  # counted where values may hold newlines (a quote in the data)
+        expected = header_line + rows + len(invalid) - (0 if tally.last in (b"\n", b"\r") else 1)
+        embedded = tally.newlines - expected
+        if embedded < 0:
+            return None, "the line ends could not be counted"
+    first_line = header_line + 1
+    per_row = _newlines_per_row(table) if embedded else None
+    lines = _record_lines(first_line, rows, per_row)
     if invalid:
         if not invalid[0][2].strip():
             return None, "a line holds only whitespace"
         number = invalid[0][0]
         if number is None:  # Arrow numbers rows only when it parses on one thread
-            again: list[int | None] = []
-            try:
-                read(False, lambda row: again.append(row.number) or "error")
-            except pa.ArrowInvalid:
-                pass
-            number = again[0] if again else None
+            number = _first_invalid_row(path, head.data_offset, names, delimiter, quoted)
         if number is None:
             return None, "a malformed row could not be located"
         before = number - 1
-        at = first_line + before + (int(offsets[before - 1] + per_row[before - 1])
-                                    if embedded and before else 0)
+        at = first_line + before + (int(per_row[:before].sum()) if per_row is not None else 0)
         fields = invalid[0][1]
         if opts.pad_missing_fields and fields < len(header):
             return None, "rows with missing trailing fields are padded (pad_missing_fields)"
@@ -190,10 +179,101 @@ def _read_csv_fast(path: Path, file: str, opts: _Options, delimiter: str
     columns, lines = _set_aside_empty_rows(path, columns, lines, rejected)
     return _RawTable(
         file=file, header=header, header_line=header_line, columns=columns, lines=lines,
-        sha256=job.sha256, size_bytes=job.size, file_format="csv (Arrow)", rejected=rejected,
+        sha256=tally.sha256, size_bytes=tally.size, file_format="csv (Arrow)", rejected=rejected,
         delimiter=delimiter, delimiter_detected=detected,
         encoding="utf-8 (byte-order mark)" if head.bom else "utf-8",
-        preamble=tuple(preamble)), ""
+        preamble=head.preamble), ""
+
+
+#: Bytes Arrow parses at a time in the whole-file read (Arrow's default, 1 MiB, when None). A
+#: setting for tests: a few hundred bytes make a small file cross many block boundaries.
+BLOCK_BYTES: int | None = None
+
+
+def _arrow_csv(source: Any, names: list[str], delimiter: str, quoted: bool, threads: bool,
+               on_invalid: Callable[[Any], str]) -> pa.Table:
+    """The data rows of a CSV file (``source`` positioned at the first one) parsed by Arrow, every
+    column as text, blank lines kept as rows, ragged rows handed to ``on_invalid``."""
+    import pyarrow.csv as pv
+
+    read_options = pv.ReadOptions(column_names=names, use_threads=threads)
+    if BLOCK_BYTES is not None:
+        read_options.block_size = BLOCK_BYTES
+    return pv.read_csv(source, read_options=read_options,
+                       parse_options=_parse_options(delimiter, quoted, on_invalid),
+                       convert_options=_convert_options(names))
+
+
+def _parse_options(delimiter: str, quoted: bool, on_invalid: Callable[[Any], str]) -> Any:
+    """How Arrow splits the CSV (the whole-file read and staging batch by batch alike): blank
+    lines kept (their line numbers count), newlines inside values only where the data holds a
+    quote (Arrow's block splitting is slower when it must look for them)."""
+    import pyarrow.csv as pv
+
+    return pv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted, ignore_empty_lines=False,
+                           invalid_row_handler=on_invalid)
+
+
+def _convert_options(names: list[str]) -> Any:
+    """Every column as text, an empty value as an empty string (never null)."""
+    import pyarrow.csv as pv
+
+    return pv.ConvertOptions(column_types=dict.fromkeys(names, _TEXT), strings_can_be_null=False,
+                             quoted_strings_can_be_null=False)
+
+
+def _newlines_per_row(table: pa.Table | pa.RecordBatch) -> np.ndarray:
+    """Per record, the line ends inside its quoted values (LF, CR and CRLF each once). Only the
+    columns whose text holds a CR or LF at all are counted value by value."""
+    per_row = np.zeros(table.num_rows, dtype="int64")
+    for column in table.columns:
+        if not _holds_line_end(column):
+            continue
+        for sign, what in ((1, "\n"), (1, "\r"), (-1, "\r\n")):
+            per_row += sign * pc.fill_null(pc.count_substring(column, what), 0).to_numpy()
+    return per_row
+
+
+def _holds_line_end(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether any value of a text column holds a CR or LF (looked for in its data buffers)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    for chunk in chunks:
+        buffers = chunk.buffers()
+        if len(chunk) == 0 or len(buffers) < 3 or buffers[2] is None:
+            continue
+        wide = pa.types.is_large_string(chunk.type)
+        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
+        data = np.frombuffer(buffers[2], dtype=np.uint8)[
+            offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
+        if ((data == 10) | (data == 13)).any():
+            return True
+    return False
+
+
+def _record_lines(first_line: int, rows: int, per_row: np.ndarray | None) -> np.ndarray:
+    """The line each record starts on: one line after another, shifted by the newlines inside the
+    quoted values of the records before it."""
+    lines = np.arange(first_line, first_line + rows, dtype="int64")
+    if per_row is not None and rows > 1:
+        lines[1:] += np.cumsum(per_row[:-1])
+    return lines
+
+
+def _first_invalid_row(path: Path, data_offset: int, names: list[str], delimiter: str,
+                       quoted: bool) -> int | None:
+    """The record number (1 = first data record) of the first ragged row: Arrow numbers rows only
+    when it parses on one thread, so the file is parsed again that way (only when a row is bad)."""
+    found: list[int | None] = []
+    source = pa.OSFile(str(path))
+    try:
+        source.seek(data_offset)
+        _arrow_csv(source, names, delimiter, quoted, False,
+                   lambda row: found.append(row.number) or "error")
+    except pa.ArrowInvalid:
+        pass
+    finally:
+        source.close()
+    return found[0] if found else None
 
 
 def _set_aside_empty_rows(path: Path, columns: list[pa.ChunkedArray], lines: np.ndarray,

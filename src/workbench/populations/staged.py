@@ -52,7 +52,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..snapshots import Snapshot
@@ -60,7 +59,7 @@ from .contract import _TEXT
 from .errors import DuplicateKey, DuplicateRow, PopulationError, RejectedRow
 from .evidence import IPEEvidence, Population
 from .files import _display_path, _not_for, _RawTable
-from .hashing import _HashJob, file_sha256
+from .hashing import _ByteTally, _HashJob, _holds_byte, _ReadThrough, file_sha256
 
 #: The folder of a run that holds the staged Parquet files.
 STAGED_DIR = "staged"
@@ -630,7 +629,14 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
     import pyarrow.csv as pv
 
     from .csv_exact import _sniff_delimiter
-    from .csv_fast import _read_head, _set_aside_empty_rows
+    from .csv_fast import (
+        _convert_options,
+        _newlines_per_row,
+        _parse_options,
+        _read_head,
+        _record_lines,
+        _set_aside_empty_rows,
+    )
     from .formats import _fast_path_bytes
 
     _not_for(file, opts, ("sheet",), "a CSV file (only to .xlsx)")
@@ -648,14 +654,12 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
         delimiter = _sniff_delimiter(head.header_text, file, head.header_line)
     if head.data_offset >= size:
         raise _NotBatched("header only")
-    quoted, nul = _quote_and_nul(path, head.data_offset)
-    if nul:
-        raise _NotBatched("NUL byte")
-    job = _HashJob(path, delimiter if quoted else None, head.header_offset)
+    quoted = _holds_byte(path, b'"', head.data_offset)
     header = [h.replace("\ufeff", "").strip() for h in next(csv.reader([head.header_text], delimiter=delimiter))]
     names = [f"c{j}" for j in range(len(header))]
     invalid: list[int] = []
     state = {"line": head.header_line + 1, "rows": 0, "embedded": 0}
+    tallied: list[_ByteTally] = []
 
     def on_invalid(row: Any) -> str:
         invalid.append(1)
@@ -663,14 +667,8 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
 
     def raw_table(table: pa.Table, first_batch: bool) -> _RawTable:
         rows = table.num_rows
-        per_row = np.zeros(rows, dtype="int64")
-        if quoted:
-            for column in table.columns:
-                for sign, what in ((1, "\n"), (1, "\r"), (-1, "\r\n")):
-                    per_row += sign * pc.fill_null(pc.count_substring(column, what), 0).to_numpy()
-        offsets = np.zeros(rows, dtype="int64")
-        offsets[1:] = np.cumsum(per_row)[:-1]
-        lines = state["line"] + np.arange(rows, dtype="int64") + offsets
+        per_row = _newlines_per_row(table) if quoted else np.zeros(rows, dtype="int64")
+        lines = _record_lines(state["line"], rows, per_row)
         state["line"] += rows + int(per_row.sum())
         state["rows"] += rows
         state["embedded"] += int(per_row.sum())
@@ -683,16 +681,12 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
                          encoding="utf-8 (byte-order mark)" if head.bom else "utf-8", preamble=head.preamble)
 
     def batches() -> Iterator[_RawTable]:
-        source = pa.OSFile(str(path))  # read, not mapped: a mapped file's pages would count as resident memory
-        try:
-            source.seek(head.data_offset)
+        # read, not mapped (a mapped file's pages would count as resident memory), and tallied
+        # (SHA-256, NUL bytes, quoting, line ends) as Arrow reads it: the file is read once
+        with _ReadThrough(path, head.data_offset, delimiter if quoted else None, head.header_offset) as source:
             reader = pv.open_csv(
-                source,
-                read_options=pv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 24),
-                parse_options=pv.ParseOptions(delimiter=delimiter, newlines_in_values=quoted,
-                                              ignore_empty_lines=False, invalid_row_handler=on_invalid),
-                convert_options=pv.ConvertOptions(column_types=dict.fromkeys(names, _TEXT), strings_can_be_null=False,
-                                                  quoted_strings_can_be_null=False))
+                source, read_options=pv.ReadOptions(column_names=names, use_threads=True, block_size=1 << 24),
+                parse_options=_parse_options(delimiter, quoted, on_invalid), convert_options=_convert_options(names))
             pending: list[pa.RecordBatch] = []
             held = 0
             first = True
@@ -714,37 +708,25 @@ def _csv_batches(path: Path, file: str, opts: Any, batch_rows: int
             if held or first:
                 table = pa.Table.from_batches(pending, schema=pa.schema([(n, _TEXT) for n in names]))
                 yield raw_table(table, first)
-        finally:
-            source.close()
+            tallied.append(source.result(file))
         if invalid:
             raise _NotBatched("malformed row")
 
     def finish() -> tuple[str, int]:
-        job.result(file)
-        if job.suspect or invalid:
+        if not tallied:
+            raise _NotBatched("not read to the end")
+        tally = tallied[0]
+        if tally.nul:
+            raise _NotBatched("NUL byte")
+        if tally.suspect or invalid:
             raise _NotBatched("quoting")
-        expected = head.header_line + state["rows"] - (0 if job.last in (b"\n", b"\r") else 1)
-        if job.newlines - expected != state["embedded"]:
-            raise _NotBatched("line ends")
-        return job.sha256, job.size
+        if tally.newlines is not None:  # counted where values may hold newlines
+            expected = head.header_line + state["rows"] - (0 if tally.last in (b"\n", b"\r") else 1)
+            if tally.newlines - expected != state["embedded"]:
+                raise _NotBatched("line ends")
+        return tally.sha256, tally.size
 
     return batches(), finish
-
-
-def _quote_and_nul(path: Path, data_offset: int) -> tuple[bool, bool]:
-    """Whether the file holds a quote from ``data_offset`` on, and a NUL byte anywhere; read in
-    pieces (a memory map would make the whole file resident)."""
-    quoted = nul = False
-    offset = 0
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 24):
-            nul = nul or b"\x00" in chunk
-            if not quoted and offset + len(chunk) > data_offset:
-                quoted = b'"' in chunk[max(0, data_offset - offset):]
-            offset += len(chunk)
-            if nul:
-                break
-    return quoted, nul
 
 
 def fingerprint(*parts: Any) -> str:
