@@ -78,6 +78,7 @@ from workbench import (
     schedule,
     seal,
     stopping,
+    timing_trace,
     workpapers,
 )
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
@@ -575,6 +576,7 @@ class Kernel:
             self.km.kernel_id = str(uuid.uuid4())
             self.km.provisioner = kernel_zygote.forking_provisioner(zygote, self.km)
         stopping.KERNELS.add(self.km)  # so a stopped run can stop it (refused once the run is stopping)
+        timing_trace.mark("kernel-requested", warm=self.warm)
         self.kc: Any = None  # the connected client, handed to papermill by ``enter``
         self._run_sync = run_sync
         self._preload_msg: str | None = None
@@ -624,6 +626,7 @@ class Kernel:
                     if reply["content"].get("status") != "ok":
                         raise RuntimeError(f"the kernel could not change into {directory}")
                     break
+            timing_trace.mark("kernel-entered", folder=directory.name)
             if await self._output_connected(msg_id):
                 return self.kc
         except BaseException:
@@ -844,9 +847,11 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
             return
         where["done"] += 1
         where["activity"] = section_activities(nb.cells)[index]
+        timing_trace.mark("cell", control=control_id, cell=where["done"])
         notify(ProgressEvent(control_id, where["done"], max(total, where["done"]), where["activity"]))
 
     notify(ProgressEvent(control_id, 0, total, KERNEL_ACTIVITY))
+    timing_trace.mark("control-begin", control=control_id)
     error: str | None = None
     try:
         kernel = kernel or Kernel(context.run_dir, preload or [])
@@ -871,6 +876,7 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         error = error or f"the executed notebook cannot be read: {exc}"
         status, executed_nb = "failed", _error_notebook(error)
     notify(ProgressEvent(control_id, max(total, where["done"]), max(total, where["done"]), EXPORT_ACTIVITY))
+    timing_trace.mark("control-executed", control=control_id)
     try:
         publish_workpaper(context, control, status, error, executed_nb, preload)
     except Exception as exc:  # an export failure is a failed workpaper too, never a lost control
@@ -879,6 +885,7 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         error = error or f"the workpaper could not be written: {type(exc).__name__}: {exc}"
         status = "failed"
         publish_workpaper(context, control, status, error, _error_notebook(error), preload)
+    timing_trace.mark("control-end", control=control_id)
     return ControlOutcome(
         control_id=control_id, status=status, seconds=round(time.perf_counter() - started, 2), error=error,
         conclusions=result.get("conclusions", []) if status == "completed" else [],
@@ -980,43 +987,82 @@ class KernelSource:
             zygote.close()
 
 
+class ReadyKernels:
+    """Kernels started ahead for the run's controls, shared by its executors (thread-safe).
+
+    Never more kernels ready (or starting) than controls left to hand out: each executor readies
+    the next control's kernel while its own runs, and with two executors both would otherwise ready
+    one for the last control (one kernel forked for nothing per run, measured on the demo period).
+    A kernel is taken oldest first, whichever executor readied it, so it has had the longest to boot.
+    """
+
+    def __init__(self, controls: ControlQueue, kernels: KernelSource):
+        self.controls = controls
+        self.kernels = kernels
+        self._ready: list[Kernel] = []
+        self._starting = 0
+        self._lock = threading.Lock()
+
+    def ready_one(self) -> None:
+        """Start one more kernel now, if fewer are ready or starting than controls are left."""
+        with self._lock:
+            if len(self._ready) + self._starting >= self.controls.remaining():
+                return
+            self._starting += 1
+        kernel = None
+        try:
+            kernel = self.kernels.start()
+        finally:
+            with self._lock:
+                self._starting -= 1
+                if kernel is not None:
+                    self._ready.append(kernel)
+
+    def take(self) -> Kernel | None:
+        """The oldest ready kernel, no longer ready for another control (started now if none is)."""
+        with self._lock:
+            kernel = self._ready.pop(0) if self._ready else None
+        return kernel if kernel is not None else self.kernels.start()
+
+    def close(self) -> None:
+        """Stop the kernels readied for controls that will not run."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for kernel in ready:
+            kernel.close()
+
+
 class ControlExecutor:
     """Tests controls one after another, claiming each only when it is free to test it.
 
-    It keeps one kernel ready (booting or booted) that belongs to no control yet: when it is free,
-    it claims the next control (the longest left), runs it in the ready kernel, and readies another
-    kernel meanwhile if controls are left, so kernels boot while notebooks run and no control waits
-    behind another while a slot is free. Kernels start in the source's folder and change into their
-    control's folder when the control begins.
+    Kernels are readied ahead (``ReadyKernels``, shared by the run's executors) and belong to no
+    control yet: when an executor is free, it claims the next control (the longest left), runs it in
+    a ready kernel, and readies another meanwhile if more controls are left than kernels ready, so
+    kernels boot while notebooks run, no control waits behind another while a slot is free, and no
+    kernel is started that no control uses. Kernels start in the source's folder and change into
+    their control's folder when the control begins.
     """
 
     def __init__(self, controls: ControlQueue, kernels: KernelSource,
-                 notify: Callable[[ProgressEvent], None] = lambda event: None):
+                 notify: Callable[[ProgressEvent], None] = lambda event: None,
+                 ready: ReadyKernels | None = None):
         self.controls = controls
         self.kernels = kernels
         self.notify = notify
-        self._ready: Kernel | None = None
-        self._lock = threading.Lock()
+        self._owns_ready = ready is None  # a shared one is closed by its pool, once every executor is done
+        self.ready = ready if ready is not None else ReadyKernels(controls, kernels)
 
     def ready_kernel(self) -> None:
-        """Start the kernel for the next control now, if controls are left and none is ready."""
-        with self._lock:
-            if self._ready is None and self.controls.remaining():
-                self._ready = self.kernels.start()
-
-    def _take_kernel(self) -> Kernel | None:
-        """The ready kernel (started now if there is none), no longer ready for another control."""
-        with self._lock:
-            kernel, self._ready = self._ready, None
-        return kernel if kernel is not None else self.kernels.start()
+        """Start a kernel for a control left now, if more controls are left than kernels ready."""
+        self.ready.ready_one()
 
     def run(self, context: RunContext, finished: Callable[[ControlOutcome], None]) -> None:
         """Test controls until none is left to claim, reporting each outcome to ``finished``."""
         _papermill_engine()  # registered once per process; cheap after the warm-up
         while (claimed := self.controls.claim()) is not None:
             control_id, notebook = claimed
-            kernel = self._take_kernel()
-            self.ready_kernel()  # the next control's, booting while this one runs
+            kernel = self.ready.take()
+            self.ready_kernel()  # a later control's, booting while this one runs
             try:
                 outcome = execute_control(context, control_id, notebook, kernel, self.kernels.preload, self.notify)
             finally:  # execute_control stops its kernel; this is for a fault of the runner itself
@@ -1025,11 +1071,10 @@ class ControlExecutor:
             finished(outcome)
 
     def close(self) -> None:
-        """Stop the kernel readied for a control that will not run."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-        if ready is not None:
-            ready.close()
+        """Stop the kernels readied for controls that will not run (its own; a pool's ready kernels
+        are the pool's to stop: another executor may be about to take one)."""
+        if self._owns_ready:
+            self.ready.close()
 
 
 def _close_thread_event_loop() -> None:
@@ -1124,7 +1169,8 @@ class ControlPool:
             preload = preload_modules(sorted(set(notebooks.values())))
         self.kernels = KernelSource(preload, kernel_cwd, kernels)
         self._controls = ControlQueue([(control_id, notebooks[control_id]) for control_id in order])
-        self._executors = [ControlExecutor(self._controls, self.kernels) for _ in range(self.jobs)]
+        self._ready = ReadyKernels(self._controls, self.kernels)
+        self._executors = [ControlExecutor(self._controls, self.kernels, ready=self._ready) for _ in range(self.jobs)]
         if self.kernels.zygote is None:  # cold kernels boot now; forks wait for the zygote's imports
             for executor in self._executors:
                 executor.ready_kernel()
@@ -1205,8 +1251,7 @@ class ControlPool:
         self._controls.stop()
         self.kernels.close()
         self._warm_up.join()
-        for executor in self._executors:
-            executor.close()
+        self._ready.close()
 
 
 # --- the period run ----------------------------------------------------------------------------
@@ -1426,7 +1471,9 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     try:
         with ControlPool(jobs, notebooks, notebooks_dir, kernels, plan.order,
                          kernel_preload(notebooks_dir, notebooks.values())) as pool:  # kernels boot meanwhile
+            timing_trace.mark("stage", step="check")
             check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
+            timing_trace.mark("stage", step="prepare")
             context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged, prior=prior)
             stage.enter("controls")
             reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
@@ -1444,6 +1491,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
             raise
         raise abandoned from exc
     _point_latest(run_dir)
+    timing_trace.mark("stage", step="done")
     return RunResult(run_dir, run_dir / "index.html", outcomes, round(time.perf_counter() - started, 2), pool.jobs)
 
 
@@ -1475,6 +1523,7 @@ class _Stage:
 
     def enter(self, step: str) -> None:
         """The run moves on to ``step``; its marker says so."""
+        timing_trace.mark("stage", step=step)
         self.step = step
         if self.run_dir is not None:
             runfolder.record_step(self.run_dir, step)
