@@ -196,6 +196,21 @@ def test_what_the_zygote_imports_set_in_its_environment_is_set_in_every_fork(tmp
     assert json.loads(done.stdout.strip().splitlines()[-1])["WORKBENCH_TEST_SET_BY_IMPORT"] == "yes"
 
 
+def test_the_zygote_writes_nothing_to_the_terminal_while_it_imports_the_kernel_app():
+    """debugpy warns about frozen modules when ipykernel's debugger is imported: a cold kernel's
+    output stream swallows it; the zygote, whose output is the terminal of ``workbench run``, drops it."""
+    import subprocess
+    import sys
+
+    code = ("from workbench import kernel_zygote\n"
+            "kernel_zygote._preload([])\n"
+            "import sys\nassert all(m in sys.modules for m in kernel_zygote.KERNEL_APP_MODULES)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("PYDEVD")})
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+
+
 @pytest.mark.parametrize("mode", ["warm", "cold"])
 def test_nothing_one_control_leaves_behind_is_visible_to_the_next(runs, mode):
     for control_id, facts in _facts(runs[mode]).items():

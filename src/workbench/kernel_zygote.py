@@ -42,6 +42,7 @@ import ast
 import contextlib
 import importlib
 import importlib.util
+import io
 import json
 import os
 import select
@@ -51,6 +52,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -178,14 +180,29 @@ def library_modules(modules: list[str], package_dir: Path, package: str = PACKAG
 #: measured on this machine). Importing them starts nothing: no thread, socket or shell exists
 #: before the fork.
 KERNEL_APP_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
+#: What every control's notebook imported on first use after the kernel's preload (measured: the
+#: modules new in ``sys.modules`` after each demo control's cells ran in a preloaded interpreter):
+#: pandas' HTML and CSV writers and ``to_dict``, pyarrow's CSV reader, the image plugins Pillow loads
+#: when the first PNG is saved, IPython's logger and ``bdb``, and the package's deficiency records
+#: (read with the auditors' records). Imported in the zygote only: a cold kernel imports them when
+#: they are first used, so the kernel's preload list, which workpapers record, does not change.
+FIRST_USE_MODULES = ("bdb", "IPython.core.logger", "pandas.core.methods.to_dict", "pandas.core.reshape.reshape",
+                     "pandas.io.formats.csvs", "pandas.io.formats.html", "pyarrow.csv", "PIL.BmpImagePlugin",
+                     "PIL.GifImagePlugin", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "PIL.PpmImagePlugin",
+                     "workbench.deficiencies")
 
 
 # --- inside the zygote -------------------------------------------------------------------------
 
 def _preload(modules: list[str]) -> dict[str, str]:
     """Import the libraries the kernels' preload would import (``library_modules``), ipykernel's
-    kernel app (``KERNEL_APP_MODULES``), then the modules themselves (the package's own), before any
-    fork. Worked out here, in the zygote, so the runner does not wait for it.
+    kernel app (``KERNEL_APP_MODULES``), the modules themselves (the package's own), then what the
+    notebooks import on first use (``FIRST_USE_MODULES``), before any fork. Worked out here, in the
+    zygote, so the runner does not wait for it.
+
+    What the kernel app's modules write on import (debugpy warns about frozen modules) is dropped:
+    in a cold kernel it goes to the kernel's own output stream, which no client reads before the
+    kernel answers; from the zygote it would reach the terminal of ``workbench run``.
 
     Returns the environment variables the imports set (debugpy sets ``PYDEVD_USE_FRAME_EVAL`` unless
     it is set): a cold kernel's imports set them in its environment, so each fork sets them too
@@ -194,14 +211,31 @@ def _preload(modules: list[str]) -> dict[str, str]:
     before = dict(os.environ)
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    for name in [*library_modules(modules, Path(__file__).resolve().parent), *KERNEL_APP_MODULES, *modules]:
-        try:
-            importlib.import_module(name)
-        except Exception:  # as the cold kernel's preload: a name that is not a module is skipped
-            pass
+    _import_each(library_modules(modules, Path(__file__).resolve().parent))
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        _import_each(KERNEL_APP_MODULES)
+    _import_each([*modules, *FIRST_USE_MODULES])
     if os.environ.get("MPLBACKEND") == INLINE_BACKEND:  # ipykernel sets it itself in the child
         del os.environ["MPLBACKEND"]
     return {name: value for name, value in os.environ.items() if name not in before}
+
+
+def _import_each(names: Iterable[str]) -> None:
+    """Import each module named, as the cold kernel's preload does: a name that is not a module is skipped."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+
+
+def _debugger_log_to_kernel_output() -> None:
+    """In a forked kernel whose output streams now exist: debugpy's log, set up while its warning was
+    dropped in the zygote (``_preload``), writes to the kernel's standard error, as in a cold kernel."""
+    pydev_log = sys.modules.get("_pydev_bundle.pydev_log")
+    if pydev_log is not None:
+        with contextlib.suppress(Exception):
+            pydev_log.initialize_debug_stream(reinitialize=True)
 
 
 def _become_kernel(request: dict[str, Any], channel: socket.socket, set_by_imports: dict[str, str] | None = None) -> None:
@@ -229,6 +263,7 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket, set_by_impor
 
         app = kernelapp.IPKernelApp.instance()  # as ``launch_new_instance`` does, with the hooks between
         app.initialize()
+        _debugger_log_to_kernel_output()
         register_shell_hooks()
         timing_trace.mark("kernel-initialised")
         app.start()
