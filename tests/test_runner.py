@@ -138,6 +138,14 @@ def test_a_cell_error_keeps_the_partial_notebook_and_shows_the_error(failing_run
     assert "Run failed" in page and "malformed date on line 4" in page and "wp-status-failed" in page
 
 
+def test_a_cell_error_workpaper_keeps_papermills_error_banner_from_the_notebook_held_in_memory(failing_run):
+    """The executed notebook is not written by papermill and read back (``runner.executed_notebook``):
+    after a cell error, the notebook papermill was executing, with its banner and anchor, is published."""
+    notebook = nbformat.read(failing_run["run_dir"] / FAILING / "workpaper.ipynb", as_version=4)
+    banners = [c for c in notebook.cells if "papermill-error-cell-tag" in c.metadata.get("tags", [])]
+    assert len(banners) == 2 and "An Exception was encountered" in banners[0].source
+
+
 def test_a_failed_workpaper_folds_its_traceback_and_the_terminal_shows_none(failing_run):
     """Issue 14: the error in words first; the Python traceback only under the folded technical detail."""
     page = (failing_run["run_dir"] / FAILING / "workpaper.html").read_text()

@@ -829,7 +829,6 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     gets the run folder as ``..`` (its kernel works in the control's folder), so no absolute path,
     which would name the run, is written into the executed notebook.
     """
-    import nbformat
     import papermill
 
     started = time.perf_counter()
@@ -840,9 +839,11 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     # Steps: one per code cell, plus the parameters cell papermill injects; then the workpaper.
     total = 1 + sum(1 for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code")
     where = {"activity": SETUP_ACTIVITY, "done": 0}
+    executing: dict[str, Any] = {}  # the notebook papermill executes, kept for a cell error
 
     def on_cell(nb: Any, index: int) -> None:
         """Report each code cell as a step of the section it belongs to."""
+        executing["notebook"] = nb
         if nb.cells[index].cell_type != "code":
             return
         where["done"] += 1
@@ -856,8 +857,8 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     try:
         kernel = kernel or Kernel(context.run_dir, preload or [])
         kernel, client = enter_kernel(kernel, out_dir, lambda: Kernel(context.run_dir, preload or []))
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters={"run_dir": "..", "control_id": control_id},
+        executing["done"] = papermill.execute_notebook(  # kept in memory: ``publish_workpaper`` saves it
+            str(notebook), None, parameters={"run_dir": "..", "control_id": control_id},
             engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False, report_mode=False,
             request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_SECONDS,
             km=kernel.km, kc=client, on_cell=on_cell, partial_path=str(executed))
@@ -871,7 +872,7 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         result, error = _recorded_result(out_dir)
     status = "failed" if error else "completed"
     try:
-        executed_nb = nbformat.read(executed, as_version=4) if executed.is_file() else _error_notebook(error or "")
+        executed_nb = executed_notebook(executing, executed, error)
     except Exception as exc:  # a partial notebook cut short mid-write
         error = error or f"the executed notebook cannot be read: {exc}"
         status, executed_nb = "failed", _error_notebook(error)
@@ -892,6 +893,26 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         exception_count=result.get("exception_count", 0) if status == "completed" else 0,
         frameworks=framework_labels(control), title=control.title,
     )
+
+
+def executed_notebook(executing: dict[str, Any], partial: Path, error: str | None) -> nbformat.NotebookNode:
+    """The executed notebook to publish, held in memory rather than written by papermill and read
+    back (two passes of nbformat's validation and JSON per control; the saved workpaper is the same).
+
+    ``executing`` holds what papermill returned (``done``) and the notebook it was executing
+    (``notebook``: after a cell error, papermill has put its error banner in it); a partial notebook
+    saved when execution stopped for another reason (a dead kernel, a timeout) is read from
+    ``partial``; with none of them, a notebook that shows the error.
+    """
+    import nbformat
+
+    if "done" in executing:
+        return executing["done"]
+    if partial.is_file():
+        return nbformat.read(partial, as_version=4)
+    if "notebook" in executing:
+        return executing["notebook"]
+    return _error_notebook(error or "")
 
 
 def enter_kernel(kernel: Any, out_dir: Path, fresh: Callable[[], Any]) -> tuple[Any, Any]:
