@@ -543,3 +543,20 @@ def test_what_publishing_imports_is_imported_ahead_without_writing_anything(tmp_
     completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True] * 7
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lead_sheet_template_is_compiled_once_ahead_and_reused(tmp_path):
+    """``warm_publishing`` compiles the lead sheet's template; rendering the provisional and the final
+    lead sheet reuses it (Jinja compiled it twice per run before)."""
+    from workbench import workpapers
+
+    workpapers.index_template.cache_clear()
+    runner.warm_publishing()
+    compiled = workpapers.index_template()
+    context = {"entity": "E", "period": "P", "run_id": "R", "controls": [], "inputs": [], "exceptions_total": 0}
+    try:
+        workpapers.render_index(context)
+    except Exception:  # a context this small may miss a required value: the template is what is looked at
+        pass
+    assert workpapers.index_template() is compiled
+    assert workpapers.index_template.cache_info().misses == 1

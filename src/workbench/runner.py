@@ -1122,15 +1122,17 @@ PUBLISHING_MODULES = ("workbench.exceptions", "workbench.deficiencies", "workben
 
 
 def warm_publishing() -> None:
-    """Import what publishing needs, matplotlib's figure modules included (``PUBLISHING_MODULES``).
+    """Import what publishing needs, matplotlib's figure modules included (``PUBLISHING_MODULES``),
+    and compile the lead sheet's template.
 
-    Imports only: nothing is computed or written, so a run stopped meanwhile loses nothing.
+    Imports and compiling only: nothing is computed or written, so a run stopped meanwhile loses nothing.
     """
     import importlib
 
     for name in PUBLISHING_MODULES:
         importlib.import_module(name)
     importlib.import_module("workbench.charts")._matplotlib()
+    workpapers.index_template()
 
 
 def _warm_publishing_quietly() -> None:

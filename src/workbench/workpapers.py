@@ -432,14 +432,21 @@ def export_html(notebook_path: Path, html_path: Path, header: str, footer: str =
     return runfolder.write_text(html_path, body)
 
 
-def render_index(context: dict[str, Any]) -> str:
-    """The period index (lead sheet) as HTML, every data value escaped by Jinja's autoescape."""
+@functools.cache
+def index_template() -> Any:
+    """The lead sheet's Jinja template, compiled once per process: a run renders it twice (provisional,
+    then final), and the runner compiles it ahead while the controls run (``runner.warm_publishing``).
+    Jinja templates are safe to render from several threads."""
     import jinja2
 
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=jinja2.StrictUndefined
     )
+    return environment.get_template("index.html.j2")
+
+
+def render_index(context: dict[str, Any]) -> str:
+    """The period index (lead sheet) as HTML, every data value escaped by Jinja's autoescape."""
     optional = {"charts": [], "status_summary": [], "unmatched": [], "worksheet": [], "provisional": "",
                 "soc2_exceptions": [], "sox_exceptions": [], "references": [], "exception_links": {}}  # sections a run without exceptions leaves empty
-    return environment.get_template("index.html.j2").render(css=stylesheet(), version=__version__,
-                                                            **(optional | context))
+    return index_template().render(css=stylesheet(), version=__version__, **(optional | context))
