@@ -22,8 +22,9 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
 - hands the controls out longest first (``schedule``: by the previous run's durations, else by the
   size of the exports each reads), each claimed only when a thread is free to test it, so no
   control waits behind a long one while a slot is idle;
-- keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
-  runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
+- keeps a kernel ready for each thread, booting (cold) or forked (warm) while the current notebook
+  runs, so the kernel start overlaps the work, and never more ready than controls are left
+  (``ReadyKernels``: no kernel is started that no control uses); the zygote imports (or the first cold kernels boot)
   while the parameter file is checked and the inputs frozen; ``workbench run`` starts the zygote
   before it imports this module (``preloading.start_zygote_early``), and the zygote imports the
   package too, so a forked kernel imports nothing;
@@ -31,10 +32,16 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
   freezing), imports what publishing needs (register, workbook, charts) in the background while
   the controls run, and neither the zygote nor the ``workbench`` process waits for its
   interpreter's tear-down at the end (0.4-0.5 s each);
-- saves the executed notebook once (not after every cell), exports the HTML from the notebook in
-  memory, and stops each kernel at once when its notebook is done;
+- saves the executed notebook once (not after every cell; papermill does not write it for the
+  runner to read back: ``executed_notebook``), exports the HTML from the notebook in memory
+  (validated once, not after each preprocessor), and stops each kernel at once when its notebook
+  is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
   cost the demo period 2-3 s.
+
+``WORKBENCH_TIMING_TRACE=FILE`` writes a timeline of the run (``timing_trace``;
+``benchmarks/bench_timeline.py`` reads it): where the stages begin, when each slot's controls ran
+and each kernel was forked and ended, with its CPU seconds.
 
 A kernel readied ahead belongs to no control yet: it has only imported modules (silently: nothing
 reaches the notebook; the same modules for every control, those of all the run's notebooks) and,
