@@ -138,6 +138,14 @@ def test_a_cell_error_keeps_the_partial_notebook_and_shows_the_error(failing_run
     assert "Run failed" in page and "malformed date on line 4" in page and "wp-status-failed" in page
 
 
+def test_a_cell_error_workpaper_keeps_papermills_error_banner_from_the_notebook_held_in_memory(failing_run):
+    """The executed notebook is not written by papermill and read back (``runner.executed_notebook``):
+    after a cell error, the notebook papermill was executing, with its banner and anchor, is published."""
+    notebook = nbformat.read(failing_run["run_dir"] / FAILING / "workpaper.ipynb", as_version=4)
+    banners = [c for c in notebook.cells if "papermill-error-cell-tag" in c.metadata.get("tags", [])]
+    assert len(banners) == 2 and "An Exception was encountered" in banners[0].source
+
+
 def test_a_failed_workpaper_folds_its_traceback_and_the_terminal_shows_none(failing_run):
     """Issue 14: the error in words first; the Python traceback only under the folded technical detail."""
     page = (failing_run["run_dir"] / FAILING / "workpaper.html").read_text()
@@ -535,3 +543,20 @@ def test_what_publishing_imports_is_imported_ahead_without_writing_anything(tmp_
     completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
     assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True] * 7
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_lead_sheet_template_is_compiled_once_ahead_and_reused(tmp_path):
+    """``warm_publishing`` compiles the lead sheet's template; rendering the provisional and the final
+    lead sheet reuses it (Jinja compiled it twice per run before)."""
+    from workbench import workpapers
+
+    workpapers.index_template.cache_clear()
+    runner.warm_publishing()
+    compiled = workpapers.index_template()
+    context = {"entity": "E", "period": "P", "run_id": "R", "controls": [], "inputs": [], "exceptions_total": 0}
+    try:
+        workpapers.render_index(context)
+    except Exception:  # a context this small may miss a required value: the template is what is looked at
+        pass
+    assert workpapers.index_template() is compiled
+    assert workpapers.index_template.cache_info().misses == 1

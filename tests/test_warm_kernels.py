@@ -123,6 +123,94 @@ def test_each_control_ran_in_a_kernel_of_its_own_forked_warm(runs):
     assert _kernels(runs["cold"])["started"] == {"warm": 0, "cold": len(CONTROLS)}
 
 
+def test_no_kernel_is_started_that_no_control_uses(runs):
+    assert _kernels(runs["warm"])["started"] == {"warm": len(CONTROLS), "cold": 0}
+
+
+class _StandInKernel:
+    """A stand-in ``Kernel``: its number, in the order started."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class _CountingSource:
+    """A stand-in ``KernelSource``: counts the kernels started."""
+
+    preload: list[str] = []
+
+    def __init__(self) -> None:
+        self.started: list[_StandInKernel] = []
+
+    def start(self) -> _StandInKernel:
+        kernel = _StandInKernel(len(self.started))
+        self.started.append(kernel)
+        return kernel
+
+
+@pytest.mark.parametrize(("controls", "jobs"), [(6, 2), (5, 2), (3, 3), (1, 2), (4, 1)])
+def test_executors_sharing_ready_kernels_start_one_kernel_per_control(controls, jobs, monkeypatch):
+    """Each executor readies a kernel for a later control while its own runs; together they never
+    ready more than the controls left, so every kernel started runs a control."""
+    import threading
+    import time
+
+    source = _CountingSource()
+    queue = runner.ControlQueue([(f"C-{i}", Path(f"c{i}.ipynb")) for i in range(controls)])
+    ready = runner.ReadyKernels(queue, source)
+    used = []
+
+    def execute(context, control_id, notebook, kernel, preload, notify):
+        used.append(kernel.number)
+        time.sleep(0.01 * (1 + kernel.number % 3))  # controls of different lengths
+        return control_id
+
+    monkeypatch.setattr(runner, "execute_control", execute)
+    executors = [runner.ControlExecutor(queue, source, ready=ready) for _ in range(jobs)]
+    for executor in executors:
+        executor.ready_kernel()
+    threads = [threading.Thread(target=e.run, args=(None, lambda outcome: None)) for e in executors]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(used) == list(range(controls)) and len(source.started) == controls
+
+
+def test_what_the_zygote_imports_set_in_its_environment_is_set_in_every_fork(tmp_path):
+    """A library that sets an environment variable when imported (debugpy does) sets it in a cold
+    kernel; the zygote reports it, so each fork sets it too, unless its own environment does."""
+    import subprocess
+    import sys
+
+    (tmp_path / "sets_a_variable.py").write_text("import os\nos.environ.setdefault('WORKBENCH_TEST_SET_BY_IMPORT', 'yes')\n")
+    code = ("import json, sys\nfrom workbench import kernel_zygote\n"
+            "print(json.dumps(kernel_zygote._preload(['sets_a_variable'])))")
+    env = {**__import__("os").environ, "PYTHONPATH": f"{tmp_path}:{Path(kernel_zygote.__file__).parents[1]}"}
+    env.pop("WORKBENCH_TEST_SET_BY_IMPORT", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["WORKBENCH_TEST_SET_BY_IMPORT"] == "yes"
+
+
+def test_the_zygote_writes_nothing_to_the_terminal_while_it_imports_the_kernel_app():
+    """debugpy warns about frozen modules when ipykernel's debugger is imported: a cold kernel's
+    output stream swallows it; the zygote, whose output is the terminal of ``workbench run``, drops it."""
+    import subprocess
+    import sys
+
+    code = ("from workbench import kernel_zygote\n"
+            "kernel_zygote._preload([])\n"
+            "import sys\nassert all(m in sys.modules for m in kernel_zygote.KERNEL_APP_MODULES)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in __import__("os").environ.items() if not k.startswith("PYDEVD")})
+    assert done.returncode == 0, done.stderr
+    assert (done.stdout, done.stderr) == ("", "")
+
+
 @pytest.mark.parametrize("mode", ["warm", "cold"])
 def test_nothing_one_control_leaves_behind_is_visible_to_the_next(runs, mode):
     for control_id, facts in _facts(runs[mode]).items():

@@ -335,8 +335,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run a period: progress, the summary table, exit 1 if a workpaper failed; a stopped run says
     why and where its incomplete folder is (exit 130, 143 or 2: see the module docstring)."""
-    from workbench import kernel_zygote, preloading
+    from workbench import kernel_zygote, preloading, timing_trace
 
+    timing_trace.mark("stage", step="start")
     if getattr(args, "kernels", "warm") == "warm":  # the warm kernels' imports begin before the runner's
         try:
             preloading.start_zygote_early()

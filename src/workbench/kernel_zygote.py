@@ -42,6 +42,7 @@ import ast
 import contextlib
 import importlib
 import importlib.util
+import io
 import json
 import os
 import select
@@ -51,8 +52,11 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from workbench import timing_trace
 
 #: How the zygote identifies itself on its command line (tests and process listings look for it).
 MODULE = "workbench.kernel_zygote"
@@ -170,26 +174,74 @@ def library_modules(modules: list[str], package_dir: Path, package: str = PACKAG
     return sorted(libraries)
 
 
+#: What ipykernel's kernel app imports before a kernel answers: the app, its kernel and shell
+#: classes, and the debugger (which imports debugpy's vendored pydevd): imported in the zygote, once,
+#: rather than in every forked kernel's ``IPKernelApp.initialize`` (0.17 s of its 0.22 s of CPU,
+#: measured on this machine). Importing them starts nothing: no thread, socket or shell exists
+#: before the fork.
+KERNEL_APP_MODULES = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger")
+#: What every control's notebook imported on first use after the kernel's preload (measured: the
+#: modules new in ``sys.modules`` after each demo control's cells ran in a preloaded interpreter):
+#: pandas' HTML and CSV writers and ``to_dict``, pyarrow's CSV reader, the image plugins Pillow loads
+#: when the first PNG is saved, IPython's logger and ``bdb``, and the package's deficiency records
+#: (read with the auditors' records). Imported in the zygote only: a cold kernel imports them when
+#: they are first used, so the kernel's preload list, which workpapers record, does not change.
+FIRST_USE_MODULES = ("bdb", "IPython.core.logger", "pandas.core.methods.to_dict", "pandas.core.reshape.reshape",
+                     "pandas.io.formats.csvs", "pandas.io.formats.html", "pyarrow.csv", "PIL.BmpImagePlugin",
+                     "PIL.GifImagePlugin", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", "PIL.PpmImagePlugin",
+                     "workbench.deficiencies")
+
+
 # --- inside the zygote -------------------------------------------------------------------------
 
-def _preload(modules: list[str]) -> None:
+def _preload(modules: list[str]) -> dict[str, str]:
     """Import the libraries the kernels' preload would import (``library_modules``), ipykernel's
-    kernel app, then the modules themselves (the package's own), before any fork. Worked out here,
-    in the zygote, so the runner does not wait for it."""
+    kernel app (``KERNEL_APP_MODULES``), the modules themselves (the package's own), then what the
+    notebooks import on first use (``FIRST_USE_MODULES``), before any fork. Worked out here, in the
+    zygote, so the runner does not wait for it.
+
+    What the kernel app's modules write on import (debugpy warns about frozen modules) is dropped:
+    in a cold kernel it goes to the kernel's own output stream, which no client reads before the
+    kernel answers; from the zygote it would reach the terminal of ``workbench run``.
+
+    Returns the environment variables the imports set (debugpy sets ``PYDEVD_USE_FRAME_EVAL`` unless
+    it is set): a cold kernel's imports set them in its environment, so each fork sets them too
+    (``_become_kernel``), where its own environment does not set them already.
+    """
+    before = dict(os.environ)
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    for name in [*library_modules(modules, Path(__file__).resolve().parent), "ipykernel.kernelapp", *modules]:
-        try:
-            importlib.import_module(name)
-        except Exception:  # as the cold kernel's preload: a name that is not a module is skipped
-            pass
+    _import_each(library_modules(modules, Path(__file__).resolve().parent))
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        _import_each(KERNEL_APP_MODULES)
+    _import_each([*modules, *FIRST_USE_MODULES])
     if os.environ.get("MPLBACKEND") == INLINE_BACKEND:  # ipykernel sets it itself in the child
         del os.environ["MPLBACKEND"]
+    return {name: value for name, value in os.environ.items() if name not in before}
 
 
-def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
+def _import_each(names: Iterable[str]) -> None:
+    """Import each module named, as the cold kernel's preload does: a name that is not a module is skipped."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+
+
+def _debugger_log_to_kernel_output() -> None:
+    """In a forked kernel whose output streams now exist: debugpy's log, set up while its warning was
+    dropped in the zygote (``_preload``), writes to the kernel's standard error, as in a cold kernel."""
+    pydev_log = sys.modules.get("_pydev_bundle.pydev_log")
+    if pydev_log is not None:
+        with contextlib.suppress(Exception):
+            pydev_log.initialize_debug_stream(reinitialize=True)
+
+
+def _become_kernel(request: dict[str, Any], channel: socket.socket, set_by_imports: dict[str, str] | None = None) -> None:
     """In the forked child: take the kernel's session, streams, folder, environment and command
-    line, then run ipykernel's kernel app. Never returns."""
+    line (with what the zygote's imports set in the environment, as a cold kernel's imports would:
+    ``_preload``), then run ipykernel's kernel app. Never returns."""
     code = 1
     try:
         channel.close()
@@ -200,6 +252,8 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        for name, value in (set_by_imports or {}).items():
+            os.environ.setdefault(name, value)
         launcher = importlib.util.find_spec("ipykernel_launcher")
         sys.argv = [launcher.origin if launcher and launcher.origin else "ipykernel_launcher", *request["argv"]]
         if "numpy" in sys.modules:  # a new process draws a new seed; a fork would share the zygote's
@@ -209,7 +263,9 @@ def _become_kernel(request: dict[str, Any], channel: socket.socket) -> None:
 
         app = kernelapp.IPKernelApp.instance()  # as ``launch_new_instance`` does, with the hooks between
         app.initialize()
+        _debugger_log_to_kernel_output()
         register_shell_hooks()
+        timing_trace.mark("kernel-initialised")
         app.start()
         code = 0
     except SystemExit as stop:
@@ -247,11 +303,12 @@ class _Children:
         """Collect every child that has ended and record its return code (written atomically)."""
         while self.status_files:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            timing_trace.mark("kernel-reaped", kernel=pid, cpu=round(usage.ru_utime + usage.ru_stime, 3))
             path = self.status_files.pop(pid, None)
             if path:
                 with contextlib.suppress(OSError):
@@ -269,9 +326,10 @@ class _Children:
             time.sleep(REAP_INTERVAL_SECONDS)
 
 
-def serve(channel: socket.socket) -> None:
+def serve(channel: socket.socket, set_by_imports: dict[str, str] | None = None) -> None:
     """The zygote's loop: one JSON request per line (``argv``, ``env``, ``cwd``, ``status_file``),
-    answered with the forked kernel's ``pid`` (or an ``error``); ends when the runner closes."""
+    answered with the forked kernel's ``pid`` (or an ``error``); ends when the runner closes.
+    ``set_by_imports``: what the zygote's imports set in its environment (``_preload``)."""
     children, buffer = _Children(), b""
     try:
         while True:
@@ -292,7 +350,7 @@ def serve(channel: socket.socket) -> None:
                     channel.sendall(json.dumps({"error": f"fork failed: {exc}"}).encode() + b"\n")
                     continue
                 if pid == 0:
-                    _become_kernel(request, channel)
+                    _become_kernel(request, channel, set_by_imports)
                 children.status_files[pid] = request["status_file"]
                 channel.sendall(json.dumps({"pid": pid}).encode() + b"\n")
     finally:
@@ -311,13 +369,14 @@ def main(argv: list[str] | None = None) -> None:
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
-    _preload(json.loads(argv[1]))
+    set_by_imports = _preload(json.loads(argv[1]))
+    timing_trace.mark("zygote-ready")
     try:
         channel.sendall(b'{"ready": true}\n')
     except OSError:  # the runner has gone meanwhile (a run refused by its check): nothing to serve
         leave()
     with contextlib.suppress(OSError):  # the runner went while it was answered: its kernels are killed
-        serve(channel)
+        serve(channel, set_by_imports)
     leave()
 
 
@@ -547,6 +606,7 @@ def forking_provisioner(zygote: Zygote, manager: Any) -> Any:
             status_file = str(self.parent.connection_file) + EXIT_SUFFIX
             Path(status_file).unlink(missing_ok=True)
             pid = zygote.fork(argv, env, cwd, status_file)
+            timing_trace.mark("kernel-forked", kernel=pid)
             self.process = ForkedProcess(pid, status_file)
             self.pid = self.pgid = pid
             self.cwd = cwd

@@ -22,8 +22,9 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
 - hands the controls out longest first (``schedule``: by the previous run's durations, else by the
   size of the exports each reads), each claimed only when a thread is free to test it, so no
   control waits behind a long one while a slot is idle;
-- keeps one kernel ready per thread, booting (cold) or forked (warm) while the current notebook
-  runs, so the kernel start overlaps the work; the zygote imports (or the first cold kernels boot)
+- keeps a kernel ready for each thread, booting (cold) or forked (warm) while the current notebook
+  runs, so the kernel start overlaps the work, and never more ready than controls are left
+  (``ReadyKernels``: no kernel is started that no control uses); the zygote imports (or the first cold kernels boot)
   while the parameter file is checked and the inputs frozen; ``workbench run`` starts the zygote
   before it imports this module (``preloading.start_zygote_early``), and the zygote imports the
   package too, so a forked kernel imports nothing;
@@ -31,10 +32,16 @@ its notebook did anything, 70 % of the CPU of a run. So the runner
   freezing), imports what publishing needs (register, workbook, charts) in the background while
   the controls run, and neither the zygote nor the ``workbench`` process waits for its
   interpreter's tear-down at the end (0.4-0.5 s each);
-- saves the executed notebook once (not after every cell), exports the HTML from the notebook in
-  memory, and stops each kernel at once when its notebook is done;
+- saves the executed notebook once (not after every cell; papermill does not write it for the
+  runner to read back: ``executed_notebook``), exports the HTML from the notebook in memory
+  (validated once, not after each preprocessor), and stops each kernel at once when its notebook
+  is done;
 - keeps each kernel's IPython history in memory: kernels writing the shared SQLite history file
   cost the demo period 2-3 s.
+
+``WORKBENCH_TIMING_TRACE=FILE`` writes a timeline of the run (``timing_trace``;
+``benchmarks/bench_timeline.py`` reads it): where the stages begin, when each slot's controls ran
+and each kernel was forked and ended, with its CPU seconds.
 
 A kernel readied ahead belongs to no control yet: it has only imported modules (silently: nothing
 reaches the notebook; the same modules for every control, those of all the run's notebooks) and,
@@ -78,6 +85,7 @@ from workbench import (
     schedule,
     seal,
     stopping,
+    timing_trace,
     workpapers,
 )
 from workbench.parameters import Control, ParameterError, PeriodParameters, load_period, resolve_source_paths
@@ -575,6 +583,7 @@ class Kernel:
             self.km.kernel_id = str(uuid.uuid4())
             self.km.provisioner = kernel_zygote.forking_provisioner(zygote, self.km)
         stopping.KERNELS.add(self.km)  # so a stopped run can stop it (refused once the run is stopping)
+        timing_trace.mark("kernel-requested", warm=self.warm)
         self.kc: Any = None  # the connected client, handed to papermill by ``enter``
         self._run_sync = run_sync
         self._preload_msg: str | None = None
@@ -624,6 +633,7 @@ class Kernel:
                     if reply["content"].get("status") != "ok":
                         raise RuntimeError(f"the kernel could not change into {directory}")
                     break
+            timing_trace.mark("kernel-entered", folder=directory.name)
             if await self._output_connected(msg_id):
                 return self.kc
         except BaseException:
@@ -826,7 +836,6 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     gets the run folder as ``..`` (its kernel works in the control's folder), so no absolute path,
     which would name the run, is written into the executed notebook.
     """
-    import nbformat
     import papermill
 
     started = time.perf_counter()
@@ -837,22 +846,26 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
     # Steps: one per code cell, plus the parameters cell papermill injects; then the workpaper.
     total = 1 + sum(1 for c in json.loads(notebook.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code")
     where = {"activity": SETUP_ACTIVITY, "done": 0}
+    executing: dict[str, Any] = {}  # the notebook papermill executes, kept for a cell error
 
     def on_cell(nb: Any, index: int) -> None:
         """Report each code cell as a step of the section it belongs to."""
+        executing["notebook"] = nb
         if nb.cells[index].cell_type != "code":
             return
         where["done"] += 1
         where["activity"] = section_activities(nb.cells)[index]
+        timing_trace.mark("cell", control=control_id, cell=where["done"])
         notify(ProgressEvent(control_id, where["done"], max(total, where["done"]), where["activity"]))
 
     notify(ProgressEvent(control_id, 0, total, KERNEL_ACTIVITY))
+    timing_trace.mark("control-begin", control=control_id)
     error: str | None = None
     try:
         kernel = kernel or Kernel(context.run_dir, preload or [])
         kernel, client = enter_kernel(kernel, out_dir, lambda: Kernel(context.run_dir, preload or []))
-        papermill.execute_notebook(
-            str(notebook), str(executed), parameters={"run_dir": "..", "control_id": control_id},
+        executing["done"] = papermill.execute_notebook(  # kept in memory: ``publish_workpaper`` saves it
+            str(notebook), None, parameters={"run_dir": "..", "control_id": control_id},
             engine_name=ENGINE_NAME, kernel_name=KERNEL_NAME, progress_bar=False, report_mode=False,
             request_save_on_cell_execute=False, execution_timeout=CELL_TIMEOUT_SECONDS,
             km=kernel.km, kc=client, on_cell=on_cell, partial_path=str(executed))
@@ -866,11 +879,12 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         result, error = _recorded_result(out_dir)
     status = "failed" if error else "completed"
     try:
-        executed_nb = nbformat.read(executed, as_version=4) if executed.is_file() else _error_notebook(error or "")
+        executed_nb = executed_notebook(executing, executed, error)
     except Exception as exc:  # a partial notebook cut short mid-write
         error = error or f"the executed notebook cannot be read: {exc}"
         status, executed_nb = "failed", _error_notebook(error)
     notify(ProgressEvent(control_id, max(total, where["done"]), max(total, where["done"]), EXPORT_ACTIVITY))
+    timing_trace.mark("control-executed", control=control_id)
     try:
         publish_workpaper(context, control, status, error, executed_nb, preload)
     except Exception as exc:  # an export failure is a failed workpaper too, never a lost control
@@ -879,12 +893,33 @@ def execute_control(context: RunContext, control_id: str, notebook: Path, kernel
         error = error or f"the workpaper could not be written: {type(exc).__name__}: {exc}"
         status = "failed"
         publish_workpaper(context, control, status, error, _error_notebook(error), preload)
+    timing_trace.mark("control-end", control=control_id)
     return ControlOutcome(
         control_id=control_id, status=status, seconds=round(time.perf_counter() - started, 2), error=error,
         conclusions=result.get("conclusions", []) if status == "completed" else [],
         exception_count=result.get("exception_count", 0) if status == "completed" else 0,
         frameworks=framework_labels(control), title=control.title,
     )
+
+
+def executed_notebook(executing: dict[str, Any], partial: Path, error: str | None) -> nbformat.NotebookNode:
+    """The executed notebook to publish, held in memory rather than written by papermill and read
+    back (two passes of nbformat's validation and JSON per control; the saved workpaper is the same).
+
+    ``executing`` holds what papermill returned (``done``) and the notebook it was executing
+    (``notebook``: after a cell error, papermill has put its error banner in it); a partial notebook
+    saved when execution stopped for another reason (a dead kernel, a timeout) is read from
+    ``partial``; with none of them, a notebook that shows the error.
+    """
+    import nbformat
+
+    if "done" in executing:
+        return executing["done"]
+    if partial.is_file():
+        return nbformat.read(partial, as_version=4)
+    if "notebook" in executing:
+        return executing["notebook"]
+    return _error_notebook(error or "")
 
 
 def enter_kernel(kernel: Any, out_dir: Path, fresh: Callable[[], Any]) -> tuple[Any, Any]:
@@ -980,43 +1015,82 @@ class KernelSource:
             zygote.close()
 
 
+class ReadyKernels:
+    """Kernels started ahead for the run's controls, shared by its executors (thread-safe).
+
+    Never more kernels ready (or starting) than controls left to hand out: each executor readies
+    the next control's kernel while its own runs, and with two executors both would otherwise ready
+    one for the last control (one kernel forked for nothing per run, measured on the demo period).
+    A kernel is taken oldest first, whichever executor readied it, so it has had the longest to boot.
+    """
+
+    def __init__(self, controls: ControlQueue, kernels: KernelSource):
+        self.controls = controls
+        self.kernels = kernels
+        self._ready: list[Kernel] = []
+        self._starting = 0
+        self._lock = threading.Lock()
+
+    def ready_one(self) -> None:
+        """Start one more kernel now, if fewer are ready or starting than controls are left."""
+        with self._lock:
+            if len(self._ready) + self._starting >= self.controls.remaining():
+                return
+            self._starting += 1
+        kernel = None
+        try:
+            kernel = self.kernels.start()
+        finally:
+            with self._lock:
+                self._starting -= 1
+                if kernel is not None:
+                    self._ready.append(kernel)
+
+    def take(self) -> Kernel | None:
+        """The oldest ready kernel, no longer ready for another control (started now if none is)."""
+        with self._lock:
+            kernel = self._ready.pop(0) if self._ready else None
+        return kernel if kernel is not None else self.kernels.start()
+
+    def close(self) -> None:
+        """Stop the kernels readied for controls that will not run."""
+        with self._lock:
+            ready, self._ready = self._ready, []
+        for kernel in ready:
+            kernel.close()
+
+
 class ControlExecutor:
     """Tests controls one after another, claiming each only when it is free to test it.
 
-    It keeps one kernel ready (booting or booted) that belongs to no control yet: when it is free,
-    it claims the next control (the longest left), runs it in the ready kernel, and readies another
-    kernel meanwhile if controls are left, so kernels boot while notebooks run and no control waits
-    behind another while a slot is free. Kernels start in the source's folder and change into their
-    control's folder when the control begins.
+    Kernels are readied ahead (``ReadyKernels``, shared by the run's executors) and belong to no
+    control yet: when an executor is free, it claims the next control (the longest left), runs it in
+    a ready kernel, and readies another meanwhile if more controls are left than kernels ready, so
+    kernels boot while notebooks run, no control waits behind another while a slot is free, and no
+    kernel is started that no control uses. Kernels start in the source's folder and change into
+    their control's folder when the control begins.
     """
 
     def __init__(self, controls: ControlQueue, kernels: KernelSource,
-                 notify: Callable[[ProgressEvent], None] = lambda event: None):
+                 notify: Callable[[ProgressEvent], None] = lambda event: None,
+                 ready: ReadyKernels | None = None):
         self.controls = controls
         self.kernels = kernels
         self.notify = notify
-        self._ready: Kernel | None = None
-        self._lock = threading.Lock()
+        self._owns_ready = ready is None  # a shared one is closed by its pool, once every executor is done
+        self.ready = ready if ready is not None else ReadyKernels(controls, kernels)
 
     def ready_kernel(self) -> None:
-        """Start the kernel for the next control now, if controls are left and none is ready."""
-        with self._lock:
-            if self._ready is None and self.controls.remaining():
-                self._ready = self.kernels.start()
-
-    def _take_kernel(self) -> Kernel | None:
-        """The ready kernel (started now if there is none), no longer ready for another control."""
-        with self._lock:
-            kernel, self._ready = self._ready, None
-        return kernel if kernel is not None else self.kernels.start()
+        """Start a kernel for a control left now, if more controls are left than kernels ready."""
+        self.ready.ready_one()
 
     def run(self, context: RunContext, finished: Callable[[ControlOutcome], None]) -> None:
         """Test controls until none is left to claim, reporting each outcome to ``finished``."""
         _papermill_engine()  # registered once per process; cheap after the warm-up
         while (claimed := self.controls.claim()) is not None:
             control_id, notebook = claimed
-            kernel = self._take_kernel()
-            self.ready_kernel()  # the next control's, booting while this one runs
+            kernel = self.ready.take()
+            self.ready_kernel()  # a later control's, booting while this one runs
             try:
                 outcome = execute_control(context, control_id, notebook, kernel, self.kernels.preload, self.notify)
             finally:  # execute_control stops its kernel; this is for a fault of the runner itself
@@ -1025,11 +1099,10 @@ class ControlExecutor:
             finished(outcome)
 
     def close(self) -> None:
-        """Stop the kernel readied for a control that will not run."""
-        with self._lock:
-            ready, self._ready = self._ready, None
-        if ready is not None:
-            ready.close()
+        """Stop the kernels readied for controls that will not run (its own; a pool's ready kernels
+        are the pool's to stop: another executor may be about to take one)."""
+        if self._owns_ready:
+            self.ready.close()
 
 
 def _close_thread_event_loop() -> None:
@@ -1056,15 +1129,17 @@ PUBLISHING_MODULES = ("workbench.exceptions", "workbench.deficiencies", "workben
 
 
 def warm_publishing() -> None:
-    """Import what publishing needs, matplotlib's figure modules included (``PUBLISHING_MODULES``).
+    """Import what publishing needs, matplotlib's figure modules included (``PUBLISHING_MODULES``),
+    and compile the lead sheet's template.
 
-    Imports only: nothing is computed or written, so a run stopped meanwhile loses nothing.
+    Imports and compiling only: nothing is computed or written, so a run stopped meanwhile loses nothing.
     """
     import importlib
 
     for name in PUBLISHING_MODULES:
         importlib.import_module(name)
     importlib.import_module("workbench.charts")._matplotlib()
+    workpapers.index_template()
 
 
 def _warm_publishing_quietly() -> None:
@@ -1124,7 +1199,8 @@ class ControlPool:
             preload = preload_modules(sorted(set(notebooks.values())))
         self.kernels = KernelSource(preload, kernel_cwd, kernels)
         self._controls = ControlQueue([(control_id, notebooks[control_id]) for control_id in order])
-        self._executors = [ControlExecutor(self._controls, self.kernels) for _ in range(self.jobs)]
+        self._ready = ReadyKernels(self._controls, self.kernels)
+        self._executors = [ControlExecutor(self._controls, self.kernels, ready=self._ready) for _ in range(self.jobs)]
         if self.kernels.zygote is None:  # cold kernels boot now; forks wait for the zygote's imports
             for executor in self._executors:
                 executor.ready_kernel()
@@ -1205,8 +1281,7 @@ class ControlPool:
         self._controls.stop()
         self.kernels.close()
         self._warm_up.join()
-        for executor in self._executors:
-            executor.close()
+        self._ready.close()
 
 
 # --- the period run ----------------------------------------------------------------------------
@@ -1428,7 +1503,9 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
     try:
         with ControlPool(jobs, notebooks, notebooks_dir, kernels, plan.order,
                          kernel_preload(notebooks_dir, notebooks.values())) as pool:  # kernels boot meanwhile
+            timing_trace.mark("stage", step="check")
             check_before_run(parameter_file)  # the whole ``workbench check``, before the run folder exists
+            timing_trace.mark("stage", step="prepare")
             context = prepare_run(Path(parameter_file), Path(out_dir), started_wall, staged=stage.staged, prior=prior)
             stage.enter("controls")
             reporter.begin(params, list(notebooks), pool.jobs, context.run_dir)
@@ -1446,6 +1523,7 @@ def run_period(parameter_file: Path, out_dir: Path = Path("outputs"), jobs: int 
             raise
         raise abandoned from exc
     _point_latest(run_dir)
+    timing_trace.mark("stage", step="done")
     return RunResult(run_dir, run_dir / "index.html", outcomes, round(time.perf_counter() - started, 2), pool.jobs)
 
 
@@ -1477,6 +1555,7 @@ class _Stage:
 
     def enter(self, step: str) -> None:
         """The run moves on to ``step``; its marker says so."""
+        timing_trace.mark("stage", step=step)
         self.step = step
         if self.run_dir is not None:
             runfolder.record_step(self.run_dir, step)
