@@ -9,6 +9,7 @@ shapes of the Okta "Current Assignments" report and the Workday "All Workers" re
 from __future__ import annotations
 
 import functools
+import hashlib
 import shutil
 import threading
 from pathlib import Path
@@ -127,6 +128,30 @@ def test_a_staged_export_is_reused_not_converted_twice_also_by_parallel_controls
     assert len(calls) == 1 and again.evidence == results[0].evidence
     staged.stage("okta_app_assignments", path, target, load, fingerprint="other declarations")
     assert len(calls) == 2  # read differently: converted again
+
+
+def test_a_staged_export_whose_frozen_hash_is_known_is_reused_without_hashing_it_again(tmp_path, monkeypatch):
+    """The run froze the export with its SHA-256: another control reuses the staged copy on that hash,
+    without reading the (possibly gigabyte) export again; a hash that differs stages it again."""
+    path = write_okta(tmp_path / "okta_app_assignments.csv", 5)
+    target = tmp_path / "staged" / "okta.parquet"
+    first = staged.stage("okta_app_assignments", path, target,
+                         lambda: populations.load_source("okta_app_assignments", path), fingerprint="f")
+    frozen_hash = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert first.evidence.sha256 == frozen_hash
+    hashed = []
+    monkeypatch.setattr(staged, "file_sha256", lambda p: hashed.append(p) or frozen_hash)
+    converted = []
+
+    def load():
+        converted.append(1)
+        return populations.load_source("okta_app_assignments", path)
+    again = staged.stage("okta_app_assignments", path, target, load, fingerprint="f", sha256=frozen_hash)
+    assert (hashed, converted) == ([], []) and again.evidence == first.evidence
+    staged.stage("okta_app_assignments", path, target, load, fingerprint="f")  # not known: hashed
+    assert hashed == [path] and converted == []
+    staged.stage("okta_app_assignments", path, target, load, fingerprint="f", sha256="0" * 64)
+    assert converted == [1]  # not the bytes the staged copy was made from: staged again
 
 
 def test_a_staged_table_is_not_read_back_until_asked_and_the_limit_stops_it(tmp_path, monkeypatch):

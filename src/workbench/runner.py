@@ -175,6 +175,9 @@ class RunContext:
     run_id: str
     parameters: PeriodParameters
     inputs: dict[str, Path]  # source id -> frozen copy inside the run folder
+    #: source id -> the SHA-256 of its frozen copy, taken as it was frozen (the manifest checks the copy
+    #: still has it); a staged Parquet copy made from those bytes is reused without hashing them again
+    input_sha256: dict[str, str] = field(default_factory=dict)
 
     def control_dir(self, control_id: str) -> Path:
         """The folder of one control's outputs inside the run."""
@@ -227,7 +230,8 @@ def prepare_run(parameter_file: Path, out_dir: Path, now: dt.datetime | None = N
         "inputs": {source_id: asdict(entry) for source_id, entry in frozen.items()},
     }
     lineage.write_json_atomically(run_dir / RUN_PARAMETERS, document)
-    return RunContext(run_dir, run_id, params, {k: run_dir / v.frozen_path for k, v in frozen.items()})
+    return RunContext(run_dir, run_id, params, {k: run_dir / v.frozen_path for k, v in frozen.items()},
+                      {k: v.sha256 for k, v in frozen.items()})
 
 
 RECORDS_DIR = "records"
@@ -275,7 +279,8 @@ def open_run(run_dir: str | Path) -> RunContext:
     document = json.loads((run_dir / RUN_PARAMETERS).read_text(encoding="utf-8"))
     params = PeriodParameters.model_validate(document["parameters"])
     inputs = {k: run_dir / v["frozen_path"] for k, v in document["inputs"].items()}
-    return RunContext(run_dir, document["run_id"], params, inputs)
+    return RunContext(run_dir, document["run_id"], params, inputs,
+                      {k: v["sha256"] for k, v in document["inputs"].items() if "sha256" in v})
 
 
 def prepare_standalone_run() -> RunContext:

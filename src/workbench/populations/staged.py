@@ -319,17 +319,21 @@ def _to_pandas(table: pa.Table, schema: pa.Schema) -> pd.DataFrame:
 
 def stage(kind: str, path: Path, target: Path, load: Callable[[], Population], *,
           options: Mapping[str, Any] | None = None, fingerprint: str = "",
-          batch_rows: int = BATCH_ROWS) -> StagedPopulation:
+          batch_rows: int = BATCH_ROWS, sha256: str | None = None) -> StagedPopulation:
     """The export at ``path`` kept as ``target`` (a Parquet file of its canonical table) with its
     evidence: reused when ``target`` already holds this export (same SHA-256 and ``fingerprint``,
     the read declarations), else converted batch by batch under a lock (write to a temporary file,
     then rename). ``load`` reads the export the in-memory way (it is called once per batch with the
-    batch preloaded, or once for the whole file where the batched reading cannot vouch for it)."""
+    batch preloaded, or once for the whole file where the batched reading cannot vouch for it).
+
+    ``sha256``: the export's hash as the run froze it, if known. The run's other controls then reuse
+    the staged file without reading the export again to hash it (a gigabyte export costs about a
+    second each time); the manifest still checks the frozen copy against that hash."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_name(target.name + ".lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            found = _reuse(target, path, fingerprint)
+            found = _reuse(target, path, fingerprint, sha256)
             if found is not None:
                 return found
             temporary = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -349,16 +353,18 @@ def stage(kind: str, path: Path, target: Path, load: Callable[[], Population], *
     return StagedPopulation(evidence.kind, evidence.table, evidence, target, summary)
 
 
-def _reuse(target: Path, path: Path, fingerprint: str) -> StagedPopulation | None:
+def _reuse(target: Path, path: Path, fingerprint: str, sha256: str | None = None) -> StagedPopulation | None:
     """The staged population already at ``target`` when it was made from the same export (same
-    SHA-256 as ``path`` now) with the same declarations; else None."""
+    SHA-256 as ``path`` now, or as ``sha256`` when the caller knows it) with the same declarations;
+    else None."""
     if not target.is_file():
         return None
     try:
         metadata = pq.read_metadata(target).metadata or {}
         evidence = evidence_from_dict(json.loads(metadata[_META_EVIDENCE]))
         summary = ListingSummary.from_dict(json.loads(metadata[_META_SUMMARY]))
-        same = metadata[_META_FINGERPRINT].decode() == fingerprint and evidence.sha256 == file_sha256(path)
+        same = (metadata[_META_FINGERPRINT].decode() == fingerprint
+                and evidence.sha256 == (sha256 or file_sha256(path)))
     except (KeyError, ValueError, pa.ArrowException, OSError):
         return None
     return StagedPopulation(evidence.kind, evidence.table, evidence, target, summary) if same else None

@@ -289,7 +289,8 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
                     source.kind, path, self.context.run_dir / staged.STAGED_DIR / f"{source_id}.parquet",
                     lambda: read_source(source, path, systems), options=source.options,
                     fingerprint=staged.fingerprint(source.model_dump(mode="json"), privileged_entitlements(systems),
-                                                   {s.name: s.id for s in systems}))
+                                                   {s.name: s.id for s in systems}),
+                    sha256=self.context.input_sha256.get(source_id))
             else:
                 self.loaded[source_id] = read_source(source, path, systems)
         return self.loaded[source_id]
