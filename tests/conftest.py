@@ -51,6 +51,23 @@ def write_uar_period(base: Path, control_ids: tuple[str, ...] | list[str]) -> Pa
     return parameter_file
 
 
+def grants_frame(rows: list[tuple]):
+    """A hand-made access listing as ``ControlTest.frames`` gives it (canonical grant columns, line,
+    listing): the large-population tests compare their SQL twins with the pandas rules on it."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["system", "login_original", "email", "entitlement", "granted_at", "removed_at",
+                                        "account_status", "line", "listing"])
+    frame.insert(1, "login", frame["login_original"].astype("string").str.casefold())
+    for column in ("system", "login_original", "email", "entitlement", "account_status"):
+        frame[column] = frame[column].astype("string")
+    for column in ("granted_at", "removed_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
+    frame["line"] = frame["line"].astype("int64")
+    frame["listing"] = frame["listing"].astype("str")
+    return frame
+
+
 def make_demo_project(base: Path, prior: bool = False) -> Path:
     """A copy of the project layout (parameters/ and generated data/demo/) under ``base``.
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import grants_frame
 from workbench import analytics, large_analytics, removals, snapshots
 
 UTC = "UTC"
@@ -42,20 +43,6 @@ def hr() -> pd.DataFrame:
     frame = frame.astype({c: "string" for c in ("employee_id", "email", "department", "manager_employee_id")})
     for column in ("hire_date", "termination_date"):
         frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
-    return frame
-
-
-def grants_frame(rows: list[tuple]) -> pd.DataFrame:
-    """A listing as ``frames`` gives it (canonical grant columns, line, listing)."""
-    frame = pd.DataFrame(rows, columns=["system", "login_original", "email", "entitlement", "granted_at", "removed_at",
-                                        "account_status", "line", "listing"])
-    frame.insert(1, "login", frame["login_original"].astype("string").str.casefold())
-    for column in ("system", "login_original", "email", "entitlement", "account_status"):
-        frame[column] = frame[column].astype("string")
-    for column in ("granted_at", "removed_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
-    frame["line"] = frame["line"].astype("int64")
-    frame["listing"] = frame["listing"].astype("str")
     return frame
 
 

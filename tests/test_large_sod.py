@@ -19,6 +19,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import grants_frame
 from workbench import analytics, large_analytics, sod
 
 UTC = "UTC"
@@ -60,20 +61,6 @@ def hr_prior() -> pd.DataFrame:
         ("W6", "tom.falk@wrenfield.example", "Tom Falk", "Finance", "Rep", "CC-100", None),        # left: no mover
         ("W7", "eva.sto@wrenfield.example", "Eva Sto", "Finance", None, "CC-100", None),
     ])
-
-
-def grants_frame(rows: list[tuple]) -> pd.DataFrame:
-    """A listing as ``frames`` gives it (canonical grant columns, line, listing)."""
-    frame = pd.DataFrame(rows, columns=["system", "login_original", "email", "entitlement", "granted_at", "removed_at",
-                                        "account_status", "line", "listing"])
-    frame.insert(1, "login", frame["login_original"].astype("string").str.casefold())
-    for column in ("system", "login_original", "email", "entitlement", "account_status"):
-        frame[column] = frame[column].astype("string")
-    for column in ("granted_at", "removed_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").astype("datetime64[us, UTC]")
-    frame["line"] = frame["line"].astype("int64")
-    frame["listing"] = frame["listing"].astype("str")
-    return frame
 
 
 def hand_made_listing() -> pd.DataFrame:

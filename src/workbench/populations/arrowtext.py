@@ -4,6 +4,8 @@ exactly as ``str.casefold`` and ``str.strip`` do, any flat column as text."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -45,21 +47,25 @@ def _null_empty(values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(empty, pa.scalar(None, values.type), values)
 
 
-def _plain_ascii(values: pa.ChunkedArray, *, controls: bool = False) -> bool:
-    """Whether every byte of the text is ASCII (and, with ``controls``, none is a control
-    character, so that a space is the only whitespace there is). Checked on the raw data
-    buffers with numpy's min/max: far cheaper than a per-value Arrow kernel."""
-    for chunk in values.chunks:
+def text_bytes(values: pa.ChunkedArray | pa.Array) -> Iterator[np.ndarray]:
+    """The UTF-8 bytes of a text column's values, one numpy view per chunk (no copy): what a byte
+    test looks at, far cheaper than a per-value Arrow kernel. Only the bytes of the chunk's own
+    values: a sliced chunk shares its buffers with the rows outside it."""
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
         buffers = chunk.buffers()
         if len(chunk) == 0 or len(buffers) < 3 or buffers[2] is None:
             continue
         wide = pa.types.is_large_string(chunk.type)
         offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
-        data = np.frombuffer(buffers[2], dtype=np.uint8)[
-            offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
-        if data.size and (data.max() >= 0x80 or (controls and data.min() < 0x20)):
-            return False
-    return True
+        yield np.frombuffer(buffers[2], dtype=np.uint8)[offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
+
+
+def _plain_ascii(values: pa.ChunkedArray, *, controls: bool = False) -> bool:
+    """Whether every byte of the text is ASCII (and, with ``controls``, none is a control
+    character, so that a space is the only whitespace there is). Checked on the raw data
+    buffers with numpy's min/max."""
+    return not any(data.size and (data.max() >= 0x80 or (controls and data.min() < 0x20))
+                   for data in text_bytes(values))
 
 
 def _text_bytes(values: pa.ChunkedArray) -> int:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrowtext import _np
+from .arrowtext import _np, text_bytes
 from .contract import _TEXT
 from .csv_exact import _parse_csv, _ragged, _short_preamble, _sniff_delimiter
 from .errors import PopulationError, RejectedRow
@@ -236,18 +236,7 @@ def _newlines_per_row(table: pa.Table | pa.RecordBatch) -> np.ndarray:
 
 def _holds_line_end(column: pa.ChunkedArray | pa.Array) -> bool:
     """Whether any value of a text column holds a CR or LF (looked for in its data buffers)."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    for chunk in chunks:
-        buffers = chunk.buffers()
-        if len(chunk) == 0 or len(buffers) < 3 or buffers[2] is None:
-            continue
-        wide = pa.types.is_large_string(chunk.type)
-        offsets = np.frombuffer(buffers[1], dtype=np.int64 if wide else np.int32)
-        data = np.frombuffer(buffers[2], dtype=np.uint8)[
-            offsets[chunk.offset]:offsets[chunk.offset + len(chunk)]]
-        if ((data == 10) | (data == 13)).any():
-            return True
-    return False
+    return any(((data == 10) | (data == 13)).any() for data in text_bytes(column))
 
 
 def _record_lines(first_line: int, rows: int, per_row: np.ndarray | None) -> np.ndarray:
