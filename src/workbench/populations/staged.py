@@ -148,7 +148,7 @@ class StagedPopulation(Population):
         """The canonical table read back from Parquet (cached): exactly the in-memory frame."""
         cached = self.__dict__.get("_frame")
         if cached is None:
-            _check_read_back(self.evidence.file_name, self.summary.rows)
+            check_read_back(self.evidence.file_name, self.summary.rows)
             cached = read_back(self.parquet)
             object.__setattr__(self, "_frame", cached)
         return cached
@@ -280,7 +280,7 @@ def explained_out_of_memory(what: str) -> Iterator[None]:
             f"(workbench run --jobs 1). DuckDB said: {str(error).splitlines()[0]}") from error
 
 
-def _check_read_back(file: str, rows: int) -> None:
+def check_read_back(file: str, rows: int) -> None:
     """Refuse to read a staged table back into pandas above the limit set in the environment."""
     limit = os.environ.get(READ_BACK_LIMIT_VARIABLE)
     if limit is not None and rows > int(limit):

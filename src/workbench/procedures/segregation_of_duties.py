@@ -169,7 +169,7 @@ class SegregationOfDutiesTest(ControlTest):
         population (kept in DuckDB, ``large_held``) no step of the control reads it whole; asked for (e.g. in
         an exploring notebook), it is fetched unless above the staged read-back limit."""
         if (listing := self.large_held) is not None:
-            staged._check_read_back("the held grants of the period-end listings", listing.count(self.held_sql))
+            staged.check_read_back("the held grants of the period-end listings", listing.count(self.held_sql))
             return listing.fetch(self.held_sql).reset_index(drop=True)
         grants = self.correlate(self.frames("access_listings"))
         held = grants[analytics.held_at_extraction(grants) & grants["system"].isin(self.control.systems)]
