@@ -137,6 +137,18 @@ def test_a_chart_displayed_in_a_notebook_is_a_static_png_in_the_exported_workpap
 
 # --- 1. exceptions by control and rule -------------------------------------------------------------
 
+def test_exceptions_by_control_and_rule_draws_no_empty_bar_for_a_rule_a_control_never_raised():
+    """One bar per (control, rule) that has exceptions: three rules over three controls, four bars,
+    and every rule still in the legend."""
+    register = _register([("UAR-01", "self_review"), ("UAR-01", "rubber_stamping"), ("TRM-01", "late_deprovisioning"),
+                          ("SOD-01", "sod_conflict")])
+    ax = charts.exceptions_by_control_and_rule(register).axes[0]
+    assert sorted((round(p.get_x() + p.get_width() / 2), p.get_height()) for p in ax.patches) == [
+        (0, 1), (1, 1), (2, 1), (2, 1)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "late deprovisioning", "rubber stamping", "self review", "sod conflict"]
+
+
 def test_exceptions_by_control_and_rule_stacks_rules_per_control():
     register = _register([("UAR-01", "self_review"), ("UAR-01", "self_review"), ("UAR-01", "rubber_stamping"),
                           ("TRM-01", "late_deprovisioning")])

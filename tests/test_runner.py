@@ -545,6 +545,36 @@ def test_what_publishing_imports_is_imported_ahead_without_writing_anything(tmp_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_publishing_warms_up_only_when_a_core_is_spare():
+    """Beside as many busy kernels as cores, the warm-up would take its CPU from the controls."""
+    assert runner.core_to_spare(busy_slots=1, cores=2)
+    assert not runner.core_to_spare(busy_slots=2, cores=2)
+    assert not runner.core_to_spare(busy_slots=3, cores=2)
+    assert runner.core_to_spare(busy_slots=0, cores=1)
+    assert not runner.core_to_spare(busy_slots=1, cores=None)  # unknown: one core assumed
+
+
+def test_publishing_warms_up_on_the_core_of_the_first_slot_left_without_a_control(tmp_path, monkeypatch):
+    """Two slots on two cores: the warm-up starts once, after one slot has ended its last control."""
+    from workbench import timing_trace
+
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv(timing_trace.TRACE_VARIABLE, str(trace))
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 2)
+    parameter_file = _project(tmp_path, ("UAR-01", "UAR-04", "UAR-05"))
+    with redirect_stdout(io.StringIO()):
+        code, _ = _run_cli(tmp_path, parameter_file, "--jobs", "2")
+    assert code == 0
+    events = timing_trace.read(trace)
+    warm_ups = [e["t"] for e in events if e["event"] == "publishing-warm-up"]
+    last_end_of_slot: dict[str, float] = {}
+    for event in events:
+        if event["event"] == "control-end":
+            last_end_of_slot[event["thread"]] = event["t"]
+    assert len(warm_ups) == 1 and len(last_end_of_slot) == 2
+    assert warm_ups[0] >= min(last_end_of_slot.values())
+
+
 def test_the_lead_sheet_template_is_compiled_once_ahead_and_reused(tmp_path):
     """``warm_publishing`` compiles the lead sheet's template; rendering the provisional and the final
     lead sheet reuses it (Jinja compiled it twice per run before)."""

@@ -181,7 +181,8 @@ def exceptions_by_control_and_rule(register: pd.DataFrame) -> Figure:
         bottom = np.zeros(len(counts.index))
         for i, rule in enumerate(counts.columns):
             values = counts[rule].to_numpy()
-            ax.bar(positions, values, bottom=bottom, width=0.6, label=rule.replace("_", " "),
+            drawn = values > 0  # a rule most controls never raise would add an empty bar for each
+            ax.bar(positions[drawn], values[drawn], bottom=bottom[drawn], width=0.6, label=rule.replace("_", " "),
                    color=PALETTE[i % len(PALETTE)], edgecolor="white", linewidth=0.5,
                    hatch="//" if i >= len(PALETTE) else None)
             bottom += values
