@@ -541,8 +541,22 @@ def test_what_publishing_imports_is_imported_ahead_without_writing_anything(tmp_
             "print(json.dumps([m in sys.modules for m in (*runner.PUBLISHING_MODULES, 'matplotlib.figure', "
             "'matplotlib.backends.backend_agg', 'openpyxl')]))\n")
     completed = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
-    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True] * 7
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == [True] * (len(runner.PUBLISHING_MODULES) + 3)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_neither_the_kernels_imports_nor_the_runners_start_import_openpyxl():
+    """The register workbook is written when the run is published (imported ahead then, on a spare
+    core); a kernel, the check and the runner's start never need openpyxl (about 0.1 s each)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, json, sys\nfrom workbench import cli, runner, check, exceptions, workbook, records\n"
+            "for name in runner.preload_modules(sorted(runner.notebooks_folder().glob('*.ipynb'))):\n"
+            "    try:\n        importlib.import_module(name)\n    except ImportError:\n        pass\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'openpyxl')))\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == []
 
 
 def test_publishing_warms_up_only_when_a_core_is_spare():

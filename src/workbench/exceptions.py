@@ -22,11 +22,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import openpyxl
 import pandas as pd
 import yaml
-from openpyxl.styles import Alignment, Font
-from openpyxl.writer.excel import ExcelWriter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from workbench import csvsafe, reproducible, runfolder
@@ -369,6 +366,10 @@ def write_excel(sheets: dict[str, pd.DataFrame], path: Path, as_at: dt.date | No
     created and modified properties, and its archive's time stamps, are ``as_at`` (the period end;
     default 2000-01-01), never the time of saving, so the same register gives the same bytes.
     """
+    import openpyxl  # on first use: about 0.1 s that a kernel or the check never needs
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.writer.excel import ExcelWriter
+
     when = reproducible.document_time(as_at or dt.date(2000, 1, 1))
     workbook = openpyxl.Workbook()
     workbook.properties.created = workbook.properties.modified = when

@@ -1130,7 +1130,8 @@ def _close_thread_event_loop() -> None:
 #: What publishing a run imports (the register, its workbook, the lead sheet's charts): about 0.7 s
 #: that the run's end waited for (``benchmarks/bench_run.py`` profile). Imported by a thread of its
 #: own once the controls have started, so it overlaps their work.
-PUBLISHING_MODULES = ("workbench.exceptions", "workbench.deficiencies", "workbench.workbook", "workbench.charts")
+PUBLISHING_MODULES = ("workbench.exceptions", "workbench.deficiencies", "workbench.workbook", "workbench.charts",
+                      "openpyxl.writer.excel", "openpyxl.worksheet.datavalidation", "openpyxl.worksheet.table")
 
 
 def warm_publishing() -> None:

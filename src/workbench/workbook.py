@@ -32,20 +32,16 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openpyxl
 import pandas as pd
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.workbook.workbook import Workbook
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.table import Table, TableStyleInfo
-from openpyxl.worksheet.worksheet import Worksheet
-from openpyxl.writer.excel import ExcelWriter
 
 from workbench import reproducible, runfolder
 from workbench.exceptions import STATUSES, RemediationRecord, neutralised
+
+if TYPE_CHECKING:  # openpyxl is imported where a workbook is written or read (about 0.1 s): a kernel reads none
+    from openpyxl.workbook.workbook import Workbook
+    from openpyxl.worksheet.worksheet import Worksheet
 
 
 @dataclass(frozen=True)
@@ -178,6 +174,8 @@ def _cell_value(column: Column, row: Mapping[str, Any]) -> Any:
 def _format_register_sheet(sheet: Worksheet, rows: int, links: list[str | None]) -> None:
     """Cell formats of a register sheet: date formats, links (``links``: each row's), wrapping,
     formula-like text kept as text."""
+    from openpyxl.styles import Alignment
+
     for index, column in enumerate(COLUMNS, start=1):
         for (cell,) in sheet.iter_rows(min_row=2, max_row=rows + 1, min_col=index, max_col=index):
             if cell.value is None:
@@ -195,6 +193,9 @@ def _format_register_sheet(sheet: Worksheet, rows: int, links: list[str | None])
 
 def _page_setup(sheet: Worksheet, widths: list[int]) -> None:
     """Frozen header and id column, column widths, bold header; landscape, one page wide, header on every page."""
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
@@ -211,6 +212,9 @@ def _page_setup(sheet: Worksheet, widths: list[int]) -> None:
 
 def _add_table(sheet: Worksheet, name: str, columns: int, rows: int) -> None:
     """An Excel table (with its filter buttons) over the header and the rows (one empty row when none)."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.table import Table, TableStyleInfo
+
     ref = f"A1:{get_column_letter(columns)}{max(rows, 1) + 1}"
     sheet.add_table(Table(displayName=name, ref=ref, tableStyleInfo=TableStyleInfo(
         name="TableStyleMedium2", showRowStripes=True, showColumnStripes=False)))
@@ -218,6 +222,9 @@ def _add_table(sheet: Worksheet, name: str, columns: int, rows: int) -> None:
 
 def _add_validation(sheet: Worksheet, rows: int) -> None:
     """On the editable sheet: the status from the register's list, the due date and expiry as dates."""
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     last = max(rows, 1) + 1
     letter = {c.key: get_column_letter(i) for i, c in enumerate(COLUMNS, start=1)}
     status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True,
@@ -249,6 +256,8 @@ def _register_sheet(book: Workbook, title: str, frame: pd.DataFrame, editable: b
 
 def _plain_sheet(book: Workbook, title: str, frame: pd.DataFrame, table_name: str) -> None:
     """Another sheet (e.g. the SOX deficiency worksheet) as a table of text and numbers."""
+    from openpyxl.styles import Alignment
+
     sheet = book.create_sheet(title[:31])
     sheet.append([str(c) for c in frame.columns])
     for values in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
@@ -283,6 +292,9 @@ def write_register_workbook(merged: pd.DataFrame, records: Mapping[str, Remediat
                             period: str, as_at: dt.date, other_sheets: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write ``exceptions.xlsx``: the Exceptions sheet, the SOC 2 and SOX views, other sheets, the hidden
     exported values; byte-identical for the same register (document dates and zip stamps ``as_at``)."""
+    import openpyxl
+    from openpyxl.writer.excel import ExcelWriter
+
     when = reproducible.document_time(as_at)
     book = openpyxl.Workbook()
     book.properties.created = book.properties.modified = when
@@ -370,6 +382,8 @@ def read_workbook(path: Path) -> ReadBack:
     """Read the Exceptions sheet's editable columns (found by their headers, in any order) and the hidden
     exported values of an ``exceptions.xlsx``. Rows are matched by Exception ID, so sorting and
     filtering in Excel do not matter; other sheets (the views) are not read."""
+    import openpyxl
+
     path = Path(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
