@@ -48,6 +48,13 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def user_and_system_seconds() -> tuple[float, float]:
+    """User and system CPU time of this process so far (all threads), apart: on this shared machine
+    the kernel's share (page faults, memory zeroing) swings far more between runs than the user time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
 def rss_mb(field: str) -> float:
     """A memory figure of this process from /proc/self/status (VmHWM = peak, VmRSS = now), MiB."""
     with open("/proc/self/status", encoding="ascii") as handle:
@@ -146,6 +153,7 @@ def measure_read(path: str, how: str) -> dict:
 
     baseline = rss_mb("VmRSS")
     cpu = cpu_seconds()
+    user, system = user_and_system_seconds()
     started = time.perf_counter()
     if how == "reader":
         table = _load_table(Path(path), Path(path).name, _Options())
@@ -166,8 +174,9 @@ def measure_read(path: str, how: str) -> dict:
     else:
         raise SystemExit(f"unknown reader {how}")
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "peak_mb": rss_mb("VmHWM"),
-            "baseline_mb": baseline, "rows": rows, "read_as": read_as}
+    user_after, system_after = user_and_system_seconds()
+    return {"seconds": seconds, "cpu": cpu_seconds() - cpu, "user": user_after - user, "system": system_after - system,
+            "peak_mb": rss_mb("VmHWM"), "baseline_mb": baseline, "rows": rows, "read_as": read_as}
 
 
 def measure_duckdb(path: str) -> dict:
@@ -212,6 +221,10 @@ def compare_readers(csv_path: Path, rows: int, repeat: int) -> list[str]:
                  f"{best['reader']['cpu'] / best['pyarrow-text']['cpu']:.2f}x, "
                  f"{best['reader']['cpu'] / best['pyarrow']['cpu']:.2f}x, "
                  f"{best['reader']['cpu'] / best['duckdb']['cpu']:.2f}x; load average {os.getloadavg()[0]:.2f}")
+    print(lines[-1], flush=True)
+    lines.append(f"{'':>12} user / system CPU seconds: " + ", ".join(
+        f"{how} {result['user']:.2f} / {result['system']:.2f}" for how, result in best.items())
+        + f"; reader / pyarrow read_csv (text) in user seconds {best['reader']['user'] / best['pyarrow-text']['user']:.2f}x")
     print(lines[-1], flush=True)
     return lines
 
