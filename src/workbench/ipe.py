@@ -51,12 +51,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from workbench import workpapers
 from workbench.exceptions import Finding
 from workbench.parameters import read_keyed_records
+from workbench.populations.arrowtext import text_bytes
 from workbench.populations.options import expected_rows
 
 ORIGIN = "ipe"
@@ -256,11 +259,31 @@ def _sorted_by_line(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
 
 
+#: The bytes of a control character in UTF-8 text (:data:`_CONTROL_CHARACTERS`): each is one byte
+#: below 0x80, and no byte of a multi-byte character is below 0x80, so a byte test cannot miss one.
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
+
+
+def may_hold_control_character(values: pd.Series) -> bool:
+    """Whether any text value of a column may hold a control character: one pass over the whole
+    column instead of a search and a selection per value, so that the columns without one (nearly
+    all) cost almost nothing. Arrow-backed text is tested on its UTF-8 bytes with numpy (a superset:
+    the bytes of a null cell count too); other text by one search over the joined values. A column
+    for which this is True is searched value by value (:func:`_control_characters`)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return any(bool(_CONTROL_BYTES[data].any()) for data in text_bytes(pa.array(values.array)))
+    texts = [value for value in values.to_numpy(dtype=object) if isinstance(value, str)]
+    return _CONTROL_CHARACTERS.search("\n".join(texts)) is not None
+
+
 def _control_characters(source: SourceData) -> list[Issue]:
     """:func:`control_characters` before the sort and the cap."""
     issues = []
     for column in _text_columns(source.frame):
         values = source.frame[column]
+        if not may_hold_control_character(values):
+            continue
         if values.dtype == object:
             values = values.map(lambda v: v if isinstance(v, str) else None).astype("string")
         hit = values.str.contains(_CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)
