@@ -933,8 +933,20 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return [(fw, headline, [*body, stated], effective) for fw, headline, body, effective in concluded]
 
     def stratum_size(self, framework: str) -> int:
-        """How many items of the population fall in a framework's scope."""
-        return int(self.population()["scope"].str.contains(framework, regex=False).sum())
+        """How many items of the population fall in a framework's scope (items whose ``scope`` names it)."""
+        return sum(count for scope, count in self.scope_counts().items() if framework in scope)
+
+    def scope_counts(self) -> dict[str, int]:
+        """Items per distinct ``scope`` of the population, counted once per population rather than once
+        per question (the workpaper asks for a stratum's size dozens of times). Kept with the frame it
+        was counted on: a procedure whose ``population()`` gives a new frame is counted again."""
+        population = self.population()
+        counted = self.__dict__.get("_scope_counts")
+        if counted is None or counted[0] is not population:
+            counts = population["scope"].value_counts(dropna=True)
+            counted = (population, {str(scope): int(count) for scope, count in counts.items()})
+            self.__dict__["_scope_counts"] = counted
+        return counted[1]
 
     def did_not_operate(self) -> tuple[str, ...]:
         """The mapped frameworks with no item in the population for the period: the control did
