@@ -854,9 +854,19 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return found
 
     def register(self) -> pd.DataFrame:
-        """This control's exception register (stable ids); an accepted IPE exception says so."""
-        return ipe.with_acceptances(exceptions.build_register(self.params.period.id, self.control.id, self.findings()),
-                                    self.ipe_acceptances)
+        """This control's exception register (stable ids); an accepted IPE exception says so.
+
+        Built once for the control's hits and sample (the workpaper's sections, the conclusions and
+        ``record`` each ask for it) and kept with them: new hits or a new sample build it again.
+        Each caller gets a copy of its own."""
+        hits, sample = self.all_hits(), self.tested_sample()
+        built = self.__dict__.get("_register")
+        if built is None or built[0] is not hits or built[1] is not sample:
+            register = ipe.with_acceptances(
+                exceptions.build_register(self.params.period.id, self.control.id, self.findings()), self.ipe_acceptances)
+            built = (hits, sample, register)
+            self.__dict__["_register"] = built
+        return built[2].copy()
 
     @cached_property
     def ipe_findings(self) -> list[exceptions.Finding]:
