@@ -1,6 +1,6 @@
 """Selections share one in-memory DuckDB database per process (``sampling._selection_connection``).
 
-Each selection works on a cursor of its own; these tests hold that to the same items, digests and
+Every test here ranks in DuckDB (``IN_PROCESS_ITEMS`` set to 0: the populations are small). Each selection works on a cursor of its own; these tests hold that to the same items, digests and
 records as a database opened for the selection alone (random, systematic, stratified, targeted,
 and a duplicated key refused as before), show that nothing one selection registers is seen by the
 next or by a selection running at the same time in another thread, and that a forked process
@@ -19,6 +19,11 @@ from hypothesis import strategies as st
 
 from workbench import sampling
 from workbench.sampling import SamplingError
+
+
+@pytest.fixture(autouse=True)
+def ranked_in_duckdb(monkeypatch):
+    monkeypatch.setattr(sampling, "IN_PROCESS_ITEMS", 0)
 
 
 def accounts(count: int, offset: int = 0) -> pd.DataFrame:
