@@ -62,3 +62,28 @@ def test_a_row_ambiguous_by_one_rule_and_matched_by_a_later_one_keeps_no_candida
     assert resolved["match_rule"].tolist() == ["display_name", "ambiguous", "unmatched"]
     assert resolved["candidates"].tolist() == [pd.NA, "sam.patel@kf-labs.example, sam.patel@kf.example", pd.NA]
     assert all(str(dtype) == "string" for dtype in resolved.dtypes)
+
+
+# --- keys folded in Arrow (identity._folded) ------------------------------------------------------
+
+FOLDING = "aZ09 .@_-\t\r\n\x0b\x0c\x1c\x1f\x85\xa0\u2003\u3000ßẞİıﬁΣσςÉé😀"
+
+
+def folded_by_pandas(values: pd.Series) -> pd.Series:
+    """The folding as it was: pandas' strip and casefold, then blanks as NA."""
+    text = values.astype("string").str.strip().str.casefold()
+    return text.where(text != "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.text(alphabet=FOLDING, max_size=8)), max_size=12),
+       storage=st.sampled_from(["string", "str", "object"]), name=st.sampled_from([None, "login"]))
+def test_keys_are_folded_as_pandas_strip_and_casefold_fold_them(values, storage, name):
+    column = pd.Series(pd.array(values, dtype=storage), name=name, index=[7 * i for i in range(len(values))])
+    pd.testing.assert_series_equal(identity._folded(column), folded_by_pandas(column))
+    pd.testing.assert_series_equal(identity._folded_distinct(column), folded_by_pandas(column))
+
+
+def test_whole_numbers_are_folded_as_their_text():
+    column = pd.Series([1001, 1002], dtype="int64")
+    pd.testing.assert_series_equal(identity._folded(column), folded_by_pandas(column))
