@@ -82,3 +82,40 @@ def test_a_new_sample_or_new_hits_build_it_again():
     test.found.append(finding("dave"))
     test.hits = pd.DataFrame(columns=HIT_COLUMNS)
     assert list(test.register()["subject"]) == ["bob", "carol", "dave"] and test.built == 3
+
+
+# --- the conclusions, worked out once for the hits, sample and evaluations -------------------------
+
+def concluding(*subjects: str) -> HandMade:
+    """A hand-made procedure whose conclusions are counted each time they are worked out."""
+    test = procedure(*subjects)
+    test.evaluations = {"SOX": "evaluated"}
+    test.__dict__["worked_out"] = 0
+
+    def work_out():
+        test.__dict__["worked_out"] += 1
+        return [("SOX", f"{len(test.register())} exception(s)", ["sentence"], False)]
+
+    test._conclusions = work_out
+    return test
+
+
+def test_the_conclusions_are_worked_out_once_and_each_caller_gets_its_own_lists():
+    test = concluding("bob")
+    first = test.conclusions()
+    first[0][2].append("a caller's own sentence")
+    assert test.conclusions() == [("SOX", "1 exception(s)", ["sentence"], False)]
+    assert test.worked_out == 1
+
+
+def test_new_evaluations_a_new_sample_or_new_hits_work_them_out_again():
+    test = concluding("bob")
+    test.conclusions()
+    test.evaluations["SOC 2"] = "evaluated"
+    test.conclusions()
+    test.found.append(finding("carol"))
+    test.sample = pd.DataFrame({"item_key": ["b"], "deviation": [True]})
+    assert test.conclusions()[0][1] == "2 exception(s)"
+    test.hits = pd.DataFrame(columns=HIT_COLUMNS)
+    test.conclusions()
+    assert test.worked_out == 4

@@ -937,9 +937,22 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
 
     def conclusions(self) -> list[tuple[str, str, list[str], bool | None]]:
         """One conclusion per mapped framework: (framework, headline, sentences, effective); effective
-        is None when the control did not operate in the framework's scope."""
+        is None when the control did not operate in the framework's scope.
+
+        Worked out once for the control's hits, sample and evaluations (the conclusions section,
+        management's response section and ``record`` each ask) and kept with them: new hits, a new
+        sample or other evaluations work them out again. Each caller gets lists of its own."""
         if not self.evaluations:
             self.evaluate()
+        hits, sample, evaluations = self.all_hits(), self.tested_sample(), tuple(self.evaluations.items())
+        kept = self.__dict__.get("_kept_conclusions")
+        if kept is None or kept[0] is not hits or kept[1] is not sample or kept[2] != evaluations:
+            kept = (hits, sample, evaluations, self._conclusions())
+            self.__dict__["_kept_conclusions"] = kept
+        return [(framework, headline, list(body), effective) for framework, headline, body, effective in kept[3]]
+
+    def _conclusions(self) -> list[tuple[str, str, list[str], bool | None]]:
+        """:meth:`conclusions`, worked out."""
         register = self.register()
         labels = {"SOC 2": f"SOC 2 {', '.join(self.control.frameworks.soc2)}",
                   "SOX": f"SOX ITGC {self.control.frameworks.sox.itgc_domain.replace('_', ' ')}"
