@@ -107,3 +107,26 @@ def test_beyond_the_listed_issues_the_rest_are_counted_as_before(monkeypatch):
     source = ipe.SourceData("src", "export.csv", "identities", frame.assign(line=range(2, 7)))
     found = ipe.control_characters(source)
     assert found == search_value_by_value(source) and len(found) == 3 and "2 more" in found[-1].description
+
+
+# --- impossible sequences: nothing built for an export without one ----------------------------------
+
+def test_rows_of_an_empty_selection_are_none_and_of_another_its_rows():
+    frame = pd.DataFrame({"employee_id": ["1", "2"], "line": [2, 3]})
+    assert list(ipe._rows(frame.iloc[0:0])) == []
+    assert list(ipe._rows(frame)) == list(frame.itertuples())
+
+
+@settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.tuples(st.one_of(st.none(), st.integers(0, 9)), st.one_of(st.none(), st.integers(0, 9))),
+                     max_size=8))
+def test_terminations_before_hire_are_found_as_by_a_plain_comparison(days):
+    base = pd.Timestamp("2026-01-01")
+    frame = pd.DataFrame({
+        "employee_id": [f"E{i}" for i in range(len(days))],
+        "hire_date": pd.Series([None if h is None else base + pd.Timedelta(days=h) for h, _ in days], dtype="datetime64[ns]"),
+        "termination_date": pd.Series([None if t is None else base + pd.Timedelta(days=t) for _, t in days],
+                                      dtype="datetime64[ns]")})
+    source = ipe.SourceData("src", "hr.csv", "identities", frame.assign(line=range(2, len(days) + 2)))
+    expected = [f"E{i}" for i, (h, t) in enumerate(days) if h is not None and t is not None and t < h]
+    assert [issue.subject for issue in ipe._impossible_sequences(source)] == expected

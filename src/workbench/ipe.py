@@ -194,7 +194,13 @@ def _before(frame: pd.DataFrame, earlier: str, later: str) -> pd.DataFrame:
     if earlier not in frame or later not in frame or frame.empty:
         return frame.iloc[0:0]
     mask = (frame[later] < frame[earlier]).fillna(False).astype(bool)
-    return frame[mask]
+    return frame[mask] if mask.any() else frame.iloc[0:0]
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """``frame.itertuples()``, nothing at all for an empty frame (where pandas would still build the
+    row type: nearly every export has no impossible sequence)."""
+    return frame.itertuples() if len(frame) else iter(())
 
 
 def _day(value: object) -> str:
@@ -215,14 +221,14 @@ def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = N
     """:func:`impossible_sequences` before the cap, in the order of the rows."""
     frame, issues = source.frame, []
     if source.table == "identities":
-        for row in _before(frame, "hire_date", "termination_date").itertuples():
+        for row in _rows(_before(frame, "hire_date", "termination_date")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.employee_id),
                 f"{source.source_id}|termination_before_hire",
                 f"Worker {row.employee_id} is terminated on {_day(row.termination_date)}, before the hire date "
                 f"{_day(row.hire_date)} ({source.file_name}, line {row.line}).", f"{source.file_name}, line {row.line}"))
     elif source.table == "grants":
-        for row in _before(frame, "granted_at", "removed_at").itertuples():
+        for row in _rows(_before(frame, "granted_at", "removed_at")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.login),
                 f"{source.source_id}|removed_before_granted|{row.system}|{row.account_id}|{row.entitlement}",
@@ -232,7 +238,7 @@ def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = N
     elif source.table == "review_decisions" and campaigns is not None and "activated_at" in campaigns:
         activated = campaigns.dropna(subset=["activated_at"]).drop_duplicates("campaign_id")
         joined = frame.merge(activated[["campaign_id", "activated_at"]], on="campaign_id", how="inner")
-        for row in _before(joined, "activated_at", "decided_at").sort_values("line", kind="mergesort").itertuples():
+        for row in _rows(_before(joined, "activated_at", "decided_at").sort_values("line", kind="mergesort")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.subject_email),
                 f"{source.source_id}|decided_before_activation|{row.campaign_id}|{row.system}|{row.entitlement}",
