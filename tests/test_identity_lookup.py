@@ -87,3 +87,28 @@ def test_keys_are_folded_as_pandas_strip_and_casefold_fold_them(values, storage,
 def test_whole_numbers_are_folded_as_their_text():
     column = pd.Series([1001, 1002], dtype="int64")
     pd.testing.assert_series_equal(identity._folded(column), folded_by_pandas(column))
+
+
+# --- a rule's index built in one pass (identity.KeyIndex.build) -------------------------------------
+
+def built_by_pandas(keys: pd.Series, people: pd.Series) -> tuple[dict, dict]:
+    """The index as pandas' de-duplication and grouping built it before."""
+    pairs = pd.DataFrame({"key": keys.astype("string").to_numpy(), "person": people.astype("string").to_numpy()})
+    pairs = pairs.dropna().drop_duplicates()
+    once = pairs.drop_duplicates("key", keep=False)
+    many = pairs[pairs["key"].duplicated(keep=False)]
+    shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
+    return dict(zip(once["key"].to_numpy(dtype=object), once["person"].to_numpy(dtype=object))), shared
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(KEYS)),
+                                st.one_of(st.none(), st.sampled_from(["a@x", "b@x", "c@x", "é@x"]))), max_size=15),
+       storage=st.sampled_from(["string", "str", "object"]))
+def test_the_index_is_what_pandas_de_duplication_and_grouping_built(pairs, storage):
+    keys = pd.Series(pd.array([k for k, _ in pairs], dtype=storage))
+    people = pd.Series(pd.array([p for _, p in pairs], dtype="string"), index=range(100, 100 + len(pairs)))
+    index = identity.KeyIndex.build(keys, people)
+    unique, shared = built_by_pandas(keys, people)
+    assert index.unique == unique and list(index.unique) == list(unique)
+    assert index.shared == shared and list(index.shared) == list(shared)
