@@ -132,8 +132,7 @@ def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
         seen.add(words)
         names.append(words)
     shown = []
-    for position in range(frame.shape[1]):
-        values = frame.iloc[:, position]
+    for _, values in frame.items():   # by position: two columns may share a name
         if values.dtype == bool or str(values.dtype) == "boolean":
             cells = np.fromiter((_YES_NO.get(v) if isinstance(v, bool | np.bool_) else None
                                  for v in values.to_numpy(dtype=object)), dtype=object, count=len(values))
