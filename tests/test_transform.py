@@ -3,12 +3,14 @@ value maps, each disclosed; bad declarations and failing expressions named preci
 
 from __future__ import annotations
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from workbench.populations import transform as transform_module
 from workbench.populations.transform import (
     TransformError,
     apply_transform,
@@ -176,3 +178,41 @@ def test_value_maps_keep_every_row_and_match_ignoring_case(values):
     for before, after in zip(values, result):
         expected = "A" if before.strip().casefold() == "active" else ("O" if before else "")
         assert after == expected
+
+
+# --- one sandboxed database per process, a cursor per derivation ------------------------------------
+
+def test_every_derivation_on_the_shared_sandbox_is_refused_files_and_settings():
+    for _ in range(2):
+        with pytest.raises(TransformError):
+            _apply({"derive": {"x": "(FROM read_csv('/etc/passwd') LIMIT 1)"}})
+    cursor = transform_module._sandbox(duckdb)
+    try:
+        with pytest.raises(duckdb.Error):
+            cursor.execute("SET enable_external_access = true")
+        with pytest.raises(duckdb.Error):
+            cursor.execute("SELECT * FROM read_text('/etc/passwd')")
+    finally:
+        cursor.close()
+
+
+def test_a_failing_derivation_leaves_the_next_one_unharmed_and_results_are_those_of_a_fresh_database(monkeypatch):
+    options = {"derive": {"full": "\"First Name\" || ' ' || coalesce(\"Termination Date\", 'active')"}}
+    def values(applied):
+        return [column.to_pylist() for column in applied[1]]
+
+    shared = _apply(options)
+    with pytest.raises(TransformError):
+        _apply({"derive": {"terminated_on": "CAST(\"Termination Date\" AS DATE)"}})
+    assert values(_apply(options)) == values(shared)
+    monkeypatch.setattr(transform_module, "_SANDBOX", None)   # a database opened for this derivation alone
+    assert values(_apply(options)) == values(shared)
+    assert ["Ann active", "Bob 2026-08-01"] == values(shared)[-1][:2]
+
+
+def test_a_forked_process_opens_a_sandbox_of_its_own(monkeypatch):
+    transform_module._sandbox(duckdb).close()
+    first = transform_module._SANDBOX
+    monkeypatch.setattr(transform_module.os, "getpid", lambda: first[0] + 1)
+    transform_module._sandbox(duckdb).close()
+    assert transform_module._SANDBOX[1] is not first[1]

@@ -25,7 +25,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from workbench.populations.arrowtext import _arrow_of, _fold_arrow, _null_empty, _trim
 from workbench.valuemap import map_distinct, transform_distinct
 
 #: The rules, in the words the workpaper uses for each.
@@ -74,14 +77,18 @@ def local_part(value: object) -> str | None:
 
 
 def _folded(values: pd.Series) -> pd.Series:
-    """Text keys as rules compare them: trimmed and casefolded, NA for blanks."""
-    text = values.astype("string").str.strip().str.casefold()
-    return text.where(text != "")
+    """Text keys as rules compare them: trimmed and casefolded, NA for blanks (a pandas ``string``
+    Series on the values' index). The same as ``.str.strip().str.casefold()``, in Arrow: trimmed by
+    Arrow's whitespace kernel (which pandas' ``strip`` calls), casefolded by Arrow's ASCII lowering
+    for ASCII text and by Python's ``str.casefold`` for the other values only
+    (:mod:`workbench.populations.arrowtext`)."""
+    text = _null_empty(_fold_arrow(_trim(_arrow_of(values.astype("string")))))
+    return pd.Series(pd.arrays.ArrowStringArray(text), index=values.index, name=values.name)
 
 
 def _folded_distinct(values: pd.Series) -> pd.Series:
-    """:func:`_folded`, computed once per distinct value (casefolding is Python's, value by value)."""
-    return transform_distinct(values.astype("string"), _folded)
+    """:func:`_folded` (once per value: its Arrow kernels cost less than finding the distinct values)."""
+    return _folded(values)
 
 
 @dataclass(frozen=True)
@@ -93,13 +100,21 @@ class KeyIndex:
 
     @classmethod
     def build(cls, keys: pd.Series, people: pd.Series) -> KeyIndex:
-        """Index (key, worker) pairs; a key of two or more workers is shared, never unique."""
-        pairs = pd.DataFrame({"key": keys.astype("string").to_numpy(), "person": people.astype("string").to_numpy()})
-        pairs = pairs.dropna().drop_duplicates()
-        once = pairs.drop_duplicates("key", keep=False)
-        many = pairs[pairs["key"].duplicated(keep=False)]
-        shared = {key: tuple(sorted(group)) for key, group in many.groupby("key", sort=True)["person"]}
-        return cls(dict(zip(once["key"].to_numpy(dtype=object), once["person"].to_numpy(dtype=object))), shared)
+        """Index (key, worker) pairs; a key of two or more workers is shared, never unique.
+
+        One pass over the distinct pairs in a dict (keys in order of first appearance; shared keys
+        sorted, each with its workers sorted): a roster's few hundred or thousand pairs cost less
+        this way than pandas' de-duplication and grouping of Arrow-backed text, and a large one
+        about the same."""
+        key_values = keys.astype("string").to_numpy(dtype=object, na_value=None)
+        person_values = people.astype("string").to_numpy(dtype=object, na_value=None)
+        workers_of: dict[str, list[str]] = {}
+        for key, person in dict.fromkeys(zip(key_values, person_values)):
+            if key is not None and person is not None:
+                workers_of.setdefault(key, []).append(person)
+        unique = {key: workers[0] for key, workers in workers_of.items() if len(workers) == 1}
+        shared = {key: tuple(sorted(workers)) for key, workers in sorted(workers_of.items()) if len(workers) > 1}
+        return cls(unique, shared)
 
     @cached_property
     def unique_series(self) -> pd.Series:
@@ -111,6 +126,33 @@ class KeyIndex:
     def shared_series(self) -> pd.Series:
         """Each shared key -> its workers joined by ", ", as a Series made once (see ``unique_series``)."""
         return _as_mapper({k: ", ".join(v) for k, v in self.shared.items()})
+
+    @cached_property
+    def unique_arrow(self) -> tuple[pa.Array, pa.Array]:
+        """``unique`` as Arrow text (keys, workers), made once, for :func:`_looked_up`."""
+        return _as_arrow_pairs(self.unique)
+
+    @cached_property
+    def shared_arrow(self) -> tuple[pa.Array, pa.Array]:
+        """``shared`` as Arrow text (keys, the workers joined by ", "), made once, for :func:`_looked_up`."""
+        return _as_arrow_pairs({k: ", ".join(v) for k, v in self.shared.items()})
+
+
+def _as_arrow_pairs(mapping: Mapping[str, str]) -> tuple[pa.Array, pa.Array]:
+    """A text -> text mapping as two aligned Arrow ``large_string`` arrays (keys, values)."""
+    return (pa.array(list(mapping.keys()), pa.large_string()), pa.array(list(mapping.values()), pa.large_string()))
+
+
+def _looked_up(keys: pd.Series, pairs: tuple[pa.Array, pa.Array]) -> pd.Series:
+    """The value of each key (NA where the mapping has none) as a pandas ``string`` Series on the keys'
+    index: ``keys.map(mapping).astype("string")`` as one Arrow hash look-up (``index_in``, ``take``),
+    without building pandas' indexer on every call. Text keys only (the rules' keys are ``string``)."""
+    values = pa.array(keys.array)
+    if values.type != pa.large_string():
+        values = values.cast(pa.large_string())
+    found = pc.take(pairs[1], pc.index_in(values, value_set=pairs[0]))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([found]) if isinstance(found, pa.Array) else found),
+                     index=keys.index, name=keys.name)
 
 
 def _as_mapper(mapping: Mapping[str, str]) -> pd.Series:
@@ -139,6 +181,8 @@ class Directory:
         if index is None:
             empty = pd.Series(pd.NA, index=keys.index, dtype="string")
             return empty, empty
+        if isinstance(keys.dtype, pd.StringDtype) and keys.dtype.storage == "pyarrow":
+            return _looked_up(keys, index.unique_arrow), _looked_up(keys, index.shared_arrow)
         person = keys.map(index.unique_series).astype("string")
         shared = keys.map(index.shared_series).astype("string")
         return person, shared
@@ -223,15 +267,19 @@ def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str]
                             *(map_distinct(frame[c], normalise_name).astype("string") for c in present(names))],
     }
     inputs: dict[str, list[pd.Series]] = {}   # each kind of key computed once, and only if a rule reads it
-    person = pd.Series(pd.NA, index=frame.index, dtype="string")
-    rule = pd.Series(UNMATCHED, index=frame.index, dtype="string")
-    candidates = pd.Series(pd.NA, index=frame.index, dtype="string")
+    # the three results as NumPy object arrays (None: no value yet), made pandas ``string`` columns at the
+    # end: setting rows of a ``string`` Series position by position costs more than the look-ups
+    rows = len(frame)
+    person = np.full(rows, None, dtype=object)
+    rule = np.full(rows, UNMATCHED, dtype=object)
+    candidates = np.full(rows, None, dtype=object)
+    open_mask = np.ones(rows, dtype=bool)
     for name in order:
         kind = _RULE_INPUTS[name]
         for all_keys in inputs[kind] if kind in inputs else inputs.setdefault(kind, kinds[kind]()):
             # only the rows still open are looked up (by position): a matched row keeps its worker, its
             # rule and its candidates whatever a later rule says, so the result is that of every row
-            open_rows = np.flatnonzero(person.isna().to_numpy())
+            open_rows = np.flatnonzero(open_mask)
             if not len(open_rows):
                 break
             keys = all_keys.iloc[open_rows]
@@ -243,15 +291,22 @@ def resolve_keys(directory: Directory, frame: pd.DataFrame, order: Sequence[str]
             else:
                 found, shared = directory.lookup(name, keys)
             take = found.notna().to_numpy()
-            person.iloc[open_rows[take]] = found.to_numpy()[take]
-            rule.iloc[open_rows[take]] = name
-            flag = ~take & shared.notna().to_numpy() & candidates.iloc[open_rows].isna().to_numpy()
-            candidates.iloc[open_rows[flag]] = shared.to_numpy()[flag]
-        if not person.isna().any():
+            person[open_rows[take]] = found.to_numpy(dtype=object)[take]
+            rule[open_rows[take]] = name
+            open_mask[open_rows[take]] = False
+            flag = ~take & shared.notna().to_numpy() & _is_none(candidates[open_rows])
+            candidates[open_rows[flag]] = shared.to_numpy(dtype=object)[flag]
+        if not open_mask.any():
             break   # every row has its worker: no later rule can change a row
-    rule = rule.mask(person.isna() & candidates.notna(), AMBIGUOUS)
-    candidates = candidates.where(person.isna())
-    return pd.DataFrame({"person": person, "match_rule": rule, "candidates": candidates}, index=frame.index)
+    rule[open_mask & ~_is_none(candidates)] = AMBIGUOUS
+    candidates[~open_mask] = None
+    return pd.DataFrame({"person": pd.array(person, dtype="string"), "match_rule": pd.array(rule, dtype="string"),
+                         "candidates": pd.array(candidates, dtype="string")}, index=frame.index)
+
+
+def _is_none(values: np.ndarray) -> np.ndarray:
+    """Which cells of an object array hold no value yet (None)."""
+    return np.equal(values, None)
 
 
 def resolve_by_system(directory: Directory, frame: pd.DataFrame, orders: Mapping[str, Sequence[str]],

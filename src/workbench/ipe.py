@@ -51,12 +51,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from workbench import workpapers
 from workbench.exceptions import Finding
 from workbench.parameters import read_keyed_records
+from workbench.populations.arrowtext import text_bytes
 from workbench.populations.options import expected_rows
 
 ORIGIN = "ipe"
@@ -191,7 +194,13 @@ def _before(frame: pd.DataFrame, earlier: str, later: str) -> pd.DataFrame:
     if earlier not in frame or later not in frame or frame.empty:
         return frame.iloc[0:0]
     mask = (frame[later] < frame[earlier]).fillna(False).astype(bool)
-    return frame[mask]
+    return frame[mask] if mask.any() else frame.iloc[0:0]
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """``frame.itertuples()``, nothing at all for an empty frame (where pandas would still build the
+    row type: nearly every export has no impossible sequence)."""
+    return frame.itertuples() if len(frame) else iter(())
 
 
 def _day(value: object) -> str:
@@ -212,14 +221,14 @@ def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = N
     """:func:`impossible_sequences` before the cap, in the order of the rows."""
     frame, issues = source.frame, []
     if source.table == "identities":
-        for row in _before(frame, "hire_date", "termination_date").itertuples():
+        for row in _rows(_before(frame, "hire_date", "termination_date")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.employee_id),
                 f"{source.source_id}|termination_before_hire",
                 f"Worker {row.employee_id} is terminated on {_day(row.termination_date)}, before the hire date "
                 f"{_day(row.hire_date)} ({source.file_name}, line {row.line}).", f"{source.file_name}, line {row.line}"))
     elif source.table == "grants":
-        for row in _before(frame, "granted_at", "removed_at").itertuples():
+        for row in _rows(_before(frame, "granted_at", "removed_at")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.login),
                 f"{source.source_id}|removed_before_granted|{row.system}|{row.account_id}|{row.entitlement}",
@@ -229,7 +238,7 @@ def _impossible_sequences(source: SourceData, campaigns: pd.DataFrame | None = N
     elif source.table == "review_decisions" and campaigns is not None and "activated_at" in campaigns:
         activated = campaigns.dropna(subset=["activated_at"]).drop_duplicates("campaign_id")
         joined = frame.merge(activated[["campaign_id", "activated_at"]], on="campaign_id", how="inner")
-        for row in _before(joined, "activated_at", "decided_at").sort_values("line", kind="mergesort").itertuples():
+        for row in _rows(_before(joined, "activated_at", "decided_at").sort_values("line", kind="mergesort")):
             issues.append(Issue(
                 "ipe_impossible_sequence", source.source_id, source.file_name, str(row.subject_email),
                 f"{source.source_id}|decided_before_activation|{row.campaign_id}|{row.system}|{row.entitlement}",
@@ -256,11 +265,31 @@ def _sorted_by_line(issues: list[Issue]) -> list[Issue]:
     return sorted(issues, key=lambda issue: (int(issue.subject.split()[1]), issue.detail_key))
 
 
+#: The bytes of a control character in UTF-8 text (:data:`_CONTROL_CHARACTERS`): each is one byte
+#: below 0x80, and no byte of a multi-byte character is below 0x80, so a byte test cannot miss one.
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[[*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]] = True
+
+
+def may_hold_control_character(values: pd.Series) -> bool:
+    """Whether any text value of a column may hold a control character: one pass over the whole
+    column instead of a search and a selection per value, so that the columns without one (nearly
+    all) cost almost nothing. Arrow-backed text is tested on its UTF-8 bytes with numpy (a superset:
+    the bytes of a null cell count too); other text by one search over the joined values. A column
+    for which this is True is searched value by value (:func:`_control_characters`)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return any(bool(_CONTROL_BYTES[data].any()) for data in text_bytes(pa.array(values.array)))
+    texts = [value for value in values.to_numpy(dtype=object) if isinstance(value, str)]
+    return _CONTROL_CHARACTERS.search("\n".join(texts)) is not None
+
+
 def _control_characters(source: SourceData) -> list[Issue]:
     """:func:`control_characters` before the sort and the cap."""
     issues = []
     for column in _text_columns(source.frame):
         values = source.frame[column]
+        if not may_hold_control_character(values):
+            continue
         if values.dtype == object:
             values = values.map(lambda v: v if isinstance(v, str) else None).astype("string")
         hit = values.str.contains(_CONTROL_CHARACTERS, regex=True).fillna(False).astype(bool)

@@ -22,7 +22,11 @@ distribution functions and SHA-256.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
+import os
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -129,6 +133,26 @@ def _duckdb() -> Any:
     import duckdb
 
     return duckdb
+
+
+#: The process's in-memory DuckDB database for selections, with the process id that opened it (a
+#: forked process opens its own), made on the first selection.
+_SELECTION_DATABASE: tuple[int, Any] | None = None
+_SELECTION_DATABASE_LOCK = threading.Lock()
+
+
+def _selection_connection() -> duckdb.DuckDBPyConnection:
+    """A connection of its own for one selection: a cursor on the process's one in-memory database.
+
+    Opening a new in-memory database costs 30-60 ms on this kind of machine, more than a whole
+    selection of a few thousand items; a cursor costs about 1 ms. What a selection registers (its
+    ``items``) is a temporary view of its own cursor, gone when the cursor closes, so two
+    selections (one after another, or in two threads) never see each other's tables."""
+    global _SELECTION_DATABASE
+    with _SELECTION_DATABASE_LOCK:
+        if _SELECTION_DATABASE is None or _SELECTION_DATABASE[0] != os.getpid():
+            _SELECTION_DATABASE = (os.getpid(), _duckdb().connect())
+        return _SELECTION_DATABASE[1].cursor()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -880,8 +904,9 @@ def evaluate(
 def selection_hash(seed: int | str, key_value: int | str) -> str:
     """SHA-256 hex digest of the UTF-8 text ``"{seed}|{key_value}"``: the rank of an item.
 
-    This is the reference definition of the ranking; selection computes the same digests in
-    DuckDB for speed. Items with the smallest digests are selected first.
+    This is the reference definition of the ranking; selection computes the same digests with
+    hashlib for a population of up to ``IN_PROCESS_ITEMS`` items and in DuckDB for a larger one.
+    Items with the smallest digests are selected first.
     """
     return hashlib.sha256(f"{seed}|{key_value}".encode()).hexdigest()
 
@@ -977,6 +1002,61 @@ def _digests_at(connection: duckdb.DuckDBPyConnection, prefix: str, positions: n
         params={"prefix": prefix},
     ).to_arrow_table()
     return result["h"].to_pylist()
+
+
+#: Populations of up to this many items are ranked in this process with ``hashlib`` (the reference
+#: definition, :func:`selection_hash`), larger ones by DuckDB: for a few thousand items, opening a
+#: DuckDB database and registering the items costs ten times the hashing (measured on the demo
+#: period: about 25-40 ms a selection against 1-3 ms), while DuckDB's parallel hashing wins on
+#: hundreds of thousands. Both give the same items, digests and order (the tests hold them to it).
+IN_PROCESS_ITEMS = 20_000
+
+
+def _digest(text: str) -> str:
+    """SHA-256 hex digest of a text's UTF-8 bytes (what DuckDB's ``sha256`` gives)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _refuse_repeated_keys(keys: list[str], key: str) -> None:
+    """:func:`_check_unique_keys` for keys held in this process: the same refusal, in the same words."""
+    if len(set(keys)) == len(keys):
+        return
+    duplicates = sorted((value, count - 1) for value, count in Counter(keys).items() if count > 1)
+    listed = ", ".join(repr(value) for value, _ in duplicates[:5])
+    extra = sum(count for _, count in duplicates)
+    raise SamplingError(
+        f"key column {key!r} has {extra:,} duplicated value(s), e.g. {listed}; each item must have a unique key"
+    )
+
+
+def _ranked_in_process(keys: list[str], prefix: str, n: int) -> tuple[np.ndarray, list[str]]:
+    """:func:`_ranked` for keys held in this process: positions and digests of the n items with the
+    smallest SHA-256 of prefix || key (then the smallest key, as DuckDB's ``ORDER BY h, k``)."""
+    ranked = heapq.nsmallest(n, ((_digest(prefix + k), k, position) for position, k in enumerate(keys)))
+    return np.array([position for _, _, position in ranked], dtype=np.int64), [digest for digest, _, _ in ranked]
+
+
+def _stratified_in_process(
+    keys: list[str], strata_values: list[str], strata: str, allocation: Any, n: int, seed: str
+) -> tuple[np.ndarray, list[str], list[str], str, dict[str, int]]:
+    """:func:`_stratified` for keys held in this process: within each stratum (in name order) the
+    items with the smallest SHA-256 of "{seed}|{stratum}|{key}", as many as the allocation gives it."""
+    rule, counts = _resolve_allocation(allocation, dict(Counter(strata_values)), n, strata)
+    members: dict[str, list[tuple[str, int]]] = {}
+    for position, (k, stratum) in enumerate(zip(keys, strata_values)):
+        if counts.get(stratum, 0) > 0:
+            members.setdefault(stratum, []).append((k, position))
+    positions: list[int] = []
+    digests: list[str] = []
+    labels: list[str] = []
+    for stratum in sorted(name for name, quota in counts.items() if quota > 0):
+        prefix = f"{seed}|{stratum}|"
+        ranked = heapq.nsmallest(counts[stratum], ((_digest(prefix + k), k, position)
+                                                   for k, position in members.get(stratum, [])))
+        positions += [position for _, _, position in ranked]
+        digests += [digest for digest, _, _ in ranked]
+        labels += [stratum] * len(ranked)
+    return np.array(positions, dtype=np.int64), digests, labels, rule, counts
 
 
 def _systematic_positions(order: np.ndarray, n: int, seed: str) -> np.ndarray:
@@ -1154,7 +1234,21 @@ def _draw(
     if method == "stratified":
         items["s"] = _column_text(population, strata, "strata")
     stratum_labels = None
-    with _duckdb().connect() as connection:
+    if size <= IN_PROCESS_ITEMS:
+        keys = text.to_pylist()
+        _refuse_repeated_keys(keys, key)
+        if method == "random":
+            positions, digests = _ranked_in_process(keys, f"{seed_text}|", n)
+        elif method == "systematic":
+            order = pc.sort_indices(pa.array(population[key], from_pandas=True)).to_numpy()
+            positions = _systematic_positions(order, n, seed_text)
+            digests = [_digest(f"{seed_text}|{keys[position]}") for position in positions]
+        else:
+            positions, digests, stratum_labels, rule, counts = _stratified_in_process(
+                keys, items["s"].to_pylist(), strata, allocation, n, seed_text)
+            facts.update(strata=strata, allocation_rule=rule, allocation=tuple(counts.items()))
+        return _drawn(population, positions, digests, stratum_labels, key, n, text, facts)
+    with _selection_connection() as connection:
         connection.register("items", pa.table(items))
         _check_unique_keys(connection, key)
         if method == "random":
@@ -1166,6 +1260,12 @@ def _draw(
         else:
             positions, digests, stratum_labels, rule, counts = _stratified(connection, strata, allocation, n, seed_text)
             facts.update(strata=strata, allocation_rule=rule, allocation=tuple(counts.items()))
+    return _drawn(population, positions, digests, stratum_labels, key, n, text, facts)
+
+
+def _drawn(population: pd.DataFrame, positions: np.ndarray, digests: list[str], stratum_labels: list[str] | None,
+           key: str, n: int, text: pa.Array, facts: dict[str, Any]) -> tuple[pd.DataFrame, pa.Array, dict[str, Any]]:
+    """The selected rows in selection order with their selection columns, their key text, the facts."""
     sample = population.iloc[positions].reset_index(drop=True)
     sample["selection_order"] = np.arange(1, n + 1, dtype=np.int64)
     sample["selection_basis"] = "statistical"
@@ -1298,9 +1398,12 @@ def select_targeted(population: pd.DataFrame, keys: Iterable[int | str], key: st
         raise SamplingError(
             f"{len(missing):,} targeted key(s) not found in key column {key!r}, e.g. {', '.join(map(repr, missing[:5]))}"
         )
-    with _duckdb().connect() as connection:
-        connection.register("items", pa.table({"k": text}))
-        _check_unique_keys(connection, key)
+    if len(text) <= IN_PROCESS_ITEMS:
+        _refuse_repeated_keys(text.to_pylist(), key)
+    else:
+        with _selection_connection() as connection:
+            connection.register("items", pa.table({"k": text}))
+            _check_unique_keys(connection, key)
     positions = np.asarray(found.to_pylist(), dtype=np.int64)
     chosen = population.iloc[positions].reset_index(drop=True)
     chosen["selection_basis"] = "targeted"

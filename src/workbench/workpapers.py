@@ -114,27 +114,56 @@ def column_words(column: object) -> str:
 
 def _in_words(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame as a workpaper shows it: headers in words (never two alike), True/False as Yes/No,
-    dates marked so they do not wrap."""
-    shown = frame.copy()
+    dates marked so they do not wrap, every value an object and a missing one empty (a nullable NA
+    would print as "<NA>").
+
+    Built column by column on NumPy object arrays and made a frame once, rather than by pandas'
+    frame-wide copy, assignment and ``where``: a workpaper renders a dozen or more small tables, and
+    those operations cost more than the values (the same values: ``table``'s test holds them to it)."""
+    import numpy as np
+    import pandas as pd
+
     seen: set[str] = set()
     names = []
-    for column in shown.columns:
+    for column in frame.columns:
         words = column_words(column)
         if words in seen:   # two code names that read alike: keep the second's general reading
             words = str(column).replace("_", " ")
         seen.add(words)
         names.append(words)
-    for column in shown.columns:
-        values = shown[column]
+    shown = []
+    for _, values in frame.items():   # by position: two columns may share a name
         if values.dtype == bool or str(values.dtype) == "boolean":
-            shown[column] = values.map({True: "Yes", False: "No"}).astype(object)
+            cells = np.fromiter((_YES_NO.get(v) if isinstance(v, bool | np.bool_) else None
+                                 for v in values.to_numpy(dtype=object)), dtype=object, count=len(values))
         elif str(values.dtype).startswith("datetime64"):
-            shown[column] = values.map(lambda v: "" if _is_missing(v) else _DATE + _date_text(v)).astype(object)
+            cells = np.fromiter(("" if _is_missing(v) else _DATE + _date_text(v) for v in values), dtype=object,
+                                count=len(values))
         elif values.dtype.kind not in "biufcmM":   # text (object or a string dtype)
-            shown[column] = values.map(lambda v: ("Yes" if v else "No") if isinstance(v, bool) else
-                                       (_DATE + v if isinstance(v, str) and _DATE_TEXT.match(v) else v))
-    shown.columns = names
-    return shown
+            # one value at a time into a 1-D array: a cell may hold a list (an SoD rule's entitlements)
+            cells = np.fromiter(map(_text_in_words, values.to_numpy(dtype=object)), dtype=object, count=len(values))
+            if not all(isinstance(value, str) for value in cells[~pd.isna(cells)]):
+                # pandas' map infers a type for values other than text (3 and 2.5 in one column show as
+                # 3.0 and 2.5): such a column is shown through it, as it always was
+                cells = values.map(_text_in_words).astype(object).to_numpy(dtype=object, copy=True)
+        else:
+            cells = values.astype(object).to_numpy(dtype=object, copy=True)
+        cells[pd.isna(cells)] = ""
+        shown.append(cells)
+    result = pd.DataFrame(dict(enumerate(shown)), index=frame.index, dtype=object) if shown else \
+        pd.DataFrame(index=frame.index, columns=range(0), dtype=object)
+    result.columns = names
+    return result
+
+
+_YES_NO = {True: "Yes", False: "No"}
+
+
+def _text_in_words(value: Any) -> Any:
+    """A text column's cell as shown: a True/False as Yes/No, a date or time marked so it does not wrap."""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    return _DATE + value if isinstance(value, str) and _DATE_TEXT.match(value) else value
 
 
 def _date_text(value: Any) -> str:
@@ -161,8 +190,7 @@ def table(frame: pd.DataFrame, caption: str | None = None, max_rows: int | None 
     position = {column: i for i, column in enumerate(shown.columns)}
     flags = [(row, position[column]) for row, column in frame.attrs.get(FLAGS_ATTR, ())
              if row in shown.index and column in position]
-    shown = _in_words(shown)
-    shown = shown.astype(object).where(shown.notna(), "")  # nullable NA would print as "<NA>"
+    shown = _in_words(shown)  # every value an object, missing ones empty
     for row, column in flags:
         shown.iat[shown.index.get_loc(row), column] = _FLAG + str(shown.iat[shown.index.get_loc(row), column])
     shown = _mark_anchors(shown, frame)

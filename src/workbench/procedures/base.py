@@ -132,7 +132,17 @@ def _systems_listed(population: populations.Population) -> list[str]:
     if isinstance(population, staged.StagedPopulation):
         return list(population.summary.systems)
     frame = population.frame
-    return sorted(set(frame["system"].dropna())) if "system" in frame else []
+    # the distinct values first: iterating Arrow-backed text row by row costs far more
+    return sorted(set(frame["system"].dropna().unique())) if "system" in frame else []
+
+
+def _rows_of_own_snapshots(systems: pd.Series, kind: str, source_id: str,
+                           chosen: dict[tuple[str, str], str]) -> np.ndarray:
+    """Which rows of a listing (``systems``: each row's system) are its own snapshot's: all but those
+    of a system whose chosen snapshot of this kind is another source (a row without a system is
+    kept). One ``isin`` over the column rather than a look-up per row."""
+    elsewhere = [system for (of_kind, system), chosen_id in chosen.items() if of_kind == kind and chosen_id != source_id]
+    return ~systems.isin(elsewhere).to_numpy(dtype=bool, na_value=False)
 
 
 def _columns_of(population: populations.Population) -> tuple[str, ...]:
@@ -404,8 +414,7 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
             population = self.load_for(role, source_id)
             frame = population.frame
             if "system" in frame:
-                mine = [chosen.get((population.kind, x)) in (source_id, None) for x in frame["system"]]
-                frame = frame[np.array(mine, dtype=bool)]
+                frame = frame[_rows_of_own_snapshots(frame["system"], population.kind, source_id, chosen)]
             parts.append(frame.assign(listing=self.label(source_id)))
         return pd.concat(parts, ignore_index=True)
 
@@ -854,9 +863,19 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return found
 
     def register(self) -> pd.DataFrame:
-        """This control's exception register (stable ids); an accepted IPE exception says so."""
-        return ipe.with_acceptances(exceptions.build_register(self.params.period.id, self.control.id, self.findings()),
-                                    self.ipe_acceptances)
+        """This control's exception register (stable ids); an accepted IPE exception says so.
+
+        Built once for the control's hits and sample (the workpaper's sections, the conclusions and
+        ``record`` each ask for it) and kept with them: new hits or a new sample build it again.
+        Each caller gets a copy of its own."""
+        hits, sample = self.all_hits(), self.tested_sample()
+        built = self.__dict__.get("_register")
+        if built is None or built[0] is not hits or built[1] is not sample:
+            register = ipe.with_acceptances(
+                exceptions.build_register(self.params.period.id, self.control.id, self.findings()), self.ipe_acceptances)
+            built = (hits, sample, register)
+            self.__dict__["_register"] = built
+        return built[2].copy()
 
     @cached_property
     def ipe_findings(self) -> list[exceptions.Finding]:
@@ -918,9 +937,22 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
 
     def conclusions(self) -> list[tuple[str, str, list[str], bool | None]]:
         """One conclusion per mapped framework: (framework, headline, sentences, effective); effective
-        is None when the control did not operate in the framework's scope."""
+        is None when the control did not operate in the framework's scope.
+
+        Worked out once for the control's hits, sample and evaluations (the conclusions section,
+        management's response section and ``record`` each ask) and kept with them: new hits, a new
+        sample or other evaluations work them out again. Each caller gets lists of its own."""
         if not self.evaluations:
             self.evaluate()
+        hits, sample, evaluations = self.all_hits(), self.tested_sample(), tuple(self.evaluations.items())
+        kept = self.__dict__.get("_kept_conclusions")
+        if kept is None or kept[0] is not hits or kept[1] is not sample or kept[2] != evaluations:
+            kept = (hits, sample, evaluations, self._conclusions())
+            self.__dict__["_kept_conclusions"] = kept
+        return [(framework, headline, list(body), effective) for framework, headline, body, effective in kept[3]]
+
+    def _conclusions(self) -> list[tuple[str, str, list[str], bool | None]]:
+        """:meth:`conclusions`, worked out."""
         register = self.register()
         labels = {"SOC 2": f"SOC 2 {', '.join(self.control.frameworks.soc2)}",
                   "SOX": f"SOX ITGC {self.control.frameworks.sox.itgc_domain.replace('_', ' ')}"
@@ -933,8 +965,20 @@ class ControlTest(IdentificationMixin, PeriodChangesMixin):
         return [(fw, headline, [*body, stated], effective) for fw, headline, body, effective in concluded]
 
     def stratum_size(self, framework: str) -> int:
-        """How many items of the population fall in a framework's scope."""
-        return int(self.population()["scope"].str.contains(framework, regex=False).sum())
+        """How many items of the population fall in a framework's scope (items whose ``scope`` names it)."""
+        return sum(count for scope, count in self.scope_counts().items() if framework in scope)
+
+    def scope_counts(self) -> dict[str, int]:
+        """Items per distinct ``scope`` of the population, counted once per population rather than once
+        per question (the workpaper asks for a stratum's size dozens of times). Kept with the frame it
+        was counted on: a procedure whose ``population()`` gives a new frame is counted again."""
+        population = self.population()
+        counted = self.__dict__.get("_scope_counts")
+        if counted is None or counted[0] is not population:
+            counts = population["scope"].value_counts(dropna=True)
+            counted = (population, {str(scope): int(count) for scope, count in counts.items()})
+            self.__dict__["_scope_counts"] = counted
+        return counted[1]
 
     def did_not_operate(self) -> tuple[str, ...]:
         """The mapped frameworks with no item in the population for the period: the control did

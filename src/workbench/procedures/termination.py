@@ -118,10 +118,13 @@ class TerminationTest(ControlTest):
         report = pd.concat(parts, ignore_index=True)
         return self.correlate(report)
 
-    @property
+    @cached_property
     def point_in_time_systems(self) -> list[str]:
-        """Systems whose listings carry no grant or removal dates (removed accounts simply vanish)."""
-        undated = {s for s, g in self.listings.groupby("system") if g["granted_at"].isna().all()}
+        """Systems whose listings carry no grant or removal dates (removed accounts simply vanish):
+        those listed without one dated row (worked out once, from the distinct systems)."""
+        listings = self.listings
+        dated = set(listings.loc[listings["granted_at"].notna(), "system"].dropna().unique())
+        undated = set(listings["system"].dropna().unique()) - dated
         return sorted((undated | set(self.credential_report["system"])) & set(self.control.systems))
 
     @cached_property
