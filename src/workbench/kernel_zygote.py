@@ -38,7 +38,6 @@ and whenever the zygote cannot start or fork, the runner starts cold kernels as 
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib
 import importlib.util
@@ -93,8 +92,8 @@ def exit_code(wait_status: int) -> int:
 # --- what the zygote imports -------------------------------------------------------------------
 
 #: The workbench's own package. The zygote imports it too (about 0.3 s of CPU per kernel otherwise,
-#: measured on the demo period), after the libraries. A module of it that looks at the running
-#: IPython shell when imported would miss the shell a forked kernel makes later, so such modules are
+#: measured on the demo period), as a cold kernel's preload does. A module of it that looks at the
+#: running IPython shell when imported would miss the shell a forked kernel makes later, so such modules are
 #: listed in ``SHELL_HOOKS`` and each forked kernel calls their hook once its shell exists, before
 #: its first message; ``tests/test_warm_kernels.py`` fails on any new import-time call in the package.
 PACKAGE = "workbench"
@@ -102,76 +101,6 @@ PACKAGE = "workbench"
 #: (``charts`` makes a bare matplotlib Figure display as its PNG). Called in every forked kernel
 #: once its shell exists; a cold kernel imports the module with its shell already there.
 SHELL_HOOKS: tuple[tuple[str, str], ...] = (("workbench.charts", "register_notebook_display"),)
-
-
-def _module_level_imports(tree: ast.Module, package: str | None) -> set[str]:
-    """Modules a module imports when it is imported: its top-level imports, including those in
-    top-level ``try`` and ``if`` blocks, except ``if TYPE_CHECKING:`` (never run)."""
-    names: set[str] = set()
-    pending: list[ast.stmt] = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level and package:
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}" if base else parent
-            if base and base != "__future__":
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-        elif isinstance(node, ast.If):
-            if "TYPE_CHECKING" not in ast.unparse(node.test):
-                pending.extend(node.body + node.orelse)
-        elif isinstance(node, ast.Try):
-            pending.extend(node.body + node.orelse + node.finalbody)
-            for handler in node.handlers:
-                pending.extend(handler.body)
-    return names
-
-
-def _source_of(module: str, package_dir: Path) -> Path | None:
-    """The source file of one of the package's modules (a ``.py`` file or a package's
-    ``__init__.py``), or None if the name is not a module of the package."""
-    parts = module.split(".")[1:]
-    candidate = package_dir.joinpath(*parts)
-    for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-        if parts and path.is_file() or not parts and path.name == "__init__.py" and path.is_file():
-            return path
-    return None
-
-
-def library_modules(modules: list[str], package_dir: Path, package: str = PACKAGE) -> list[str]:
-    """The libraries (not the package's own modules) that importing ``modules`` loads: the ones
-    named, and those the package's modules import at module level, followed through the package.
-
-    These are what the zygote imports: everything a kernel's preload would import except the
-    package itself. Sorted, so every run of the same code does the same.
-    """
-    libraries: set[str] = set()
-    seen: set[str] = set()
-    pending = list(modules)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name != package and not name.startswith(package + "."):
-            libraries.add(name)
-            continue
-        source = _source_of(name, package_dir)
-        if source is None:  # a name imported from a module, not a module
-            continue
-        parent = name if source.name == "__init__.py" else name.rsplit(".", 1)[0]
-        try:
-            tree = ast.parse(source.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError):
-            continue
-        if "." in name:  # importing a submodule imports its parent packages first
-            pending.append(name.rsplit(".", 1)[0])
-        pending.extend(_module_level_imports(tree, parent))
-    return sorted(libraries)
 
 
 #: What ipykernel's kernel app imports before a kernel answers: the app, its kernel and shell
@@ -195,10 +124,16 @@ FIRST_USE_MODULES = ("bdb", "IPython.core.logger", "pandas.core.methods.to_dict"
 # --- inside the zygote -------------------------------------------------------------------------
 
 def _preload(modules: list[str]) -> dict[str, str]:
-    """Import the libraries the kernels' preload would import (``library_modules``), ipykernel's
-    kernel app (``KERNEL_APP_MODULES``), the modules themselves (the package's own), then what the
-    notebooks import on first use (``FIRST_USE_MODULES``), before any fork. Worked out here, in the
-    zygote, so the runner does not wait for it.
+    """Import ipykernel's kernel app (``KERNEL_APP_MODULES``), the modules the kernels' preload
+    imports, then what the notebooks import on first use (``FIRST_USE_MODULES``), before any fork:
+    the order of a cold kernel, whose app is running when its preload imports the modules.
+
+    Exactly what importing the modules imports, and nothing worked out beforehand: the zygote once
+    listed the libraries beneath the package's modules by parsing the package's source (every
+    top-level import, in every ``if`` and ``try`` branch) and imported those first. That cost 0.3 s
+    of the zygote's CPU before its first import, on the path of every run's first control (measured
+    on the demo period: 2.2 s against 1.9 s of CPU to be ready), loaded the same modules, and could
+    load a module in a branch a cold kernel never takes.
 
     What the kernel app's modules write on import (debugpy warns about frozen modules) is dropped:
     in a cold kernel it goes to the kernel's own output stream, which no client reads before the
@@ -211,7 +146,6 @@ def _preload(modules: list[str]) -> dict[str, str]:
     before = dict(os.environ)
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    _import_each(library_modules(modules, Path(__file__).resolve().parent))
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         _import_each(KERNEL_APP_MODULES)
     _import_each([*modules, *FIRST_USE_MODULES])
@@ -400,7 +334,7 @@ class Zygote:
     """The runner's handle on one zygote process: started at once, forks kernels on request.
 
     ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
-    imports the libraries among them and beneath them, then the modules themselves.
+    imports them as a cold kernel's preload does (``_preload``).
 
     Thread-safe: each control's thread asks for its kernels through the same socket, one request
     at a time.
