@@ -18,8 +18,9 @@ With ``--baseline-src DIR`` (another checkout's ``src`` folder) or ``--baseline-
 of this repository, extracted with ``git archive``), the baseline's package and this tree's run in
 turn on the same demo company (the order swapped every round, each tree's package first on
 ``PYTHONPATH``, as in ``bench_speedup.py``), and the start of a run is compared: the seconds from
-launching ``workbench run`` to the warm-kernel process being ready and to the first control's
-beginning, each tree's median with the load beside every run, and the difference of the medians.
+launching ``workbench run`` to the warm-kernel process beginning (where the tree marks it: event
+``zygote-begins``), being ready, and to the first control's beginning, each tree's median with the
+load beside every run, and the difference of the medians.
 """
 
 from __future__ import annotations
@@ -66,11 +67,12 @@ def build_project(base: Path, employees: int) -> Path:
 
 @dataclass(frozen=True)
 class Start:
-    """How a run started: seconds from launching ``workbench run`` to the warm-kernel process being
-    ready and to the first control's beginning; the CPU seconds the warm-kernel process had used when
+    """How a run started: seconds from launching ``workbench run`` to the warm-kernel process beginning
+    (None where the tree does not mark it), being ready, and to the first control's beginning; the CPU seconds the warm-kernel process had used when
     ready and the runner when the controls stage began (less at the mercy of the load than the wall
     clock); the run's wall-clock seconds and the 1-minute load average when it ended."""
 
+    zygote_begins: float | None
     zygote_ready: float | None
     first_control: float
     zygote_cpu: float | None
@@ -104,10 +106,11 @@ def traced_run(parameter_file: Path, out: Path, trace: Path, jobs: int, controls
 
 def start_of(events: list[dict[str, Any]], launched: float, wall: float) -> Start:
     """The start of one traced run, in seconds from its launch (``Start``)."""
+    begins = next((e["t"] - launched for e in events if e["event"] == "zygote-begins"), None)
     ready = next((e for e in events if e["event"] == "zygote-ready"), None)
     controls = next((e for e in events if e["event"] == "stage" and e["step"] == "controls"), None)
     first = min(e["t"] - launched for e in events if e["event"] == "control-begin")
-    return Start(None if ready is None else ready["t"] - launched, first,
+    return Start(begins, None if ready is None else ready["t"] - launched, first,
                  None if ready is None else ready["cpu_process"], None if controls is None else controls["cpu_process"],
                  wall, os.getloadavg()[0])
 
@@ -120,7 +123,8 @@ def _median(values: list[float | None]) -> float:
 
 def describe_starts(label: str, starts: list[Start]) -> str:
     """A tree's medians (zygote ready, first control, wall) and every run's figures with its load."""
-    return (f"{label:10} median: zygote ready {_median([s.zygote_ready for s in starts]):.2f} s, "
+    return (f"{label:10} median: zygote begins {_median([s.zygote_begins for s in starts]):.2f} s, "
+            f"ready {_median([s.zygote_ready for s in starts]):.2f} s, "
             f"first control {_median([s.first_control for s in starts]):.2f} s, wall "
             f"{_median([s.wall for s in starts]):.2f} s; CPU: zygote at ready {_median([s.zygote_cpu for s in starts]):.2f} s, "
             f"runner at controls {_median([s.runner_cpu for s in starts]):.2f} s\n    runs: "
@@ -150,10 +154,11 @@ def compare(args: argparse.Namespace, scratch: Path, parameter_file: Path) -> No
                                            args.jobs, args.controls, trees[label])
             start = start_of(timing_trace.read(trace), launched, wall)
             starts[label].append(start)
-            print(f"round {i + 1}: {label:10} zygote ready {start.zygote_ready or float('nan'):.2f} s, first control "
+            print(f"round {i + 1}: {label:10} zygote begins {start.zygote_begins or float('nan'):.2f} s, ready "
+                  f"{start.zygote_ready or float('nan'):.2f} s, first control "
                   f"{start.first_control:.2f} s, wall {start.wall:.2f} s; CPU zygote {start.zygote_cpu} s, runner "
                   f"{start.runner_cpu} s (load {start.load:.2f})", flush=True)
-    print("seconds from launching workbench run (zygote ready/first control/wall):")
+    print("seconds from launching workbench run (runs: zygote ready/first control/wall):")
     for label, runs in starts.items():
         print("  " + describe_starts(label, runs))
     base, this = starts["baseline"], starts["this tree"]

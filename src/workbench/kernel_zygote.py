@@ -295,6 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m workbench.kernel_zygote ipykernel_launcher FD MODULES_JSON``: preload, say
     ready, serve on FD. The first argument names what the zygote forks, so that a process listing
     (and the tests that look for a run's kernels) sees it as a kernel, which is what it becomes."""
+    timing_trace.mark("zygote-begins")
     argv = sys.argv[1:] if argv is None else argv
     if argv[0] != LAUNCHER[1]:
         raise SystemExit(f"usage: python -m {MODULE} {LAUNCHER[1]} FD MODULES_JSON")
