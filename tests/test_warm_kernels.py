@@ -449,3 +449,36 @@ def test_a_zygote_whose_runner_has_gone_before_it_is_ready_leaves_without_a_trac
                                capture_output=True, text=True, timeout=120)
     theirs.close()
     assert completed.returncode == 0 and "Traceback" not in completed.stderr
+
+
+def test_a_zygote_started_ahead_works_out_the_notebooks_preload_itself_and_a_run_forks_from_it():
+    """``workbench run`` starts the zygote before anything the preload list needs is imported: the
+    zygote works the list out (the same as the run's), and the run that adopts it forks warm kernels."""
+    from workbench import preloading
+
+    folder = runner.notebooks_folder()
+    assert kernel_zygote.wanted_modules({"preload_of": str(folder)}) == runner.kernel_preload(folder)
+    preloading.start_zygote_early(folder)
+    early = kernel_zygote._early
+    assert early is not None and early.modules is None and early.notebooks == folder
+    source = runner.KernelSource(runner.kernel_preload(folder), folder)
+    try:
+        assert source.zygote is early and early.modules == runner.kernel_preload(folder)
+        kernel = source.start()
+        assert kernel is not None and kernel.warm
+        kernel.close()
+    finally:
+        source.close()
+
+
+def test_a_zygote_that_imported_other_modules_than_the_run_expects_is_not_forked_from(tmp_path):
+    """Before its first fork, the modules the zygote imported are compared with those the run's kernels
+    preload: a zygote that imported others is not used (the run's kernels then start cold)."""
+    zygote = kernel_zygote.Zygote(["json"], tmp_path)
+    zygote.modules = ["csv"]  # what the run expected
+    try:
+        with pytest.raises(kernel_zygote.ZygoteUnavailable, match="other modules"):
+            zygote.fork(["-f", str(tmp_path / "kernel.json")], {}, str(tmp_path), str(tmp_path / "kernel.json.exit"))
+    finally:
+        zygote.close()
+    assert zygote.process.poll() is not None

@@ -291,10 +291,22 @@ def serve(channel: socket.socket, set_by_imports: dict[str, str] | None = None) 
         children.kill_all()
 
 
+def wanted_modules(wanted: list[str] | dict[str, str]) -> list[str]:
+    """The modules a zygote is asked to import: a list of them, or ``{"preload_of": FOLDER}``, the
+    preload of the procedure notebooks in FOLDER (``preloading.kernel_preload``), worked out here."""
+    if isinstance(wanted, list):
+        return [str(name) for name in wanted]
+    from workbench import preloading
+
+    return preloading.kernel_preload(Path(wanted["preload_of"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m workbench.kernel_zygote ipykernel_launcher FD MODULES_JSON``: preload, say
-    ready, serve on FD. The first argument names what the zygote forks, so that a process listing
-    (and the tests that look for a run's kernels) sees it as a kernel, which is what it becomes."""
+    ready (with the modules imported), serve on FD. MODULES_JSON is a list of modules or
+    ``{"preload_of": FOLDER}`` (``wanted_modules``). The first argument names what the zygote forks,
+    so that a process listing (and the tests that look for a run's kernels) sees it as a kernel,
+    which is what it becomes."""
     timing_trace.mark("zygote-begins")
     argv = sys.argv[1:] if argv is None else argv
     if argv[0] != LAUNCHER[1]:
@@ -304,10 +316,11 @@ def main(argv: list[str] | None = None) -> None:
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
-    set_by_imports = _preload(json.loads(argv[1]))
+    modules = wanted_modules(json.loads(argv[1]))
+    set_by_imports = _preload(modules)
     timing_trace.mark("zygote-ready")
     try:
-        channel.sendall(b'{"ready": true}\n')
+        channel.sendall(json.dumps({"ready": True, "modules": modules}).encode() + b"\n")
     except OSError:  # the runner has gone meanwhile (a run refused by its check): nothing to serve
         leave()
     with contextlib.suppress(OSError):  # the runner went while it was answered: its kernels are killed
@@ -335,16 +348,24 @@ class Zygote:
     """The runner's handle on one zygote process: started at once, forks kernels on request.
 
     ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
-    imports them as a cold kernel's preload does (``_preload``).
+    imports them as a cold kernel's preload does (``_preload``). With ``modules`` None, the zygote
+    works out the preload of the procedure notebooks in the folder ``notebooks`` itself
+    (``wanted_modules``): ``workbench run`` starts it so before importing anything that list needs
+    (``preloading.start_zygote_early``), and the run that adopts it says which modules it expects
+    (``adopt_early``). Before the first fork, the modules the zygote imported are compared with
+    those expected: a zygote that imported others is not used (the kernels start cold).
 
     Thread-safe: each control's thread asks for its kernels through the same socket, one request
     at a time.
     """
 
-    def __init__(self, modules: list[str], cwd: Path, env: dict[str, str] | None = None,
-                 python: str = sys.executable):
+    def __init__(self, modules: list[str] | None, cwd: Path, env: dict[str, str] | None = None,
+                 python: str = sys.executable, notebooks: Path | None = None):
+        if modules is None and notebooks is None:
+            raise ValueError("a zygote needs its modules, or the folder of the notebooks whose preload it imports")
         self.python = python
-        self.modules = list(modules)
+        self.modules = None if modules is None else list(modules)
+        self.notebooks = None if notebooks is None else Path(notebooks)
         self.cwd = Path(cwd)
         self.env = dict(env) if env is not None else None
         self._lock = threading.Lock()
@@ -354,7 +375,8 @@ class Zygote:
         self._channel = ours
         try:
             self.process = subprocess.Popen(
-                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()), json.dumps(self.modules)],
+                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()),
+                 json.dumps(self.modules if self.modules is not None else {"preload_of": str(self.notebooks)})],
                 cwd=str(cwd), env=env, stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
         finally:
@@ -387,7 +409,7 @@ class Zygote:
         with self._lock:
             try:
                 if not self._ready:
-                    self._read_line(timeout)
+                    self._check_ready(self._read_line(timeout))
                     self._ready = True
                 request = {"argv": argv, "env": env, "cwd": cwd, "status_file": status_file}
                 self._channel.sendall(json.dumps(request).encode() + b"\n")
@@ -397,6 +419,15 @@ class Zygote:
         if "pid" not in answer:
             raise ZygoteUnavailable(answer.get("error", "the warm kernel process did not fork"))
         return int(answer["pid"])
+
+    def _check_ready(self, answer: dict[str, Any]) -> None:
+        """The zygote's 'ready': raises ``ZygoteUnavailable`` if it imported other modules than the
+        kernels preload (``modules``): its forks would differ from the kernels the run records."""
+        imported = answer.get("modules")
+        if self.modules is None:  # nobody said what to expect: take what it imported
+            self.modules = imported
+        elif imported is not None and list(imported) != self.modules:
+            raise ZygoteUnavailable("the warm kernel process imported other modules than the run's kernels preload")
 
     def close(self) -> None:
         """Stop the zygote: close its socket (it kills any kernel of its own still running and
@@ -419,12 +450,13 @@ _early: Zygote | None = None
 _early_lock = threading.Lock()
 
 
-def start_early(modules: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """Start a zygote now, for a run that will ask for one with these modules, folder and
-    environment (``adopt_early``): ``workbench run`` calls this before it imports the runner, so
-    the zygote's imports overlap the runner's. Replaces (and stops) one started earlier."""
+def start_early(modules: list[str] | None, cwd: Path, env: dict[str, str], notebooks: Path | None = None) -> None:
+    """Start a zygote now, for a run that will ask for one with these modules (None: the preload of
+    the notebooks in ``notebooks``, worked out by the zygote), folder and environment
+    (``adopt_early``): ``workbench run`` calls this before it imports the runner, so the zygote's
+    imports overlap the runner's. Replaces (and stops) one started earlier."""
     global _early
-    zygote = Zygote(modules, cwd, env)
+    zygote = Zygote(modules, cwd, env, notebooks=notebooks)
     with _early_lock:
         previous, _early = _early, zygote
     if previous is not None:
@@ -439,11 +471,30 @@ def adopt_early(modules: list[str], cwd: Path, env: dict[str, str] | None) -> Zy
         zygote, _early = _early, None
     if zygote is None:
         return None
-    if (zygote.modules, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
+    expected = zygote.modules if zygote.modules is not None else _preload_of(zygote.notebooks)
+    if (expected, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
             and zygote.process.poll() is None:
+        zygote.modules = expected  # checked against what it imported before its first fork
         return zygote
     zygote.close()
     return None
+
+
+def _preload_of(notebooks: Path | None) -> list[str] | None:
+    """The preload of the procedure notebooks in a folder (``preloading.kernel_preload``), as a
+    zygote started with that folder works it out; None without a folder or if it cannot be read."""
+    if notebooks is None:
+        return None
+    try:
+        return wanted_modules({"preload_of": str(notebooks)})
+    except (OSError, ValueError):
+        return None
+
+
+def started_early() -> bool:
+    """Whether a zygote started ahead waits for a run to adopt it (``start_early``)."""
+    with _early_lock:
+        return _early is not None
 
 
 def discard_early() -> None:
