@@ -482,3 +482,62 @@ def test_a_zygote_that_imported_other_modules_than_the_run_expects_is_not_forked
     finally:
         zygote.close()
     assert zygote.process.poll() is not None
+
+
+class _SlowSource(_CountingSource):
+    """A stand-in ``KernelSource`` whose kernels start only when the test lets them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.go = threading.Event()
+
+    def start(self) -> _StandInKernel:
+        self.go.wait(30)
+        return super().start()
+
+
+def test_a_kernel_is_readied_in_the_background_and_a_control_waits_for_it_rather_than_start_another():
+    """Readying the next control's kernel does not hold up the control that asks for it (a fork took
+    0.05-0.17 s before each control began); a control with no kernel ready takes the one starting."""
+    import threading
+    import time
+
+    source = _SlowSource()
+    ready = runner.ReadyKernels(runner.ControlQueue([("C-1", Path("c1.ipynb")), ("C-2", Path("c2.ipynb"))]), source)
+    asked = time.monotonic()
+    ready.ready_one()
+    assert time.monotonic() - asked < 5 and source.started == []  # asked for, not waited for
+    taken: list = []
+    taker = threading.Thread(target=lambda: taken.append(ready.take()))
+    taker.start()
+    taker.join(0.5)
+    assert taker.is_alive() and source.started == []  # the control waits for the kernel being started
+    source.go.set()
+    taker.join(10)
+    assert [kernel.number for kernel in taken] == [0] and len(source.started) == 1
+    assert ready.wait_started(10)
+
+
+def test_a_kernel_that_finishes_starting_after_the_run_has_ended_is_stopped():
+    import threading
+
+    closed = threading.Event()
+
+    class Kernel(_StandInKernel):
+        def close(self) -> None:
+            closed.set()
+
+    class Source(_SlowSource):
+        def start(self) -> Kernel:
+            self.go.wait(30)
+            self.started.append(Kernel(len(self.started)))
+            return self.started[-1]
+
+    source = Source()
+    ready = runner.ReadyKernels(runner.ControlQueue([("C-1", Path("c1.ipynb"))]), source)
+    ready.ready_one()
+    ready.close()
+    source.go.set()
+    assert closed.wait(10) and ready.wait_started(10)
