@@ -68,13 +68,16 @@ def build_project(base: Path, employees: int) -> Path:
 @dataclass(frozen=True)
 class Start:
     """How a run started: seconds from launching ``workbench run`` to the warm-kernel process beginning
-    (None where the tree does not mark it), being ready, and to the first control's beginning; the CPU seconds the warm-kernel process had used when
-    ready and the runner when the controls stage began (less at the mercy of the load than the wall
-    clock); the run's wall-clock seconds and the 1-minute load average when it ended."""
+    (None where the tree does not mark it), being ready, to the first control's beginning and to a
+    kernel having imported the preload and entered its control's folder (``kernel-entered``); the CPU
+    seconds the warm-kernel process had used when ready and the runner when the controls stage began
+    (less at the mercy of the load than the wall clock); the run's wall-clock seconds and the
+    1-minute load average when it ended."""
 
     zygote_begins: float | None
     zygote_ready: float | None
     first_control: float
+    first_entered: float | None
     zygote_cpu: float | None
     runner_cpu: float | None
     wall: float
@@ -110,7 +113,8 @@ def start_of(events: list[dict[str, Any]], launched: float, wall: float) -> Star
     ready = next((e for e in events if e["event"] == "zygote-ready"), None)
     controls = next((e for e in events if e["event"] == "stage" and e["step"] == "controls"), None)
     first = min(e["t"] - launched for e in events if e["event"] == "control-begin")
-    return Start(begins, None if ready is None else ready["t"] - launched, first,
+    entered = min((e["t"] - launched for e in events if e["event"] == "kernel-entered"), default=None)
+    return Start(begins, None if ready is None else ready["t"] - launched, first, entered,
                  None if ready is None else ready["cpu_process"], None if controls is None else controls["cpu_process"],
                  wall, os.getloadavg()[0])
 
@@ -125,7 +129,8 @@ def describe_starts(label: str, starts: list[Start]) -> str:
     """A tree's medians (zygote ready, first control, wall) and every run's figures with its load."""
     return (f"{label:10} median: zygote begins {_median([s.zygote_begins for s in starts]):.2f} s, "
             f"ready {_median([s.zygote_ready for s in starts]):.2f} s, "
-            f"first control {_median([s.first_control for s in starts]):.2f} s, wall "
+            f"first control {_median([s.first_control for s in starts]):.2f} s (its kernel entered "
+            f"{_median([s.first_entered for s in starts]):.2f} s), wall "
             f"{_median([s.wall for s in starts]):.2f} s; CPU: zygote at ready {_median([s.zygote_cpu for s in starts]):.2f} s, "
             f"runner at controls {_median([s.runner_cpu for s in starts]):.2f} s\n    runs: "
             + ", ".join(f"{s.zygote_ready or float('nan'):.2f}/{s.first_control:.2f}/{s.wall:.2f} (load {s.load:.2f})"
