@@ -164,3 +164,21 @@ def test_workbench_run_starts_the_warm_kernel_process_before_its_parser_and_stop
     assert events == (["warm-kernel process started", "parser built", "warm-kernel process stopped"] if started
                       else ["parser built"])
     assert kernel_zygote._early is None
+
+
+def test_the_warm_kernel_process_is_started_before_pydantic_pandas_or_the_procedures_are_imported():
+    """What ``workbench run`` does before the zygote begins imports only the standard library and the
+    command line: the list of modules to preload (which needs the procedures, and so pydantic) is
+    worked out by the zygote itself."""
+    import json
+
+    code = ("import json, sys\nfrom workbench import kernel_zygote\ncalls = []\n"
+            "kernel_zygote.start_early = lambda *a, **k: calls.append((a, k))\n"
+            "kernel_zygote.fork_available = lambda: True\n"
+            "from workbench import cli\ncli.start_warm_kernels_early()\n"
+            "print(json.dumps({'imported': [m for m in ('pydantic', 'pandas', 'workbench.procedures', 'yaml')\n"
+            "                               if m in sys.modules], 'modules': calls[0][0][0],\n"
+            "                  'notebooks': calls[0][1]['notebooks'].name}))\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {"imported": [], "modules": None,
+                                                                     "notebooks": "notebooks"}
