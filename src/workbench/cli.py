@@ -335,10 +335,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run a period: progress, the summary table, exit 1 if a workpaper failed; a stopped run says
     why and where its incomplete folder is (exit 130, 143 or 2: see the module docstring)."""
-    from workbench import kernel_zygote
+    from workbench import kernel_zygote, timing_trace
 
-    if getattr(args, "kernels", "warm") == "warm" and not kernel_zygote.started_early():
-        start_warm_kernels_early()  # the warm kernels' imports begin before the runner's
+    if not kernel_zygote.started_early():  # else started by the console script (``main_starting_warm_kernels``)
+        timing_trace.mark("stage", step="start")
+        if getattr(args, "kernels", "warm") == "warm":  # the warm kernels' imports begin before the runner's
+            _start_zygote_early()
     try:
         return _run_period(args)
     finally:
@@ -349,9 +351,16 @@ def start_warm_kernels_early() -> None:
     """Start the warm-kernel process for the run about to begin (``preloading.start_zygote_early``)
     and mark the start of the run in its timing trace. A zygote that cannot start is no error here:
     the run starts its own, or cold kernels, and says why if that fails too."""
-    from workbench import preloading, timing_trace
+    from workbench import timing_trace
 
     timing_trace.mark("stage", step="start")
+    _start_zygote_early()
+
+
+def _start_zygote_early() -> None:
+    """``preloading.start_zygote_early``; a zygote that cannot start is no error here (see above)."""
+    from workbench import preloading
+
     try:
         preloading.start_zygote_early()
     except OSError:
