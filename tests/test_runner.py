@@ -576,13 +576,7 @@ def test_the_controls_do_not_wait_for_the_workpaper_template_to_compile(monkeypa
         release.wait(30)
         compiled.set()
 
-    class Ready:
-        def wait_started(self, timeout: float | None = None) -> bool:
-            return True
-
     class Executor:
-        ready = Ready()
-
         def ready_kernel(self) -> None:
             readied.append(compiled.is_set())
 

@@ -1027,82 +1027,40 @@ class ReadyKernels:
     the next control's kernel while its own runs, and with two executors both would otherwise ready
     one for the last control (one kernel forked for nothing per run, measured on the demo period).
     A kernel is taken oldest first, whichever executor readied it, so it has had the longest to boot.
-
-    Kernels are started in the background, one after another, by a thread of this object's own
-    (``_start_requested``), which ends when none is asked for: an executor asks for the next
-    control's kernel and begins its own control at once. Starting a kernel (a fork by the zygote,
-    which forks one kernel at a time, and jupyter_client's ports, connection file and client) took
-    0.05-0.17 s that each control waited for before it began (demo period, ``bench_timeline.py``).
-    A control that finds no kernel ready waits for one being started rather than starting another.
     """
 
     def __init__(self, controls: ControlQueue, kernels: KernelSource):
         self.controls = controls
         self.kernels = kernels
         self._ready: list[Kernel] = []
-        self._starting = 0  # asked for and not yet started (or failed)
-        self._requested = 0  # of those, not yet taken up by the starting thread
-        self._starter: threading.Thread | None = None
-        self._closed = False
-        self._changed = threading.Condition()
+        self._starting = 0
+        self._lock = threading.Lock()
 
     def ready_one(self) -> None:
-        """Start one more kernel in the background, if fewer are ready or starting than controls are left."""
-        with self._changed:
-            if self._closed or len(self._ready) + self._starting >= self.controls.remaining():
+        """Start one more kernel now, if fewer are ready or starting than controls are left."""
+        with self._lock:
+            if len(self._ready) + self._starting >= self.controls.remaining():
                 return
             self._starting += 1
-            self._requested += 1
-            if self._starter is None:
-                self._starter = threading.Thread(target=self._start_requested, daemon=True,
-                                                 name="workbench-kernel-starter")
-                self._starter.start()
-
-    def _start_requested(self) -> None:
-        """The starting thread: start the kernels asked for, one after another, then end."""
+        kernel = None
         try:
-            while True:
-                with self._changed:
-                    if not self._requested:
-                        self._starter = None
-                        return
-                    self._requested -= 1
-                kernel = None
-                try:
-                    kernel = self.kernels.start()
-                finally:
-                    with self._changed:
-                        self._starting -= 1
-                        stale = kernel if self._closed else None
-                        if kernel is not None and stale is None:
-                            self._ready.append(kernel)
-                        self._changed.notify_all()
-                    if stale is not None:  # the run ended while it started: no control will use it
-                        stale.close()
+            kernel = self.kernels.start()
         finally:
-            _close_thread_event_loop()
-
-    def wait_started(self, timeout: float | None = None) -> bool:
-        """Wait until every kernel asked for has started (or failed to); False if still starting after ``timeout``."""
-        with self._changed:
-            return self._changed.wait_for(lambda: not self._starting or self._closed, timeout)
+            with self._lock:
+                self._starting -= 1
+                if kernel is not None:
+                    self._ready.append(kernel)
 
     def take(self) -> Kernel | None:
-        """The oldest ready kernel, no longer ready for another control: one being started is waited
-        for; if none is ready or starting, one is started now."""
-        with self._changed:
-            while not self._ready and self._starting and not self._closed:
-                self._changed.wait()
+        """The oldest ready kernel, no longer ready for another control (started now if none is)."""
+        with self._lock:
             kernel = self._ready.pop(0) if self._ready else None
         return kernel if kernel is not None else self.kernels.start()
 
     def close(self) -> None:
-        """Stop the kernels readied for controls that will not run (one still starting is stopped
-        when it has started)."""
-        with self._changed:
-            self._closed = True
+        """Stop the kernels readied for controls that will not run."""
+        with self._lock:
             ready, self._ready = self._ready, []
-            self._changed.notify_all()
         for kernel in ready:
             kernel.close()
 
@@ -1198,9 +1156,9 @@ def _warm_publishing_quietly() -> None:
 
 
 def _warm_up(executors: list[ControlExecutor] | None = None) -> None:
-    """Import papermill while the kernels boot; then ready each executor's first kernel and wait
-    until they have started (forked kernels wait for the zygote's imports: not in the main thread);
-    then compile the workpaper template in a thread of its own (``_warm_exporter``).
+    """Import papermill while the kernels boot; then ready each executor's first kernel (forked
+    kernels wait for the zygote's imports: not in the main thread); then compile the workpaper
+    template in a thread of its own (``_warm_exporter``).
 
     The controls begin when this returns (``ControlPool.run`` waits for it), and the template is
     needed only when the first control's notebook is done: compiling it first (0.2 s of the runner's
@@ -1212,8 +1170,6 @@ def _warm_up(executors: list[ControlExecutor] | None = None) -> None:
         pass
     for executor in executors or []:
         executor.ready_kernel()
-    for ready in {id(executor.ready): executor.ready for executor in executors or []}.values():
-        ready.wait_started(KERNEL_START_TIMEOUT_SECONDS)
     threading.Thread(target=_warm_exporter, daemon=True, name="workbench-warm-exporter").start()
 
 
