@@ -112,3 +112,73 @@ def test_the_console_script_ends_with_the_commands_exit_code_after_the_exit_hand
     assert completed.returncode == 2
     assert "the period file does not exist" in completed.stdout
     assert completed.stdout.rstrip().endswith("exit handler ran") and "not reached" not in completed.stdout
+
+
+@pytest.mark.parametrize("argv, warm", [
+    (["run", "p.yaml"], True),
+    (["--debug", "run", "p.yaml", "--jobs", "2", "--only", "UAR-01"], True),
+    (["run", "p.yaml", "--out", "run", "--kernels", "warm"], True),
+    (["run", "p.yaml", "--kernels", "cold"], False),
+    (["run", "p.yaml", "--kernels=cold"], False),
+    (["run", "p.yaml", "--kern", "cold"], False),
+    (["run", "p.yaml", "--kernels"], False),
+    (["run", "--help"], False),
+    (["run-group", "group.yaml"], False),
+    (["check", "p.yaml"], False),
+    ([], False),
+])
+def test_the_console_script_tells_a_warm_run_from_its_command_line_before_building_its_parser(argv, warm, capsys):
+    assert cli.runs_warm_kernels(argv) is warm
+    assert capsys.readouterr() == ("", "")  # a command line it cannot read is main's to explain
+
+
+class _StartedAhead:
+    """Stands in for the warm-kernel process: records when it was started and whether it was stopped."""
+
+    def __init__(self, events: list[str]):
+        self.events = events
+        events.append("warm-kernel process started")
+
+    def close(self) -> None:
+        self.events.append("warm-kernel process stopped")
+
+
+@pytest.mark.parametrize("argv, started", [(["run", "/nonexistent/period.yaml"], True),
+                                          (["run", "/nonexistent/period.yaml", "--kernels", "cold"], False),
+                                          (["run", "/nonexistent/period.yaml", "--jobs", "0"], True)])
+def test_workbench_run_starts_the_warm_kernel_process_before_its_parser_and_stops_it_if_no_run_begins(
+        argv, started, monkeypatch, capsys):
+    from workbench import kernel_zygote, preloading
+
+    events: list[str] = []
+    monkeypatch.setattr(kernel_zygote, "fork_available", lambda: True)
+    monkeypatch.setattr(preloading, "start_zygote_early",
+                        lambda: setattr(kernel_zygote, "_early", _StartedAhead(events)))
+    build_parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: events.append("parser built") or build_parser())
+    try:
+        code = cli.main_starting_warm_kernels(argv)
+    except SystemExit as refused:  # argparse refuses --jobs 0
+        code = refused.code
+    assert code == 2
+    assert events == (["warm-kernel process started", "parser built", "warm-kernel process stopped"] if started
+                      else ["parser built"])
+    assert kernel_zygote._early is None
+
+
+def test_the_warm_kernel_process_is_started_before_pydantic_pandas_or_the_procedures_are_imported():
+    """What ``workbench run`` does before the zygote begins imports only the standard library and the
+    command line: the list of modules to preload (which needs the procedures, and so pydantic) is
+    worked out by the zygote itself."""
+    import json
+
+    code = ("import json, sys\nfrom workbench import kernel_zygote\ncalls = []\n"
+            "kernel_zygote.start_early = lambda *a, **k: calls.append((a, k))\n"
+            "kernel_zygote.fork_available = lambda: True\n"
+            "from workbench import cli\ncli.start_warm_kernels_early()\n"
+            "print(json.dumps({'imported': [m for m in ('pydantic', 'pandas', 'workbench.procedures', 'yaml')\n"
+            "                               if m in sys.modules], 'modules': calls[0][0][0],\n"
+            "                  'notebooks': calls[0][1]['notebooks'].name}))\n")
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(completed.stdout.strip().splitlines()[-1]) == {"imported": [], "modules": None,
+                                                                     "notebooks": "notebooks"}

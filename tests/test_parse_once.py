@@ -66,3 +66,29 @@ def test_a_refused_text_is_refused_every_time(tmp_path, composes):
         with pytest.raises(ParameterError, match="entity"):
             load_period(path)
     assert len(composes) == 2
+
+
+def test_the_check_and_the_run_share_one_parse_of_the_period_file(tmp_path, composes):
+    """``workbench check`` reports keys given twice itself and the run refuses them; whether they are
+    refused is decided on the kept node tree, so a run's three reads compose the text once."""
+    from workbench import yamlfile as module
+
+    path = _period_file(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    reported, _ = module.parse_text(text, path, "period file", refuse_duplicates=False)  # as the check reads it
+    assert load_period(path) == load_period(path)
+    assert len(composes) == 1 and reported["entity"]
+
+
+def test_keys_given_twice_are_refused_with_the_same_words_after_a_parse_that_kept_them(tmp_path, composes):
+    path = tmp_path / "period.yaml"
+    path.write_text("entity: A\nperiod:\n  id: Q3\n  id: Q4\nentity: B\n", encoding="utf-8")
+    with pytest.raises(yamlfile.YamlFileError) as fresh:
+        yamlfile.parse_text(path.read_text(encoding="utf-8"), path, "period file")
+    document, _ = yamlfile.parse_text(path.read_text(encoding="utf-8"), path, "period file", refuse_duplicates=False)
+    assert document == {"entity": "B", "period": {"id": "Q4"}}
+    with pytest.raises(yamlfile.YamlFileError) as after:
+        yamlfile.parse_text(path.read_text(encoding="utf-8"), path, "period file")
+    assert str(after.value) == str(fresh.value) and after.value.problems == fresh.value.problems
+    assert len(fresh.value.problems) == 2 and "line 4, period.id" in fresh.value.problems[0]
+    assert len(composes) == 2  # the refusal is never kept; the parse that reports the keys is

@@ -604,3 +604,34 @@ def test_the_lead_sheet_template_is_compiled_once_ahead_and_reused(tmp_path):
         pass
     assert workpapers.index_template() is compiled
     assert workpapers.index_template.cache_info().misses == 1
+
+
+def test_the_controls_do_not_wait_for_the_workpaper_template_to_compile(monkeypatch):
+    """The warm-up (which ``ControlPool.run`` waits for before the first control) imports papermill and
+    readies the first kernels; the workpaper template compiles after, in a thread of its own, which
+    the first export waits for (``workpapers.prepare_exporter``): it no longer delays the first control."""
+    import threading
+
+    from workbench import workpapers
+
+    release, compiled, readied = threading.Event(), threading.Event(), []
+
+    def slow_compile() -> None:
+        release.wait(30)
+        compiled.set()
+
+    class Executor:
+        def ready_kernel(self) -> None:
+            readied.append(compiled.is_set())
+
+    monkeypatch.setattr(runner, "_papermill_engine", lambda: None)
+    monkeypatch.setattr(workpapers, "prepare_exporter", slow_compile)
+    warm_up = threading.Thread(target=runner._warm_up, args=([Executor(), Executor()],))
+    warm_up.start()
+    warm_up.join(10)
+    try:
+        assert not warm_up.is_alive(), "the warm-up waited for the template to compile"
+        assert readied == [False, False]
+    finally:
+        release.set()
+    assert compiled.wait(10), "the template is still compiled, in the background"

@@ -335,18 +335,56 @@ def _cmd_check(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     """Run a period: progress, the summary table, exit 1 if a workpaper failed; a stopped run says
     why and where its incomplete folder is (exit 130, 143 or 2: see the module docstring)."""
-    from workbench import kernel_zygote, preloading, timing_trace
+    from workbench import kernel_zygote, timing_trace
 
-    timing_trace.mark("stage", step="start")
-    if getattr(args, "kernels", "warm") == "warm":  # the warm kernels' imports begin before the runner's
-        try:
-            preloading.start_zygote_early()
-        except OSError:  # the run starts its own, or cold kernels, and says why if that fails too
-            pass
+    if not kernel_zygote.started_early():  # else started by the console script (``main_starting_warm_kernels``)
+        timing_trace.mark("stage", step="start")
+        if getattr(args, "kernels", "warm") == "warm":  # the warm kernels' imports begin before the runner's
+            _start_zygote_early()
     try:
         return _run_period(args)
     finally:
         kernel_zygote.discard_early()
+
+
+def start_warm_kernels_early() -> None:
+    """Start the warm-kernel process for the run about to begin (``preloading.start_zygote_early``)
+    and mark the start of the run in its timing trace. A zygote that cannot start is no error here:
+    the run starts its own, or cold kernels, and says why if that fails too."""
+    from workbench import timing_trace
+
+    timing_trace.mark("stage", step="start")
+    _start_zygote_early()
+
+
+def _start_zygote_early() -> None:
+    """``preloading.start_zygote_early``; a zygote that cannot start is no error here (see above)."""
+    from workbench import preloading
+
+    try:
+        preloading.start_zygote_early()
+    except OSError:
+        pass
+
+
+def runs_warm_kernels(argv: Sequence[str]) -> bool:
+    """Whether a command line is ``workbench run`` with warm kernels (the default), read without
+    building the command's parser: the console script starts the warm-kernel process before it
+    imports and builds the rest (``console_main``). ``main`` still parses the command line; if it
+    is refused, the process started is stopped."""
+    import contextlib
+    import io
+
+    peek = argparse.ArgumentParser(add_help=False, exit_on_error=False)
+    peek.add_argument("command", nargs="?")
+    peek.add_argument("--kernels", default="warm")
+    peek.add_argument("-h", "--help", "--version", action="store_true", dest="other")
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            known, _ = peek.parse_known_args(list(argv))
+    except (SystemExit, argparse.ArgumentError):  # e.g. --kernels with no value: main says what is wrong
+        return False
+    return known.command == "run" and known.kernels == "warm" and not known.other
 
 
 def _run_period(args: argparse.Namespace) -> int:
@@ -596,14 +634,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
 
 
+def main_starting_warm_kernels(argv: Sequence[str]) -> int:
+    """``main``; for ``workbench run`` with warm kernels (``runs_warm_kernels``), the warm-kernel
+    process is started first, before the command's parser is built (0.05-0.1 s earlier: that
+    process's imports are what a run's first control waits for). Stopped if no run adopts it (a
+    command line refused, a period refused by its check)."""
+    from workbench import kernel_zygote
+
+    if kernel_zygote.fork_available() and runs_warm_kernels(argv):
+        start_warm_kernels_early()
+    try:
+        return main(argv)
+    finally:
+        kernel_zygote.discard_early()
+
+
 def console_main() -> None:
     """The ``workbench`` console script: ``main``, then the process ends without tearing down its
     interpreter. Tearing down one that has imported pandas, matplotlib, papermill and nbconvert took
     0.4-0.5 s after every command had finished (its output written, its files renamed into place).
-    The exit handlers still run (``atexit``: logging's flush, temporary files' clean-up)."""
+    The exit handlers still run (``atexit``: logging's flush, temporary files' clean-up).
+
+    ``workbench run`` with warm kernels starts the warm-kernel process first of all
+    (``main_starting_warm_kernels``)."""
     import atexit
 
-    code = main()
+    code = main_starting_warm_kernels(sys.argv[1:])
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:

@@ -38,7 +38,6 @@ and whenever the zygote cannot start or fork, the runner starts cold kernels as 
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import importlib
 import importlib.util
@@ -93,8 +92,8 @@ def exit_code(wait_status: int) -> int:
 # --- what the zygote imports -------------------------------------------------------------------
 
 #: The workbench's own package. The zygote imports it too (about 0.3 s of CPU per kernel otherwise,
-#: measured on the demo period), after the libraries. A module of it that looks at the running
-#: IPython shell when imported would miss the shell a forked kernel makes later, so such modules are
+#: measured on the demo period), as a cold kernel's preload does. A module of it that looks at the
+#: running IPython shell when imported would miss the shell a forked kernel makes later, so such modules are
 #: listed in ``SHELL_HOOKS`` and each forked kernel calls their hook once its shell exists, before
 #: its first message; ``tests/test_warm_kernels.py`` fails on any new import-time call in the package.
 PACKAGE = "workbench"
@@ -102,76 +101,6 @@ PACKAGE = "workbench"
 #: (``charts`` makes a bare matplotlib Figure display as its PNG). Called in every forked kernel
 #: once its shell exists; a cold kernel imports the module with its shell already there.
 SHELL_HOOKS: tuple[tuple[str, str], ...] = (("workbench.charts", "register_notebook_display"),)
-
-
-def _module_level_imports(tree: ast.Module, package: str | None) -> set[str]:
-    """Modules a module imports when it is imported: its top-level imports, including those in
-    top-level ``try`` and ``if`` blocks, except ``if TYPE_CHECKING:`` (never run)."""
-    names: set[str] = set()
-    pending: list[ast.stmt] = list(tree.body)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level and package:
-                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
-                base = f"{parent}.{base}" if base else parent
-            if base and base != "__future__":
-                names.add(base)
-                names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-        elif isinstance(node, ast.If):
-            if "TYPE_CHECKING" not in ast.unparse(node.test):
-                pending.extend(node.body + node.orelse)
-        elif isinstance(node, ast.Try):
-            pending.extend(node.body + node.orelse + node.finalbody)
-            for handler in node.handlers:
-                pending.extend(handler.body)
-    return names
-
-
-def _source_of(module: str, package_dir: Path) -> Path | None:
-    """The source file of one of the package's modules (a ``.py`` file or a package's
-    ``__init__.py``), or None if the name is not a module of the package."""
-    parts = module.split(".")[1:]
-    candidate = package_dir.joinpath(*parts)
-    for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
-        if parts and path.is_file() or not parts and path.name == "__init__.py" and path.is_file():
-            return path
-    return None
-
-
-def library_modules(modules: list[str], package_dir: Path, package: str = PACKAGE) -> list[str]:
-    """The libraries (not the package's own modules) that importing ``modules`` loads: the ones
-    named, and those the package's modules import at module level, followed through the package.
-
-    These are what the zygote imports: everything a kernel's preload would import except the
-    package itself. Sorted, so every run of the same code does the same.
-    """
-    libraries: set[str] = set()
-    seen: set[str] = set()
-    pending = list(modules)
-    while pending:
-        name = pending.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        if name != package and not name.startswith(package + "."):
-            libraries.add(name)
-            continue
-        source = _source_of(name, package_dir)
-        if source is None:  # a name imported from a module, not a module
-            continue
-        parent = name if source.name == "__init__.py" else name.rsplit(".", 1)[0]
-        try:
-            tree = ast.parse(source.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, UnicodeDecodeError):
-            continue
-        if "." in name:  # importing a submodule imports its parent packages first
-            pending.append(name.rsplit(".", 1)[0])
-        pending.extend(_module_level_imports(tree, parent))
-    return sorted(libraries)
 
 
 #: What ipykernel's kernel app imports before a kernel answers: the app, its kernel and shell
@@ -195,10 +124,16 @@ FIRST_USE_MODULES = ("bdb", "IPython.core.logger", "pandas.core.methods.to_dict"
 # --- inside the zygote -------------------------------------------------------------------------
 
 def _preload(modules: list[str]) -> dict[str, str]:
-    """Import the libraries the kernels' preload would import (``library_modules``), ipykernel's
-    kernel app (``KERNEL_APP_MODULES``), the modules themselves (the package's own), then what the
-    notebooks import on first use (``FIRST_USE_MODULES``), before any fork. Worked out here, in the
-    zygote, so the runner does not wait for it.
+    """Import ipykernel's kernel app (``KERNEL_APP_MODULES``), the modules the kernels' preload
+    imports, then what the notebooks import on first use (``FIRST_USE_MODULES``), before any fork:
+    the order of a cold kernel, whose app is running when its preload imports the modules.
+
+    Exactly what importing the modules imports, and nothing worked out beforehand: the zygote once
+    listed the libraries beneath the package's modules by parsing the package's source (every
+    top-level import, in every ``if`` and ``try`` branch) and imported those first. That cost 0.3 s
+    of the zygote's CPU before its first import, on the path of every run's first control (measured
+    on the demo period: 2.2 s against 1.9 s of CPU to be ready), loaded the same modules, and could
+    load a module in a branch a cold kernel never takes.
 
     What the kernel app's modules write on import (debugpy warns about frozen modules) is dropped:
     in a cold kernel it goes to the kernel's own output stream, which no client reads before the
@@ -211,7 +146,6 @@ def _preload(modules: list[str]) -> dict[str, str]:
     before = dict(os.environ)
     if not os.environ.get("MPLBACKEND"):
         os.environ["MPLBACKEND"] = INLINE_BACKEND
-    _import_each(library_modules(modules, Path(__file__).resolve().parent))
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         _import_each(KERNEL_APP_MODULES)
     _import_each([*modules, *FIRST_USE_MODULES])
@@ -357,10 +291,23 @@ def serve(channel: socket.socket, set_by_imports: dict[str, str] | None = None) 
         children.kill_all()
 
 
+def wanted_modules(wanted: list[str] | dict[str, str]) -> list[str]:
+    """The modules a zygote is asked to import: a list of them, or ``{"preload_of": FOLDER}``, the
+    preload of the procedure notebooks in FOLDER (``preloading.kernel_preload``), worked out here."""
+    if isinstance(wanted, list):
+        return [str(name) for name in wanted]
+    from workbench import preloading
+
+    return preloading.kernel_preload(Path(wanted["preload_of"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m workbench.kernel_zygote ipykernel_launcher FD MODULES_JSON``: preload, say
-    ready, serve on FD. The first argument names what the zygote forks, so that a process listing
-    (and the tests that look for a run's kernels) sees it as a kernel, which is what it becomes."""
+    ready (with the modules imported), serve on FD. MODULES_JSON is a list of modules or
+    ``{"preload_of": FOLDER}`` (``wanted_modules``). The first argument names what the zygote forks,
+    so that a process listing (and the tests that look for a run's kernels) sees it as a kernel,
+    which is what it becomes."""
+    timing_trace.mark("zygote-begins")
     argv = sys.argv[1:] if argv is None else argv
     if argv[0] != LAUNCHER[1]:
         raise SystemExit(f"usage: python -m {MODULE} {LAUNCHER[1]} FD MODULES_JSON")
@@ -369,10 +316,11 @@ def main(argv: list[str] | None = None) -> None:
     if sys.path and (sys.path[0] == "" or Path(sys.path[0]) == Path.cwd()):
         del sys.path[0]  # as ipykernel_launcher does; IPython puts the folder back in the child
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the runner stops the zygote; Ctrl-C is the runner's
-    set_by_imports = _preload(json.loads(argv[1]))
+    modules = wanted_modules(json.loads(argv[1]))
+    set_by_imports = _preload(modules)
     timing_trace.mark("zygote-ready")
     try:
-        channel.sendall(b'{"ready": true}\n')
+        channel.sendall(json.dumps({"ready": True, "modules": modules}).encode() + b"\n")
     except OSError:  # the runner has gone meanwhile (a run refused by its check): nothing to serve
         leave()
     with contextlib.suppress(OSError):  # the runner went while it was answered: its kernels are killed
@@ -400,16 +348,24 @@ class Zygote:
     """The runner's handle on one zygote process: started at once, forks kernels on request.
 
     ``modules`` are the modules a kernel imports ahead (``runner.kernel_preload``); the zygote
-    imports the libraries among them and beneath them, then the modules themselves.
+    imports them as a cold kernel's preload does (``_preload``). With ``modules`` None, the zygote
+    works out the preload of the procedure notebooks in the folder ``notebooks`` itself
+    (``wanted_modules``): ``workbench run`` starts it so before importing anything that list needs
+    (``preloading.start_zygote_early``), and the run that adopts it says which modules it expects
+    (``adopt_early``). Before the first fork, the modules the zygote imported are compared with
+    those expected: a zygote that imported others is not used (the kernels start cold).
 
     Thread-safe: each control's thread asks for its kernels through the same socket, one request
     at a time.
     """
 
-    def __init__(self, modules: list[str], cwd: Path, env: dict[str, str] | None = None,
-                 python: str = sys.executable):
+    def __init__(self, modules: list[str] | None, cwd: Path, env: dict[str, str] | None = None,
+                 python: str = sys.executable, notebooks: Path | None = None):
+        if modules is None and notebooks is None:
+            raise ValueError("a zygote needs its modules, or the folder of the notebooks whose preload it imports")
         self.python = python
-        self.modules = list(modules)
+        self.modules = None if modules is None else list(modules)
+        self.notebooks = None if notebooks is None else Path(notebooks)
         self.cwd = Path(cwd)
         self.env = dict(env) if env is not None else None
         self._lock = threading.Lock()
@@ -419,7 +375,8 @@ class Zygote:
         self._channel = ours
         try:
             self.process = subprocess.Popen(
-                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()), json.dumps(self.modules)],
+                [python, "-m", MODULE, LAUNCHER[1], str(theirs.fileno()),
+                 json.dumps(self.modules if self.modules is not None else {"preload_of": str(self.notebooks)})],
                 cwd=str(cwd), env=env, stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),),
                 start_new_session=True)
         finally:
@@ -452,7 +409,7 @@ class Zygote:
         with self._lock:
             try:
                 if not self._ready:
-                    self._read_line(timeout)
+                    self._check_ready(self._read_line(timeout))
                     self._ready = True
                 request = {"argv": argv, "env": env, "cwd": cwd, "status_file": status_file}
                 self._channel.sendall(json.dumps(request).encode() + b"\n")
@@ -462,6 +419,15 @@ class Zygote:
         if "pid" not in answer:
             raise ZygoteUnavailable(answer.get("error", "the warm kernel process did not fork"))
         return int(answer["pid"])
+
+    def _check_ready(self, answer: dict[str, Any]) -> None:
+        """The zygote's 'ready': raises ``ZygoteUnavailable`` if it imported other modules than the
+        kernels preload (``modules``): its forks would differ from the kernels the run records."""
+        imported = answer.get("modules")
+        if self.modules is None:  # nobody said what to expect: take what it imported
+            self.modules = imported
+        elif imported is not None and list(imported) != self.modules:
+            raise ZygoteUnavailable("the warm kernel process imported other modules than the run's kernels preload")
 
     def close(self) -> None:
         """Stop the zygote: close its socket (it kills any kernel of its own still running and
@@ -484,12 +450,13 @@ _early: Zygote | None = None
 _early_lock = threading.Lock()
 
 
-def start_early(modules: list[str], cwd: Path, env: dict[str, str]) -> None:
-    """Start a zygote now, for a run that will ask for one with these modules, folder and
-    environment (``adopt_early``): ``workbench run`` calls this before it imports the runner, so
-    the zygote's imports overlap the runner's. Replaces (and stops) one started earlier."""
+def start_early(modules: list[str] | None, cwd: Path, env: dict[str, str], notebooks: Path | None = None) -> None:
+    """Start a zygote now, for a run that will ask for one with these modules (None: the preload of
+    the notebooks in ``notebooks``, worked out by the zygote), folder and environment
+    (``adopt_early``): ``workbench run`` calls this before it imports the runner, so the zygote's
+    imports overlap the runner's. Replaces (and stops) one started earlier."""
     global _early
-    zygote = Zygote(modules, cwd, env)
+    zygote = Zygote(modules, cwd, env, notebooks=notebooks)
     with _early_lock:
         previous, _early = _early, zygote
     if previous is not None:
@@ -504,11 +471,30 @@ def adopt_early(modules: list[str], cwd: Path, env: dict[str, str] | None) -> Zy
         zygote, _early = _early, None
     if zygote is None:
         return None
-    if (zygote.modules, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
+    expected = zygote.modules if zygote.modules is not None else _preload_of(zygote.notebooks)
+    if (expected, zygote.cwd, zygote.env) == (list(modules), Path(cwd), None if env is None else dict(env)) \
             and zygote.process.poll() is None:
+        zygote.modules = expected  # checked against what it imported before its first fork
         return zygote
     zygote.close()
     return None
+
+
+def _preload_of(notebooks: Path | None) -> list[str] | None:
+    """The preload of the procedure notebooks in a folder (``preloading.kernel_preload``), as a
+    zygote started with that folder works it out; None without a folder or if it cannot be read."""
+    if notebooks is None:
+        return None
+    try:
+        return wanted_modules({"preload_of": str(notebooks)})
+    except (OSError, ValueError):
+        return None
+
+
+def started_early() -> bool:
+    """Whether a zygote started ahead waits for a run to adopt it (``start_early``)."""
+    with _early_lock:
+        return _early is not None
 
 
 def discard_early() -> None:

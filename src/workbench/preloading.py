@@ -6,8 +6,8 @@ forked from a process that has imported them (``kernel_zygote``), and that proce
 waits for before its first control: so ``workbench run`` starts it first thing
 (``start_zygote_early``), before it imports the runner (pandas, pydantic, papermill: about 0.7 s,
 more on a busy machine), and the run adopts it when it asks for the same modules, folder and
-environment (``kernel_zygote.adopt_early``). This module imports only the standard library and
-the list of procedures, so that the early start costs nothing of its own.
+environment (``kernel_zygote.adopt_early``). This module imports only the standard library (and
+the list of procedures when it works out a preload), so that the early start costs nothing of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from workbench import kernel_zygote, procedures
+from workbench import kernel_zygote
 
 
 def notebooks_folder() -> Path:
@@ -89,6 +89,8 @@ def kernel_preload(notebooks_dir: Path, notebooks: Iterable[Path] = ()) -> list[
     One list for every run of the same notebooks, whichever controls it tests (``--only``): each
     workpaper records it, so a control tested alone writes the same workpaper as in a full run.
     """
+    from workbench import procedures  # pydantic: not on the path of the zygote's early start
+
     paths = {Path(notebooks_dir) / f"{name}.ipynb" for name in procedures.PROCEDURES}
     return preload_modules(sorted({path for path in paths if path.is_file()} | {Path(p) for p in notebooks}))
 
@@ -97,11 +99,15 @@ def start_zygote_early(notebooks_dir: Path | None = None) -> None:
     """Start the warm-kernel process for a run about to begin (``kernel_zygote.start_early``) with
     what the run will ask for: the modules of every procedure notebook, the notebooks' folder as its
     folder, this process's environment. Does nothing where kernels cannot be forked; a run that asks
-    for something else starts its own and this one is stopped (``kernel_zygote.adopt_early``)."""
+    for something else starts its own and this one is stopped (``kernel_zygote.adopt_early``).
+
+    The zygote works out the notebooks' modules itself (``kernel_preload`` needs the list of
+    procedures, whose package imports pydantic: 0.05 s of CPU here, before the zygote could begin);
+    the run that adopts it works them out too, and a zygote that imported others is not used."""
     if not kernel_zygote.fork_available():
         return
     folder = notebooks_dir or notebooks_folder()
-    kernel_zygote.start_early(kernel_preload(folder), folder, kernel_environment())
+    kernel_zygote.start_early(None, folder, kernel_environment(), notebooks=folder)
 
 
 def kernel_environment() -> dict[str, str]:

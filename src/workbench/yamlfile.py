@@ -218,7 +218,7 @@ def _line_of(exc: yaml.YAMLError) -> int | None:
 #: (the run, ``workbench check``, the freezing), each a full parse before (0.1 s each on the demo
 #: period, 0.3 s on a busy machine).
 PARSES_KEPT = 4
-_parses: OrderedDict[tuple[str, YamlLimits, bool], tuple[Any, yaml.Node | None]] = OrderedDict()
+_parses: OrderedDict[tuple[str, YamlLimits], tuple[Any, yaml.Node | None]] = OrderedDict()
 _parses_lock = threading.Lock()
 
 
@@ -229,16 +229,21 @@ def parse_text(text: str, path: Path, what: str, limits: YamlLimits = DEFAULT_LI
     The document is built as ``yaml.safe_load`` builds it. With ``refuse_duplicates`` every key
     given twice is listed (``workbench check`` reports them itself, among its other problems).
 
-    Parsed once per process for the same text (keyed by the text itself, not the file: a file
-    changed between two reads is parsed again; a text refused is refused again, never kept). Each
-    call gets a document of its own; the composed nodes are shared and only ever read.
+    Parsed once per process for the same text (keyed by the text itself and the limits, not the
+    file: a file changed between two reads is parsed again; a text refused is refused again, never
+    kept). Whether keys given twice are refused is decided on the kept node tree, so callers that
+    refuse them and callers that report them share one parse (a run's check reports them, the run
+    refuses them: two full parses of the period file before). Each call gets a document of its own;
+    the composed nodes are shared and only ever read.
     """
-    key = (text, limits, refuse_duplicates)
+    key = (text, limits)
     with _parses_lock:
         kept = _parses.get(key)
         if kept is not None:
             _parses.move_to_end(key)
     if kept is not None:
+        if refuse_duplicates:
+            _refuse_duplicates(kept[1], path, what)
         return copy.deepcopy(kept[0]), kept[1]
     document, root = _parse_text(text, path, what, limits, refuse_duplicates)
     with _parses_lock:
@@ -246,6 +251,15 @@ def parse_text(text: str, path: Path, what: str, limits: YamlLimits = DEFAULT_LI
         while len(_parses) > PARSES_KEPT:
             _parses.popitem(last=False)
     return document, root
+
+
+def _refuse_duplicates(root: yaml.Node | None, path: Path, what: str) -> None:
+    """Raise :class:`YamlFileError` listing every key given twice in ``root`` (nothing if none is)."""
+    if root is None:
+        return
+    duplicates = [f"line {d.line}, {format_loc(d.loc)}: {d.sentence()}" for d in duplicate_keys(root)]
+    if duplicates:
+        raise YamlFileError(path, duplicates, what)
 
 
 def _parse_text(text: str, path: Path, what: str, limits: YamlLimits,
@@ -263,9 +277,7 @@ def _parse_text(text: str, path: Path, what: str, limits: YamlLimits,
     if root is None:
         return None, None
     if refuse_duplicates:
-        duplicates = [f"line {d.line}, {format_loc(d.loc)}: {d.sentence()}" for d in duplicate_keys(root)]
-        if duplicates:
-            raise YamlFileError(path, duplicates, what)
+        _refuse_duplicates(root, path, what)
     constructor = yaml.SafeLoader("")
     try:
         document = constructor.construct_document(root)
