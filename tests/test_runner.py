@@ -635,3 +635,68 @@ def test_the_controls_do_not_wait_for_the_workpaper_template_to_compile(monkeypa
     finally:
         release.set()
     assert compiled.wait(10), "the template is still compiled, in the background"
+
+
+class _LateSubscriber:
+    """A kernel client whose output subscription came too late for the first 'idle' (ZeroMQ drops
+    what is published before a subscriber is connected): only the messages of later requests reach it."""
+
+    def __init__(self, subscribed: bool = True):
+        self.subscribed = subscribed
+        self.pending: list[dict] = []
+        self.probes: list[str] = []
+
+    @staticmethod
+    def status(msg_id: str, state: str) -> dict:
+        return {"msg_type": "status", "parent_header": {"msg_id": msg_id}, "content": {"execution_state": state}}
+
+    async def get_iopub_msg(self, timeout: float) -> dict:
+        import asyncio
+        import queue
+
+        if self.pending:
+            return self.pending.pop(0)
+        await asyncio.sleep(timeout)
+        raise queue.Empty
+
+    def kernel_info(self) -> str:
+        msg_id = f"probe-{len(self.probes) + 1}"
+        self.probes.append(msg_id)
+        if self.subscribed:
+            self.pending += [self.status(msg_id, "busy"), self.status(msg_id, "idle")]
+        return msg_id
+
+
+def _output_connected(client: _LateSubscriber, msg_id: str, timeout: float = 2.0) -> tuple[bool, float]:
+    import asyncio
+    import time
+
+    kernel = object.__new__(runner.Kernel)
+    kernel.kc = client
+    started = time.monotonic()
+    connected = asyncio.run(kernel._output_connected(msg_id, timeout=timeout))
+    return connected, time.monotonic() - started
+
+
+def test_a_lost_idle_is_made_up_by_a_probe_instead_of_waiting_out_the_timeout():
+    """The 'idle' of the change of folder was published before the client subscribed: a kernel-info
+    probe's 'idle' proves the output channel within a fraction of a second (it cost 2 s and a new client)."""
+    client = _LateSubscriber()
+    connected, seconds = _output_connected(client, "change-of-folder")
+    assert connected and client.probes == ["probe-1"]
+    assert seconds < 1.0
+
+
+def test_an_idle_that_arrives_needs_no_probe():
+    client = _LateSubscriber()
+    client.pending = [client.status("other", "idle"), client.status("change-of-folder", "busy"),
+                      client.status("change-of-folder", "idle")]
+    assert _output_connected(client, "change-of-folder")[0] is True
+    assert client.probes == []
+
+
+def test_output_that_never_arrives_is_not_connected():
+    client = _LateSubscriber(subscribed=False)
+    connected, seconds = _output_connected(client, "change-of-folder", timeout=0.35)
+    assert connected is False and 0.3 <= seconds < 1.0
+    assert len(client.probes) >= 2

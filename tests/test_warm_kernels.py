@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(not kernel_zygote.fork_available(), reason="warm
 CONTROLS = ("UAR-01", "UAR-02", "UAR-03")
 
 RECORD_AND_LEAK = textwrap.dedent('''
-    import json, os, sys, types, pathlib
+    import gc, json, os, sys, types, pathlib
     import numpy as np
     import matplotlib
     import workbench.workpapers
@@ -46,6 +46,7 @@ RECORD_AND_LEAK = textwrap.dedent('''
         "sys_path": sys.path,
         "executable": sys.executable,
         "matplotlib_backend": matplotlib.rcParams._get("backend"),
+        "frozen_objects": gc.get_freeze_count(),
     }
     (out / "facts.json").write_text(json.dumps(facts, indent=1, sort_keys=True))
     LEAKED_GLOBAL = 1
@@ -226,6 +227,14 @@ def test_nothing_one_control_leaves_behind_is_visible_to_the_next(runs, mode):
 def test_each_warm_kernel_draws_its_own_random_stream_as_a_new_process_does(runs):
     draws = [facts["numpy_draw"] for facts in _facts(runs["warm"]).values()]
     assert len(set(draws)) == len(draws), "forked kernels must not share the zygote's NumPy seed"
+
+
+def test_a_warm_kernels_collector_never_visits_what_the_zygote_imported(runs):
+    """The zygote freezes its imported objects before forking (``freeze_imported_objects``), so a
+    fork's collections neither cost the time to visit them nor copy their memory pages; a cold
+    kernel freezes nothing."""
+    assert all(facts["frozen_objects"] > 100_000 for facts in _facts(runs["warm"]).values())
+    assert all(facts["frozen_objects"] == 0 for facts in _facts(runs["cold"]).values())
 
 
 def test_a_warm_kernel_has_the_environment_of_a_cold_one(runs):

@@ -656,18 +656,35 @@ class Kernel:
             code = None
         return exit_description(code)
 
-    async def _output_connected(self, msg_id: str, timeout: float = 2.0) -> bool:
-        """Whether the kernel's output (IOPub) messages reach this client: its 'idle' for ``msg_id``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    async def _output_connected(self, msg_id: str, timeout: float = 2.0, probe_after: float = 0.1) -> bool:
+        """Whether the kernel's output (IOPub) messages reach this client: the 'idle' of ``msg_id``, or of a probe.
+
+        A kernel publishes its output to whoever has subscribed at that moment: a message sent before
+        this client's subscription is in place is lost, not queued (ZeroMQ's publish/subscribe). A
+        kernel forked and entered quickly can answer ``msg_id`` that early, and waiting for an 'idle'
+        that was lost cost a control ``timeout`` seconds and a new client. So when no 'idle' has come
+        within ``probe_after`` seconds, a kernel-info request is sent, whose own 'idle' follows once
+        the subscription is in place; any awaited 'idle' proves it. Replies to the probes are left
+        for papermill's client, which skips replies to requests it did not send.
+        """
+        started = time.monotonic()
+        deadline = started + timeout
+        awaited = {msg_id}
+        next_probe = started + probe_after
+        connected = False
+        while not connected and time.monotonic() < deadline:
             try:
-                message = await self.kc.get_iopub_msg(timeout=max(0.05, deadline - time.monotonic()))
+                message = await self.kc.get_iopub_msg(timeout=max(0.01, min(next_probe, deadline) - time.monotonic()))
             except queue.Empty:
-                return False
-            if (message.get("parent_header", {}).get("msg_id") == msg_id and message.get("msg_type") == "status"
-                    and message["content"].get("execution_state") == "idle"):
-                return True
-        return False
+                if time.monotonic() >= next_probe:
+                    awaited.add(self.kc.kernel_info())
+                    next_probe = time.monotonic() + probe_after
+                continue
+            connected = (message.get("parent_header", {}).get("msg_id") in awaited and message.get("msg_type") == "status"
+                         and message["content"].get("execution_state") == "idle")
+        timing_trace.mark("output-connected", connected=connected, probes=len(awaited) - 1,
+                          seconds=round(time.monotonic() - started, 3))
+        return connected
 
     def close(self) -> None:
         """Stop the kernel now (its notebook is saved; nothing is left to wait for)."""
