@@ -47,6 +47,7 @@ RECORD_AND_LEAK = textwrap.dedent('''
         "executable": sys.executable,
         "matplotlib_backend": matplotlib.rcParams._get("backend"),
         "frozen_objects": gc.get_freeze_count(),
+        "collector_enabled": gc.isenabled(),
     }
     (out / "facts.json").write_text(json.dumps(facts, indent=1, sort_keys=True))
     LEAKED_GLOBAL = 1
@@ -235,6 +236,8 @@ def test_a_warm_kernels_collector_never_visits_what_the_zygote_imported(runs):
     kernel freezes nothing."""
     assert all(facts["frozen_objects"] > 100_000 for facts in _facts(runs["warm"]).values())
     assert all(facts["frozen_objects"] == 0 for facts in _facts(runs["cold"]).values())
+    # the zygote imports with its collector off; every kernel collects, as a cold one does
+    assert all(facts["collector_enabled"] for run in ("warm", "cold") for facts in _facts(runs[run]).values())
 
 
 def test_a_warm_kernel_has_the_environment_of_a_cold_one(runs):
