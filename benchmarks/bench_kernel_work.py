@@ -33,14 +33,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_speedup import (  # noqa: E402
     ACCESS_CONTROLS,
-    PARAMETER_FILE,
-    BaselineUnavailable,
     Tree,
-    baseline_tree,
     build_project,
     compile_bytecode,
     run,
     tree_environment,
+    trees_to_compare,
 )
 
 #: main before the kernels' work of issue 17 (vectorised IPE check, shared selections database,
@@ -126,12 +124,9 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-kernel-work-"))
     try:
-        try:
-            baseline = baseline_tree(args, scratch)
-        except BaselineUnavailable as exc:
-            print(f"skipped: {exc}")
+        trees = trees_to_compare(args, scratch)
+        if trees is None:
             return
-        trees = [baseline, Tree("this tree", ROOT / "src", ROOT / "parameters" / PARAMETER_FILE)]
         run_dirs = {}
         for i, tree in enumerate(trees):
             compile_bytecode(tree)

@@ -119,6 +119,17 @@ def baseline_tree(args: argparse.Namespace, scratch: Path) -> Tree:
     return Tree(label, root / "src", root / "parameters" / PARAMETER_FILE)
 
 
+def trees_to_compare(args: argparse.Namespace, scratch: Path) -> list[Tree] | None:
+    """The baseline named on the command line and this tree, in that order; None, having said why,
+    when the baseline cannot be had (a clone without the commit's history)."""
+    try:
+        baseline = baseline_tree(args, scratch)
+    except BaselineUnavailable as exc:
+        print(f"skipped: {exc}")
+        return None
+    return [baseline, Tree("this tree", ROOT / "src", ROOT / "parameters" / PARAMETER_FILE)]
+
+
 def compile_bytecode(tree: Tree) -> None:
     """Compile the tree's package to bytecode (``compileall``) before anything is timed.
 
@@ -186,12 +197,9 @@ def main() -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="workbench-bench-speedup-"))
     try:
-        try:
-            baseline = baseline_tree(args, scratch)
-        except BaselineUnavailable as exc:
-            print(f"skipped: {exc}")
+        trees = trees_to_compare(args, scratch)
+        if trees is None:
             return
-        trees = [baseline, Tree("this tree", ROOT / "src", ROOT / "parameters" / PARAMETER_FILE)]
         for tree in trees:
             compile_bytecode(tree)
         files = {tree.label: build_project(tree, scratch / f"project-{i}", args.employees)
